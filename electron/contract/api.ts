@@ -1,0 +1,273 @@
+/**
+ * The one API contract between the renderer and the services.
+ *
+ * Every call is `method(params) -> result`, described once here as zod schemas. The
+ * preload bridge, the Electron IPC handler, the browser host (HTTP) and the renderer all
+ * import this module; the receiving side of every hop parses with these schemas, so a
+ * malformed message is rejected where it arrives, never trusted.
+ *
+ * Runtime: pure (no `electron`, no `node:*`), so it bundles into the renderer unchanged.
+ *
+ * Binary payloads are `Uint8Array` fields (`bytes` below). Transports carry them natively
+ * (structured clone over IPC) or encode them (the HTTP host); the schemas stay the same.
+ */
+import { z } from 'zod';
+
+export const bytes = z.instanceof(Uint8Array);
+
+const id = z.number().int().positive();
+const nonEmpty = z.string().min(1).max(4096);
+
+// ---------------------------------------------------------------- domain shapes
+
+/** COCO-style uncompressed RLE: column-major run lengths, starting with a run of 0s. */
+export const Rle = z.object({
+  size: z.tuple([z.number().int().positive(), z.number().int().positive()]), // [height, width]
+  counts: z.array(z.number().int().nonnegative()).max(50_000_000),
+});
+export type Rle = z.infer<typeof Rle>;
+
+export const ImageStatus = z.enum(['unlabelled', 'in_progress', 'done']);
+export type ImageStatus = z.infer<typeof ImageStatus>;
+
+export const WindowPreset = z.object({
+  center: z.number(),
+  width: z.number().positive(),
+  explanation: z.string().optional(),
+});
+export type WindowPreset = z.infer<typeof WindowPreset>;
+
+export const ProjectInfo = z.object({
+  path: z.string(),
+  name: z.string(),
+  schemaVersion: z.number().int(),
+  imageCount: z.number().int().nonnegative(),
+});
+export type ProjectInfo = z.infer<typeof ProjectInfo>;
+
+/** One row of the image browser. DICOM rows carry patient/study/series for grouping; others carry folder. */
+export const ImageSummary = z.object({
+  id,
+  kind: z.enum(['dicom', 'raster']),
+  fileName: z.string(),
+  folder: z.string(),
+  status: ImageStatus,
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  frames: z.number().int().positive(),
+  modality: z.string().nullable(),
+  patientName: z.string().nullable(),
+  patientId: z.string().nullable(),
+  studyUid: z.string().nullable(),
+  studyDescription: z.string().nullable(),
+  seriesUid: z.string().nullable(),
+  seriesDescription: z.string().nullable(),
+  seriesNumber: z.number().nullable(),
+  /** Position of this image inside its series (0-based), by ImagePositionPatient then InstanceNumber. */
+  seriesIndex: z.number().int().nonnegative(),
+  maskCount: z.number().int().nonnegative(),
+});
+export type ImageSummary = z.infer<typeof ImageSummary>;
+
+export const ImageDetail = ImageSummary.extend({
+  sha256: z.string(),
+  photometric: z.string(),
+  samplesPerPixel: z.number().int().positive(),
+  bitsStored: z.number().int().positive(),
+  signed: z.boolean(),
+  rescaleSlope: z.number(),
+  rescaleIntercept: z.number(),
+  pixelSpacing: z.tuple([z.number(), z.number()]).nullable(),
+  /** Window settings stored in the file (DICOM) or derived from the pixel range (raster). */
+  windows: z.array(WindowPreset),
+  transferSyntax: z.string().nullable(),
+});
+export type ImageDetail = z.infer<typeof ImageDetail>;
+
+/**
+ * Decoded stored pixel values of one frame, row-major, interleaved samples.
+ * Modality values = stored * rescaleSlope + rescaleIntercept (HU for CT).
+ * MONOCHROME1 is NOT inverted here; `photometric` tells the viewer to invert.
+ */
+export const PixelFrame = z.object({
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  samplesPerPixel: z.number().int().positive(),
+  dtype: z.enum(['uint8', 'int8', 'uint16', 'int16', 'float32']),
+  photometric: z.string(),
+  rescaleSlope: z.number(),
+  rescaleIntercept: z.number(),
+  minValue: z.number(),
+  maxValue: z.number(),
+  data: bytes, // little-endian typed-array bytes of `dtype`
+});
+export type PixelFrame = z.infer<typeof PixelFrame>;
+
+export const ImportFailure = z.object({
+  file: z.string(),
+  code: z.enum(['not_dicom', 'truncated', 'no_pixel_data', 'unsupported_syntax', 'unreadable', 'unsupported_format']),
+  reason: z.string(),
+});
+export type ImportFailure = z.infer<typeof ImportFailure>;
+
+export const ImportReport = z.object({
+  imported: z.array(z.object({ file: z.string(), imageId: id })),
+  duplicates: z.array(z.object({ file: z.string(), imageId: id })),
+  failed: z.array(ImportFailure),
+  elapsedMs: z.number().nonnegative(),
+});
+export type ImportReport = z.infer<typeof ImportReport>;
+
+export const LabelClass = z.object({
+  id,
+  name: z.string().min(1).max(200),
+  color: z.string().regex(/^#[0-9a-fA-F]{6}$/),
+});
+export type LabelClass = z.infer<typeof LabelClass>;
+
+export const MaskSource = z.enum(['brush', 'eraser', 'polygon', 'sam', 'undo', 'redo', 'import']);
+
+export const MaskRecord = z.object({
+  id,
+  imageId: id,
+  frame: z.number().int().nonnegative(),
+  labelId: id,
+  instance: z.number().int().positive(),
+  rle: Rle,
+  area: z.number().int().nonnegative(),
+  updatedAt: z.string(),
+  author: z.string(),
+});
+export type MaskRecord = z.infer<typeof MaskRecord>;
+
+export const AuditEntry = z.object({
+  id,
+  at: z.string(),
+  author: z.string(),
+  action: z.enum(['create', 'update', 'delete']),
+  entity: z.string(),
+  entityId: z.number().int(),
+  detail: z.string(),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+// ---------------------------------------------------------------- methods
+
+const empty = z.object({}).strict();
+const maskKey = z.object({
+  imageId: id,
+  frame: z.number().int().nonnegative(),
+  labelId: id,
+  instance: z.number().int().positive(),
+});
+
+/** Each method defined once, as a value: params schema and result schema. */
+export const methods = {
+  'app.info': {
+    params: empty,
+    result: z.object({ version: z.string(), transport: z.enum(['electron', 'browser']), user: z.string() }),
+  },
+  'project.create': { params: z.object({ path: nonEmpty, name: z.string().max(200).optional() }).strict(), result: ProjectInfo },
+  'project.open': { params: z.object({ path: nonEmpty }).strict(), result: ProjectInfo },
+  'project.current': { params: empty, result: ProjectInfo.nullable() },
+  'project.close': { params: empty, result: z.null() },
+
+  'images.list': { params: empty, result: z.array(ImageSummary) },
+  /** Import files or folders (recursively) by path on the service's machine. */
+  'images.importPaths': { params: z.object({ paths: z.array(nonEmpty).min(1).max(100_000) }).strict(), result: ImportReport },
+  /** Import file contents sent by the renderer (browser drag-and-drop / file input). */
+  'images.importFiles': {
+    params: z.object({ files: z.array(z.object({ name: nonEmpty, bytes })).min(1).max(10_000) }).strict(),
+    result: ImportReport,
+  },
+  'images.setStatus': { params: z.object({ imageId: id, status: ImageStatus }).strict(), result: z.null() },
+  'image.get': { params: z.object({ imageId: id }).strict(), result: ImageDetail },
+  'image.pixels': { params: z.object({ imageId: id, frame: z.number().int().nonnegative() }).strict(), result: PixelFrame },
+  /** PNG thumbnail (longest side <= 128), windowed with the file's first window. */
+  'image.thumbnail': { params: z.object({ imageId: id }).strict(), result: z.object({ png: bytes }) },
+
+  'labels.list': { params: empty, result: z.array(LabelClass) },
+  'labels.upsert': {
+    params: z.object({ id: id.optional(), name: z.string().min(1).max(200), color: LabelClass.shape.color }).strict(),
+    result: LabelClass,
+  },
+  'labels.delete': { params: z.object({ id }).strict(), result: z.null() },
+
+  'masks.list': { params: z.object({ imageId: id }).strict(), result: z.array(MaskRecord) },
+  /** Create or replace the mask at (image, frame, label, instance). An all-zero mask deletes it. */
+  'masks.save': {
+    params: maskKey.extend({ rle: Rle, source: MaskSource, prompts: z.unknown().optional() }).strict(),
+    result: z.object({ id: id.nullable(), savedAt: z.string() }),
+  },
+  'masks.delete': { params: maskKey.strict(), result: z.null() },
+
+  'audit.list': {
+    params: z.object({ imageId: id.optional(), limit: z.number().int().positive().max(10_000).default(200) }).strict(),
+    result: z.array(AuditEntry),
+  },
+} as const;
+
+export type Methods = typeof methods;
+export type MethodName = keyof Methods;
+export type Params<M extends MethodName> = z.input<Methods[M]['params']>;
+export type ParsedParams<M extends MethodName> = z.output<Methods[M]['params']>;
+export type Result<M extends MethodName> = z.output<Methods[M]['result']>;
+
+/** What the services implement; each transport dispatches to it after validation. */
+export type Handlers = { [M in MethodName]: (params: ParsedParams<M>) => Promise<Result<M>> | Result<M> };
+
+/** What the renderer calls. One function, typed by method name. */
+export interface DelineateApi {
+  call<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M>>;
+}
+
+export const methodNames = Object.keys(methods) as MethodName[];
+
+export function isMethodName(name: unknown): name is MethodName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(methods, name);
+}
+
+// ---------------------------------------------------------------- errors as data
+
+export const ErrorCode = z.enum(['bad_request', 'not_found', 'no_project', 'conflict', 'schema_too_new', 'io', 'internal']);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const ApiErrorShape = z.object({
+  code: ErrorCode,
+  message: z.string(),
+  /** The file or record the error is about, when there is one. */
+  file: z.string().optional(),
+});
+export type ApiErrorShape = z.infer<typeof ApiErrorShape>;
+
+/** Thrown by services; carried across transports as `ApiErrorShape`; rethrown as ApiError on the caller side. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly file?: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+  toShape(): ApiErrorShape {
+    return this.file === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, file: this.file };
+  }
+  static from(e: unknown): ApiError {
+    if (e instanceof ApiError) return e;
+    const parsed = ApiErrorShape.safeParse(e);
+    if (parsed.success) return new ApiError(parsed.data.code, parsed.data.message, parsed.data.file);
+    return new ApiError('internal', e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** Validate an incoming request at the receiver. Throws ApiError('bad_request') naming what is wrong. */
+export function parseRequest<M extends MethodName>(method: unknown, params: unknown): { method: M; params: ParsedParams<M> } {
+  if (!isMethodName(method)) throw new ApiError('bad_request', `Unknown method: ${JSON.stringify(method)?.slice(0, 100)}`);
+  const r = methods[method].params.safeParse(params ?? {});
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
+    throw new ApiError('bad_request', `Invalid params for ${method}: ${issues}`);
+  }
+  return { method: method as M, params: r.data as ParsedParams<M> };
+}
