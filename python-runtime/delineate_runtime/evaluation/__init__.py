@@ -1,0 +1,1 @@
+"""Metrics, prompted/automatic evaluation, speed and FLOPs, before/after reports."""

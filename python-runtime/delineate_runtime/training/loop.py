@@ -1,0 +1,390 @@
+"""``train()``: the one entry point for fine-tuning (app, CLI, JSON-RPC and torchrun)."""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from segment_anything.modeling import Sam
+from torch.nn.parallel import DistributedDataParallel
+
+from .. import device as devmod
+from ..data.loader import open_dataset
+from ..data.preprocess import Preprocessor
+from ..data.prompts import Prompt, corrective_click
+from ..data.records import ImageRecord
+from ..evaluation.evaluate import evaluate_records, val_score
+from ..evaluation.metrics import epochs_to_fraction_of_best
+from ..models import build_sam_model, save_official_format, spec_of, weights_hash
+from ..models.checkpoint import load_checkpoint
+from .config import TrainConfig
+from .distributed import DistContext
+from .embedding_cache import EmbeddingCache
+from .freezing import Stage, apply_scope, encoder_frozen, schedule, stage_at, trainable_count
+from .losses import LossWeights, mask_losses
+from .run_state import RunDir, RunState
+from .sam_forward import TrainableSam, decode, enable_activation_checkpointing
+from .samples import Sample, SampleFactory
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+def noop(_event: dict[str, Any]) -> None:
+    return None
+
+
+class TrainingCancelled(Exception):
+    pass
+
+
+@dataclass
+class TrainResult:
+    status: str  # "completed" | "early_stopped" | "cancelled"
+    run_dir: str
+    epochs_completed: int
+    history: list[dict[str, Any]]
+    best_epoch: int | None
+    best_val_dice: float | None
+    start_val_dice: float | None
+    best_checkpoint: str | None
+    last_checkpoint: str
+    model_spec: dict[str, Any]
+    device: dict[str, Any]
+    timing: dict[str, Any]
+    epochs_to_90pct_best: int | None
+    world_size: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+
+
+class _Trainer:
+    def __init__(self, cfg: TrainConfig, progress: Progress, should_cancel: Callable[[], bool]):
+        self.cfg = cfg
+        self.progress = progress
+        self.should_cancel = should_cancel
+        self.dist = DistContext.from_env()
+        self.device = devmod.pick_device(cfg.device, self.dist.local_rank)
+        self.amp = devmod.amp_dtype(self.device, cfg.amp)
+        self.scaler = torch.amp.GradScaler(enabled=devmod.needs_grad_scaler(self.amp))
+        self.run = RunDir(cfg.run_dir)
+        self.notes: list[str] = []
+        _seed_everything(cfg.seed)
+
+        ds = open_dataset(cfg.dataset, cfg.val_fraction)
+        self.categories = ds.categories
+        self.train_recs: list[ImageRecord] = ds.split("train")
+        self.val_recs: list[ImageRecord] = ds.split("val")
+        if not self.train_recs:
+            raise ValueError(f"dataset {cfg.dataset} has no training images")
+
+        self.sam: Sam = build_sam_model(cfg.arch, cfg.checkpoint, image_size=cfg.image_size,
+                                        **cfg.model_options)
+        self.base_path: Path = Path(cfg.checkpoint) if cfg.checkpoint else self.run.initial
+        if cfg.checkpoint is None and self.dist.is_main and not self.run.initial.is_file():
+            save_official_format(self.sam, self.run.initial)
+        self.sam.to(self.device)
+        self.spec = spec_of(self.sam, cfg.arch)
+        self.pre = Preprocessor(self.spec.image_size, self.spec.pixel_mean, self.spec.pixel_std)
+        if cfg.activation_checkpointing:
+            enable_activation_checkpointing(self.sam)
+        self.teacher: Sam | None = None
+        if cfg.distill_weight > 0:
+            self.teacher = copy.deepcopy(self.sam).eval().requires_grad_(False)
+        self.weights = LossWeights(cfg.bce_weight, cfg.dice_weight, cfg.focal_weight,
+                                   cfg.iou_weight, cfg.label_smoothing, cfg.distill_weight)
+        self.train_samples = SampleFactory(self.train_recs, self.pre, cfg)
+        self.val_samples = SampleFactory(self.val_recs, self.pre, cfg)
+        self.stages = schedule(cfg)
+        self.total_epochs = self.stages[-1].end_epoch
+        self.cache: EmbeddingCache | None = None
+        self.state = RunState()
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.model: torch.nn.Module = TrainableSam(self.sam)
+        self._optim_to_restore: dict[str, Any] | None = None
+
+    # ---- resume ------------------------------------------------------------------------
+    def resume(self) -> None:
+        loaded = self.run.load_last() if self.cfg.resume else None
+        if loaded is None:
+            return
+        model_sd, optim_sd, state = loaded
+        self.sam.load_state_dict(model_sd)
+        self.state = state
+        self._optim_to_restore = optim_sd
+        self.notes.append(f"resumed at epoch {state.epoch + 1} step {state.next_step}")
+        if self.teacher is not None:
+            load_checkpoint(self.teacher, self.base_path)
+
+    # ---- stages and optimiser ----------------------------------------------------------
+    def enter_stage(self, stage: Stage) -> None:
+        apply_scope(self.sam, stage.scope, stage.last_n)
+        params = [p for p in self.sam.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=self.cfg.lr * stage.lr_mult,
+                                           weight_decay=self.cfg.weight_decay)
+        if self._optim_to_restore is not None and self.state.stage == stage.name:
+            self.optimizer.load_state_dict(self._optim_to_restore)
+        self._optim_to_restore = None
+        self.state.stage = stage.name
+        core = TrainableSam(self.sam)
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = DistributedDataParallel(core, device_ids=ids,
+                                                 find_unused_parameters=True)
+        else:
+            self.model = core
+        use_cache = self.cfg.embedding_cache == "auto" and encoder_frozen(self.sam)
+        self.cache = self._prepare_cache() if use_cache else None
+        if use_cache and self.cfg.augment:
+            self.notes.append(
+                f"stage {stage.name}: image augmentations off while embeddings are cached "
+                "(an augmented image would need a new embedding); prompts still vary")
+
+    def _cache_root(self) -> Path:
+        if self.cfg.cache_dir:
+            return Path(self.cfg.cache_dir)
+        return Path.home() / ".cache" / "delineate" / "embeddings"
+
+    def _prepare_cache(self) -> EmbeddingCache:
+        cache = EmbeddingCache(self._cache_root(), weights_hash(self.sam.image_encoder),
+                               self.pre.key())
+        todo = [(f, i) for f in (self.train_samples, self.val_samples)
+                for i in range(len(f.records)) if cache.get(f.key(i)) is None]
+        if self.dist.is_main:
+            t0 = time.perf_counter()
+            for n, (f, i) in enumerate(todo):
+                with torch.no_grad(), devmod.autocast(self.device, self.amp):
+                    emb = self.sam.image_encoder(f.preprocessed_image(i)[None].to(self.device))
+                cache.put(f.key(i), emb[0].float())
+                self.progress({"stage": "caching_embeddings", "step": n + 1, "steps": len(todo),
+                               "elapsed_s": time.perf_counter() - t0})
+        self.dist.barrier()
+        return cache
+
+    # ---- one step ------------------------------------------------------------------------
+    def _refiner(self, samples: list[Sample], epoch: int, step: int
+                 ) -> Callable[[int, torch.Tensor, Prompt], tuple[Prompt, torch.Tensor | None]]:
+        rng = np.random.default_rng([self.cfg.seed, epoch, step, 99])
+
+        def refine(i: int, emb: torch.Tensor, prompt: Prompt) -> tuple[Prompt, torch.Tensor | None]:
+            rounds = self.cfg.correction_rounds
+            if rounds <= 0 or prompt.kind == "none" or rng.random() < 0.5:
+                return prompt, None
+            gt = samples[i].target.numpy() > 0.5
+            mask_input = None
+            with torch.no_grad():
+                for _ in range(int(rng.integers(1, rounds + 1))):
+                    logits, ious = decode(self.sam, emb, prompt, mask_input)
+                    k = int(ious[0].argmax())
+                    low = logits[:, k:k + 1].float()
+                    pred = (self.pre.input_frame_logits(low)[0, 0] > 0).cpu().numpy()
+                    click = corrective_click(pred, gt, rng)
+                    if click is None:
+                        break
+                    prompt = prompt.with_click(*click)
+                    mask_input = low
+            return prompt, mask_input
+
+        return refine
+
+    def step_loss(self, samples: list[Sample], epoch: int, step: int
+                  ) -> tuple[torch.Tensor, dict[str, float]]:
+        dev = self.device
+        cached = self.cache is not None
+        images = None if cached else torch.stack([s.image for s in samples]).to(dev)  # type: ignore[misc]
+        embeddings = None
+        if cached:
+            assert self.cache is not None
+            embeddings = torch.stack([self.cache.get(s.image_key) for s in samples]).to(dev)  # type: ignore[misc]
+        prompts = [s.prompt for s in samples]
+        with devmod.autocast(dev, self.amp):
+            out = self.model(images, embeddings, prompts, self._refiner(samples, epoch, step))
+            teacher_logits: list[torch.Tensor | None] = [None] * len(samples)
+            if self.teacher is not None:
+                with torch.no_grad():
+                    t_emb = out["embeddings"].detach() if cached else self.teacher.image_encoder(images)
+                    for i, (p, mi) in enumerate(out["prompts"]):
+                        teacher_logits[i] = decode(self.teacher, t_emb[i:i + 1], p, mi)[0][0]
+        low = self.spec.low_res_size
+        total = torch.zeros((), device=dev)
+        parts: dict[str, float] = {}
+        for i, s in enumerate(samples):
+            tgt = F.interpolate(s.target[None, None].to(dev), (low, low), mode="area")[0, 0]
+            loss, p = mask_losses(out["logits"][i], tgt, out["ious"][i], self.weights,
+                                  teacher_logits[i])
+            total = total + loss
+            for k, v in p.items():
+                parts[k] = parts.get(k, 0.0) + v / len(samples)
+        return total / len(samples), parts
+
+    # ---- validation ------------------------------------------------------------------
+    def validate(self) -> dict[str, Any]:
+        recs = self.val_recs or self.train_recs
+        fn = None
+        if self.cache is not None and self.val_recs:
+            cache = self.cache
+            factory = self.val_samples
+            fn = lambda i, _r: cache.get(factory.key(i))  # noqa: E731
+        with devmod.autocast(self.device, self.amp):
+            res = evaluate_records(self.sam, recs, self.pre, self.categories,
+                                   self.cfg.val_modes, embedding_fn=fn)
+        return res
+
+    # ---- the loop -----------------------------------------------------------------------
+    def run_epochs(self) -> str:
+        cfg, st = self.cfg, self.state
+        if cfg.eval_before and st.start_score is None and st.epoch == 0 and st.next_step == 0:
+            score = -1.0
+            if self.dist.is_main:
+                self.progress({"stage": "validating", "epoch": 0, "epochs": self.total_epochs})
+                self.cache = None
+                ev = self.validate()
+                st.start_eval = ev
+                score = val_score(ev, cfg.val_modes)
+            st.start_score = self.dist.broadcast_float(score)
+        current: Stage | None = None
+        status = "completed"
+        n = len(self.train_recs)
+        for epoch in range(st.epoch, self.total_epochs):
+            stage = stage_at(self.stages, epoch)
+            if current is None or stage.name != current.name:
+                self.enter_stage(stage)
+                current = stage
+            assert self.optimizer is not None
+            order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
+            shard = order[self.dist.rank::self.dist.world_size]
+            steps = math.ceil(len(shard) / cfg.batch_size)
+            if cfg.max_steps_per_epoch:
+                steps = min(steps, cfg.max_steps_per_epoch)
+            start_step = st.next_step if epoch == st.epoch else 0
+            self.sam.train()
+            self.optimizer.zero_grad(set_to_none=True)
+            t_epoch = time.perf_counter()
+            losses: list[float] = []
+            last_boundary = start_step
+            for step in range(start_step, steps):
+                if self.dist.any_flag(bool(self.should_cancel())):
+                    st.epoch, st.next_step = epoch, last_boundary
+                    self.save_last()
+                    return "cancelled"
+                t0 = time.perf_counter()
+                idx = shard[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+                samples = [self.train_samples.make(int(i), epoch,
+                                                   augment=cfg.augment and self.cache is None,
+                                                   with_image=self.cache is None) for i in idx]
+                loss, parts = self.step_loss(samples, epoch, step)
+                self.scaler.scale(loss / cfg.grad_accum_steps).backward()
+                boundary = (step + 1) % cfg.grad_accum_steps == 0 or step + 1 == steps
+                if boundary:
+                    self.scaler.step(self.optimizer)
+                    self.scaler.update()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    last_boundary = step + 1
+                dt = time.perf_counter() - t0
+                st.train_steps += 1
+                st.train_seconds += dt
+                losses.append(float(loss))
+                if self.dist.is_main:
+                    rate = st.train_seconds / max(st.train_steps, 1)
+                    left = (steps - step - 1) + (self.total_epochs - epoch - 1) * steps
+                    self.progress({
+                        "stage": "train", "freeze_stage": stage.name, "epoch": epoch + 1,
+                        "epochs": self.total_epochs, "step": step + 1, "steps": steps,
+                        "loss": float(loss), "metrics": parts, "eta_s": rate * left,
+                    })
+            score = -1.0
+            record: dict[str, Any] = {}
+            if self.dist.is_main:
+                self.progress({"stage": "validating", "epoch": epoch + 1,
+                               "epochs": self.total_epochs})
+                ev = self.validate()
+                score = val_score(ev, cfg.val_modes)
+                record = {"epoch": epoch + 1, "freeze_stage": stage.name,
+                          "train_loss": float(np.mean(losses)) if losses else None,
+                          "val_dice": score, "val": ev,
+                          "epoch_seconds": time.perf_counter() - t_epoch}
+            score = self.dist.broadcast_float(score)
+            st.history.append(record or {"epoch": epoch + 1, "val_dice": score})
+            if st.best_score is None or score > st.best_score:
+                st.best_score, st.best_epoch = score, epoch + 1
+                st.epochs_without_improvement = 0
+                if self.dist.is_main:
+                    save_official_format(self.sam, self.run.best)
+            else:
+                st.epochs_without_improvement += 1
+            st.epoch, st.next_step = epoch + 1, 0
+            self.save_last()
+            if self.dist.is_main:
+                self.progress({"stage": "epoch_end", "epoch": epoch + 1,
+                               "epochs": self.total_epochs, "loss": record.get("train_loss"),
+                               "metrics": {"val_dice": score}, "eta_s": None})
+            if st.epochs_without_improvement >= cfg.early_stopping_patience:
+                status = "early_stopped"
+                break
+        return status
+
+    def save_last(self) -> None:
+        if self.dist.is_main:
+            self.run.save_last(
+                {k: v.detach().cpu() for k, v in self.sam.state_dict().items()},
+                self.optimizer.state_dict() if self.optimizer else None,
+                self.state, self.cfg.to_dict())
+        self.dist.barrier()
+
+    def result(self, status: str) -> TrainResult:
+        st = self.state
+        curve = [float(h["val_dice"]) for h in st.history]
+        steps_per_s = st.train_steps / st.train_seconds if st.train_seconds else None
+        return TrainResult(
+            status=status, run_dir=str(self.run.root), epochs_completed=st.epoch,
+            history=st.history, best_epoch=st.best_epoch, best_val_dice=st.best_score,
+            start_val_dice=st.start_score,
+            best_checkpoint=str(self.run.best) if self.run.best.is_file() else None,
+            last_checkpoint=str(self.run.last), model_spec=self.spec.to_dict(),
+            device=devmod.describe(self.device),
+            timing={"train_steps": st.train_steps, "train_seconds": st.train_seconds,
+                    "steps_per_s": steps_per_s, "cached_embeddings": self.cache is not None,
+                    "trainable_params": trainable_count(self.sam)},
+            epochs_to_90pct_best=epochs_to_fraction_of_best(curve, 0.9),
+            world_size=self.dist.world_size, notes=self.notes,
+        )
+
+
+def train(config: TrainConfig | dict[str, Any], progress: Progress = noop,
+          should_cancel: Callable[[], bool] = lambda: False) -> TrainResult:
+    """Fine-tune SAM as ``config`` says; resumable, cancellable, DDP-aware.
+
+    ``progress`` receives dicts with stage/epoch/epochs/step/steps/loss/metrics/eta_s.
+    ``should_cancel`` is polled before every step; on True a resumable checkpoint is saved
+    and the result has status "cancelled". Calling ``train`` again with the same run_dir
+    continues where the last checkpoint left off.
+    """
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    trainer = _Trainer(cfg, progress, should_cancel)
+    try:
+        trainer.resume()
+        status = trainer.run_epochs()
+        result = trainer.result(status)
+        if trainer.dist.is_main:
+            trainer.run.write_result(result.to_dict())
+            progress({"stage": "done", "status": status, "epoch": result.epochs_completed,
+                      "epochs": trainer.total_epochs, "metrics": {
+                          "best_val_dice": result.best_val_dice,
+                          "start_val_dice": result.start_val_dice}})
+        return result
+    finally:
+        trainer.dist.close()
