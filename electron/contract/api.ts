@@ -105,7 +105,8 @@ export type PixelFrame = z.infer<typeof PixelFrame>;
 
 export const ImportFailure = z.object({
   file: z.string(),
-  code: z.enum(['not_dicom', 'truncated', 'no_pixel_data', 'unsupported_syntax', 'unreadable', 'unsupported_format']),
+  /** write_failed: the file was readable but its batch could not be stored (disk full, database error); nothing of that batch was kept. */
+  code: z.enum(['not_dicom', 'truncated', 'no_pixel_data', 'unsupported_syntax', 'unreadable', 'unsupported_format', 'write_failed']),
   reason: z.string(),
 });
 export type ImportFailure = z.infer<typeof ImportFailure>;
