@@ -27,14 +27,20 @@ export interface DesktopDialogs {
 
 export interface DelineateBridge extends DesktopDialogs {
   call(method: string, params: unknown): Promise<IpcEnvelope>;
-  /** Menu commands from the main process (e.g. "project.open", "import.files"); returns an unsubscribe function. */
+  /**
+   * Menu commands from the main process; the renderer runs the matching dialog + API call
+   * (so one code path serves menu, toolbar and shortcut). Returns an unsubscribe function.
+   */
   onMenu(listener: (command: MenuCommand) => void): () => void;
 }
 
-export type MenuCommand = 'project.new' | 'project.open' | 'import.files' | 'import.folder';
+export type MenuCommand = 'project.new' | 'project.open' | 'import.files' | 'import.folder' | 'help.shortcuts';
+export const MENU_COMMANDS: readonly MenuCommand[] = ['project.new', 'project.open', 'import.files', 'import.folder', 'help.shortcuts'];
 export const DIALOG_CHANNELS = {
   pickFiles: 'delineate:pickFiles',
   pickFolder: 'delineate:pickFolder',
   pickProjectFolder: 'delineate:pickProjectFolder',
 } as const;
 export const MENU_CHANNEL = 'delineate:menu';
+/** Argument through which main hands the preload its method allow-list (from the contract). */
+export const METHODS_ARG = '--delineate-methods=';

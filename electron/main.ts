@@ -1,0 +1,140 @@
+/**
+ * Electron main process: one hardened window on the renderer build, the services wired to
+ * the one IPC channel, the menu, and the app lifecycle. Everything that decides anything
+ * lives in the services (plain Node); this file only wires.
+ *
+ * Runtime: Electron main (ESM).
+ */
+import { app, BrowserWindow, ipcMain, Menu, protocol, session, shell, type WebContents } from 'electron';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { methodNames } from './contract/api.js';
+import { SECURITY_HEADERS } from './host/security-headers.js';
+import { findStaticFile, mimeTypeFor } from './host/static-files.js';
+import { METHODS_ARG } from './ipc/bridge-types.js';
+import { createDispatch } from './ipc/dispatch.js';
+import { APP_HOST, APP_ORIGIN, APP_SCHEME, isTrustedRendererUrl } from './ipc/ipc-envelope.js';
+import { registerIpc } from './ipc/register.js';
+import { buildMenu } from './menu.js';
+import { createServices } from './services/index.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url)); // out/electron
+const rendererDir = path.join(app.getAppPath(), 'dist', 'renderer');
+
+// Must run before `ready`: app:// behaves like an https origin (fetch, module scripts, storage).
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+app.enableSandbox();
+
+if (!app.requestSingleInstanceLock()) {
+  // A second launch focuses the first window instead of opening the same projects twice.
+  app.quit();
+}
+
+let mainWindow: BrowserWindow | null = null;
+let services: Awaited<ReturnType<typeof createServices>> | null = null;
+
+function serveRenderer(): void {
+  protocol.handle(APP_SCHEME, async (request) => {
+    const url = new URL(request.url);
+    const found = url.host === APP_HOST ? await findStaticFile(rendererDir, url.pathname) : null;
+    if (!found) return new Response('Not found', { status: 404, headers: { ...SECURITY_HEADERS } });
+    return new Response(await readFile(found.file), { headers: { ...SECURITY_HEADERS, 'content-type': mimeTypeFor(found.file) } });
+  });
+}
+
+function hardenSession(): void {
+  const ses = session.defaultSession;
+  ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  ses.setPermissionCheckHandler(() => false);
+  // No remote content, ever: the renderer talks only to app:// and the IPC channel.
+  ses.webRequest.onBeforeRequest({ urls: ['http://*/*', 'https://*/*', 'ws://*/*', 'wss://*/*'] }, (_details, callback) => callback({ cancel: true }));
+  ses.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [SECURITY_HEADERS['content-security-policy']!] } });
+  });
+}
+
+function hardenContents(contents: WebContents): void {
+  contents.on('will-navigate', (event, url) => {
+    if (!isTrustedRendererUrl(url)) event.preventDefault();
+  });
+  contents.on('will-redirect', (event, url) => {
+    if (!isTrustedRendererUrl(url)) event.preventDefault();
+  });
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+  contents.setWindowOpenHandler(({ url }) => {
+    // Documentation links open in the user's browser; nothing opens inside the app.
+    if (/^https:\/\//.test(url)) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+}
+
+function createWindow(): BrowserWindow {
+  const win = new BrowserWindow({
+    width: 1440,
+    height: 920,
+    minWidth: 900,
+    minHeight: 600,
+    show: false,
+    title: 'Delineate',
+    backgroundColor: '#111418',
+    webPreferences: {
+      preload: path.join(here, 'preload.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      webviewTag: false,
+      webSecurity: true,
+      allowRunningInsecureContent: false,
+      spellcheck: false,
+      additionalArguments: [METHODS_ARG + methodNames.join(',')],
+    },
+  });
+  win.once('ready-to-show', () => win.show());
+  win.on('closed', () => {
+    if (mainWindow === win) mainWindow = null;
+  });
+  void win.loadURL(`${APP_ORIGIN}/index.html`);
+  return win;
+}
+
+app.on('web-contents-created', (_event, contents) => hardenContents(contents));
+
+app.on('second-instance', () => {
+  if (mainWindow) {
+    if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.focus();
+  }
+});
+
+app.on('window-all-closed', () => {
+  if (process.platform !== 'darwin') app.quit();
+});
+
+app.on('activate', () => {
+  if (app.isReady() && BrowserWindow.getAllWindows().length === 0) mainWindow = createWindow();
+});
+
+app.on('will-quit', () => {
+  // Closing the services flushes pending mask saves and checkpoints the SQLite WAL.
+  services?.close();
+  services = null;
+});
+
+app
+  .whenReady()
+  .then(async () => {
+    services = await createServices({ user: os.userInfo().username, transport: 'electron' });
+    hardenSession();
+    serveRenderer();
+    registerIpc(ipcMain, createDispatch(services), (event) => BrowserWindow.fromWebContents(event.sender));
+    const isMac = process.platform === 'darwin';
+    Menu.setApplicationMenu(buildMenu({ getWindow: () => mainWindow, isPackaged: app.isPackaged, isMac }));
+    mainWindow = createWindow();
+  })
+  .catch((error: unknown) => {
+    console.error('[delineate] failed to start:', error);
+    app.exit(1);
+  });
