@@ -1,0 +1,89 @@
+/**
+ * Serving decoded frames and thumbnails of a project's images, with LRU caches so
+ * scrolling a series decodes each slice once and re-parses no file.
+ *
+ * Runtime: Node.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ApiError, type PixelFrame } from '../../contract/api.js';
+import type { ImageMediaRow, ImagesRepository } from '../store/images.repository.js';
+import { decodeDicomFrame, type ParsedDicom, parseDicomFile } from './dicom-file.js';
+import { FileProblem } from './file-problem.js';
+import { LruCache } from './frame-cache.js';
+import { decodeRaster, type RasterFormat } from './raster.js';
+import { renderThumbnail } from './thumbnail.js';
+
+const FRAME_CACHE_BYTES = 512 * 1024 * 1024;
+const FILE_CACHE_BYTES = 256 * 1024 * 1024;
+
+export class PixelService {
+  private readonly frames = new LruCache<PixelFrame>(FRAME_CACHE_BYTES, (f) => f.data.byteLength + 200);
+  private readonly files = new LruCache<ParsedDicom>(FILE_CACHE_BYTES, (p) => p.dataSet.byteArray.length);
+
+  constructor(
+    private readonly projectDir: string,
+    private readonly images: ImagesRepository,
+  ) {}
+
+  private row(imageId: number): ImageMediaRow {
+    const row = this.images.media(imageId);
+    if (!row) throw new ApiError('not_found', `No image with id ${imageId}`);
+    return row;
+  }
+
+  private readMedia(row: ImageMediaRow): Uint8Array {
+    const file = path.join(this.projectDir, row.mediaPath);
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new ApiError('io', `Media file of image ${row.id} is missing or unreadable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
+    }
+  }
+
+  async pixels(imageId: number, frame: number): Promise<PixelFrame> {
+    const row = this.row(imageId);
+    if (frame >= row.frames) throw new ApiError('bad_request', `Image ${imageId} has ${row.frames} frame(s); frame ${frame} does not exist`);
+    const key = `${row.sha256}:${frame}`;
+    const hit = this.frames.get(key);
+    if (hit) return hit;
+    let f: PixelFrame;
+    try {
+      if (row.kind === 'dicom') {
+        let parsed = this.files.get(row.sha256);
+        if (!parsed) {
+          parsed = parseDicomFile(this.readMedia(row));
+          this.files.set(row.sha256, parsed);
+        }
+        f = await decodeDicomFrame(parsed, frame);
+      } else {
+        f = await decodeRaster(this.readMedia(row), row.format as RasterFormat);
+      }
+    } catch (e) {
+      if (e instanceof FileProblem) throw new ApiError('io', `Cannot decode image ${imageId}: ${e.message}`, path.join(this.projectDir, row.mediaPath));
+      throw e;
+    }
+    this.frames.set(key, f);
+    return f;
+  }
+
+  /** PNG thumbnail, cached on disk under thumbs/ (derived data: safe to delete). */
+  async thumbnail(imageId: number): Promise<Uint8Array<ArrayBuffer>> {
+    const row = this.row(imageId);
+    const dir = path.join(this.projectDir, 'thumbs');
+    const file = path.join(dir, `${row.sha256}.png`);
+    if (existsSync(file)) return new Uint8Array(readFileSync(file));
+    const f = await this.pixels(imageId, Math.floor(row.frames / 2));
+    const png = await renderThumbnail(f, row.windows);
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, png);
+    renameSync(tmp, file); // atomic: a reader never sees half a PNG
+    return new Uint8Array(png);
+  }
+
+  clear(): void {
+    this.frames.clear();
+    this.files.clear();
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Deciding what one file is and reading just enough of it to insert a row: the DICOM
+ * header (pixels stay encoded until viewed) or the raster header.
+ *
+ * Runtime: Node.
+ */
+import type { NewImage } from '../store/images.repository.js';
+import { hasDicomMagic, parseDicomFile } from '../imaging/dicom-file.js';
+import { FileProblem } from '../imaging/file-problem.js';
+import { probeRaster, sniffRaster } from '../imaging/raster.js';
+
+export type ProbedImage = Omit<NewImage, 'sha256' | 'fileName' | 'folder' | 'mediaPath' | 'byteSize'> & { extension: string };
+
+const dicomExtensions = /\.(dcm|dicom|dic|ima)$/i;
+
+export async function probeFile(fileName: string, bytes: Uint8Array): Promise<ProbedImage> {
+  if (bytes.length === 0) throw new FileProblem(dicomExtensions.test(fileName) ? 'not_dicom' : 'unsupported_format', 'file is empty');
+  if (hasDicomMagic(bytes)) {
+    const { header: h } = parseDicomFile(bytes);
+    return {
+      kind: 'dicom',
+      format: 'dicom',
+      extension: 'dcm',
+      width: h.columns,
+      height: h.rows,
+      frames: h.frames,
+      samplesPerPixel: h.samplesPerPixel,
+      bitsAllocated: h.bitsAllocated,
+      bitsStored: h.bitsStored,
+      signed: h.signed,
+      // Colour JPEG/J2K frames come out of the codec as RGB; say so up front.
+      photometric: h.samplesPerPixel === 3 ? 'RGB' : h.photometric,
+      rescaleSlope: h.rescaleSlope,
+      rescaleIntercept: h.rescaleIntercept,
+      pixelSpacing: h.pixelSpacing,
+      windows: h.windows,
+      transferSyntax: h.transferSyntax,
+      modality: h.modality,
+      patientName: h.patientName,
+      patientId: h.patientId,
+      studyUid: h.studyUid,
+      studyDescription: h.studyDescription,
+      seriesUid: h.seriesUid,
+      seriesDescription: h.seriesDescription,
+      seriesNumber: h.seriesNumber,
+      sopInstanceUid: h.sopInstanceUid,
+      instanceNumber: h.instanceNumber,
+      slicePosition: h.slicePosition,
+    };
+  }
+  const format = sniffRaster(bytes);
+  if (!format) {
+    if (dicomExtensions.test(fileName) || !/\.[a-z0-9]+$/i.test(fileName)) {
+      throw new FileProblem('not_dicom', 'not a DICOM Part 10 file (no "DICM" marker at byte 128)');
+    }
+    throw new FileProblem('unsupported_format', 'not DICOM, PNG, JPEG, BMP or TIFF');
+  }
+  const r = await probeRaster(bytes, format);
+  return {
+    kind: 'raster',
+    format,
+    extension: format === 'jpeg' ? 'jpg' : format === 'tiff' ? 'tif' : format,
+    width: r.width,
+    height: r.height,
+    frames: 1,
+    samplesPerPixel: r.samplesPerPixel,
+    bitsAllocated: r.bitsStored,
+    bitsStored: r.bitsStored,
+    signed: false,
+    photometric: r.photometric,
+    rescaleSlope: 1,
+    rescaleIntercept: 0,
+    pixelSpacing: null,
+    windows: r.windows,
+    transferSyntax: null,
+    modality: null,
+    patientName: null,
+    patientId: null,
+    studyUid: null,
+    studyDescription: null,
+    seriesUid: null,
+    seriesDescription: null,
+    seriesNumber: null,
+    sopInstanceUid: null,
+    instanceNumber: null,
+    slicePosition: null,
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * Importing files into a project.
+ *
+ * Per batch: read + hash + probe every file (async, nothing written), then ONE SQLite
+ * transaction that copies the media (named by sha256), inserts the rows and audit entries,
+ * and re-orders the touched series. If the transaction fails, the rows roll back and the
+ * media files this batch created are deleted; the batch's files are reported 'write_failed'.
+ * Media files are named by content hash, so a leftover from a hard crash is harmless
+ * (a later import of the same content reuses it).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ImportFailure, ImportReport } from '../../contract/api.js';
+import { FileProblem } from '../imaging/file-problem.js';
+import { orderSlices } from '../imaging/slice-order.js';
+import type { AuditRepository } from '../store/audit.repository.js';
+import type { ImagesRepository, NewImage } from '../store/images.repository.js';
+import type { Db } from '../store/project-database.js';
+import { type ProbedImage, probeFile } from './file-probe.js';
+import type { ImportSource, UnreadableSource } from './import-sources.js';
+
+export interface ImportDeps {
+  db: Db;
+  images: ImagesRepository;
+  audit: AuditRepository;
+  projectDir: string;
+  user: string;
+  now: () => string;
+}
+
+interface Ready {
+  source: ImportSource;
+  bytes: Uint8Array;
+  image: NewImage;
+  /** Other files in this batch with the same content: reported as duplicates of this one. */
+  twins: string[];
+}
+
+export const DEFAULT_BATCH_SIZE = 200;
+
+export class ImportService {
+  constructor(private readonly d: ImportDeps) {}
+
+  async importSources(
+    sources: readonly ImportSource[],
+    opts: { batchSize?: number; unreadable?: readonly UnreadableSource[] } = {},
+  ): Promise<ImportReport> {
+    const started = performance.now();
+    const report: ImportReport = {
+      imported: [],
+      duplicates: [],
+      failed: (opts.unreadable ?? []).map((u) => ({ file: u.file, code: 'unreadable', reason: u.reason })),
+      elapsedMs: 0,
+    };
+    const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
+    mkdirSync(path.join(this.d.projectDir, 'media'), { recursive: true });
+    for (let i = 0; i < sources.length; i += batchSize) {
+      await this.importBatch(sources.slice(i, i + batchSize), report);
+    }
+    report.elapsedMs = performance.now() - started;
+    return report;
+  }
+
+  private async importBatch(batch: readonly ImportSource[], report: ImportReport): Promise<void> {
+    const ready: Ready[] = [];
+    const pendingBySha = new Map<string, Ready>();
+    for (const source of batch) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await source.read();
+      } catch (e) {
+        report.failed.push({ file: source.file, code: 'unreadable', reason: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+        continue;
+      }
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const existing = this.d.images.idBySha(sha256);
+      if (existing !== undefined) {
+        report.duplicates.push({ file: source.file, imageId: existing });
+        continue;
+      }
+      const twin = pendingBySha.get(sha256);
+      if (twin) {
+        // Same content twice in one batch: resolved to the first one's id after the commit.
+        twin.twins.push(source.file);
+        continue;
+      }
+      let probed: ProbedImage;
+      try {
+        probed = await probeFile(source.fileName, bytes);
+      } catch (e) {
+        report.failed.push(toFailure(source.file, e));
+        continue;
+      }
+      const { extension, ...rest } = probed;
+      const entry: Ready = {
+        source,
+        bytes,
+        image: { ...rest, sha256, fileName: source.fileName, folder: source.folder, mediaPath: `media/${sha256}.${extension}`, byteSize: bytes.length },
+        twins: [],
+      };
+      ready.push(entry);
+      pendingBySha.set(sha256, entry);
+    }
+    if (ready.length === 0) return;
+
+    const created: string[] = [];
+    try {
+      const ids = this.d.db.transaction(() => this.writeBatch(ready, created))();
+      ready.forEach((r, k) => {
+        report.imported.push({ file: r.source.file, imageId: ids[k]! });
+        for (const t of r.twins) report.duplicates.push({ file: t, imageId: ids[k]! });
+      });
+    } catch (e) {
+      for (const f of created) {
+        try {
+          unlinkSync(f);
+        } catch {
+          /* already gone: nothing to clean */
+        }
+      }
+      const reason = `not stored, the batch of ${ready.length} file(s) was rolled back: ${(e as Error).message}`;
+      for (const r of ready) {
+        report.failed.push({ file: r.source.file, code: 'write_failed', reason });
+        for (const t of r.twins) report.failed.push({ file: t, code: 'write_failed', reason });
+      }
+    }
+  }
+
+  /** Runs inside the transaction. Records every media file it creates in `created`. */
+  private writeBatch(ready: readonly Ready[], created: string[]): number[] {
+    const at = this.d.now();
+    const ids: number[] = [];
+    const series = new Set<string>();
+    const folders = new Set<string>();
+    for (const r of ready) {
+      const target = path.join(this.d.projectDir, r.image.mediaPath);
+      if (!existsSync(target)) {
+        writeFileSync(target, r.bytes, { flag: 'wx' });
+        created.push(target);
+      }
+      const id = this.d.images.insert(r.image, at, this.d.user);
+      this.d.audit.record({
+        at, author: this.d.user, action: 'create', entity: 'image', entityId: id, imageId: id,
+        detail: { file: r.source.file, sha256: r.image.sha256, kind: r.image.kind },
+      });
+      ids.push(id);
+      if (r.image.kind === 'dicom' && r.image.seriesUid) series.add(r.image.seriesUid);
+      if (r.image.kind === 'raster') folders.add(r.image.folder);
+    }
+    for (const uid of series) this.d.images.setSeriesIndex(orderSlices(this.d.images.seriesMembers(uid)));
+    for (const f of folders) this.d.images.setSeriesIndex(orderSlices(this.d.images.folderMembers(f)));
+    return ids;
+  }
+}
+
+function toFailure(file: string, e: unknown): ImportFailure {
+  if (e instanceof FileProblem) return { file, code: e.code, reason: e.message };
+  return { file, code: 'unreadable', reason: e instanceof Error ? e.message : String(e) };
+}

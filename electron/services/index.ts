@@ -1,0 +1,40 @@
+/**
+ * Entry point of the services: everything the renderer can ask for, as plain Node.
+ * The Electron main process and the browser host both call `createServices` and dispatch
+ * validated requests to the returned handlers. Never imports `electron`.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Handlers } from '../contract/api.js';
+import { ProjectService } from './project.service.js';
+
+export { ProjectService, PROJECT_DB } from './project.service.js';
+
+export interface CreateServicesOptions {
+  user: string;
+  transport: 'electron' | 'browser';
+  /** App version reported by app.info; read from the nearest package.json when omitted. */
+  version?: string;
+}
+
+export type Services = Handlers & { close(): void };
+
+/** The app version from the nearest package.json above this file (works from source and from out/). */
+function packageVersion(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'delineate' && pkg.version) return pkg.version;
+    } catch {
+      /* not here: look one folder up */
+    }
+    dir = path.dirname(dir);
+  }
+  return '0.0.0';
+}
+
+export function createServices(opts: CreateServicesOptions): Services {
+  return new ProjectService({ ...opts, version: opts.version ?? packageVersion() });
+}

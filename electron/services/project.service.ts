@@ -1,0 +1,279 @@
+/**
+ * The project service: implements every method of the API contract on top of the store,
+ * the importer and the pixel service. One project is open at a time per instance.
+ *
+ * Runtime: Node. Never imports `electron`.
+ */
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { ApiError, type Handlers, type ImageStatus, type ProjectInfo } from '../contract/api.js';
+import { checkRle, rleArea } from '../contract/rle.js';
+import { PixelService } from './imaging/pixel.service.js';
+import { ImportService } from './importer/import.service.js';
+import { sourcesFromPaths, sourcesFromUploads } from './importer/import-sources.js';
+import { AuditRepository } from './store/audit.repository.js';
+import { ImagesRepository } from './store/images.repository.js';
+import { LabelsRepository } from './store/labels.repository.js';
+import { MasksRepository } from './store/masks.repository.js';
+import { type Db, openProjectDatabase, schemaVersion } from './store/project-database.js';
+
+export const PROJECT_DB = 'project.sqlite';
+
+export interface ServiceOptions {
+  user: string;
+  transport: 'electron' | 'browser';
+  version?: string;
+  /** Clock, injectable so tests can order audit rows; ISO 8601 strings. */
+  now?: () => string;
+}
+
+/** An open project: its folder, database and the repositories over it. */
+class OpenProject {
+  readonly images: ImagesRepository;
+  readonly masks: MasksRepository;
+  readonly labels: LabelsRepository;
+  readonly audit: AuditRepository;
+  readonly pixels: PixelService;
+  readonly importer: ImportService;
+
+  constructor(
+    readonly dir: string,
+    readonly db: Db,
+    user: string,
+    now: () => string,
+  ) {
+    this.images = new ImagesRepository(db);
+    this.masks = new MasksRepository(db);
+    this.labels = new LabelsRepository(db);
+    this.audit = new AuditRepository(db);
+    this.pixels = new PixelService(dir, this.images);
+    this.importer = new ImportService({ db, images: this.images, audit: this.audit, projectDir: dir, user, now });
+  }
+
+  info(): ProjectInfo {
+    const name = (this.db.prepare("SELECT value FROM meta WHERE key = 'name'").pluck().get() as string | undefined) ?? path.basename(this.dir);
+    return { path: this.dir, name, schemaVersion: schemaVersion(this.db), imageCount: this.images.count() };
+  }
+
+  close(): void {
+    this.pixels.clear();
+    this.db.close();
+  }
+}
+
+export class ProjectService implements Handlers {
+  private project: OpenProject | null = null;
+  private readonly now: () => string;
+
+  constructor(private readonly opts: ServiceOptions) {
+    this.now = opts.now ?? (() => new Date().toISOString());
+  }
+
+  private open(): OpenProject {
+    if (!this.project) throw new ApiError('no_project', 'No project is open: create or open one first');
+    return this.project;
+  }
+
+  private switchTo(p: OpenProject): ProjectInfo {
+    this.project?.close();
+    this.project = p;
+    return p.info();
+  }
+
+  /** Closes the open project (if any) and releases the database. */
+  close(): void {
+    this.project?.close();
+    this.project = null;
+  }
+
+  // ------------------------------------------------------------------ app / project
+
+  'app.info': Handlers['app.info'] = () => ({
+    version: this.opts.version ?? '0.0.0',
+    transport: this.opts.transport,
+    user: this.opts.user,
+  });
+
+  'project.create': Handlers['project.create'] = ({ path: raw, name }) => {
+    const dir = path.resolve(raw);
+    const dbFile = path.join(dir, PROJECT_DB);
+    if (existsSync(dbFile)) throw new ApiError('conflict', 'A project already exists in this folder: open it instead', dir);
+    if (existsSync(dir) && readdirSync(dir).length > 0) {
+      throw new ApiError('conflict', 'The folder is not empty: choose an empty or new folder for a project', dir);
+    }
+    try {
+      for (const sub of ['media', 'models']) mkdirSync(path.join(dir, sub), { recursive: true });
+    } catch (e) {
+      throw new ApiError('io', `Cannot create the project folder: ${(e as Error).message}`, dir);
+    }
+    const db = openProjectDatabase(dbFile, { create: true });
+    const at = this.now();
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?), (?, ?), (?, ?)').run(
+      'name', name?.trim() || path.basename(dir), 'created_at', at, 'created_by', this.opts.user,
+    );
+    return this.switchTo(new OpenProject(dir, db, this.opts.user, this.now));
+  };
+
+  'project.open': Handlers['project.open'] = ({ path: raw }) => {
+    const dir = path.resolve(raw);
+    const dbFile = path.join(dir, PROJECT_DB);
+    if (!existsSync(dbFile)) throw new ApiError('not_found', `No Delineate project here (no ${PROJECT_DB})`, dir);
+    const db = openProjectDatabase(dbFile, { create: false });
+    for (const sub of ['media', 'models']) mkdirSync(path.join(dir, sub), { recursive: true });
+    return this.switchTo(new OpenProject(dir, db, this.opts.user, this.now));
+  };
+
+  'project.current': Handlers['project.current'] = () => this.project?.info() ?? null;
+
+  'project.close': Handlers['project.close'] = () => {
+    this.close();
+    return null;
+  };
+
+  // ------------------------------------------------------------------ images
+
+  'images.list': Handlers['images.list'] = () => this.open().images.list();
+
+  'images.importPaths': Handlers['images.importPaths'] = async ({ paths }) => {
+    const p = this.open();
+    const { sources, unreadable } = await sourcesFromPaths(paths);
+    return p.importer.importSources(sources, { unreadable });
+  };
+
+  'images.importFiles': Handlers['images.importFiles'] = async ({ files }) => {
+    return this.open().importer.importSources(sourcesFromUploads(files));
+  };
+
+  'images.setStatus': Handlers['images.setStatus'] = ({ imageId, status }) => {
+    const p = this.open();
+    p.db.transaction(() => this.changeStatus(p, imageId, status))();
+    return null;
+  };
+
+  private changeStatus(p: OpenProject, imageId: number, status: ImageStatus): void {
+    const before = p.images.status(imageId);
+    if (before === undefined) throw new ApiError('not_found', `No image with id ${imageId}`);
+    if (before === status) return;
+    p.images.setStatus(imageId, status);
+    p.audit.record({
+      at: this.now(), author: this.opts.user, action: 'update', entity: 'image', entityId: imageId, imageId,
+      detail: { status: { from: before, to: status } },
+    });
+  }
+
+  'image.get': Handlers['image.get'] = ({ imageId }) => {
+    const d = this.open().images.detail(imageId);
+    if (!d) throw new ApiError('not_found', `No image with id ${imageId}`);
+    return d;
+  };
+
+  'image.pixels': Handlers['image.pixels'] = ({ imageId, frame }) => this.open().pixels.pixels(imageId, frame);
+
+  'image.thumbnail': Handlers['image.thumbnail'] = async ({ imageId }) => ({ png: await this.open().pixels.thumbnail(imageId) });
+
+  // ------------------------------------------------------------------ labels
+
+  'labels.list': Handlers['labels.list'] = () => this.open().labels.list();
+
+  'labels.upsert': Handlers['labels.upsert'] = ({ id, name, color }) => {
+    const p = this.open();
+    const trimmed = name.trim();
+    if (!trimmed) throw new ApiError('bad_request', 'A label needs a name');
+    return p.db.transaction(() => {
+      const clash = p.labels.findByName(trimmed);
+      if (clash && clash.id !== id) throw new ApiError('conflict', `A label named "${trimmed}" already exists`);
+      const at = this.now();
+      if (id === undefined) {
+        const created = p.labels.insert(trimmed, color);
+        p.audit.record({ at, author: this.opts.user, action: 'create', entity: 'label', entityId: created.id, imageId: null, detail: { name: trimmed, color } });
+        return created;
+      }
+      const before = p.labels.get(id);
+      if (!before) throw new ApiError('not_found', `No label with id ${id}`);
+      p.labels.update(id, trimmed, color);
+      p.audit.record({ at, author: this.opts.user, action: 'update', entity: 'label', entityId: id, imageId: null, detail: { from: before, to: { name: trimmed, color } } });
+      return { id, name: trimmed, color };
+    })();
+  };
+
+  'labels.delete': Handlers['labels.delete'] = ({ id }) => {
+    const p = this.open();
+    p.db.transaction(() => {
+      const before = p.labels.get(id);
+      if (!before) throw new ApiError('not_found', `No label with id ${id}`);
+      const used = p.labels.maskCount(id);
+      // Refuse rather than cascade: deleting a class must never silently delete annotations.
+      if (used > 0) throw new ApiError('conflict', `Label "${before.name}" is used by ${used} mask(s); delete or relabel them first`);
+      p.labels.delete(id);
+      p.audit.record({ at: this.now(), author: this.opts.user, action: 'delete', entity: 'label', entityId: id, imageId: null, detail: before });
+    })();
+    return null;
+  };
+
+  // ------------------------------------------------------------------ masks
+
+  'masks.list': Handlers['masks.list'] = ({ imageId }) => {
+    const p = this.open();
+    if (p.images.status(imageId) === undefined) throw new ApiError('not_found', `No image with id ${imageId}`);
+    return p.masks.listForImage(imageId);
+  };
+
+  'masks.save': Handlers['masks.save'] = ({ imageId, frame, labelId, instance, rle, source, prompts }) => {
+    const p = this.open();
+    const img = p.images.media(imageId);
+    if (!img) throw new ApiError('not_found', `No image with id ${imageId}`);
+    if (frame >= img.frames) throw new ApiError('bad_request', `Image ${imageId} has ${img.frames} frame(s); frame ${frame} does not exist`);
+    const [h, w] = rle.size;
+    if (h !== img.height || w !== img.width) {
+      throw new ApiError('bad_request', `Mask is ${w}x${h} but image ${imageId} is ${img.width}x${img.height}`);
+    }
+    try {
+      checkRle(rle);
+    } catch (e) {
+      throw new ApiError('bad_request', `Invalid mask RLE: ${(e as Error).message}`);
+    }
+    if (!p.labels.get(labelId)) throw new ApiError('not_found', `No label with id ${labelId}`);
+    const area = rleArea(rle);
+    const key = { imageId, frame, labelId, instance };
+    const at = this.now();
+    const author = this.opts.user;
+    const id = p.db.transaction((): number | null => {
+      const existing = p.masks.find(key);
+      const detail = { frame, labelId, instance, area, source };
+      if (area === 0) {
+        if (existing) {
+          p.masks.delete(existing.id);
+          p.audit.record({ at, author, action: 'delete', entity: 'mask', entityId: existing.id, imageId, detail: { ...detail, areaBefore: existing.area } });
+        }
+        return null;
+      }
+      const m = { height: h, width: w, counts: rle.counts, area, prompts, source, author, at };
+      if (existing) {
+        p.masks.update(existing.id, m);
+        p.audit.record({ at, author, action: 'update', entity: 'mask', entityId: existing.id, imageId, detail: { ...detail, areaBefore: existing.area } });
+        return existing.id;
+      }
+      const newId = p.masks.insert(key, m);
+      p.audit.record({ at, author, action: 'create', entity: 'mask', entityId: newId, imageId, detail });
+      if (p.images.status(imageId) === 'unlabelled') this.changeStatus(p, imageId, 'in_progress');
+      return newId;
+    })();
+    return { id, savedAt: at };
+  };
+
+  'masks.delete': Handlers['masks.delete'] = (key) => {
+    const p = this.open();
+    p.db.transaction(() => {
+      const existing = p.masks.find(key);
+      if (!existing) return; // deleting what is not there is a no-op, so a retried delete is safe
+      p.masks.delete(existing.id);
+      p.audit.record({
+        at: this.now(), author: this.opts.user, action: 'delete', entity: 'mask', entityId: existing.id, imageId: key.imageId,
+        detail: { frame: key.frame, labelId: key.labelId, instance: key.instance, areaBefore: existing.area },
+      });
+    })();
+    return null;
+  };
+
+  'audit.list': Handlers['audit.list'] = ({ imageId, limit }) => this.open().audit.list(imageId, limit);
+}

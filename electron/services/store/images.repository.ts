@@ -1,0 +1,163 @@
+/** Image rows: what was imported, where its copy lives, and how to read and group it. */
+import type { ImageDetail, ImageStatus, ImageSummary, WindowPreset } from '../../contract/api.js';
+import type { Db } from './project-database.js';
+
+/** Everything the importer knows about one file, ready to insert. */
+export interface NewImage {
+  sha256: string;
+  kind: 'dicom' | 'raster';
+  format: string;
+  fileName: string;
+  folder: string;
+  mediaPath: string;
+  byteSize: number;
+  width: number;
+  height: number;
+  frames: number;
+  samplesPerPixel: number;
+  bitsAllocated: number;
+  bitsStored: number;
+  signed: boolean;
+  photometric: string;
+  rescaleSlope: number;
+  rescaleIntercept: number;
+  pixelSpacing: [number, number] | null;
+  windows: WindowPreset[];
+  transferSyntax: string | null;
+  modality: string | null;
+  patientName: string | null;
+  patientId: string | null;
+  studyUid: string | null;
+  studyDescription: string | null;
+  seriesUid: string | null;
+  seriesDescription: string | null;
+  seriesNumber: number | null;
+  sopInstanceUid: string | null;
+  instanceNumber: number | null;
+  slicePosition: number | null;
+}
+
+/** The columns needed to read pixels back. */
+export interface ImageMediaRow {
+  id: number;
+  sha256: string;
+  kind: 'dicom' | 'raster';
+  format: string;
+  mediaPath: string;
+  width: number;
+  height: number;
+  frames: number;
+  photometric: string;
+  samplesPerPixel: number;
+  windows: WindowPreset[];
+  rescaleSlope: number;
+  rescaleIntercept: number;
+}
+
+const summaryColumns = `
+  i.id, i.kind, i.file_name AS fileName, i.folder, i.status, i.width, i.height, i.frames, i.modality,
+  i.patient_name AS patientName, i.patient_id AS patientId, i.study_uid AS studyUid,
+  i.study_description AS studyDescription, i.series_uid AS seriesUid, i.series_description AS seriesDescription,
+  i.series_number AS seriesNumber, i.series_index AS seriesIndex,
+  (SELECT count(*) FROM masks m WHERE m.image_id = i.id) AS maskCount`;
+
+export class ImagesRepository {
+  private readonly insertStmt;
+  private readonly shaStmt;
+
+  constructor(private readonly db: Db) {
+    this.insertStmt = db.prepare(`
+      INSERT INTO images (sha256, kind, format, file_name, folder, media_path, byte_size, width, height, frames,
+        samples_per_pixel, bits_allocated, bits_stored, signed, photometric, rescale_slope, rescale_intercept,
+        pixel_spacing, windows, transfer_syntax, modality, patient_name, patient_id, study_uid, study_description,
+        series_uid, series_description, series_number, sop_instance_uid, instance_number, slice_position,
+        imported_at, imported_by)
+      VALUES (@sha256, @kind, @format, @fileName, @folder, @mediaPath, @byteSize, @width, @height, @frames,
+        @samplesPerPixel, @bitsAllocated, @bitsStored, @signed, @photometric, @rescaleSlope, @rescaleIntercept,
+        @pixelSpacing, @windows, @transferSyntax, @modality, @patientName, @patientId, @studyUid, @studyDescription,
+        @seriesUid, @seriesDescription, @seriesNumber, @sopInstanceUid, @instanceNumber, @slicePosition,
+        @importedAt, @importedBy)`);
+    this.shaStmt = db.prepare('SELECT id FROM images WHERE sha256 = ?').pluck();
+  }
+
+  idBySha(sha256: string): number | undefined {
+    return this.shaStmt.get(sha256) as number | undefined;
+  }
+
+  insert(img: NewImage, importedAt: string, importedBy: string): number {
+    const r = this.insertStmt.run({
+      ...img,
+      signed: img.signed ? 1 : 0,
+      pixelSpacing: img.pixelSpacing ? JSON.stringify(img.pixelSpacing) : null,
+      windows: JSON.stringify(img.windows),
+      importedAt,
+      importedBy,
+    });
+    return Number(r.lastInsertRowid);
+  }
+
+  count(): number {
+    return this.db.prepare('SELECT count(*) FROM images').pluck().get() as number;
+  }
+
+  list(): ImageSummary[] {
+    return this.db
+      .prepare(`SELECT ${summaryColumns} FROM images i ORDER BY i.kind, i.patient_name, i.study_uid, i.series_uid, i.folder, i.series_index, i.id`)
+      .all() as ImageSummary[];
+  }
+
+  detail(id: number): ImageDetail | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT ${summaryColumns}, i.sha256, i.photometric, i.samples_per_pixel AS samplesPerPixel, i.bits_stored AS bitsStored,
+         i.signed, i.rescale_slope AS rescaleSlope, i.rescale_intercept AS rescaleIntercept, i.pixel_spacing AS pixelSpacing,
+         i.windows, i.transfer_syntax AS transferSyntax FROM images i WHERE i.id = ?`,
+      )
+      .get(id) as (Omit<ImageDetail, 'signed' | 'pixelSpacing' | 'windows'> & { signed: number; pixelSpacing: string | null; windows: string }) | undefined;
+    if (!row) return undefined;
+    return {
+      ...row,
+      signed: row.signed === 1,
+      pixelSpacing: row.pixelSpacing ? (JSON.parse(row.pixelSpacing) as [number, number]) : null,
+      windows: JSON.parse(row.windows) as WindowPreset[],
+    };
+  }
+
+  media(id: number): ImageMediaRow | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT id, sha256, kind, format, media_path AS mediaPath, width, height, frames, photometric,
+         samples_per_pixel AS samplesPerPixel, windows, rescale_slope AS rescaleSlope, rescale_intercept AS rescaleIntercept
+         FROM images WHERE id = ?`,
+      )
+      .get(id) as (Omit<ImageMediaRow, 'windows'> & { windows: string }) | undefined;
+    return row ? { ...row, windows: JSON.parse(row.windows) as WindowPreset[] } : undefined;
+  }
+
+  status(id: number): ImageStatus | undefined {
+    return this.db.prepare('SELECT status FROM images WHERE id = ?').pluck().get(id) as ImageStatus | undefined;
+  }
+
+  setStatus(id: number, status: ImageStatus): void {
+    this.db.prepare('UPDATE images SET status = ? WHERE id = ?').run(status, id);
+  }
+
+  /** Slices of a series with what orders them. */
+  seriesMembers(seriesUid: string): { id: number; slicePosition: number | null; instanceNumber: number | null; fileName: string }[] {
+    return this.db
+      .prepare('SELECT id, slice_position AS slicePosition, instance_number AS instanceNumber, file_name AS fileName FROM images WHERE series_uid = ?')
+      .all(seriesUid) as { id: number; slicePosition: number | null; instanceNumber: number | null; fileName: string }[];
+  }
+
+  /** Raster images of one folder. */
+  folderMembers(folder: string): { id: number; slicePosition: null; instanceNumber: null; fileName: string }[] {
+    return this.db
+      .prepare("SELECT id, NULL AS slicePosition, NULL AS instanceNumber, file_name AS fileName FROM images WHERE kind = 'raster' AND folder = ?")
+      .all(folder) as { id: number; slicePosition: null; instanceNumber: null; fileName: string }[];
+  }
+
+  setSeriesIndex(ids: readonly number[]): void {
+    const stmt = this.db.prepare('UPDATE images SET series_index = ? WHERE id = ? AND series_index IS NOT ?');
+    ids.forEach((id, index) => stmt.run(index, id, index));
+  }
+}

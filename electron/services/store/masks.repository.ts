@@ -1,0 +1,101 @@
+/** Masks per (image, frame, label, instance); counts stored as LEB128 blobs. */
+import type { MaskRecord } from '../../contract/api.js';
+import { countsFromBlob, countsToBlob } from './counts-blob.js';
+import type { Db } from './project-database.js';
+
+export interface MaskKey {
+  imageId: number;
+  frame: number;
+  labelId: number;
+  instance: number;
+}
+
+interface MaskRow {
+  id: number;
+  imageId: number;
+  frame: number;
+  labelId: number;
+  instance: number;
+  height: number;
+  width: number;
+  counts: Uint8Array;
+  area: number;
+  updatedAt: string;
+  author: string;
+}
+
+const columns =
+  'id, image_id AS imageId, frame, label_id AS labelId, instance, height, width, counts, area, updated_at AS updatedAt, author';
+
+export class MasksRepository {
+  private readonly findStmt;
+  private readonly insertStmt;
+  private readonly updateStmt;
+  private readonly deleteStmt;
+  private readonly listStmt;
+
+  constructor(db: Db) {
+    this.findStmt = db.prepare(`SELECT id, area FROM masks WHERE image_id = ? AND frame = ? AND label_id = ? AND instance = ?`);
+    this.insertStmt = db.prepare(
+      `INSERT INTO masks (image_id, frame, label_id, instance, height, width, counts, area, prompts, source, author, created_at, updated_at)
+       VALUES (@imageId, @frame, @labelId, @instance, @height, @width, @counts, @area, @prompts, @source, @author, @at, @at)`,
+    );
+    this.updateStmt = db.prepare(
+      `UPDATE masks SET height = @height, width = @width, counts = @counts, area = @area, prompts = @prompts, source = @source,
+       author = @author, updated_at = @at WHERE id = @id`,
+    );
+    this.deleteStmt = db.prepare('DELETE FROM masks WHERE id = ?');
+    this.listStmt = db.prepare(`SELECT ${columns} FROM masks WHERE image_id = ? ORDER BY frame, label_id, instance`);
+  }
+
+  find(k: MaskKey): { id: number; area: number } | undefined {
+    return this.findStmt.get(k.imageId, k.frame, k.labelId, k.instance) as { id: number; area: number } | undefined;
+  }
+
+  insert(k: MaskKey, m: { height: number; width: number; counts: number[]; area: number; prompts: unknown; source: string; author: string; at: string }): number {
+    const r = this.insertStmt.run({
+      ...k,
+      height: m.height,
+      width: m.width,
+      counts: countsToBlob(m.counts),
+      area: m.area,
+      prompts: m.prompts === undefined ? null : JSON.stringify(m.prompts),
+      source: m.source,
+      author: m.author,
+      at: m.at,
+    });
+    return Number(r.lastInsertRowid);
+  }
+
+  update(id: number, m: { height: number; width: number; counts: number[]; area: number; prompts: unknown; source: string; author: string; at: string }): void {
+    this.updateStmt.run({
+      id,
+      height: m.height,
+      width: m.width,
+      counts: countsToBlob(m.counts),
+      area: m.area,
+      prompts: m.prompts === undefined ? null : JSON.stringify(m.prompts),
+      source: m.source,
+      author: m.author,
+      at: m.at,
+    });
+  }
+
+  delete(id: number): void {
+    this.deleteStmt.run(id);
+  }
+
+  listForImage(imageId: number): MaskRecord[] {
+    return (this.listStmt.all(imageId) as MaskRow[]).map((r) => ({
+      id: r.id,
+      imageId: r.imageId,
+      frame: r.frame,
+      labelId: r.labelId,
+      instance: r.instance,
+      rle: { size: [r.height, r.width], counts: countsFromBlob(r.counts) },
+      area: r.area,
+      updatedAt: r.updatedAt,
+      author: r.author,
+    }));
+  }
+}

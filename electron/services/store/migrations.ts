@@ -1,0 +1,106 @@
+/**
+ * Numbered schema migrations, applied in order inside one transaction each.
+ * `PRAGMA user_version` holds the number of the last one applied. Never edit a shipped
+ * migration: add the next number instead, so every project upgrades along the same path.
+ *
+ * Runtime: pure (strings only).
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'init',
+    sql: `
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE images (
+  id                 INTEGER PRIMARY KEY,
+  sha256             TEXT    NOT NULL UNIQUE,
+  kind               TEXT    NOT NULL CHECK (kind IN ('dicom', 'raster')),
+  format             TEXT    NOT NULL,             -- dicom, png, jpeg, bmp, tiff
+  file_name          TEXT    NOT NULL,             -- name of the file as imported
+  folder             TEXT    NOT NULL,             -- folder it came from, relative to the import root's parent
+  media_path         TEXT    NOT NULL,             -- copy inside the project, relative to the project folder
+  byte_size          INTEGER NOT NULL,
+  width              INTEGER NOT NULL,
+  height             INTEGER NOT NULL,
+  frames             INTEGER NOT NULL DEFAULT 1,
+  samples_per_pixel  INTEGER NOT NULL,
+  bits_allocated     INTEGER NOT NULL,
+  bits_stored        INTEGER NOT NULL,
+  signed             INTEGER NOT NULL,
+  photometric        TEXT    NOT NULL,
+  rescale_slope      REAL    NOT NULL DEFAULT 1,
+  rescale_intercept  REAL    NOT NULL DEFAULT 0,
+  pixel_spacing      TEXT,                         -- JSON [row, column] in mm
+  windows            TEXT    NOT NULL DEFAULT '[]', -- JSON WindowPreset[]
+  transfer_syntax    TEXT,
+  modality           TEXT,
+  patient_name       TEXT,
+  patient_id         TEXT,
+  study_uid          TEXT,
+  study_description  TEXT,
+  series_uid         TEXT,
+  series_description TEXT,
+  series_number      REAL,
+  sop_instance_uid   TEXT,
+  instance_number    INTEGER,
+  slice_position     REAL,                         -- IPP projected on the slice normal
+  series_index       INTEGER NOT NULL DEFAULT 0,
+  status             TEXT    NOT NULL DEFAULT 'unlabelled' CHECK (status IN ('unlabelled', 'in_progress', 'done')),
+  imported_at        TEXT    NOT NULL,
+  imported_by        TEXT    NOT NULL
+) STRICT;
+CREATE INDEX images_series ON images (series_uid);
+CREATE INDEX images_folder ON images (kind, folder);
+
+CREATE TABLE labels (
+  id    INTEGER PRIMARY KEY,
+  name  TEXT NOT NULL UNIQUE,
+  color TEXT NOT NULL
+) STRICT;
+INSERT INTO labels (name, color) VALUES ('lesion', '#e6194b'), ('defect', '#3cb44b');
+
+CREATE TABLE masks (
+  id         INTEGER PRIMARY KEY,
+  image_id   INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+  frame      INTEGER NOT NULL,
+  label_id   INTEGER NOT NULL REFERENCES labels (id),
+  instance   INTEGER NOT NULL,
+  height     INTEGER NOT NULL,
+  width      INTEGER NOT NULL,
+  counts     BLOB    NOT NULL,                     -- COCO RLE counts as LEB128 varints
+  area       INTEGER NOT NULL,
+  prompts    TEXT,                                 -- JSON, as sent by the caller
+  source     TEXT    NOT NULL,
+  author     TEXT    NOT NULL,
+  created_at TEXT    NOT NULL,
+  updated_at TEXT    NOT NULL,
+  UNIQUE (image_id, frame, label_id, instance)
+) STRICT;
+CREATE INDEX masks_label ON masks (label_id);
+
+CREATE TABLE audit (
+  id        INTEGER PRIMARY KEY,
+  at        TEXT    NOT NULL,
+  author    TEXT    NOT NULL,
+  action    TEXT    NOT NULL CHECK (action IN ('create', 'update', 'delete')),
+  entity    TEXT    NOT NULL,
+  entity_id INTEGER NOT NULL,
+  image_id  INTEGER,                               -- the image the change is about, when there is one
+  detail    TEXT    NOT NULL
+) STRICT;
+CREATE INDEX audit_image ON audit (image_id, id);
+`,
+  },
+];
+
+export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

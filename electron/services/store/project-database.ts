@@ -1,0 +1,61 @@
+/**
+ * Opens a project's SQLite database: pragmas, schema-version check, migrations.
+ *
+ * Durability: WAL with synchronous=NORMAL. A commit is in the WAL file (in the OS page
+ * cache) when `run()` returns, so it survives the process being killed; only a power
+ * loss or OS crash can drop the last transactions, and never corrupts the file.
+ */
+import Database from 'better-sqlite3';
+import { ApiError } from '../../contract/api.js';
+import { latestSchemaVersion, migrations } from './migrations.js';
+
+export type Db = Database.Database;
+
+export function openProjectDatabase(file: string, opts: { create: boolean }): Db {
+  let db: Db;
+  try {
+    db = new Database(file, { fileMustExist: !opts.create });
+  } catch (e) {
+    throw new ApiError(opts.create ? 'io' : 'not_found', `Cannot open project database: ${(e as Error).message}`, file);
+  }
+  try {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > latestSchemaVersion) {
+      throw new ApiError(
+        'schema_too_new',
+        `This project was written by a newer version of Delineate (schema ${version}; this version understands up to ${latestSchemaVersion}). ` +
+          'Open it with a newer Delineate; it was not modified.',
+        file,
+      );
+    }
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+    const check = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw new ApiError('io', `Project database is damaged: ${String(check)}`, file);
+    return db;
+  } catch (e) {
+    db.close();
+    if (e instanceof ApiError) throw e;
+    throw new ApiError('io', `Cannot open project database: ${(e as Error).message}`, file);
+  }
+}
+
+/** Apply every migration newer than the database, each in its own transaction. */
+export function migrate(db: Db): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
