@@ -1,0 +1,62 @@
+/**
+ * Window/level: presets, the "auto from file" rule and the mouse-drag mapping.
+ *
+ * All centres/widths are in modality units (stored * slope + intercept; Hounsfield units
+ * for CT), which is what cornerstone's viewport.voi expects.
+ *
+ * Runtime: pure.
+ */
+
+export interface Window {
+  center: number;
+  width: number;
+}
+
+export interface NamedPreset extends Window {
+  id: string;
+  name: string;
+  /** Key that applies the preset in the viewer. */
+  key: string;
+}
+
+/** The usual CT presets (centre/width in HU). */
+export const CT_PRESETS: readonly NamedPreset[] = [
+  { id: 'soft', name: 'Soft tissue', center: 40, width: 400, key: '1' },
+  { id: 'lung', name: 'Lung', center: -600, width: 1500, key: '2' },
+  { id: 'bone', name: 'Bone', center: 400, width: 1800, key: '3' },
+  { id: 'brain', name: 'Brain', center: 40, width: 80, key: '4' },
+];
+
+/** Modality-value range of a frame given its stored min/max and rescale (slope may be negative). */
+export function modalityRange(minStored: number, maxStored: number, slope: number, intercept: number): [number, number] {
+  const a = minStored * slope + intercept;
+  const b = maxStored * slope + intercept;
+  return a <= b ? [a, b] : [b, a];
+}
+
+/**
+ * "Auto from file": the first window stored in the file, else the full modality range of
+ * the frame (width at least 1, so a constant image still renders).
+ */
+export function autoWindow(stored: readonly Window[], minStored: number, maxStored: number, slope: number, intercept: number): Window {
+  const first = stored.find((w) => Number.isFinite(w.center) && Number.isFinite(w.width) && w.width > 0);
+  if (first) return { center: first.center, width: first.width };
+  const [lo, hi] = modalityRange(minStored, maxStored, slope, intercept);
+  return { center: (lo + hi) / 2, width: Math.max(1, hi - lo) };
+}
+
+/**
+ * Maps a mouse drag to a new window: right = wider, down = higher centre (the convention of
+ * most PACS viewers). `range` is the modality range of the image, so a drag across the
+ * viewport covers a useful span whatever the bit depth.
+ */
+export function dragWindow(start: Window, dx: number, dy: number, range: number): Window {
+  const k = Math.max(range, 1) / 512;
+  return { center: start.center + dy * k, width: Math.max(1, start.width + dx * k) };
+}
+
+/** Text for the overlay: "W 400 L 40". */
+export function formatWindow(w: Window): string {
+  const f = (v: number) => (Math.abs(v) >= 10 ? Math.round(v).toString() : v.toFixed(1));
+  return `W ${f(w.width)} L ${f(w.center)}`;
+}

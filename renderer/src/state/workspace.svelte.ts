@@ -1,0 +1,405 @@
+/**
+ * The renderer's state: project, image list, labels, tool settings, the open stack, the
+ * masks of the slices seen so far and the autosave queue. Components read it and call its
+ * methods; only this module talks to the API (besides the image loader), so errors are
+ * surfaced in one place.
+ *
+ * Runtime: browser (Svelte runes).
+ */
+import { api, transportKind } from '../transport';
+import type { ImageStatus, ImageSummary, ImportReport, LabelClass, ProjectInfo } from '../../../electron/contract/api';
+import { decodeRle, encodeRle } from '../../../electron/contract/rle';
+import { groupImages, type BrowserRow, type StackItem } from '../lib/grouping';
+import { SliceMasks, layerKey, parseLayerKey, type Edit, type EditSource, type LayerKey } from '../lib/masks';
+import { SaveQueue, type SaveState } from '../lib/saveQueue';
+
+export type Tool = 'brush' | 'eraser' | 'polygon' | 'wl' | 'zoom' | 'pan';
+export type LeafRow = Extract<BrowserRow, { type: 'series' | 'image' }>;
+
+export const TOOLS: { id: Tool; name: string; key: string }[] = [
+  { id: 'brush', name: 'Brush', key: 'B' },
+  { id: 'eraser', name: 'Eraser', key: 'E' },
+  { id: 'polygon', name: 'Polygon / lasso', key: 'P' },
+  { id: 'wl', name: 'Window/level', key: 'W' },
+  { id: 'zoom', name: 'Zoom', key: 'Z' },
+  { id: 'pan', name: 'Pan', key: 'H' },
+];
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function sliceKey(imageId: number, frame: number): string {
+  return `${imageId}:${frame}`;
+}
+
+const LAST_OPEN_KEY = 'delineate.lastOpen';
+
+export class Workspace {
+  readonly transport = transportKind;
+  project = $state.raw<ProjectInfo | null>(null);
+  images = $state.raw<ImageSummary[]>([]);
+  rows = $derived(groupImages(this.images));
+  labels = $state.raw<LabelClass[]>([]);
+  activeLabelId = $state<number | null>(null);
+  activeInstance = $state(1);
+  tool = $state<Tool>('brush');
+  /** Brush diameter in image pixels. */
+  brushSize = $state(12);
+  opacity = $state(0.5);
+  outlineView = $state(false);
+  helpOpen = $state(false);
+  importOpen = $state(false);
+  importing = $state(false);
+  importReport = $state.raw<ImportReport | null>(null);
+  errors = $state<{ id: number; text: string }[]>([]);
+  saveState = $state.raw<SaveState>({ kind: 'idle' });
+  busy = $state(false);
+
+  openRow = $state.raw<LeafRow | null>(null);
+  sliceIndex = $state(0);
+  /** Bumped whenever a mask of the visible slice changes, so the overlay redraws. */
+  maskVersion = $state(0);
+  /** The slice currently shown, with its masks loaded (null while loading). */
+  slice = $state.raw<SliceMasks | null>(null);
+  /** Instance numbers created in this session per label (so an empty new instance is selectable). */
+  private extraInstances = new Map<number, Set<number>>();
+
+  private readonly slices = new Map<string, SliceMasks>();
+  private readonly loadedImages = new Map<number, Promise<void>>();
+  private errorSeq = 0;
+  readonly saver = new SaveQueue((s) => (this.saveState = s));
+
+  get activeLabel(): LabelClass | null {
+    return this.labels.find((l) => l.id === this.activeLabelId) ?? null;
+  }
+
+  get stack(): StackItem[] {
+    return this.openRow?.stack ?? [];
+  }
+
+  get currentItem(): StackItem | null {
+    return this.stack[this.sliceIndex] ?? null;
+  }
+
+  get currentImage(): ImageSummary | null {
+    const it = this.currentItem;
+    return it ? (this.images.find((i) => i.id === it.imageId) ?? null) : null;
+  }
+
+  report(e: unknown): void {
+    const text = message(e);
+    console.error('[delineate]', text);
+    this.errors = [...this.errors.slice(-4), { id: ++this.errorSeq, text }];
+  }
+
+  dismissError(id: number): void {
+    this.errors = this.errors.filter((e) => e.id !== id);
+  }
+
+  // ------------------------------------------------------------ project
+
+  async init(): Promise<void> {
+    try {
+      const p = await api.call('project.current', {});
+      if (p) await this.afterOpen(p, true);
+    } catch (e) {
+      this.report(e);
+    }
+  }
+
+  async createProject(path: string, name?: string): Promise<void> {
+    await this.withBusy(async () => this.afterOpen(await api.call('project.create', name ? { path, name } : { path }), false));
+  }
+
+  async openProject(path: string): Promise<void> {
+    await this.withBusy(async () => this.afterOpen(await api.call('project.open', { path }), false));
+  }
+
+  async closeProject(): Promise<void> {
+    await this.saver.flush();
+    await this.withBusy(async () => {
+      await api.call('project.close', {});
+      this.resetProjectState();
+      this.project = null;
+    });
+  }
+
+  private resetProjectState(): void {
+    this.openRow = null;
+    this.slice = null;
+    this.slices.clear();
+    this.loadedImages.clear();
+    this.extraInstances.clear();
+    this.images = [];
+    this.labels = [];
+    this.importReport = null;
+  }
+
+  private async afterOpen(p: ProjectInfo, restore: boolean): Promise<void> {
+    this.resetProjectState();
+    this.project = p;
+    await Promise.all([this.refreshImages(), this.refreshLabels()]);
+    if (restore) this.restoreLastOpen();
+  }
+
+  async refreshImages(): Promise<void> {
+    this.images = await api.call('images.list', {});
+    // Keep the open row's stack in step with newly imported slices.
+    if (this.openRow) {
+      const key = this.openRow.key;
+      const row = this.rows.find((r): r is LeafRow => r.key === key && (r.type === 'series' || r.type === 'image'));
+      if (row) this.openRow = row;
+    }
+  }
+
+  async refreshLabels(): Promise<void> {
+    this.labels = await api.call('labels.list', {});
+    if (!this.labels.some((l) => l.id === this.activeLabelId)) this.activeLabelId = this.labels[0]?.id ?? null;
+  }
+
+  private async withBusy(f: () => Promise<void>): Promise<void> {
+    this.busy = true;
+    try {
+      await f();
+    } catch (e) {
+      this.report(e);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  // ------------------------------------------------------------ import
+
+  async importPaths(paths: string[]): Promise<void> {
+    if (paths.length === 0) return;
+    await this.runImport(() => api.call('images.importPaths', { paths }));
+  }
+
+  /** Sends file contents in batches the host accepts (size and count), merging the reports. */
+  async importFiles(files: { name: string; file: Blob }[]): Promise<void> {
+    if (files.length === 0) return;
+    await this.runImport(async () => {
+      const merged: ImportReport = { imported: [], duplicates: [], failed: [], elapsedMs: 0 };
+      const maxBytes = 64 * 1024 * 1024;
+      let batch: { name: string; bytes: Uint8Array<ArrayBuffer> }[] = [];
+      let size = 0;
+      const send = async () => {
+        if (batch.length === 0) return;
+        const r = await api.call('images.importFiles', { files: batch });
+        merged.imported.push(...r.imported);
+        merged.duplicates.push(...r.duplicates);
+        merged.failed.push(...r.failed);
+        merged.elapsedMs += r.elapsedMs;
+        batch = [];
+        size = 0;
+      };
+      for (const f of files) {
+        if (size + f.file.size > maxBytes || batch.length >= 1000) await send();
+        batch.push({ name: f.name, bytes: new Uint8Array(await f.file.arrayBuffer()) });
+        size += f.file.size;
+      }
+      await send();
+      return merged;
+    });
+  }
+
+  private async runImport(run: () => Promise<ImportReport>): Promise<void> {
+    this.importing = true;
+    this.importOpen = true;
+    try {
+      this.importReport = await run();
+      await this.refreshImages();
+    } catch (e) {
+      this.report(e);
+    } finally {
+      this.importing = false;
+    }
+  }
+
+  // ------------------------------------------------------------ labels & status
+
+  async upsertLabel(label: { id?: number; name: string; color: string }): Promise<void> {
+    try {
+      const saved = await api.call('labels.upsert', label);
+      await this.refreshLabels();
+      if (label.id === undefined) this.activeLabelId = saved.id;
+      this.maskVersion++;
+    } catch (e) {
+      this.report(e);
+    }
+  }
+
+  async setStatus(imageIds: number[], status: ImageStatus): Promise<void> {
+    try {
+      for (const imageId of imageIds) await api.call('images.setStatus', { imageId, status });
+      const ids = new Set(imageIds);
+      this.images = this.images.map((i) => (ids.has(i.id) ? { ...i, status } : i));
+      if (this.openRow) {
+        const key = this.openRow.key;
+        this.openRow = (this.rows.find((r) => r.key === key) as LeafRow | undefined) ?? this.openRow;
+      }
+    } catch (e) {
+      this.report(e);
+    }
+  }
+
+  // ------------------------------------------------------------ navigation
+
+  async openStack(row: LeafRow, index = 0): Promise<void> {
+    if (this.openRow?.key !== row.key) await this.saver.flush();
+    this.openRow = row;
+    this.slice = null;
+    await this.goToSlice(Math.min(Math.max(index, 0), row.stack.length - 1));
+  }
+
+  async goToSlice(index: number): Promise<void> {
+    const stack = this.stack;
+    if (stack.length === 0) return;
+    const i = Math.min(Math.max(index, 0), stack.length - 1);
+    this.sliceIndex = i;
+    const item = stack[i]!;
+    this.rememberLastOpen();
+    const s = await this.sliceMasks(item);
+    if (this.currentItem === item && s) {
+      this.slice = s;
+      this.maskVersion++;
+    }
+  }
+
+  step(delta: number): void {
+    void this.goToSlice(this.sliceIndex + delta);
+  }
+
+  private rememberLastOpen(): void {
+    if (!this.project || !this.openRow) return;
+    try {
+      sessionStorage.setItem(LAST_OPEN_KEY, JSON.stringify({ project: this.project.path, row: this.openRow.key, index: this.sliceIndex }));
+    } catch {
+      /* storage unavailable: nothing to restore later */
+    }
+  }
+
+  private restoreLastOpen(): void {
+    try {
+      const raw = sessionStorage.getItem(LAST_OPEN_KEY);
+      if (!raw || !this.project) return;
+      const saved = JSON.parse(raw) as { project: string; row: string; index: number };
+      if (saved.project !== this.project.path) return;
+      const row = this.rows.find((r): r is LeafRow => r.key === saved.row && (r.type === 'series' || r.type === 'image'));
+      if (row) void this.openStack(row, saved.index);
+    } catch {
+      /* a stale or unreadable entry is ignored */
+    }
+  }
+
+  // ------------------------------------------------------------ masks
+
+  /** The masks of a slice, loading every frame of its image from the store on first use. */
+  private async sliceMasks(item: StackItem): Promise<SliceMasks | null> {
+    const image = this.images.find((i) => i.id === item.imageId);
+    if (!image) return null;
+    let loading = this.loadedImages.get(image.id);
+    if (!loading) {
+      loading = this.loadImageMasks(image);
+      this.loadedImages.set(image.id, loading);
+    }
+    try {
+      await loading;
+    } catch (e) {
+      this.loadedImages.delete(image.id);
+      this.report(e);
+      return null;
+    }
+    return this.slices.get(sliceKey(item.imageId, item.frame)) ?? null;
+  }
+
+  private async loadImageMasks(image: ImageSummary): Promise<void> {
+    const records = await api.call('masks.list', { imageId: image.id });
+    for (let f = 0; f < image.frames; f++) {
+      const k = sliceKey(image.id, f);
+      if (!this.slices.has(k)) this.slices.set(k, new SliceMasks(image.id, f, image.width, image.height));
+    }
+    for (const r of records) {
+      const s = this.slices.get(sliceKey(r.imageId, r.frame));
+      if (!s) continue;
+      if (r.rle.size[0] !== image.height || r.rle.size[1] !== image.width) {
+        this.report(new Error(`Mask ${r.id} of ${image.fileName} is ${r.rle.size[1]}x${r.rle.size[0]}, image is ${image.width}x${image.height}; skipped`));
+        continue;
+      }
+      s.setLayer({ labelId: r.labelId, instance: r.instance }, decodeRle(r.rle));
+    }
+  }
+
+  /** Instances of the active label to offer: those with pixels on this slice, plus ones made this session. */
+  instancesOf(labelId: number): number[] {
+    void this.maskVersion; // re-evaluate when masks change
+    const set = new Set<number>(this.extraInstances.get(labelId) ?? []);
+    for (const key of this.slice?.layers.keys() ?? []) {
+      const k = parseLayerKey(key);
+      if (k.labelId === labelId && this.slice!.layers.get(key)!.some((v) => v !== 0)) set.add(k.instance);
+    }
+    set.add(this.activeInstance);
+    return [...set].sort((a, b) => a - b);
+  }
+
+  newInstance(): void {
+    const label = this.activeLabelId;
+    if (label === null) return;
+    let max = 0;
+    for (const s of this.slices.values()) for (const key of s.layers.keys()) {
+      const k = parseLayerKey(key);
+      if (k.labelId === label) max = Math.max(max, k.instance);
+    }
+    for (const n of this.extraInstances.get(label) ?? []) max = Math.max(max, n);
+    const next = max + 1;
+    if (!this.extraInstances.has(label)) this.extraInstances.set(label, new Set());
+    this.extraInstances.get(label)!.add(next);
+    this.activeInstance = next;
+  }
+
+  get activeLayer(): LayerKey | null {
+    return this.activeLabelId === null ? null : { labelId: this.activeLabelId, instance: this.activeInstance };
+  }
+
+  /** Called by the viewer after an edit was committed on the visible slice. */
+  edited(slice: SliceMasks, edit: Edit | null, source: EditSource | 'undo' | 'redo'): void {
+    if (!edit) return;
+    this.maskVersion++;
+    this.queueSave(slice, edit, source);
+  }
+
+  undo(): void {
+    const s = this.slice;
+    if (!s) return;
+    this.edited(s, s.undo(), 'undo');
+  }
+
+  redo(): void {
+    const s = this.slice;
+    if (!s) return;
+    this.edited(s, s.redo(), 'redo');
+  }
+
+  private queueSave(slice: SliceMasks, k: LayerKey, source: EditSource | 'undo' | 'redo'): void {
+    const key = `${slice.imageId}:${slice.frame}:${layerKey(k)}`;
+    const imageId = slice.imageId;
+    this.saver.mark({
+      key,
+      run: async () => {
+        // Encode at save time: several edits in a burst become one save of the newest state.
+        const mask = slice.layer(k) ?? new Uint8Array(slice.width * slice.height);
+        const rle = encodeRle(mask, slice.height, slice.width);
+        await api.call('masks.save', { imageId, frame: slice.frame, labelId: k.labelId, instance: k.instance, rle, source });
+        const img = this.images.find((i) => i.id === imageId);
+        if (img && img.status === 'unlabelled') await this.setStatus([imageId], 'in_progress');
+      },
+    });
+  }
+
+  async flushSaves(): Promise<void> {
+    await this.saver.flush();
+  }
+}
+
+export const workspace = new Workspace();

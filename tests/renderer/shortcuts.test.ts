@@ -1,0 +1,26 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { actionFor, SHORTCUTS } from '../../renderer/src/lib/shortcuts.ts';
+
+const k = (key: string, m: Partial<{ ctrlKey: boolean; metaKey: boolean; shiftKey: boolean; altKey: boolean }> = {}) => ({ key, ctrlKey: false, metaKey: false, shiftKey: false, altKey: false, ...m });
+
+test('undo and redo keys', () => {
+  assert.equal(actionFor(k('z', { ctrlKey: true })), 'undo');
+  assert.equal(actionFor(k('Z', { ctrlKey: true, shiftKey: true })), 'redo');
+  assert.equal(actionFor(k('y', { ctrlKey: true })), 'redo');
+  assert.equal(actionFor(k('z')), 'tool.zoom', 'plain z picks the zoom tool, not undo');
+});
+
+test('brush size, slices, help', () => {
+  assert.equal(actionFor(k('[')), 'brush.smaller');
+  assert.equal(actionFor(k(']')), 'brush.larger');
+  assert.equal(actionFor(k('PageDown')), 'slice.next10');
+  assert.equal(actionFor(k('ArrowUp')), 'slice.prev');
+  assert.equal(actionFor(k('?', { shiftKey: true })), 'help');
+  assert.equal(actionFor(k('q')), null);
+});
+
+test('every action has exactly one entry in the help table', () => {
+  const actions = SHORTCUTS.map((s) => s.action);
+  assert.equal(new Set(actions).size, actions.length);
+});
