@@ -44,8 +44,9 @@ export function parseDicomFile(bytes: Uint8Array): ParsedDicom {
   try {
     dataSet = dicomParser.parseDicom(bytes, { inflater: inflater as never });
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
-    if (/past end|buffer overread|end of buffer|beyond/i.test(msg)) throw new FileProblem('truncated', `file ends early (${msg})`);
+    // dicom-parser throws strings or { exception, dataSet } objects as well as Errors
+    const msg = e instanceof Error ? e.message : typeof e === 'object' && e && 'exception' in e ? String(e.exception) : String(e);
+    if (/past end|overrun|overread|end of buffer|beyond/i.test(msg)) throw new FileProblem('truncated', `file ends early (${msg})`);
     throw new FileProblem('unreadable', `DICOM parse error: ${msg}`);
   }
   const header = readDicomHeader(dataSet);
@@ -73,8 +74,8 @@ export function parseDicomFile(bytes: Uint8Array): ParsedDicom {
     throw new FileProblem('truncated', 'encapsulated Pixel Data has no fragments');
   } else {
     const last = pixelData.fragments[pixelData.fragments.length - 1]!;
-    if (pixelData.dataOffset + last.position + last.length > dataSet.byteArray.length) {
-      // dicom-parser records fragments relative to the element; a cut-off last fragment means a cut file
+    if (last.position + last.length > dataSet.byteArray.length) {
+      // `position` is the fragment's absolute offset in the file
       throw new FileProblem('truncated', 'the last Pixel Data fragment runs past the end of the file');
     }
   }
