@@ -1,0 +1,54 @@
+/** Shared test helpers: temporary folders, a corpus generated once per test file, typed pixel access. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { PixelFrame } from '../../electron/contract/api.js';
+import { createServices, type Services } from '../../electron/services/index.js';
+import { generateCorpus, type Expected } from '../fixtures/generate-corpus.js';
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), `delineate-${prefix}-`));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+let corpus: Promise<{ dir: string; manifest: Record<string, Expected> }> | null = null;
+/** The corpus, generated into a private temp folder (other test runs may use the default folder). */
+export function sharedCorpus(): Promise<{ dir: string; manifest: Record<string, Expected> }> {
+  corpus ??= generateCorpus(path.join(tempDir('corpus'), 'corpus'));
+  return corpus;
+}
+
+export function newServices(user = 'tester'): Services {
+  return createServices({ user, transport: 'browser', version: '0.0.0-test' });
+}
+
+/** A fresh project in a temp folder; returns services and the folder. */
+export function newProject(user = 'tester'): { s: Services; dir: string } {
+  const dir = path.join(tempDir('project'), 'proj');
+  const s = newServices(user);
+  s['project.create']({ path: dir, name: 'Test project' });
+  return { s, dir };
+}
+
+/** Sample `c` of pixel (x, y) of a decoded frame. */
+export function sample(f: PixelFrame, x: number, y: number, c = 0): number {
+  const i = (y * f.width + x) * f.samplesPerPixel + c;
+  const b = f.data;
+  switch (f.dtype) {
+    case 'uint8': return b[i]!;
+    case 'int8': return new Int8Array(b.buffer, b.byteOffset, b.byteLength)[i]!;
+    case 'uint16': return new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2)[i]!;
+    case 'int16': return new Int16Array(b.buffer, b.byteOffset, b.byteLength / 2)[i]!;
+    case 'float32': return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4)[i]!;
+  }
+}
+
+/** A row-major mask with a filled disc. */
+export function discMask(h: number, w: number, cx: number, cy: number, r: number): Uint8Array {
+  const m = new Uint8Array(h * w);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) m[y * w + x] = 1;
+  return m;
+}
