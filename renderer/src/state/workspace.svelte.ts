@@ -19,8 +19,8 @@ export type LeafRow = Extract<BrowserRow, { type: 'series' | 'image' }>;
 export const TOOLS: { id: Tool; name: string; key: string }[] = [
   { id: 'brush', name: 'Brush', key: 'B' },
   { id: 'eraser', name: 'Eraser', key: 'E' },
-  { id: 'polygon', name: 'Polygon / lasso', key: 'P' },
-  { id: 'wl', name: 'Window/level', key: 'W' },
+  { id: 'polygon', name: 'Polygon', key: 'P' },
+  { id: 'wl', name: 'W/L', key: 'W' },
   { id: 'zoom', name: 'Zoom', key: 'Z' },
   { id: 'pan', name: 'Pan', key: 'H' },
 ];

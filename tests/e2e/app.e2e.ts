@@ -1,0 +1,220 @@
+/**
+ * End to end against the real stack: browser host + services + SQLite, in Debian's
+ * Chromium. Create a project, import the generated corpus, read the import report, scroll
+ * the CT series (slice indicator and the value under the cursor follow ground truth), change
+ * window/level, paint, undo, redo, reload, and find the mask still there, in the overlay
+ * and in the store. Screenshots go to test-output/e2e/ for people to look at.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { startSession, outputDir, type Session } from './harness.ts';
+import { generateCorpus, CT, ctFileName, ctStored } from '../fixtures/generate-corpus.ts';
+import { createHttpApi } from '../../renderer/src/transport/http-client.ts';
+import type { DelineateApi } from '../../electron/contract/api.ts';
+
+const OUT = outputDir('e2e');
+const shot = (page: Page, name: string) => page.screenshot({ path: path.join(OUT, `${name}.png`) });
+
+/** Pixels of the mask overlay canvas that are not transparent (mouse moved off the viewport first, so the brush cursor is not counted). */
+async function overlayPixels(page: Page): Promise<number> {
+  await page.mouse.move(2, 2);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  return page.evaluate(() => {
+    const c = document.querySelector<HTMLCanvasElement>('[data-testid="mask-overlay"]')!;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
+    return n;
+  });
+}
+
+async function waitRendered(page: Page): Promise<number> {
+  // The viewport marks which image it has drawn; wait until that is the slice asked for.
+  await page.waitForFunction(() => {
+    const v = document.querySelector<HTMLElement>('.viewport')!;
+    return v.dataset.imageId !== '' && v.dataset.rendered === `delineate:${v.dataset.imageId}:${v.dataset.frame}`;
+  });
+  // One more frame so the overlay drawn after cornerstone's render is on the canvas.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  return Number(await page.locator('.viewport').getAttribute('data-image-id'));
+}
+
+async function text(page: Page, testId: string): Promise<string> {
+  return (await page.getByTestId(testId).textContent())?.trim() ?? '';
+}
+
+/** Polls `f` until it returns true or `ms` pass; returns the elapsed time or throws. */
+async function within(ms: number, what: string, f: () => Promise<boolean>): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await f()) return Date.now() - t0;
+    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Page coordinates of the centre of image pixel (x, y), from the viewport's fitted transform (square pixels). */
+async function pagePoint(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
+  const box = (await page.locator('.viewport').boundingBox())!;
+  const scale = Math.min(box.width / CT.size, box.height / CT.size);
+  return { x: box.x + box.width / 2 + (x + 0.5 - CT.size / 2) * scale, y: box.y + box.height / 2 + (y + 0.5 - CT.size / 2) * scale };
+}
+
+test('create, import, view, annotate, undo/redo, autosave, reload', { timeout: 180_000 }, async () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'delineate-e2e-'));
+  const { dir: corpus, manifest } = await generateCorpus(path.join(tmp, 'corpus'));
+  let s: Session | null = null;
+  try {
+    s = await startSession();
+    const { page, app } = s;
+    const api: DelineateApi = createHttpApi({ baseUrl: app.origin, token: app.token });
+
+    // ---- project
+    await page.getByTestId('project-path').waitFor();
+    await shot(page, '01-start');
+    await page.getByTestId('project-path').fill(path.join(tmp, 'project'));
+    await page.getByTestId('project-name').fill('E2E chest');
+    await page.getByTestId('project-create').click();
+    await page.getByTestId('import-button').waitFor();
+    assert.equal(await text(page, 'project-name'), 'E2E chest');
+
+    // ---- import with report
+    await page.getByTestId('import-button').click();
+    await page.getByTestId('import-paths').fill(corpus);
+    await page.getByTestId('import-paths-go').click();
+    await page.getByTestId('import-report').waitFor({ timeout: 60_000 });
+    const expectedOk = Object.values(manifest).filter((e) => e.outcome === 'imported').length;
+    const expectedFailed = Object.entries(manifest).filter(([, e]) => e.outcome === 'failed');
+    assert.equal(await text(page, 'import-imported'), `${expectedOk} imported`);
+    assert.equal(await text(page, 'import-failed'), `${expectedFailed.length} failed`);
+    const failureRows = await page.getByTestId('import-failure').allTextContents();
+    assert.equal(failureRows.length, expectedFailed.length);
+    for (const [file] of expectedFailed) {
+      const row = failureRows.find((r) => r.includes(path.basename(file)));
+      assert.ok(row, `failure of ${file} is listed: ${failureRows.join(' | ')}`);
+      assert.ok(row.length > path.basename(file).length + 15, `failure of ${file} has a reason: ${row}`);
+    }
+    await shot(page, '02-import-report');
+    await page.getByTestId('import-close').click();
+
+    // ---- browser: CT series collapsed to one row
+    const ctRow = page.getByTestId('browser-row').filter({ hasText: `${CT.slices} slices` });
+    assert.equal(await ctRow.count(), 1, 'the CT series is one row');
+    await page.waitForFunction(() => document.querySelectorAll('img.thumb.loaded').length >= 3);
+
+    // ---- open the series, scroll, follow the value under the cursor
+    await ctRow.click();
+    let imageId = await waitRendered(page);
+    assert.equal(await text(page, 'slice-indicator'), `Slice 1 / ${CT.slices}`);
+    const images = await api.call('images.list', {});
+    const kOfFile = new Map(Array.from({ length: CT.slices }, (_, k) => [ctFileName(k), k]));
+    const kOfImage = (id: number) => kOfFile.get(images.find((i) => i.id === id)!.fileName)!;
+    const L = CT.lesion;
+    const at = await pagePoint(page, L.cx, L.cy);
+    await page.mouse.move(at.x, at.y);
+    const readouts: string[] = [];
+    for (let step = 0; step <= L.slice; step++) {
+      if (step > 0) {
+        await page.keyboard.press('ArrowDown');
+        imageId = await waitRendered(page);
+        assert.equal(await text(page, 'slice-indicator'), `Slice ${step + 1} / ${CT.slices}`);
+      }
+      const hu = ctStored(L.cx, L.cy, kOfImage(imageId)) * CT.slope + CT.intercept;
+      await within(2000, 'readout', async () => (await text(page, 'pixel-readout')).startsWith(`X ${L.cx} Y ${L.cy}  ${hu} HU`));
+      readouts.push(await text(page, 'pixel-readout'));
+    }
+    assert.ok(new Set(readouts).size > 1, `the value under the cursor changed while scrolling: ${readouts.join(' | ')}`);
+    assert.equal(kOfImage(imageId), L.slice, 'slices are in spatial order, so step 10 is the lesion slice');
+    await shot(page, '03-ct-lesion-slice');
+
+    // ---- window/level: from the file, by right-drag, by preset
+    assert.equal(await text(page, 'wl-text'), `W ${CT.windows[0]!.width} L ${CT.windows[0]!.center}`);
+    await page.mouse.move(at.x, at.y);
+    await page.mouse.down({ button: 'right' });
+    await page.mouse.move(at.x + 120, at.y + 60, { steps: 6 });
+    await page.mouse.up({ button: 'right' });
+    const dragged = await text(page, 'wl-text');
+    assert.notEqual(dragged, 'W 400 L 40', 'right-drag changed the window');
+    await page.getByTestId('preset-lung').click();
+    assert.equal(await text(page, 'wl-text'), 'W 1500 L -600');
+    await shot(page, '04-lung-window');
+    await page.getByTestId('preset-soft').click();
+    assert.equal(await text(page, 'wl-text'), 'W 400 L 40');
+
+    // ---- paint with the brush; autosave within a second
+    assert.equal(await overlayPixels(page), 0, 'no mask yet');
+    await page.getByTestId('tool-brush').click();
+    await page.mouse.move(at.x - 20, at.y);
+    await page.mouse.down();
+    await page.mouse.move(at.x + 20, at.y + 10, { steps: 8 });
+    await page.mouse.move(at.x, at.y + 25, { steps: 8 });
+    await page.mouse.up();
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
+    const painted = await overlayPixels(page);
+    assert.ok(painted > 200, `brush painted the overlay (${painted} px)`);
+    let area = 0;
+    const saveMs = await within(1500, 'mask saved', async () => {
+      const masks = await api.call('masks.list', { imageId });
+      area = masks[0]?.area ?? 0;
+      return masks.length === 1 && area > 0;
+    });
+    await shot(page, '05-painted');
+
+    // ---- undo: gone from the overlay and from the store
+    await page.keyboard.press('Control+z');
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    assert.equal(await overlayPixels(page), 0, 'undo removed the stroke');
+    await within(1500, 'undo saved', async () => (await api.call('masks.list', { imageId })).length === 0);
+
+    // ---- redo: back
+    await page.keyboard.press('Control+Shift+z');
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    assert.equal(await overlayPixels(page), painted, 'redo restored the stroke');
+    await within(1500, 'redo saved', async () => {
+      const masks = await api.call('masks.list', { imageId });
+      return masks.length === 1 && masks[0]!.area === area;
+    });
+    await within(2000, 'saved indicator', async () => (await text(page, 'save-state')) === 'All changes saved');
+
+    // ---- reload: the app reopens the slice and the mask is still there
+    await page.reload();
+    const reopened = await waitRendered(page);
+    assert.equal(reopened, imageId, 'the same slice is shown after reload');
+    await within(2000, 'mask overlay after reload', async () => (await overlayPixels(page)) === painted);
+    const stored = await api.call('masks.list', { imageId });
+    assert.equal(stored.length, 1);
+    assert.equal(stored[0]!.area, area);
+    await page.mouse.move(at.x + 200, at.y + 200);
+    await shot(page, '06-after-reload');
+
+    // ---- polygon: a second instance, filled by clicking four points and Enter
+    await page.keyboard.press('p');
+    await page.keyboard.press('n');
+    const p0 = await pagePoint(page, 60, 150);
+    const p1 = await pagePoint(page, 100, 150);
+    const p2 = await pagePoint(page, 100, 190);
+    const p3 = await pagePoint(page, 60, 190);
+    for (const p of [p0, p1, p2, p3]) await page.mouse.click(p.x, p.y);
+    await page.keyboard.press('Enter');
+    await within(1500, 'polygon saved', async () => {
+      const masks = await api.call('masks.list', { imageId });
+      const poly = masks.find((m) => m.instance === 2);
+      return masks.length === 2 && !!poly && Math.abs(poly.area - 40 * 40) <= 80;
+    });
+    await page.getByTestId('outline-toggle').check();
+    await shot(page, '07-polygon-outline');
+    await page.keyboard.press('?');
+    await page.getByTestId('help-overlay').waitFor();
+    await shot(page, '08-help');
+
+    assert.deepEqual(s.problems, [], 'no console errors, page errors or CSP violations');
+    console.log(`# mask save visible in the store after ${saveMs} ms`);
+  } finally {
+    await s?.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
