@@ -3,9 +3,15 @@
  * (what the viewer fetches per wheel step). Measures the real host and HTTP client over
  * loopback with a handler that answers a ready frame, so the figure is transport only.
  * Also compares the binary wire encoding with JSON+base64 (encode+decode, in process), as
- * a ratio measured in the same run.
+ * a ratio measured in the same run, and scrolls a real 512x512 CT series through the real
+ * services behind the host (first pass: decode per slice; second pass: services' cache).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startHost } from '../../electron/host/server.js';
+import { createServices } from '../../electron/services/index.js';
+import { generateBenchSeries } from '../fixtures/generate-corpus.js';
 import { decodeMessage, encodeMessage } from '../../electron/host/wire.js';
 import { createHttpApi } from '../../renderer/src/transport/http-client.js';
 import { ctFrame, fakeHandlers } from '../transport/fake-handlers.js';
@@ -28,6 +34,29 @@ async function time(n: number, fn: () => unknown): Promise<number[]> {
   return out;
 }
 
+/** Real services behind the host: scroll a generated 512x512 16-bit series twice. */
+async function realServicesScroll(slices: number) {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'delineate-transport-bench-'));
+  const services = createServices({ user: 'bench', transport: 'browser' });
+  const host = await startHost({ handlers: services });
+  try {
+    const api = createHttpApi({ baseUrl: host.origin, token: host.token });
+    generateBenchSeries(path.join(tmp, 'series'), slices, 512);
+    await api.call('project.create', { path: path.join(tmp, 'project') });
+    await api.call('images.importPaths', { paths: [path.join(tmp, 'series')] });
+    const ids = (await api.call('images.list', {})).sort((a, b) => a.seriesIndex - b.seriesIndex).map((i) => i.id);
+    let k = 0;
+    const first = await time(ids.length, () => api.call('image.pixels', { imageId: ids[k++]!, frame: 0 }));
+    k = 0;
+    const second = await time(ids.length, () => api.call('image.pixels', { imageId: ids[k++]!, frame: 0 }));
+    return { slices: ids.length, firstPass: stats(first), secondPass: stats(second) };
+  } finally {
+    await host.close();
+    services.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 export default async function transportBench() {
   const frame = ctFrame(512, 512);
   const host = await startHost({ handlers: fakeHandlers(frame) });
@@ -47,6 +76,7 @@ export default async function transportBench() {
     const b64Stats = stats(base64);
     return {
       frame: '512x512 int16 (512 KiB)',
+      realServicesScroll: await realServicesScroll(60),
       imagePixelsRoundTrip: stats(pixels),
       appInfoRoundTrip: stats(small),
       encodeDecodeOnly: {
