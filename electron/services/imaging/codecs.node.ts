@@ -62,7 +62,12 @@ async function decodeWithWasm(spec: string, ctor: string, data: Uint8Array): Pro
   const decoder = new Ctor();
   try {
     decoder.getEncodedBuffer(data.length).set(data);
-    decoder.decode();
+    try {
+      decoder.decode();
+    } catch (e) {
+      // Emscripten builds throw a bare number (a C++ exception pointer) on corrupt input.
+      throw new Error(`${ctor} could not decode the frame (${data.length} bytes): ${e instanceof Error ? e.message : `codec error ${String(e)}`}`);
+    }
     const info = decoder.getFrameInfo();
     // Copy out of the WASM heap: the view dies with the decoder.
     const bytes = decoder.getDecodedBuffer().slice();

@@ -60,8 +60,9 @@ export class PixelService {
         f = await decodeRaster(this.readMedia(row), row.format as RasterFormat);
       }
     } catch (e) {
-      if (e instanceof FileProblem) throw new ApiError('io', `Cannot decode image ${imageId}: ${e.message}`, path.join(this.projectDir, row.mediaPath));
-      throw e;
+      if (e instanceof ApiError) throw e;
+      const why = e instanceof FileProblem || e instanceof Error ? e.message : String(e);
+      throw new ApiError('io', `Cannot decode image ${imageId}, frame ${frame}: ${why}`, path.join(this.projectDir, row.mediaPath));
     }
     this.frames.set(key, f);
     return f;

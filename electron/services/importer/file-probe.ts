@@ -5,7 +5,8 @@
  * Runtime: Node.
  */
 import type { NewImage } from '../store/images.repository.js';
-import { hasDicomMagic, parseDicomFile } from '../imaging/dicom-file.js';
+import { decodeDicomFrame, hasDicomMagic, parseDicomFile } from '../imaging/dicom-file.js';
+import { isEncapsulated, pixelEncoding } from '../imaging/transfer-syntax.js';
 import { FileProblem } from '../imaging/file-problem.js';
 import { probeRaster, sniffRaster } from '../imaging/raster.js';
 
@@ -16,7 +17,19 @@ const dicomExtensions = /\.(dcm|dicom|dic|ima)$/i;
 export async function probeFile(fileName: string, bytes: Uint8Array): Promise<ProbedImage> {
   if (bytes.length === 0) throw new FileProblem(dicomExtensions.test(fileName) ? 'not_dicom' : 'unsupported_format', 'file is empty');
   if (hasDicomMagic(bytes)) {
-    const { header: h } = parseDicomFile(bytes);
+    const parsed = parseDicomFile(bytes);
+    const h = parsed.header;
+    const encoding = pixelEncoding(h.transferSyntax);
+    if (encoding && isEncapsulated(encoding)) {
+      // Native pixels are checked by size alone; a compressed stream is only known good once
+      // decoded, so decode the first frame now and report a bad one in the import report
+      // rather than when someone opens it.
+      try {
+        await decodeDicomFrame(parsed, 0);
+      } catch (e) {
+        throw e instanceof FileProblem ? e : new FileProblem('unreadable', `first frame does not decode: ${(e as Error).message}`);
+      }
+    }
     return {
       kind: 'dicom',
       format: 'dicom',
