@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { decodeDicomFrame, parseDicomFile } from '../../electron/services/imaging/dicom-file.js';
 import { FileProblem } from '../../electron/services/imaging/file-problem.js';
 import { le, writeDicom } from '../fixtures/dicom-writer.js';
+import { encodeJpegLossless } from '../fixtures/jpeg-lossless-writer.js';
 import { newProject, removeDir, sample } from './helpers.js';
 
 const require = createRequire(import.meta.url);
@@ -75,6 +76,23 @@ test('JPEG-LS lossless (1.2.840.10008.1.2.4.80), signed 16-bit, decodes exactly'
 
 test('JPEG 2000 lossless (1.2.840.10008.1.2.4.90), signed 16-bit, decodes exactly', async () => {
   await assertRoundTrip('1.2.840.10008.1.2.4.90', await encodeWith('@cornerstonejs/codec-openjpeg/wasmjs', 'J2KEncoder', pixels()));
+});
+
+test('JPEG lossless first-order (1.2.840.10008.1.2.4.70), signed 16-bit, decodes exactly', async () => {
+  const px = pixels();
+  await assertRoundTrip('1.2.840.10008.1.2.4.70', encodeJpegLossless(new Uint16Array(px.buffer), W, H, 16));
+});
+
+test('JPEG lossless (1.2.840.10008.1.2.4.57), unsigned 12-bit, decodes exactly', async () => {
+  const px = new Uint16Array(W * H);
+  for (let i = 0; i < px.length; i++) px[i] = (i * 37) % 4096;
+  const file = writeDicom(
+    { ...header, BitsStored: 12, HighBit: 11, PixelRepresentation: 0 },
+    { transferSyntax: '1.2.840.10008.1.2.4.57', pixelFrames: [encodeJpegLossless(px, W, H, 12)] },
+  );
+  const f = await decodeDicomFrame(parseDicomFile(file), 0);
+  assert.equal(f.dtype, 'uint16');
+  for (let i = 0; i < px.length; i += 7) assert.equal(sample(f, i % W, Math.floor(i / W)), px[i]);
 });
 
 test('Deflated Explicit VR Little Endian (1.2.840.10008.1.2.1.99) decodes exactly', async () => {
