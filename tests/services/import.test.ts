@@ -7,7 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import type { ImageSummary, ImportReport } from '../../electron/contract/api.js';
+import { methods, type ImageSummary, type ImportReport } from '../../electron/contract/api.js';
+import { encodeRle } from '../../electron/contract/rle.js';
 import type { Services } from '../../electron/services/index.js';
 import {
   CT, JPEG_DICOM, MONO1, MULTIFRAME, RASTER, RGB, colourValue, ctFileName, ctStored, grey16Value, grey8Value, jpegValue,
@@ -169,6 +170,29 @@ describe('import of the generated corpus', () => {
     assert.deepEqual([...folders].sort(), ['corpus/raster', 'corpus/raster/inspection']);
     const inspection = images.filter((i) => i.folder === 'corpus/raster/inspection').sort((a, b) => a.seriesIndex - b.seriesIndex);
     assert.deepEqual(inspection.map((i) => i.fileName), ['board.bmp', 'colour.png', 'weld16.tif']);
+  });
+
+  test('every result conforms to the contract result schema (what the transports may validate)', async () => {
+    const check = (m: keyof typeof methods, value: unknown) => {
+      const r = methods[m].result.safeParse(value);
+      assert.ok(r.success, `${m}: ${r.success ? '' : r.error.message}`);
+    };
+    check('images.importPaths', report);
+    check('images.list', images);
+    check('project.current', s['project.current']({}));
+    check('app.info', s['app.info']({}));
+    check('labels.list', s['labels.list']({}));
+    for (const img of images) {
+      check('image.get', await s['image.get']({ imageId: img.id }));
+      check('image.pixels', await s['image.pixels']({ imageId: img.id, frame: 0 }));
+    }
+    const img = byName('grey8.png');
+    const saved = s['masks.save']({ imageId: img.id, frame: 0, labelId: 1, instance: 1, rle: encodeRle(new Uint8Array(img.width * img.height).fill(1, 0, 50), img.height, img.width), source: 'brush' });
+    check('masks.save', saved);
+    check('masks.list', s['masks.list']({ imageId: img.id }));
+    check('audit.list', s['audit.list']({ limit: 500 }));
+    check('image.thumbnail', await s['image.thumbnail']({ imageId: img.id }));
+    s['masks.delete']({ imageId: img.id, frame: 0, labelId: 1, instance: 1 });
   });
 
   test('thumbnails are PNGs no larger than 128 px', async () => {
