@@ -15,9 +15,13 @@ export function removeDir(dir: string): void {
 }
 
 let corpus: Promise<{ dir: string; manifest: Record<string, Expected> }> | null = null;
-/** The corpus, generated into a private temp folder (other test runs may use the default folder). */
+/** The corpus, generated into a private temp folder (other test runs may use the default folder); removed at exit. */
 export function sharedCorpus(): Promise<{ dir: string; manifest: Record<string, Expected> }> {
-  corpus ??= generateCorpus(path.join(tempDir('corpus'), 'corpus'));
+  if (!corpus) {
+    const root = tempDir('corpus');
+    process.once('exit', () => removeDir(root));
+    corpus = generateCorpus(path.join(root, 'corpus'));
+  }
   return corpus;
 }
 

@@ -173,6 +173,18 @@ test('a batch that fails to store leaves no rows and no new media files; other b
   s.close();
 });
 
+test('two imports of the same content at the same time: one import, the other a duplicate, nothing fails', async () => {
+  const { s } = project();
+  const { dir: corpus } = await sharedCorpus();
+  const ctDir = path.join(corpus, 'ct');
+  const [a, b] = await Promise.all([s['images.importPaths']({ paths: [ctDir] }), s['images.importPaths']({ paths: [ctDir] })]);
+  assert.equal(a.failed.length + b.failed.length, 0);
+  assert.equal(a.imported.length + b.imported.length, 20);
+  assert.equal(a.duplicates.length + b.duplicates.length, 20);
+  assert.equal(s['images.list']({}).length, 20);
+  s.close();
+});
+
 test('malformed service input is refused by the contract before it reaches the store', async () => {
   const { parseRequest } = await import('../../electron/contract/api.js');
   assert.throws(() => parseRequest('masks.save', { imageId: 1, frame: 0, labelId: 1, instance: 0, rle: { size: [1, 1], counts: [1] }, source: 'brush' }), /instance/);

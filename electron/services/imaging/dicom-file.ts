@@ -66,6 +66,9 @@ export function parseDicomFile(bytes: Uint8Array): ParsedDicom {
   const problem = headerProblem(header);
   if (problem) throw new FileProblem('unsupported_format', problem);
   if (!isEncapsulated(encoding)) {
+    if (header.photometric.startsWith('YBR_') && header.photometric !== 'YBR_FULL') {
+      throw new FileProblem('unsupported_format', `uncompressed ${header.photometric} (subsampled colour) is not supported`);
+    }
     const need = nativeFrameBytes(header) * header.frames;
     if (pixelData.length < need) {
       throw new FileProblem('truncated', `Pixel Data has ${pixelData.length} bytes, ${header.frames} frame(s) of ${header.columns}x${header.rows} need ${need}`);

@@ -72,13 +72,49 @@ function personName(raw: string | null): string | null {
   return given ? `${family}, ${given}` : family || null;
 }
 
+/** First item of a sequence, as a dataset. */
+function item(ds: DataSet | undefined, tag: string): DataSet | undefined {
+  return ds?.elements[tag]?.items?.[0]?.dataSet;
+}
+
+/**
+ * Where a functional-group attribute lives: Enhanced multi-frame objects (enhanced CT/MR/XA)
+ * keep rescale, spacing, VOI and geometry in the Shared (5200,9229) or first Per-frame
+ * (5200,9230) Functional Groups instead of the top level. Returns the datasets to look in,
+ * top level first.
+ */
+function groupSources(ds: DataSet, groupTag: string): DataSet[] {
+  const out: DataSet[] = [ds];
+  const shared = item(item(ds, 'x52009229'), groupTag);
+  const perFrame = item(item(ds, 'x52009230'), groupTag);
+  if (shared) out.push(shared);
+  if (perFrame) out.push(perFrame);
+  return out;
+}
+
+function firstNumbers(sources: DataSet[], tag: string, count?: number): number[] {
+  for (const src of sources) {
+    const v = numbers(src, tag);
+    if (v.length > 0 && (count === undefined || v.length === count)) return v;
+  }
+  return [];
+}
+
+function firstNumber(sources: DataSet[], tag: string): number | undefined {
+  return firstNumbers(sources, tag)[0];
+}
+
 export function readDicomHeader(ds: DataSet): DicomHeader {
   const bitsAllocated = ds.uint16('x00280100') ?? 0;
   const bitsStored = ds.uint16('x00280101') ?? bitsAllocated;
-  const ipp = numbers(ds, 'x00200032');
-  const iop = numbers(ds, 'x00200037');
-  const spacing = numbers(ds, 'x00280030');
+  const rescale = groupSources(ds, 'x00289145'); // Pixel Value Transformation
+  const measures = groupSources(ds, 'x00289110'); // Pixel Measures
+  const voi = groupSources(ds, 'x00289132'); // Frame VOI LUT
+  const ipp = firstNumbers(groupSources(ds, 'x00209113'), 'x00200032', 3); // Plane Position
+  const iop = firstNumbers(groupSources(ds, 'x00209116'), 'x00200037', 6); // Plane Orientation
+  const spacing = firstNumbers(measures, 'x00280030', 2);
   const imagerSpacing = spacing.length === 2 ? spacing : numbers(ds, 'x00181164');
+  const voiSource = voi.find((src) => src.elements.x00281050 && src.elements.x00281051) ?? ds;
   return {
     transferSyntax: str(ds, 'x00020010') ?? '1.2.840.10008.1.2',
     sopClassUid: str(ds, 'x00080016'),
@@ -102,9 +138,9 @@ export function readDicomHeader(ds: DataSet): DicomHeader {
     bitsStored,
     highBit: ds.uint16('x00280102') ?? bitsStored - 1,
     signed: (ds.uint16('x00280103') ?? 0) === 1,
-    rescaleSlope: finiteOr(ds.floatString('x00281053'), 1) || 1,
-    rescaleIntercept: finiteOr(ds.floatString('x00281052'), 0),
-    windows: windowPresets(numbers(ds, 'x00281050'), numbers(ds, 'x00281051'), strings(ds, 'x00281055')),
+    rescaleSlope: finiteOr(firstNumber(rescale, 'x00281053'), 1) || 1,
+    rescaleIntercept: finiteOr(firstNumber(rescale, 'x00281052'), 0),
+    windows: windowPresets(numbers(voiSource, 'x00281050'), numbers(voiSource, 'x00281051'), strings(voiSource, 'x00281055')),
     pixelSpacing: imagerSpacing.length === 2 && imagerSpacing.every((v) => v > 0) ? [imagerSpacing[0]!, imagerSpacing[1]!] : null,
     imagePosition: ipp.length === 3 ? ipp : null,
     imageOrientation: iop.length === 6 ? iop : null,

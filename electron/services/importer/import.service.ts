@@ -9,7 +9,7 @@
  * (a later import of the same content reuses it).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ImportFailure, ImportReport } from '../../contract/api.js';
 import { FileProblem } from '../imaging/file-problem.js';
@@ -106,10 +106,11 @@ export class ImportService {
 
     const created: string[] = [];
     try {
-      const ids = this.d.db.transaction(() => this.writeBatch(ready, created))();
+      const results = this.d.db.transaction(() => this.writeBatch(ready, created))();
       ready.forEach((r, k) => {
-        report.imported.push({ file: r.source.file, imageId: ids[k]! });
-        for (const t of r.twins) report.duplicates.push({ file: t, imageId: ids[k]! });
+        const { id, duplicate } = results[k]!;
+        (duplicate ? report.duplicates : report.imported).push({ file: r.source.file, imageId: id });
+        for (const t of r.twins) report.duplicates.push({ file: t, imageId: id });
       });
     } catch (e) {
       for (const f of created) {
@@ -128,15 +129,25 @@ export class ImportService {
   }
 
   /** Runs inside the transaction. Records every media file it creates in `created`. */
-  private writeBatch(ready: readonly Ready[], created: string[]): number[] {
+  private writeBatch(ready: readonly Ready[], created: string[]): { id: number; duplicate: boolean }[] {
     const at = this.d.now();
-    const ids: number[] = [];
+    const results: { id: number; duplicate: boolean }[] = [];
     const series = new Set<string>();
     const folders = new Set<string>();
     for (const r of ready) {
+      // Another import running at the same time may have stored this content since we probed it.
+      const already = this.d.images.idBySha(r.image.sha256);
+      if (already !== undefined) {
+        results.push({ id: already, duplicate: true });
+        continue;
+      }
       const target = path.join(this.d.projectDir, r.image.mediaPath);
       if (!existsSync(target)) {
-        writeFileSync(target, r.bytes, { flag: 'wx' });
+        // Write then rename: a crash mid-write leaves a .tmp, never a half file under the hash name
+        // (which a later import would trust and skip).
+        const tmp = `${target}.${process.pid}.tmp`;
+        writeFileSync(tmp, r.bytes);
+        renameSync(tmp, target);
         created.push(target);
       }
       const id = this.d.images.insert(r.image, at, this.d.user);
@@ -144,13 +155,13 @@ export class ImportService {
         at, author: this.d.user, action: 'create', entity: 'image', entityId: id, imageId: id,
         detail: { file: r.source.file, sha256: r.image.sha256, kind: r.image.kind },
       });
-      ids.push(id);
+      results.push({ id, duplicate: false });
       if (r.image.kind === 'dicom' && r.image.seriesUid) series.add(r.image.seriesUid);
       if (r.image.kind === 'raster') folders.add(r.image.folder);
     }
     for (const uid of series) this.d.images.setSeriesIndex(orderSlices(this.d.images.seriesMembers(uid)));
     for (const f of folders) this.d.images.setSeriesIndex(orderSlices(this.d.images.folderMembers(f)));
-    return ids;
+    return results;
   }
 }
 
