@@ -167,7 +167,8 @@ def cmd_make_tiny(a: argparse.Namespace) -> int:
 def cmd_bench(a: argparse.Namespace) -> int:
     from .bench.run import run_bench
 
-    _print_json(run_bench(models=a.models.split(","), iterations=a.iterations, train_steps=a.train_steps, threads=a.threads))
+    _print_json(run_bench(models=a.models.split(","), iterations=a.iterations, train_steps=a.train_steps, threads=a.threads,
+                          vit_b_size=a.vit_b_size, vit_b_train=a.vit_b_train, static=True if a.static else None))
     return 0
 
 
@@ -232,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, default=3)
     p.add_argument("--train-steps", type=int, default=6)
     p.add_argument("--threads", type=int, default=0, help="0 = library default")
+    p.add_argument("--vit-b-size", type=int, default=512, help="vit_b input size (1024 = standard, slow on CPU)")
+    p.add_argument("--vit-b-train", action="store_true", help="also time vit_b training steps (slow on CPU)")
+    p.add_argument("--static", action="store_true", help="static int8 for every model (tiny always)")
     p.set_defaults(fn=cmd_bench)
     return ap
 

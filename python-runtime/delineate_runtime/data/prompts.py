@@ -36,8 +36,8 @@ def _sample_pixels(region: np.ndarray, n: int, rng: np.random.Generator) -> np.n
     if len(ys) == 0:
         return np.zeros((0, 2), np.float32)
     idx = rng.choice(len(ys), size=min(n, len(ys)), replace=False)
-    # +0.5: a pixel's centre, as SAM's predictor treats integer clicks.
-    return np.stack([xs[idx] + 0.5, ys[idx] + 0.5], axis=1).astype(np.float32)
+    # Integer pixel coordinates: SAM's prompt encoder adds the 0.5 to reach pixel centres.
+    return np.stack([xs[idx], ys[idx]], axis=1).astype(np.float32)
 
 
 def sample_points(mask: np.ndarray, n_pos: int, n_neg: int, rng: np.random.Generator,
@@ -55,7 +55,7 @@ def sample_points(mask: np.ndarray, n_pos: int, n_neg: int, rng: np.random.Gener
 
 def mask_box(mask: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(mask)
-    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+    return np.array([xs.min(), ys.min(), xs.max(), ys.max()], np.float32)
 
 
 def jittered_box(mask: np.ndarray, jitter: float, rng: np.random.Generator) -> np.ndarray:
@@ -124,7 +124,7 @@ def interior_point(mask: np.ndarray, max_iter: int = 256) -> np.ndarray:
     ys, xs = np.nonzero(last[0, 0].numpy() > 0)
     cy, cx = ys.mean(), xs.mean()
     i = int(np.argmin((ys - cy) ** 2 + (xs - cx) ** 2))
-    return np.array([xs[i] + 0.5, ys[i] + 0.5], np.float32)
+    return np.array([xs[i], ys[i]], np.float32)
 
 
 def center_click(mask: np.ndarray) -> Prompt:

@@ -20,7 +20,7 @@ from ..data.images import load_image
 from ..data.preprocess import Preprocessor
 from ..data.prompts import Prompt, center_click, corrective_click, tight_box
 from ..data.records import ImageRecord
-from ..training.sam_forward import decode
+from ..models.forward import decode
 from .metrics import aggregate, dice, iou
 
 MODES = ("click1", "click3", "box", "auto")

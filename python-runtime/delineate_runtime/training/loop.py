@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from collections.abc import Callable
@@ -31,7 +32,8 @@ from .embedding_cache import EmbeddingCache
 from .freezing import Stage, apply_scope, encoder_frozen, schedule, stage_at, trainable_count
 from .losses import LossWeights, mask_losses
 from .run_state import RunDir, RunState
-from .sam_forward import TrainableSam, decode, enable_activation_checkpointing
+from ..models.forward import decode
+from .sam_forward import TrainableSam, enable_activation_checkpointing
 from .samples import Sample, SampleFactory
 
 Progress = Callable[[dict[str, Any]], None]
@@ -266,7 +268,10 @@ class _Trainer:
                 current = stage
             assert self.optimizer is not None
             order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
-            shard = order[self.dist.rank::self.dist.world_size]
+            world = self.dist.world_size
+            if len(order) % world:  # pad like DistributedSampler: every rank runs equal steps
+                order = np.concatenate([order, order[: world - len(order) % world]])
+            shard = order[self.dist.rank::world]
             steps = math.ceil(len(shard) / cfg.batch_size)
             if cfg.max_steps_per_epoch:
                 steps = min(steps, cfg.max_steps_per_epoch)
@@ -297,14 +302,14 @@ class _Trainer:
                 dt = time.perf_counter() - t0
                 st.train_steps += 1
                 st.train_seconds += dt
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
                 if self.dist.is_main:
                     rate = st.train_seconds / max(st.train_steps, 1)
                     left = (steps - step - 1) + (self.total_epochs - epoch - 1) * steps
                     self.progress({
                         "stage": "train", "freeze_stage": stage.name, "epoch": epoch + 1,
                         "epochs": self.total_epochs, "step": step + 1, "steps": steps,
-                        "loss": float(loss), "metrics": parts, "eta_s": rate * left,
+                        "loss": float(loss.detach()), "metrics": parts, "eta_s": rate * left,
                     })
             score = -1.0
             record: dict[str, Any] = {}
@@ -379,6 +384,15 @@ def train(config: TrainConfig | dict[str, Any], progress: Progress = noop,
         trainer.resume()
         status = trainer.run_epochs()
         result = trainer.result(status)
+        if trainer.dist.enabled:
+            # Each rank records its final weights' hash: equal hashes show DDP kept the
+            # replicas in step (the DDP test checks this).
+            ranks = trainer.run.root / "ranks"
+            ranks.mkdir(exist_ok=True)
+            (ranks / f"rank{trainer.dist.rank}.json").write_text(json.dumps({
+                "rank": trainer.dist.rank, "weights": weights_hash(trainer.sam),
+                "train_steps": trainer.state.train_steps}))
+            trainer.dist.barrier()
         if trainer.dist.is_main:
             trainer.run.write_result(result.to_dict())
             progress({"stage": "done", "status": status, "epoch": result.epochs_completed,
