@@ -315,11 +315,13 @@ export class Workspace {
   }
 
   private async loadImageMasks(image: ImageSummary): Promise<void> {
-    const records = await api.call('masks.list', { imageId: image.id });
     for (let f = 0; f < image.frames; f++) {
       const k = sliceKey(image.id, f);
       if (!this.slices.has(k)) this.slices.set(k, new SliceMasks(image.id, f, image.width, image.height));
     }
+    // Most slices of a series have no masks: skip the request (it would compete with pixel fetches while scrolling).
+    if (image.maskCount === 0) return;
+    const records = await api.call('masks.list', { imageId: image.id });
     for (const r of records) {
       const s = this.slices.get(sliceKey(r.imageId, r.frame));
       if (!s) continue;

@@ -24,11 +24,8 @@ declare global {
 
 export type TransportKind = 'electron' | 'browser';
 
-/**
- * Largest request body the browser host accepts (bytes). Browser imports send file
- * contents, so the UI should send `images.importFiles` in batches below this size.
- */
-export const MAX_REQUEST_BYTES = 256 * 1024 * 1024;
+/** Largest request body the browser host accepts: send `images.importFiles` in batches below it. */
+export { MAX_REQUEST_BYTES } from '../../../electron/host/wire.js';
 
 const bridge = typeof window !== 'undefined' ? window.delineate : undefined;
 const validateResults = import.meta.env?.DEV === true;

@@ -70,47 +70,54 @@ export function loadImage(item: StackItem): Promise<DelineateImage> {
   return cornerstone.loadAndCacheImage(csImageId(item)) as Promise<DelineateImage>;
 }
 
+/** True when the slice is decoded in cornerstone's cache or already being fetched. */
+export function isRequested(item: StackItem): boolean {
+  return cornerstone.imageCache.getImageLoadObject(csImageId(item)) !== undefined;
+}
+
 /**
- * Loads the slices around the one on screen, nearest first and mostly in the direction
- * the user scrolls, a few at a time so the slice being asked for is never starved.
+ * Loads the slices of the open stack nearest first, biased in the direction the user
+ * scrolls, a few at a time so requests for the slice on screen are never starved. The
+ * queue is rebuilt on every slice change, so a fast scroll re-prioritises at once.
  */
 export class Prefetcher {
   private queue: StackItem[] = [];
   private inFlight = 0;
-  private readonly done = new Set<string>();
 
-  constructor(private readonly concurrency = 3) {}
+  constructor(
+    private readonly concurrency = 4,
+    private readonly ahead = 160,
+    private readonly behind = 48,
+  ) {}
 
-  around(stack: readonly StackItem[], index: number, direction: 1 | -1, ahead = 12, behind = 4): void {
+  around(stack: readonly StackItem[], index: number, direction: 1 | -1): void {
     const want: StackItem[] = [];
-    for (let d = 1; d <= Math.max(ahead, behind); d++) {
-      if (d <= ahead) {
+    for (let d = 1; d <= Math.max(this.ahead, this.behind); d++) {
+      if (d <= this.ahead) {
         const i = index + d * direction;
         if (i >= 0 && i < stack.length) want.push(stack[i]!);
       }
-      if (d <= behind) {
-        const i = index - d * direction;
+      // Two ahead for every one behind: scrolling usually continues the way it goes.
+      if (d <= this.behind && d % 2 === 0) {
+        const i = index - (d / 2) * direction;
         if (i >= 0 && i < stack.length) want.push(stack[i]!);
       }
     }
-    this.queue = want.filter((it) => !this.done.has(csImageId(it)));
+    this.queue = want.filter((it) => !isRequested(it));
     this.pump();
   }
 
   reset(): void {
     this.queue = [];
-    this.done.clear();
   }
 
   private pump(): void {
     while (this.inFlight < this.concurrency && this.queue.length > 0) {
       const it = this.queue.shift()!;
-      const key = csImageId(it);
-      if (this.done.has(key)) continue;
-      this.done.add(key);
+      if (isRequested(it)) continue;
       this.inFlight++;
       loadImage(it)
-        .catch(() => this.done.delete(key)) // shown again on demand, where the error surfaces
+        .catch(() => {}) // shown again on demand, where the error surfaces
         .finally(() => {
           this.inFlight--;
           this.pump();
