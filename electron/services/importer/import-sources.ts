@@ -4,7 +4,8 @@
  *
  * Runtime: Node (fs).
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface ImportSource {
@@ -64,7 +65,10 @@ export async function sourcesFromPaths(paths: readonly string[]): Promise<{ sour
     const base = path.dirname(p);
     for (const f of files) {
       const rel = toPosix(path.relative(base, path.dirname(f)));
-      sources.push({ file: f, fileName: path.basename(f), folder: rel || path.basename(base) || '/', read: () => readFile(f) });
+      // Synchronous read on purpose: for files of a few MB it is about twice as fast as
+      // fs.promises.readFile (which goes through the thread pool in chunks), and it blocks
+      // the event loop only for the length of one read.
+      sources.push({ file: f, fileName: path.basename(f), folder: rel || path.basename(base) || '/', read: async () => readFileSync(f) });
     }
   }
   return { sources, unreadable };

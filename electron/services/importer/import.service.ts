@@ -38,7 +38,6 @@ interface Ready {
 }
 
 export const DEFAULT_BATCH_SIZE = 200;
-const READ_AHEAD = 6;
 
 export class ImportService {
   constructor(private readonly d: ImportDeps) {}
@@ -66,22 +65,10 @@ export class ImportService {
   private async importBatch(batch: readonly ImportSource[], report: ImportReport): Promise<void> {
     const ready: Ready[] = [];
     const pendingBySha = new Map<string, Ready>();
-    // Read a few files ahead so disk reads (libuv thread pool) overlap hashing and parsing.
-    const reads: (Promise<Uint8Array> | undefined)[] = [];
-    const startRead = (k: number) => {
-      if (k < batch.length && !reads[k]) {
-        const p = batch[k]!.read();
-        p.catch(() => undefined); // handled when awaited below; avoid an unhandled-rejection warning meanwhile
-        reads[k] = p;
-      }
-    };
-    for (let i = 0; i < batch.length; i++) {
-      const source = batch[i]!;
-      for (let k = i; k < i + READ_AHEAD; k++) startRead(k);
+    for (const source of batch) {
       let bytes: Uint8Array;
       try {
-        bytes = await reads[i]!;
-        reads[i] = undefined;
+        bytes = await source.read();
       } catch (e) {
         report.failed.push({ file: source.file, code: 'unreadable', reason: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
         continue;
