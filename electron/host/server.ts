@@ -18,9 +18,9 @@ import { httpStatusFor } from './errors.js';
 import { checkRequest, newToken, sessionCookie } from './request-guard.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 import { findStaticFile, mimeTypeFor } from './static-files.js';
-import { decodeMessage, encodeMessage, WIRE_CONTENT_TYPE, WireFormatError } from './wire.js';
+import { decodeMessage, encodeMessage, MAX_REQUEST_BYTES, WIRE_CONTENT_TYPE, WireFormatError } from './wire.js';
 
-export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_MAX_BODY_BYTES = MAX_REQUEST_BYTES;
 const LOOPBACK = '127.0.0.1';
 
 export interface HostOptions {

@@ -16,6 +16,12 @@
  */
 
 export const WIRE_CONTENT_TYPE = 'application/x-delineate-frame';
+
+/**
+ * Largest request body the browser host accepts by default (bytes). Browser imports send
+ * file contents, so the renderer batches `images.importFiles` below this size.
+ */
+export const MAX_REQUEST_BYTES = 256 * 1024 * 1024;
 const MAGIC = [0x44, 0x4c, 0x4e, 0x31]; // "DLN1"
 const HEADER_BYTES = 8;
 const ALIGN = 8;

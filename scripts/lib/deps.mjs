@@ -32,17 +32,23 @@ export function staleReason(root) {
   return null;
 }
 
-/** `npm ci` when node_modules does not match the lock file. Returns true when it is usable. */
+/** Install when node_modules does not match the lock file. Returns true when it is usable. */
 export async function ensureDeps(root) {
   const reason = staleReason(root);
   if (reason === null) return true;
   log(`installing npm packages (${reason})…`);
-  const { code } = await run(npmCmd, ['ci', '--no-audit', '--no-fund'], { cwd: root, shell: process.platform === 'win32' });
+  const shell = process.platform === 'win32';
+  let { code } = await run(npmCmd, ['ci', '--no-audit', '--no-fund'], { cwd: root, shell });
   if (code !== 0) {
-    log(`npm ci failed (exit ${code}); see the messages above`);
-    return false;
+    // npm ci refuses a lock file that lacks an optional dependency the registry does not
+    // serve (vite 8 lists a Windows-only helper that some registries lack). `npm install`
+    // tolerates that and still takes every version from the lock file; --no-save leaves
+    // package.json and package-lock.json untouched.
+    log(`npm ci failed (exit ${code}); retrying with npm install --no-save…`);
+    ({ code } = await run(npmCmd, ['install', '--no-save', '--no-audit', '--no-fund'], { cwd: root, shell }));
   }
-  return true;
+  if (code !== 0) log(`npm install failed (exit ${code}); see the messages above`);
+  return code === 0;
 }
 
 /**
