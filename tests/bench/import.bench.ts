@@ -26,9 +26,12 @@ export default async function importBench(opts: { slices?: number; size?: number
     const files = generateBenchSeries(seriesDir, slices, size);
     const s = createServices({ user: 'bench', transport: 'browser', version: 'bench' });
     s['project.create']({ path: path.join(root, 'project') });
+    const load = os.loadavg()[0]!;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const report = await s['images.importPaths']({ paths: [seriesDir] });
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     if (report.imported.length !== files.length) throw new Error(`imported ${report.imported.length} of ${files.length}: ${JSON.stringify(report.failed.slice(0, 3))}`);
     const list = await s['images.list']({});
     // z grows with the file number, so spatial order must equal file order
@@ -58,6 +61,9 @@ export default async function importBench(opts: { slices?: number; size?: number
       slicesPerSecond: Number(((slices / ms) * 1000).toFixed(1)),
       goalSlicesPerSecond: 150,
       meetsGoal: (slices / ms) * 1000 >= 150,
+      // CPU time of this process per slice (user + system): the cost independent of other load on the machine
+      cpuMsPerSlice: Number(((cpu.user + cpu.system) / 1000 / slices).toFixed(2)),
+      loadAverage1mAtStart: Number(load.toFixed(2)),
       seriesOrdered: ordered,
       decodeFirstMedianMs: Number(median(first).toFixed(2)),
       decodeCachedMedianMs: Number(median(cached).toFixed(3)),
