@@ -59,6 +59,7 @@ declare module 'cornerstone-core' {
   export function reset(element: HTMLElement): void;
   export const imageCache: {
     setMaximumSizeBytes(n: number): void;
+    getImageLoadObject(imageId: string): { promise: Promise<CsImage> } | undefined;
     purgeCache(): void;
     getCacheInfo(): { maximumSizeInBytes: number; cacheSizeInBytes: number; numberOfImagesCached: number };
   };
