@@ -58,7 +58,10 @@ export function parseDicomFile(bytes: Uint8Array): ParsedDicom {
       `transfer syntax ${header.transferSyntax} (${transferSyntaxName(header.transferSyntax)}) is not supported`,
     );
   }
-  if (!pixelData) throw new FileProblem('no_pixel_data', `no Pixel Data element (SOP class ${header.sopClassUid ?? 'unknown'})`);
+  if (!pixelData) {
+    const what = header.sopClassUid === '1.2.840.10008.1.3.10' ? 'a DICOMDIR (the index of a DICOM disc), not an image' : `SOP class ${header.sopClassUid ?? 'unknown'}`;
+    throw new FileProblem('no_pixel_data', `no Pixel Data element (${what})`);
+  }
   const end = pixelData.dataOffset + pixelData.length;
   if (!pixelData.encapsulatedPixelData && end > dataSet.byteArray.length) {
     throw new FileProblem('truncated', `Pixel Data needs ${pixelData.length} bytes but the file ends ${end - dataSet.byteArray.length} bytes early`);
