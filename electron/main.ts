@@ -10,15 +10,14 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { methodNames } from './contract/api.js';
 import { SECURITY_HEADERS } from './host/security-headers.js';
 import { findStaticFile, mimeTypeFor } from './host/static-files.js';
-import { METHODS_ARG } from './ipc/bridge-types.js';
 import { createDispatch } from './ipc/dispatch.js';
-import { APP_HOST, APP_ORIGIN, APP_SCHEME, isTrustedRendererUrl } from './ipc/ipc-envelope.js';
+import { APP_HOST, APP_ORIGIN, APP_SCHEME } from './ipc/ipc-envelope.js';
 import { registerIpc } from './ipc/register.js';
 import { buildMenu } from './menu.js';
 import { createServices } from './services/index.js';
+import { BLOCKED_REQUEST_URLS, navigationAllowed, secureWebPreferences, windowOpenDecision } from './window-policy.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // out/electron
 const rendererDir = path.join(app.getAppPath(), 'dist', 'renderer');
@@ -49,7 +48,7 @@ function hardenSession(): void {
   ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   ses.setPermissionCheckHandler(() => false);
   // No remote content, ever: the renderer talks only to app:// and the IPC channel.
-  ses.webRequest.onBeforeRequest({ urls: ['http://*/*', 'https://*/*', 'ws://*/*', 'wss://*/*'] }, (_details, callback) => callback({ cancel: true }));
+  ses.webRequest.onBeforeRequest({ urls: BLOCKED_REQUEST_URLS }, (_details, callback) => callback({ cancel: true }));
   ses.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [SECURITY_HEADERS['content-security-policy']!] } });
   });
@@ -57,16 +56,17 @@ function hardenSession(): void {
 
 function hardenContents(contents: WebContents): void {
   contents.on('will-navigate', (event, url) => {
-    if (!isTrustedRendererUrl(url)) event.preventDefault();
+    if (!navigationAllowed(url)) event.preventDefault();
   });
   contents.on('will-redirect', (event, url) => {
-    if (!isTrustedRendererUrl(url)) event.preventDefault();
+    if (!navigationAllowed(url)) event.preventDefault();
   });
   contents.on('will-attach-webview', (event) => event.preventDefault());
   contents.setWindowOpenHandler(({ url }) => {
     // Documentation links open in the user's browser; nothing opens inside the app.
-    if (/^https:\/\//.test(url)) void shell.openExternal(url);
-    return { action: 'deny' };
+    const decision = windowOpenDecision(url);
+    if (decision.openExternally) void shell.openExternal(url);
+    return { action: decision.action };
   });
 }
 
@@ -79,18 +79,7 @@ function createWindow(): BrowserWindow {
     show: false,
     title: 'Delineate',
     backgroundColor: '#111418',
-    webPreferences: {
-      preload: path.join(here, 'preload.cjs'),
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      webviewTag: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      spellcheck: false,
-      additionalArguments: [METHODS_ARG + methodNames.join(',')],
-    },
+    webPreferences: secureWebPreferences(path.join(here, 'preload.cjs')),
   });
   win.once('ready-to-show', () => win.show());
   win.on('closed', () => {
