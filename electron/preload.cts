@@ -8,7 +8,7 @@
  *
  * Runtime: Electron preload (sandbox: true, contextIsolation: true).
  */
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 import type { DelineateBridge, MenuCommand } from './ipc/bridge-types.js' with { 'resolution-mode': 'import' };
 
 const IPC_CHANNEL = 'delineate:call';
@@ -33,6 +33,7 @@ const bridge: DelineateBridge = {
   pickFiles: () => ipcRenderer.invoke(PICK_FILES),
   pickFolder: () => ipcRenderer.invoke(PICK_FOLDER),
   pickProjectFolder: () => ipcRenderer.invoke(PICK_PROJECT_FOLDER),
+  pathForFile: (file) => webUtils.getPathForFile(file),
   onMenu(listener) {
     const forward = (_event: IpcRendererEvent, command: unknown): void => {
       if (typeof command === 'string' && MENU_COMMANDS.has(command)) listener(command as MenuCommand);

@@ -23,6 +23,11 @@ export interface DesktopDialogs {
   pickFolder(): Promise<string | null>;
   /** Absolute path of a folder for a new or existing project, or null when cancelled. */
   pickProjectFolder(): Promise<string | null>;
+  /**
+   * The absolute path of a dropped File (Electron's webUtils.getPathForFile), '' when it has
+   * none. Lets drag-and-drop import by path instead of sending the bytes over IPC.
+   */
+  pathForFile(file: File): string;
 }
 
 export interface DelineateBridge extends DesktopDialogs {

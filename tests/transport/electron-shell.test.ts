@@ -45,6 +45,7 @@ function loadPreload(argv: string[]) {
   let exposed: { name: string; api: DelineateBridge } | null = null;
   const electron = {
     contextBridge: { exposeInMainWorld: (name: string, api: DelineateBridge) => (exposed = { name, api }) },
+    webUtils: { getPathForFile: (file: { fakePath: string }) => file.fakePath },
     ipcRenderer: {
       invoke: (channel: string, ...args: unknown[]) => {
         invoked.push({ channel, args });
@@ -75,6 +76,11 @@ test('the preload forwards only contract methods, on the one channel', async () 
     assert.equal(answer.ok, false, bad);
   }
   assert.equal(p.invoked.length, 1, 'nothing outside the allow-list reached ipcRenderer');
+});
+
+test('dropped files resolve to their paths through webUtils', () => {
+  const p = loadPreload([]);
+  assert.equal(p.bridge.pathForFile({ fakePath: '/data/ct/slice1.dcm' } as unknown as File), '/data/ct/slice1.dcm');
 });
 
 test('without the allow-list argument the preload forwards nothing', async () => {

@@ -35,7 +35,12 @@ export const transportKind: TransportKind = bridge ? 'electron' : 'browser';
 export const api: DelineateApi = bridge ? createBridgeApi(bridge, { validateResults }) : createHttpApi({ validateResults });
 
 export const desktop: DesktopDialogs | null = bridge
-  ? { pickFiles: () => bridge.pickFiles(), pickFolder: () => bridge.pickFolder(), pickProjectFolder: () => bridge.pickProjectFolder() }
+  ? {
+      pickFiles: () => bridge.pickFiles(),
+      pickFolder: () => bridge.pickFolder(),
+      pickProjectFolder: () => bridge.pickProjectFolder(),
+      pathForFile: (file: File) => bridge.pathForFile(file),
+    }
   : null;
 
 /** Subscribe to application-menu commands (Electron only; a no-op in the browser). */
