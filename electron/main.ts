@@ -27,8 +27,9 @@ protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standa
 app.enableSandbox();
 
 if (!app.requestSingleInstanceLock()) {
-  // A second launch focuses the first window instead of opening the same projects twice.
-  app.quit();
+  // A second launch focuses the first window (see 'second-instance') instead of opening the
+  // same project database twice; exit now, before any service starts.
+  app.exit(0);
 }
 
 let mainWindow: BrowserWindow | null = null;
