@@ -119,7 +119,10 @@ async function handleStatic(req: IncomingMessage, res: ServerResponse, url: URL,
     res.end();
     return;
   }
-  createReadStream(found.file).pipe(res);
+  // A file that vanishes mid-read (a rebuild) must not crash the host: drop that response.
+  createReadStream(found.file)
+    .on('error', () => res.destroy())
+    .pipe(res);
 }
 
 export async function startHost(options: HostOptions): Promise<RunningHost> {
