@@ -211,6 +211,41 @@ test('create, import, view, annotate, undo/redo, autosave, reload', { timeout: 1
     await page.getByTestId('help-overlay').waitFor();
     await shot(page, '08-help');
 
+    await page.keyboard.press('Escape');
+
+    // ---- mark done: the badge follows
+    await page.getByTestId('mark-done').click();
+    await within(2000, 'done badge', async () => (await ctRow.getByTestId('status-badge').textContent()) === 'Done');
+    assert.ok((await api.call('images.list', {})).filter((i) => i.seriesUid === CT.seriesUid).every((i) => i.status === 'done'));
+
+    // ---- every other imported kind renders (MONOCHROME1, RGB, JPEG, RLE, multi-frame, rasters)
+    const rows = page.getByTestId('browser-row');
+    const n = await rows.count();
+    for (let i = 0; i < n; i++) {
+      const row = rows.nth(i);
+      const label = (await row.locator('.label').textContent()) ?? '';
+      await row.click();
+      await waitRendered(page);
+      assert.equal(await page.locator('.viewport .empty.error').count(), 0, `row ${label} renders`);
+      const name = `09-row-${String(i).padStart(2, '0')}-${label.replace(/[^a-z0-9]+/gi, '_')}`;
+      const frames = await page.getByTestId('slice-indicator').textContent();
+      if (frames?.startsWith('Frame')) {
+        await page.locator('.viewport').hover();
+        await page.keyboard.press('End');
+        await waitRendered(page);
+        assert.match((await text(page, 'slice-indicator')) ?? '', /^Frame (\d+) \/ \1$/);
+      }
+      if (i < 12) await shot(page, name);
+    }
+
+    // ---- importing bytes from the file input: the same file again is a duplicate, not a copy
+    await page.getByTestId('import-button').click();
+    await page.getByTestId('import-files').setInputFiles(path.join(corpus, 'raster', 'grey8.png'));
+    await page.getByTestId('import-report').waitFor();
+    await within(10_000, 'duplicate reported', async () => (await text(page, 'import-duplicates')) === '1 already in project');
+    assert.equal(await text(page, 'import-imported'), '0 imported');
+    await page.getByTestId('import-close').click();
+
     assert.deepEqual(s.problems, [], 'no console errors, page errors or CSP violations');
     console.log(`# mask save visible in the store after ${saveMs} ms`);
   } finally {
