@@ -246,7 +246,20 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     try:
         return int(a.fn(a) or 0)
-    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+    except Exception as exc:
+        if not _is_input_error(exc):
+            raise
         # Bad input: one clear sentence naming the file, not a stack trace.
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _is_input_error(exc: Exception) -> bool:
+    if isinstance(exc, (FileNotFoundError, FileExistsError, ValueError)):
+        return True
+    # Imported here so light commands (schema) never import torch.
+    from .data.images import DatasetError
+    from .export import BundleError
+    from .models import CheckpointError
+
+    return isinstance(exc, (CheckpointError, BundleError, DatasetError))

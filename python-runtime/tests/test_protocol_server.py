@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from delineate_runtime.protocol import METHODS, Server, contract
+from delineate_runtime.protocol import METHODS, contract
+from delineate_runtime.protocol.server import Server
 from delineate_runtime.protocol.errors import (
     INTERNAL_ERROR,
     INVALID_INPUT,
