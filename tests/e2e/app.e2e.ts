@@ -32,6 +32,23 @@ async function overlayPixels(page: Page): Promise<number> {
   });
 }
 
+/** Bounding box (canvas pixels) of the non-transparent overlay pixels, or null. */
+async function overlayBox(page: Page): Promise<{ x0: number; y0: number; x1: number; y1: number } | null> {
+  await overlayPixels(page);
+  return page.evaluate(() => {
+    const c = document.querySelector<HTMLCanvasElement>('[data-testid="mask-overlay"]')!;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
+    for (let y = 0; y < c.height; y++) for (let x = 0; x < c.width; x++) if (d[(y * c.width + x) * 4 + 3]! > 0) {
+      if (x < x0) x0 = x;
+      if (y < y0) y0 = y;
+      if (x > x1) x1 = x;
+      if (y > y1) y1 = y;
+    }
+    return x1 < 0 ? null : { x0, y0, x1, y1 };
+  });
+}
+
 async function waitRendered(page: Page): Promise<number> {
   // The viewport marks which image it has drawn; wait until that is the slice asked for.
   await page.waitForFunction(() => {
@@ -191,6 +208,37 @@ test('create, import, view, annotate, undo/redo, autosave, reload', { timeout: 1
     await page.mouse.move(at.x + 200, at.y + 200);
     await shot(page, '06-after-reload');
 
+    // ---- zoom and pan keep the overlay aligned with the image
+    const fitZoom = await text(page, 'zoom-text');
+    const boxFit = (await overlayBox(page))!;
+    await page.mouse.move(at.x, at.y);
+    await page.keyboard.down('Control');
+    await page.mouse.wheel(0, -100);
+    await page.keyboard.up('Control');
+    await within(2000, 'zoomed', async () => (await text(page, 'zoom-text')) !== fitZoom);
+    const zoomed = await overlayPixels(page);
+    // One wheel notch zooms by 1.15 about the cursor: the mask covers 1.15^2 times the screen area.
+    assert.ok(Math.abs(zoomed / painted - 1.3225) < 0.1, `overlay scaled with the image (${painted} -> ${zoomed} px)`);
+    await page.keyboard.press('f');
+    await within(2000, 'fit again', async () => (await text(page, 'zoom-text')) === fitZoom);
+    await page.mouse.move(at.x, at.y);
+    await page.mouse.down({ button: 'middle' });
+    await page.mouse.move(at.x + 60, at.y + 30, { steps: 5 });
+    await page.mouse.up({ button: 'middle' });
+    const boxPanned = (await overlayBox(page))!;
+    assert.ok(Math.abs(boxPanned.x0 - boxFit.x0 - 60) <= 1 && Math.abs(boxPanned.y0 - boxFit.y0 - 30) <= 1, `overlay moved with the pan: ${JSON.stringify([boxFit, boxPanned])}`);
+    await page.keyboard.press('f');
+
+    // ---- brush size keys, a new label class
+    const size0 = await text(page, 'brush-size');
+    await page.keyboard.press(']');
+    assert.notEqual(await text(page, 'brush-size'), size0);
+    await page.getByTestId('new-label').fill('nodule');
+    await page.getByTestId('new-label').press('Enter');
+    await within(2000, 'label added', async () => (await api.call('labels.list', {})).some((l) => l.name === 'nodule'));
+    await page.getByTestId('label-nodule').waitFor();
+    await page.getByTestId('label-lesion').click();
+
     // ---- polygon: a second instance, filled by clicking four points and Enter
     await page.keyboard.press('p');
     await page.keyboard.press('n');
@@ -244,6 +292,25 @@ test('create, import, view, annotate, undo/redo, autosave, reload', { timeout: 1
     await page.getByTestId('import-report').waitFor();
     await within(10_000, 'duplicate reported', async () => (await text(page, 'import-duplicates')) === '1 already in project');
     assert.equal(await text(page, 'import-imported'), '0 imported');
+    await page.getByTestId('import-close').click();
+
+    // ---- drag-and-drop of a file onto the window imports it
+    await page.evaluate(async () => {
+      const c = new OffscreenCanvas(24, 16);
+      const g = c.getContext('2d')!;
+      g.fillStyle = '#808080';
+      g.fillRect(0, 0, 24, 16);
+      g.fillStyle = '#ffffff';
+      g.fillRect(6, 4, 8, 6);
+      const file = new File([await c.convertToBlob({ type: 'image/png' })], 'dropped.png', { type: 'image/png' });
+      const dt = new DataTransfer();
+      dt.items.add(file);
+      const app = document.querySelector('.app')!;
+      app.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      app.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    });
+    await within(10_000, 'dropped file imported', async () => (await page.getByTestId('import-imported').count()) > 0 && (await text(page, 'import-imported')) === '1 imported');
+    assert.ok((await api.call('images.list', {})).some((i) => i.fileName === 'dropped.png'));
     await page.getByTestId('import-close').click();
 
     assert.deepEqual(s.problems, [], 'no console errors, page errors or CSP violations');
