@@ -23,7 +23,7 @@ test('errors are reported and the job retried on the next flush', async () => {
   const states: SaveState['kind'][] = [];
   let fail = true;
   let runs = 0;
-  const q = new SaveQueue((s) => states.push(s.kind), 10, 50);
+  const q = new SaveQueue((s) => states.push(s.kind), 10, 50, 60_000);
   q.mark({ key: 'x', run: async () => { runs++; if (fail) throw new Error('disk full'); } });
   await q.flush();
   assert.equal(q.state.kind, 'error');
@@ -34,4 +34,17 @@ test('errors are reported and the job retried on the next flush', async () => {
   assert.equal(q.state.kind, 'saved');
   assert.equal(runs, 2);
   assert.ok(states.includes('saving'));
+});
+
+test('a failed save is retried by itself after retryMs', async () => {
+  let fail = true;
+  let runs = 0;
+  const q = new SaveQueue(undefined, 5, 20, 60);
+  q.mark({ key: 'x', run: async () => { runs++; if (fail) throw new Error('locked'); } });
+  await sleep(40);
+  assert.equal(q.state.kind, 'error');
+  fail = false;
+  await sleep(120);
+  assert.equal(q.state.kind, 'saved');
+  assert.equal(runs, 2);
 });

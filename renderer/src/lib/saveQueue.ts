@@ -2,7 +2,7 @@
  * Autosave: edits mark a layer dirty; the queue saves it after a short quiet period, and
  * never later than `maxWaitMs` after the first unsaved edit, so continuous painting still
  * reaches the disk within a second. Saves run one at a time in order; a failed save keeps
- * the layer dirty (its newest state is retried on the next flush) and reports the error.
+ * the layer dirty, reports the error, and is retried after `retryMs` (or on the next flush).
  *
  * Runtime: pure (timers only); the actual save is injected.
  */
@@ -22,10 +22,14 @@ export class SaveQueue {
   private running: Promise<void> | null = null;
   state: SaveState = { kind: 'idle' };
 
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+
   constructor(
     private readonly onState: (s: SaveState) => void = () => {},
     readonly quietMs = 250,
     readonly maxWaitMs = 700,
+    /** After a failed save, try again this much later (the edit stays dirty meanwhile). */
+    readonly retryMs = 2000,
   ) {}
 
   get pendingCount(): number {
@@ -44,7 +48,8 @@ export class SaveQueue {
   async flush(): Promise<void> {
     if (this.quietTimer) clearTimeout(this.quietTimer);
     if (this.maxTimer) clearTimeout(this.maxTimer);
-    this.quietTimer = this.maxTimer = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.quietTimer = this.maxTimer = this.retryTimer = null;
     while (this.running) await this.running;
     if (this.dirty.size === 0) return;
     const jobs = [...this.dirty.values()];
@@ -70,7 +75,10 @@ export class SaveQueue {
         if (!this.dirty.has(job.key)) this.dirty.set(job.key, job);
       }
     }
-    if (error !== null) this.setState({ kind: 'error', message: error });
+    if (error !== null) {
+      this.setState({ kind: 'error', message: error });
+      this.retryTimer = setTimeout(() => void this.flush(), this.retryMs);
+    }
     else if (this.dirty.size > 0) this.setState({ kind: 'pending' });
     else this.setState({ kind: 'saved', at: Date.now() });
   }

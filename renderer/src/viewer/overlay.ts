@@ -24,7 +24,11 @@ export class MaskCompositor {
   private height = 0;
 
   /** Recomposite `box` (or the whole slice). `colors` maps label id to its colour; unknown labels are skipped. */
-  render(slice: SliceMasks, colors: Map<number, [number, number, number]>, outlineOnly: boolean, box: Box | null = null): void {
+  /**
+   * `active` is the layer being edited ("label:instance"): other instances of the same label
+   * are drawn darker so several lesions of one class stay distinguishable.
+   */
+  render(slice: SliceMasks, colors: Map<number, [number, number, number]>, outlineOnly: boolean, box: Box | null = null, active: string | null = null): void {
     if (slice.width !== this.width || slice.height !== this.height || !this.data) {
       this.width = this.canvas.width = slice.width;
       this.height = this.canvas.height = slice.height;
@@ -36,9 +40,14 @@ export class MaskCompositor {
     const b = box ? { x0: Math.max(0, box.x0 - 1), y0: Math.max(0, box.y0 - 1), x1: Math.min(w, box.x1 + 1), y1: Math.min(h, box.y1 + 1) } : { x0: 0, y0: 0, x1: w, y1: h };
     const px = this.data.data;
     for (let y = b.y0; y < b.y1; y++) px.fill(0, (y * w + b.x0) * 4, (y * w + b.x1) * 4);
-    for (const [key, mask] of slice.layers) {
-      const rgb = colors.get(parseLayerKey(key).labelId);
-      if (!rgb) continue;
+    const activeLabel = active ? parseLayerKey(active).labelId : null;
+    // The active layer last, so it is on top where instances overlap.
+    const layers = [...slice.layers].sort((a, b) => Number(a[0] === active) - Number(b[0] === active));
+    for (const [key, mask] of layers) {
+      const base = colors.get(parseLayerKey(key).labelId);
+      if (!base) continue;
+      const dim = active !== null && key !== active && parseLayerKey(key).labelId === activeLabel;
+      const rgb: [number, number, number] = dim ? [base[0] * 0.55, base[1] * 0.55, base[2] * 0.55] : base;
       for (let y = b.y0; y < b.y1; y++) {
         const row = y * w;
         for (let x = b.x0; x < b.x1; x++) {
