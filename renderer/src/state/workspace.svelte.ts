@@ -12,6 +12,7 @@ import { decodeRle, encodeRle } from '../../../electron/contract/rle';
 import { groupImages, type BrowserRow, type StackItem } from '../lib/grouping';
 import { SliceMasks, layerKey, parseLayerKey, type Edit, type EditSource, type LayerKey } from '../lib/masks';
 import { SaveQueue, type SaveState } from '../lib/saveQueue';
+import { batchBySize } from '../lib/batches';
 
 export type Tool = 'brush' | 'eraser' | 'polygon' | 'wl' | 'zoom' | 'pan';
 export type LeafRow = Extract<BrowserRow, { type: 'series' | 'image' }>;
@@ -34,6 +35,9 @@ function sliceKey(imageId: number, frame: number): string {
 }
 
 const LAST_OPEN_KEY = 'delineate.lastOpen';
+/** Well under the host's request limit (MAX_REQUEST_BYTES), so one batch never holds much memory twice. */
+const IMPORT_BATCH_BYTES = 64 * 1024 * 1024;
+const IMPORT_BATCH_FILES = 1000;
 
 export class Workspace {
   readonly transport = transportKind;
@@ -181,25 +185,15 @@ export class Workspace {
     if (files.length === 0) return;
     await this.runImport(async () => {
       const merged: ImportReport = { imported: [], duplicates: [], failed: [], elapsedMs: 0 };
-      const maxBytes = 64 * 1024 * 1024;
-      let batch: { name: string; bytes: Uint8Array<ArrayBuffer> }[] = [];
-      let size = 0;
-      const send = async () => {
-        if (batch.length === 0) return;
-        const r = await api.call('images.importFiles', { files: batch });
+      const sized = files.map((f) => ({ ...f, size: f.file.size }));
+      for (const batch of batchBySize(sized, IMPORT_BATCH_BYTES, IMPORT_BATCH_FILES)) {
+        const payload = await Promise.all(batch.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.file.arrayBuffer()) })));
+        const r = await api.call('images.importFiles', { files: payload });
         merged.imported.push(...r.imported);
         merged.duplicates.push(...r.duplicates);
         merged.failed.push(...r.failed);
         merged.elapsedMs += r.elapsedMs;
-        batch = [];
-        size = 0;
-      };
-      for (const f of files) {
-        if (size + f.file.size > maxBytes || batch.length >= 1000) await send();
-        batch.push({ name: f.name, bytes: new Uint8Array(await f.file.arrayBuffer()) });
-        size += f.file.size;
       }
-      await send();
       return merged;
     });
   }
