@@ -38,8 +38,13 @@ export async function ensureDeps(root) {
   if (reason === null) return true;
   log(`installing npm packages (${reason})…`);
   const shell = process.platform === 'win32';
-  let { code } = await run(npmCmd, ['ci', '--no-audit', '--no-fund'], { cwd: root, shell });
+  const ci = await run(npmCmd, ['ci', '--no-audit', '--no-fund'], { cwd: root, shell, capture: true });
+  let { code } = ci;
   if (code !== 0) {
+    // npm prints its whole usage text after the reason; the reason is enough.
+    const lines = ci.out.split('\n').filter((l) => /^npm error \S/.test(l));
+    const usage = lines.findIndex((l) => l.startsWith('npm error Clean install'));
+    process.stderr.write(lines.slice(0, usage >= 0 ? usage : 12).join('\n') + '\n');
     // npm ci refuses a lock file that lacks an optional dependency the registry does not
     // serve (vite 8 lists a Windows-only helper that some registries lack). `npm install`
     // tolerates that and still takes every version from the lock file; --no-save leaves
