@@ -11,7 +11,7 @@ import { log, npmCmd, run } from './lib/proc.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 if (!(await ensureDeps(root))) process.exit(1);
-if (!(await buildRenderer(root, { force: true })) || !(await compileElectron(root))) process.exit(1);
+if (!(await buildRenderer(root, { force: true })) || !(await compileElectron(root, { force: true }))) process.exit(1);
 
 const args = ['exec', '--', 'electron-builder', '--config', 'build/electron-builder.yml', '--publish', 'never', ...process.argv.slice(2)];
 const { code } = await run(npmCmd, args, { cwd: root, shell: process.platform === 'win32' });

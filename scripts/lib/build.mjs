@@ -43,8 +43,11 @@ export async function buildRenderer(root, { force = false } = {}) {
   return code === 0;
 }
 
-/** tsc -> out/ for Electron (main.js, preload.cjs, services). */
-export async function compileElectron(root) {
+/** tsc -> out/ for Electron (main.js, preload.cjs, services), when electron/ changed since. */
+export async function compileElectron(root, { force = false } = {}) {
+  const main = path.join(root, 'out', 'electron', 'main.js');
+  const inputs = ['electron', 'tsconfig.json', 'tsconfig.electron.json', 'package-lock.json'].map((p) => path.join(root, p));
+  if (!force && existsSync(main) && newestMtime(inputs) <= statSync(main).mtimeMs) return true;
   log('compiling the Electron main process (tsc)…');
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   const { code } = await run(process.execPath, [tsc, '-p', 'tsconfig.electron.json'], { cwd: root });
