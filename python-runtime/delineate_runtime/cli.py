@@ -62,9 +62,10 @@ def cmd_info(_: argparse.Namespace) -> int:
 
 
 def cmd_schema(_: argparse.Namespace) -> int:
+    from .export.manifest import Manifest
     from .protocol.methods import contract
 
-    _print_json(contract())
+    _print_json({**contract(), "model_json": Manifest.model_json_schema()})
     return 0
 
 

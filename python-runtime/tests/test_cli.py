@@ -23,6 +23,7 @@ def test_info_and_schema_print_json():
     assert info["device"] == "cpu" and "export.onnx" in info["methods"]
     schema = json.loads(run_cli("schema").stdout)
     assert "train.start" in schema["methods"] and "job.progress" in schema["notifications"]
+    assert "preprocessing" in schema["model_json"]["properties"]
 
 
 def test_export_with_corrupt_checkpoint_is_one_clear_line(tmp_path):

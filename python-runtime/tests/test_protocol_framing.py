@@ -69,3 +69,25 @@ def test_writer_replaces_nan_with_null():
     FrameWriter(out).write({"loss": float("nan"), "eta": float("inf")})
     body = out.getvalue().split(b"\r\n\r\n", 1)[1]
     assert json.loads(body) == {"loss": None, "eta": None}
+
+
+def test_stray_output_goes_to_stderr_not_the_protocol_stream():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import os\n"
+        "from delineate_runtime.protocol.stdio import protocol_stdio\n"
+        "from delineate_runtime.protocol.framing import FrameWriter\n"
+        "_, out = protocol_stdio()\n"
+        "print('a stray print')\n"
+        "os.write(1, b'C-level write\\n')\n"
+        "FrameWriter(out).write({'ok': True})\n"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, env={**os.environ, "PYTHONPATH": root}, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == encode_frame({"ok": True})
+    assert b"a stray print" in proc.stderr and b"C-level write" in proc.stderr

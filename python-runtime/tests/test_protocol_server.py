@@ -178,3 +178,21 @@ def test_contract_lists_every_method_with_schemas():
     assert c["methods"]["train.start"]["params"]["required"] == ["config"]
     assert "job_id" in c["notifications"]["job.progress"]["properties"]
     assert c["error_codes"]["internal_error"] == -32603
+
+
+def test_progress_fields_that_clash_or_are_odd_do_not_break_a_job():
+    import numpy as np
+
+    sent: list[tuple[str, dict]] = []
+    jobs = JobManager(lambda m, p: sent.append((m, p)))
+
+    def odd(ctx):
+        ctx.progress("train", job_id="spoof", kind="x", loss=np.float32(0.25), eta_s=float("nan"), metrics={"dice": np.float64(0.5)})
+        return {"ok": True}
+
+    job = jobs.start("export", odd)
+    job.thread.join(10)
+    assert job.status().state == "succeeded"
+    progress = sent[0][1]
+    assert progress["job_id"] == job.id and progress["kind"] == "export"
+    assert progress["loss"] == 0.25 and progress["metrics"] == {"dice": 0.5} and "eta_s" not in progress

@@ -1,30 +1,38 @@
-"""Export SAM to ONNX/TorchScript, quantize to int8, and read/write model bundles."""
+"""Export SAM to ONNX/TorchScript, quantize to int8, and read/write model bundles.
 
-from .bundle_reader import Bundle, BundleError, read_bundle
-from .bundle_writer import probe_images, requantize_bundle, write_bundle
-from .manifest import FORMAT_VERSION, Manifest
-from .modules import DECODER_INPUTS, DECODER_OUTPUTS, CanonicalDecoder, EncoderForExport
-from .onnx_export import export_decoder_onnx, export_encoder_onnx, export_torchscript
-from .quantize import quantize_onnx
-from .signature import decoder_problems, encoder_problems
+Names are resolved lazily (PEP 562) so that light users such as the ``schema`` command
+can import ``export.manifest`` without importing torch.
+"""
 
-__all__ = [
-    "DECODER_INPUTS",
-    "DECODER_OUTPUTS",
-    "FORMAT_VERSION",
-    "Bundle",
-    "BundleError",
-    "CanonicalDecoder",
-    "EncoderForExport",
-    "Manifest",
-    "decoder_problems",
-    "encoder_problems",
-    "export_decoder_onnx",
-    "export_encoder_onnx",
-    "export_torchscript",
-    "probe_images",
-    "quantize_onnx",
-    "read_bundle",
-    "requantize_bundle",
-    "write_bundle",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_WHERE = {
+    "Bundle": "bundle_reader",
+    "BundleError": "bundle_reader",
+    "read_bundle": "bundle_reader",
+    "probe_images": "bundle_writer",
+    "requantize_bundle": "bundle_writer",
+    "write_bundle": "bundle_writer",
+    "FORMAT_VERSION": "manifest",
+    "Manifest": "manifest",
+    "DECODER_INPUTS": "modules",
+    "DECODER_OUTPUTS": "modules",
+    "CanonicalDecoder": "modules",
+    "EncoderForExport": "modules",
+    "export_decoder_onnx": "onnx_export",
+    "export_encoder_onnx": "onnx_export",
+    "export_torchscript": "onnx_export",
+    "quantize_onnx": "quantize",
+    "decoder_problems": "signature",
+    "encoder_problems": "signature",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{_WHERE[name]}", __name__), name)

@@ -68,11 +68,13 @@ class JobContext:
 
     def progress(self, stage: str, **fields: Any) -> None:
         safe = to_json_safe(fields)
+        for reserved in ("job_id", "kind", "stage"):
+            safe.pop(reserved, None)  # ours; a caller's field of the same name must not clash
         try:
             payload = JobProgress(job_id=self._job.id, kind=self._job.kind, stage=stage, **safe).model_dump(
                 mode="json", exclude_none=True
             )
-        except ValueError:  # a field of an unexpected type must not abort the job
+        except (ValueError, TypeError):  # a field of an unexpected type must not abort the job
             log.warning("progress fields did not validate: %s", safe)
             payload = {"job_id": self._job.id, "kind": self._job.kind, "stage": stage, **safe}
         self._job.progress = payload

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import sys
-from typing import Any, BinaryIO
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,6 +22,7 @@ from .framing import FrameReader, FrameWriter, FramingError
 from .handlers import Handlers
 from .jobs import JobManager
 from .methods import METHODS
+from .stdio import protocol_stdio
 from .jsonsafe import to_json_safe
 
 log = logging.getLogger(__name__)
@@ -127,22 +128,16 @@ class Server:
                 break  # the client closed stdin
             answer = self.handle_body(body)
             if answer is not None:
-                self.writer.write(answer)
+                try:
+                    self.writer.write(answer)
+                except (BrokenPipeError, ValueError):  # stdout closed: the client is gone
+                    log.warning("client went away; stopping")
+                    break
         if self.exit_code is None:
             # No exit: the parent went away. Stop jobs so they leave resumable checkpoints.
             self.jobs.close(self.shutdown_timeout_s)
             return 0 if self.shutdown_requested else 1
         return self.exit_code
-
-
-def protocol_stdio() -> tuple[BinaryIO, BinaryIO]:
-    """Keep the real stdout for protocol frames only; point fd 1 (and sys.stdout) at
-    stderr so stray prints, warnings and C-level output can never corrupt a frame."""
-    proto_out = os.fdopen(os.dup(1), "wb", buffering=0)
-    sys.stdout.flush()
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return sys.stdin.buffer, proto_out
 
 
 def serve_stdio() -> int:
