@@ -33,8 +33,16 @@ const bin = (pkg, file) => path.join(root, 'node_modules', pkg, file);
 
 async function setup() {
   const t = performance.now();
-  const ok = (await ensureDeps(root)) && (await ensureNativeForNode(root)) && (await buildRenderer(root));
-  if (!ok) record('setup (npm ci, native modules, renderer build)', t, 0, 1, 'see the messages above');
+  const ok = (await ensureDeps(root)) && (await ensureNativeForNode(root));
+  if (!ok) record('setup (npm packages, native modules)', t, 0, 1, 'see the messages above');
+  return ok;
+}
+
+/** The renderer build is a check of its own; only the end-to-end suite needs its output. */
+async function rendererBuild() {
+  const t = performance.now();
+  const ok = await buildRenderer(root);
+  record('renderer build (vite)', t, ok ? 1 : 0, ok ? 0 : 1);
   return ok;
 }
 
@@ -99,12 +107,15 @@ async function pythonTests() {
 }
 
 if (await setup()) {
+  const built = await rendererBuild();
   if (selected.has('typecheck')) await typecheck();
   if (selected.has('svelte')) await svelteCheck();
   if (selected.has('node')) await nodeTests('node tests', collectFiles(root, ['electron', 'tests', 'renderer/src', 'scripts'], '.test.ts', { excludeDirs: ['tests/e2e'] }));
   if (selected.has('e2e')) {
-    if (!existsSync('/usr/bin/chromium') && !process.env.DELINEATE_CHROMIUM) {
+    if (!existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) {
       record('end-to-end (Chromium)', performance.now(), 0, 1, 'no /usr/bin/chromium (apt-get install chromium)');
+    } else if (!built) {
+      record('end-to-end (Chromium)', performance.now(), 0, 1, 'not run: the renderer did not build');
     } else {
       // One browser at a time: they share the CPU with the host and the services.
       await nodeTests('end-to-end (Chromium)', collectFiles(root, ['tests/e2e'], '.e2e.ts'), ['--test-concurrency=1']);
