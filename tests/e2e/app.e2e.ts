@@ -93,6 +93,17 @@ test('create, import, view, annotate, undo/redo, autosave, reload', { timeout: 1
     // ---- project
     await page.getByTestId('project-path').waitFor();
     await shot(page, '01-start');
+    // Opening a folder that is not a project: a clear error naming it, nothing else happens.
+    const missing = path.join(tmp, 'no-such-project');
+    await page.getByTestId('project-path').fill(missing);
+    await page.getByTestId('project-open').click();
+    await page.getByTestId('error-toast').waitFor();
+    const toast = await text(page, 'error-toast');
+    assert.ok(toast.includes('no-such-project'), `error names the folder: ${toast}`);
+    await page.getByTestId('error-toast').getByRole('button', { name: 'Dismiss' }).click();
+    assert.equal(await page.getByTestId('error-toast').count(), 0);
+    assert.ok(s.problems.length > 0 && s.problems.every((p) => p.includes('no-such-project') || p.includes('Failed to load resource')), `only the expected error was logged: ${s.problems}`);
+    s.problems.length = 0;
     await page.getByTestId('project-path').fill(path.join(tmp, 'project'));
     await page.getByTestId('project-name').fill('E2E chest');
     await page.getByTestId('project-create').click();

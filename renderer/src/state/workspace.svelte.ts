@@ -26,8 +26,11 @@ export const TOOLS: { id: Tool; name: string; key: string }[] = [
   { id: 'pan', name: 'Pan', key: 'H' },
 ];
 
+/** The text shown for an error; API errors about a file or record name it. */
 function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  const text = e instanceof Error ? e.message : String(e);
+  const file = (e as { file?: unknown } | null)?.file;
+  return typeof file === 'string' && file && !text.includes(file) ? `${text}: ${file}` : text;
 }
 
 function sliceKey(imageId: number, frame: number): string {
