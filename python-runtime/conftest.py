@@ -7,6 +7,7 @@ trains the tiny model once.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +21,9 @@ from delineate_runtime.data.synthetic import SyntheticSpec, write_snapshot
 from delineate_runtime.models import ModelSpec, build_sam_model
 from delineate_runtime.training.tiny_demo import train_tiny_blob_model
 
-# Keep CPU tests lean and reproducible on shared 2-core machines.
-torch.set_num_threads(2)
+# One intra-op thread: on a shared 2-core machine OpenMP threads that spin-wait against other
+# processes slow training down several-fold; one thread is the robust choice for tests.
+torch.set_num_threads(int(os.environ.get("DELINEATE_TEST_THREADS", "1")))
 
 
 @pytest.fixture
