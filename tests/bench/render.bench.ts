@@ -8,10 +8,14 @@
  *
  * Three ways of scrolling, each reported as median/p95 ms:
  *  - wheel60: real wheel events (CDP input, ~60 per second, a user spinning the wheel) on a
- *    fresh page, so slices come from the host as fast as the prefetcher fetches them; slices
- *    the viewer skipped because a newer one was asked for are counted as `skipped`;
+ *    fresh page, so slices come from the host as fast as the prefetcher fetches them;
+ *    `skipped` counts slice changes superseded before they were drawn (two wheel events in
+ *    one frame, or a slice still loading when the next was asked for);
  *  - stepCold: next slice only after the previous one rendered, fresh page (cache empty);
  *  - stepWarm: the same back up the series, every slice already decoded in the cache.
+ *
+ * `pixelsFetch` / `pixelsConvert`: the `image.pixels` round trip (host decode + transfer)
+ * and the conversion to a cornerstone image, per slice loaded during that pass.
  *
  * Goal (issue 2): median under 16 ms.
  *
@@ -39,11 +43,13 @@ function stats(xs: number[]): Stats {
   return { n: s.length, median: r(q(0.5)), p95: r(q(0.95)), max: r(s.at(-1) ?? NaN) };
 }
 
-async function takeMeasures(page: Page): Promise<{ render: number[]; draw: number[] }> {
+async function takeMeasures(page: Page): Promise<{ render: number[]; draw: number[]; fetch: number[]; convert: number[] }> {
   // No named inner functions here: tsx would wrap them in a helper that does not exist in the page.
   const out = await page.evaluate(() => ({
     render: performance.getEntriesByName('delineate:slice-render').map((e) => e.duration),
     draw: performance.getEntriesByName('delineate:slice-draw').map((e) => e.duration),
+    fetch: performance.getEntriesByName('delineate:pixels-fetch').map((e) => e.duration),
+    convert: performance.getEntriesByName('delineate:pixels-convert').map((e) => e.duration),
   }));
   await page.evaluate(() => performance.clearMeasures());
   return out;
@@ -114,8 +120,8 @@ export default async function renderBench(): Promise<Record<string, unknown>> {
       series: { slices, size: 512, bits: 16 },
       unit: 'ms',
       goalMedianMs: 16,
-      wheel60: { eventsPerSecond: Math.round(wheelRate), render: stats(wheel.render), draw: stats(wheel.draw), skipped: slices - 1 - wheel.render.length },
-      stepCold: { render: stats(cold.render), draw: stats(cold.draw) },
+      wheel60: { eventsPerSecond: Math.round(wheelRate), render: stats(wheel.render), draw: stats(wheel.draw), skipped: slices - 1 - wheel.render.length, pixelsFetch: stats(wheel.fetch), pixelsConvert: stats(wheel.convert) },
+      stepCold: { render: stats(cold.render), draw: stats(cold.draw), pixelsFetch: stats(cold.fetch), pixelsConvert: stats(cold.convert) },
       stepWarm: { render: stats(warm.render), draw: stats(warm.draw) },
       consoleProblems: session.problems,
     };

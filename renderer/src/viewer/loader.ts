@@ -27,8 +27,13 @@ function parseId(csId: string): StackItem {
 
 async function load(csId: string): Promise<DelineateImage> {
   const item = parseId(csId);
+  const t0 = performance.now();
   const frame = await api.call('image.pixels', item);
+  const t1 = performance.now();
   const c = convertFrame(frame);
+  // Where slice time goes (the render benchmark reports these next to the render time).
+  performance.measure('delineate:pixels-fetch', { start: t0, end: t1 });
+  performance.measure('delineate:pixels-convert', { start: t1, end: performance.now() });
   const pixels = c.pixels;
   const lo = c.minPixelValue * c.slope + c.intercept;
   const hi = c.maxPixelValue * c.slope + c.intercept;
