@@ -169,7 +169,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
     from .bench.run import run_bench
 
     _print_json(run_bench(models=a.models.split(","), iterations=a.iterations, train_steps=a.train_steps, threads=a.threads,
-                          vit_b_size=a.vit_b_size, vit_b_train=a.vit_b_train, static=True if a.static else None))
+                          vit_b_size=a.vit_b_size, vit_b_train=a.vit_b_train, static=True if a.static else None,
+                          torch_speed=a.torch_speed))
     return 0
 
 
@@ -237,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vit-b-size", type=int, default=512, help="vit_b input size (1024 = standard, slow on CPU)")
     p.add_argument("--vit-b-train", action="store_true", help="also time vit_b training steps (slow on CPU)")
     p.add_argument("--static", action="store_true", help="static int8 for every model (tiny always)")
+    p.add_argument("--torch-speed", action="store_true", help="also PyTorch encoder/decoder FPS for vit_b")
     p.set_defaults(fn=cmd_bench)
     return ap
 

@@ -3,9 +3,9 @@
 Each model is benchmarked in its own child process so its peak memory (ru_maxrss) is its
 own. Defaults keep the run to a few minutes on a 2-core CPU: the tiny model gets every
 measurement; a vit_b-shaped model (random weights, default input 512 to fit the time,
-``--vit-b-size 1024`` for the standard figure) gets ONNX latency, FLOPs and torch speed;
-its training-speed ratio is opt-in (``--vit-b-train``) because each uncached step runs the
-full encoder.
+``--vit-b-size 1024`` for the standard figure) gets ONNX latency and FLOPs;
+its training-speed ratio (``--vit-b-train``) and PyTorch FPS (``--torch-speed``) are
+opt-in because each uncached step / each PyTorch encoder pass takes many seconds on CPU.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def bench_model(name: str, iterations: int, train_steps: int, vit_b_size: int, vit_b_train: bool, static: bool) -> dict[str, Any]:
+def bench_model(name: str, iterations: int, train_steps: int, vit_b_size: int, vit_b_train: bool, static: bool,
+                with_torch_speed: bool = False) -> dict[str, Any]:
     from ..data.images import load_image
     from ..data.loader import open_dataset
     from ..data.synthetic import SyntheticSpec, write_snapshot
@@ -55,7 +56,8 @@ def bench_model(name: str, iterations: int, train_steps: int, vit_b_size: int, v
         else:
             raise ValueError(f"unknown bench model {name!r}; use tiny or vit_b")
         out["flops"] = flops(sam)
-        out["torch"] = torch_speed(sam, iterations)
+        if name == "tiny" or with_torch_speed:
+            out["torch"] = torch_speed(sam, iterations)
     out["seconds"] = time.perf_counter() - t0
     out["peak_rss_mb"] = _peak_rss_mb()
     if torch.cuda.is_available():
@@ -64,7 +66,8 @@ def bench_model(name: str, iterations: int, train_steps: int, vit_b_size: int, v
 
 
 def run_bench(models: list[str], iterations: int = 3, train_steps: int = 6, threads: int = 0,
-              vit_b_size: int = 512, vit_b_train: bool = False, static: bool | None = None) -> dict[str, Any]:
+              vit_b_size: int = 512, vit_b_train: bool = False, static: bool | None = None,
+              torch_speed: bool = False) -> dict[str, Any]:
     """Run each model in a child process and gather the results."""
     results: dict[str, Any] = {
         "host": {"cpus": os.cpu_count(), "machine": platform.machine(), "torch": torch.__version__, "threads": threads or torch.get_num_threads(),
@@ -85,6 +88,8 @@ def run_bench(models: list[str], iterations: int = 3, train_steps: int = 6, thre
             cmd.append("--vit-b-train")
         if use_static:
             cmd.append("--static")
+        if torch_speed:
+            cmd.append("--torch-speed")
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             results["models"][name] = {"error": proc.stderr.strip().splitlines()[-1:] or ["failed"], "returncode": proc.returncode}
@@ -103,13 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vit-b-size", type=int, default=512)
     ap.add_argument("--vit-b-train", action="store_true")
     ap.add_argument("--static", action="store_true")
+    ap.add_argument("--torch-speed", action="store_true")
     a = ap.parse_args(argv)
     import logging
     import warnings
 
     logging.basicConfig(level=logging.ERROR)
     warnings.simplefilter("ignore")
-    result = bench_model(a.model, a.iterations, a.train_steps, a.vit_b_size, a.vit_b_train, a.static)
+    result = bench_model(a.model, a.iterations, a.train_steps, a.vit_b_size, a.vit_b_train, a.static, a.torch_speed)
     from ..protocol.jsonsafe import to_json_safe
 
     print(json.dumps(to_json_safe(result)))
