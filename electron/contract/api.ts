@@ -152,6 +152,42 @@ export const AuditEntry = z.object({
 });
 export type AuditEntry = z.infer<typeof AuditEntry>;
 
+// ---------------------------------------------------------------- SAM and models
+
+/** An installed SAM model bundle (the project's models/ folder). */
+export const ModelInfo = z.object({
+  id: z.string(),
+  name: z.string(),
+  arch: z.string(),
+  baseModel: z.string().nullable(),
+  imageSize: z.number().int().positive(),
+  sizeBytes: z.number().int().nonnegative(),
+  /** Preferred first: int8 when the bundle has it. */
+  variants: z.array(z.enum(['int8', 'fp32'])),
+  created: z.string(),
+  metrics: z.record(z.unknown()),
+});
+export type ModelInfo = z.infer<typeof ModelInfo>;
+
+export const ModelImportProgress = z.object({ stage: z.string(), step: z.number().nullable(), steps: z.number().nullable(), file: z.string() });
+
+/** The window SAM sees the frame through (the one the viewer shows); null for 8-bit images shown as stored. */
+const SamWindow = z.object({ center: z.number(), width: z.number().positive() }).nullable();
+export const SamPoint = z.object({ x: z.number(), y: z.number(), label: z.union([z.literal(0), z.literal(1)]) });
+export type SamPoint = z.infer<typeof SamPoint>;
+export const SamBox = z.object({ x0: z.number(), y0: z.number(), x1: z.number(), y1: z.number() });
+export type SamBox = z.infer<typeof SamBox>;
+const samTarget = { imageId: id, frame: z.number().int().nonnegative(), window: SamWindow };
+
+export const SamPrediction = z.object({
+  /** Candidates (3 with multimask, else 1), image-sized RLE, with SAM's predicted IoU. */
+  masks: z.array(z.object({ rle: Rle, score: z.number(), lowRes: z.string() })),
+  /** Index of the candidate with the highest predicted IoU. */
+  best: z.number().int().nonnegative(),
+  decodeMs: z.number().nonnegative(),
+});
+export type SamPrediction = z.infer<typeof SamPrediction>;
+
 // ---------------------------------------------------------------- methods
 
 const empty = z.object({}).strict();
@@ -202,6 +238,55 @@ export const methods = {
   },
   'masks.delete': { params: maskKey.strict(), result: z.null() },
 
+  /** Installed models, the active one (explicit choice, else the newest), and a running import. */
+  'models.list': {
+    params: empty,
+    result: z.object({ models: z.array(ModelInfo), activeId: z.string().nullable(), importing: ModelImportProgress.nullable() }),
+  },
+  /** Install a model: a bundle folder, an encoder + canonical decoder ONNX pair, or an official .pth (converted by the Python runtime). */
+  'models.import': {
+    params: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('bundle'), path: nonEmpty }).strict(),
+      z.object({ kind: z.literal('onnx'), encoder: nonEmpty, decoder: nonEmpty, name: z.string().max(200).optional() }).strict(),
+      z.object({ kind: z.literal('checkpoint'), path: nonEmpty, arch: z.enum(['vit_b', 'vit_l', 'vit_h']).optional() }).strict(),
+    ]),
+    result: ModelInfo,
+  },
+  'models.delete': { params: z.object({ id: nonEmpty }).strict(), result: z.null() },
+  'models.setActive': { params: z.object({ id: nonEmpty.nullable() }).strict(), result: z.null() },
+  /**
+   * Compute (or load from the cache) the active model's embedding of a frame as the viewer
+   * shows it; `next` frames are embedded afterwards in the background (next slices).
+   */
+  'sam.prepare': {
+    params: z.object({ ...samTarget, next: z.array(z.object({ imageId: id, frame: z.number().int().nonnegative() })).max(16).optional() }).strict(),
+    result: z.object({ modelId: z.string(), cached: z.boolean(), encodeMs: z.number().nonnegative() }),
+  },
+  /** Embedding progress, for the indicator: what is being computed and how much is queued. */
+  'sam.status': {
+    params: empty,
+    result: z.object({
+      modelId: z.string().nullable(),
+      variant: z.enum(['int8', 'fp32']).nullable(),
+      computing: z.object({ imageId: id, frame: z.number().int() }).nullable(),
+      queued: z.number().int().nonnegative(),
+      lastEncodeMs: z.number().nullable(),
+    }),
+  },
+  /** Masks for prompts; `maskInput` is the `lowRes` handle of a previous candidate (refinement). */
+  'sam.predict': {
+    params: z
+      .object({
+        ...samTarget,
+        points: z.array(SamPoint).max(200),
+        box: SamBox.nullable(),
+        maskInput: z.string().max(100).nullable(),
+        multimask: z.boolean(),
+      })
+      .strict(),
+    result: SamPrediction,
+  },
+
   'audit.list': {
     params: z.object({ imageId: id.optional(), limit: z.number().int().positive().max(10_000).default(200) }).strict(),
     result: z.array(AuditEntry),
@@ -216,6 +301,11 @@ export type Result<M extends MethodName> = z.output<Methods[M]['result']>;
 
 /** What the services implement; each transport dispatches to it after validation. */
 export type Handlers = { [M in MethodName]: (params: ParsedParams<M>) => Promise<Result<M>> | Result<M> };
+
+/** The SAM/model methods (implemented by the SAM service); the rest are the project service's. */
+export type SamMethodName = Extract<MethodName, `models.${string}` | `sam.${string}`>;
+export type ProjectHandlers = Omit<Handlers, SamMethodName>;
+export type SamHandlers = Pick<Handlers, SamMethodName>;
 
 /** What the renderer calls. One function, typed by method name. */
 export interface DelineateApi {
