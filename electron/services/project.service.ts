@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { ApiError, type Handlers, type ImageStatus, type ProjectInfo } from '../contract/api.js';
+import { ApiError, type Handlers, type ImageStatus, type ProjectHandlers, type ProjectInfo } from '../contract/api.js';
 import { checkRle, rleArea } from '../contract/rle.js';
 import { PixelService } from './imaging/pixel.service.js';
 import { ImportService } from './importer/import.service.js';
@@ -61,7 +61,7 @@ class OpenProject {
   }
 }
 
-export class ProjectService implements Handlers {
+export class ProjectService implements ProjectHandlers {
   private project: OpenProject | null = null;
   private readonly now: () => string;
 
