@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Handlers } from '../contract/api.js';
+import { methodNames, type Handlers, type MethodName } from '../contract/api.js';
+import { SamService } from './inference/sam.service.js';
 import { ProjectService } from './project.service.js';
 
 export { ProjectService, PROJECT_DB } from './project.service.js';
@@ -18,7 +19,8 @@ export interface CreateServicesOptions {
   version?: string;
 }
 
-export type Services = Handlers & { close(): void };
+/** close() also stops the inference worker and the Python runtime child; await it where you can. */
+export type Services = Handlers & { close(): void | Promise<void> };
 
 /** The app version from the nearest package.json above this file (works from source and from out/). */
 function packageVersion(): string {
@@ -35,6 +37,21 @@ function packageVersion(): string {
   return '0.0.0';
 }
 
+const isSamMethod = (m: MethodName): boolean => m.startsWith('models.') || m.startsWith('sam.');
+
 export function createServices(opts: CreateServicesOptions): Services {
-  return new ProjectService({ ...opts, version: opts.version ?? packageVersion() });
+  const project = new ProjectService({ ...opts, version: opts.version ?? packageVersion() });
+  const sam = new SamService(project);
+  const handlers: Record<string, unknown> = {};
+  for (const m of methodNames) {
+    const owner = (isSamMethod(m) ? sam : project) as unknown as Record<string, (p: unknown) => unknown>;
+    handlers[m] = (params: unknown) => owner[m]!(params);
+  }
+  return {
+    ...(handlers as Handlers),
+    close: async () => {
+      project.close();
+      await sam.close();
+    },
+  };
 }
