@@ -12,6 +12,7 @@ import type { DecodeRequest, DecodeResult, Embedding, ModelFiles } from './sam-e
 import type { WorkerReply, WorkerRequest } from './sam-worker-protocol.js';
 import type { RgbImage } from './sam-window.js';
 
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type Pending = { resolve: (v: { value: unknown; ms: number }) => void; reject: (e: Error) => void };
 
 export class SamWorkerError extends Error {
@@ -59,7 +60,7 @@ export class SamRunner {
     return w;
   }
 
-  private send(msg: Omit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<{ value: unknown; ms: number }> {
+  private send(msg: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<{ value: unknown; ms: number }> {
     const w = this.ensure();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

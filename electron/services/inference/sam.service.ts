@@ -1,0 +1,252 @@
+/**
+ * The SAM and model-manager half of the API: embeddings (cached on disk, computed in the
+ * inference worker), predictions, and the project's models. Runtime: node, no `electron`.
+ *
+ * It reads images through the project service (the same decoded pixels the viewer gets) and
+ * renders them through the window the viewer shows before SAM sees them.
+ */
+import path from 'node:path';
+import { encodeRle } from '../../contract/rle.js';
+import { ApiError, type ImageDetail, type PixelFrame, type ProjectHandlers, type SamHandlers } from '../../contract/api.js';
+import { EmbeddingCache, embeddingKey } from '../embedding-cache/embedding-cache.node.js';
+import { ModelImportError, ModelManager, type InstalledModel } from '../models/model-manager.node.js';
+import { RuntimeClient } from '../runtime/runtime-client.node.js';
+import type { Embedding, ModelFiles } from './sam-engine.node.js';
+import { SamRunner } from './sam-runner.node.js';
+import { renderForSam, samplesOf, type DisplayWindow } from './sam-window.js';
+
+export const NO_MODEL_MESSAGE =
+  'No SAM model is installed in this project. Add one under Models: import an official checkpoint ' +
+  '(sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth or sam_vit_h_4b8939.pth — the download links are in the ' +
+  "README of Meta's segment-anything project), an encoder + decoder ONNX pair, or a Delineate model bundle folder. " +
+  'Manual annotation works without a model.';
+
+export interface SamServiceOptions {
+  /** Disk budget of the embedding cache per project (bytes). */
+  cacheLimitBytes?: number;
+  /** Threads for onnxruntime in the worker (default: the cores, up to 8). */
+  threads?: number;
+  python?: string;
+}
+
+type Target = { imageId: number; frame: number; window: DisplayWindow | null };
+
+const LOW_RES_KEEP = 64;
+
+export class SamService implements SamHandlers {
+  private readonly runner: SamRunner;
+  private runtime: RuntimeClient | null = null;
+  private managers = new Map<string, ModelManager>();
+  private caches = new Map<string, EmbeddingCache>();
+  private readonly inflight = new Map<string, Promise<Embedding>>();
+  private readonly lowRes = new Map<string, Float32Array>();
+  private lowResCounter = 0;
+  private queue: Target[] = [];
+  private computing: { imageId: number; frame: number } | null = null;
+  private lastEncodeMs: number | null = null;
+  private importing: { stage: string; step: number | null; steps: number | null; file: string } | null = null;
+  private background: Promise<void> | null = null;
+
+  constructor(
+    private readonly project: ProjectHandlers,
+    private readonly opts: SamServiceOptions = {},
+  ) {
+    this.runner = new SamRunner(opts.threads);
+  }
+
+  private projectPath(): string {
+    const p = this.project['project.current']({}) as { path: string } | null;
+    if (!p) throw new ApiError('no_project', 'Open or create a project first');
+    return p.path;
+  }
+
+  private manager(): ModelManager {
+    const root = this.projectPath();
+    let m = this.managers.get(root);
+    if (!m) {
+      m = new ModelManager(path.join(root, 'models'), () => (this.runtime ??= RuntimeClient.start(this.opts.python ? { python: this.opts.python } : {})));
+      m.sweep();
+      this.managers.set(root, m);
+    }
+    return m;
+  }
+
+  private cache(): EmbeddingCache {
+    const root = this.projectPath();
+    let c = this.caches.get(root);
+    if (!c) {
+      c = new EmbeddingCache(path.join(root, 'cache', 'embeddings'), this.opts.cacheLimitBytes ?? 2 * 1024 ** 3);
+      this.caches.set(root, c);
+    }
+    return c;
+  }
+
+  private activeModel(): { model: InstalledModel; files: ModelFiles } {
+    const mgr = this.manager();
+    const model = mgr.effectiveActive();
+    if (!model) throw new ApiError('not_found', NO_MODEL_MESSAGE);
+    return { model, files: mgr.files(model.id, 'auto') };
+  }
+
+  private async detail(imageId: number): Promise<ImageDetail> {
+    return (await this.project['image.get']({ imageId })) as ImageDetail;
+  }
+
+  private keyOf(files: ModelFiles, d: ImageDetail, t: Target): string {
+    return embeddingKey({ modelKey: files.key, imageSha256: d.sha256, frame: t.frame, window: t.window, photometric: d.photometric });
+  }
+
+  /** The embedding of `t`: from the worker's memory, the disk cache, or computed once (concurrent callers share it). */
+  private embedding(files: ModelFiles, d: ImageDetail, t: Target): { key: string; cached: boolean; value: () => Promise<Embedding> } {
+    const key = this.keyOf(files, d, t);
+    const cache = this.cache();
+    const cached = cache.has(key);
+    const value = (): Promise<Embedding> => {
+      const hit = cache.get(key);
+      if (hit) return Promise.resolve({ data: hit.data, dims: hit.dims });
+      let p = this.inflight.get(key);
+      if (!p) {
+        p = this.compute(files, d, t, key).finally(() => this.inflight.delete(key));
+        this.inflight.set(key, p);
+      }
+      return p;
+    };
+    return { key, cached, value };
+  }
+
+  private async compute(files: ModelFiles, d: ImageDetail, t: Target, key: string): Promise<Embedding> {
+    const px = (await this.project['image.pixels']({ imageId: t.imageId, frame: t.frame })) as PixelFrame;
+    const samples = samplesOf(px.dtype, px.data);
+    const window = t.window ?? (px.dtype === 'uint8' ? null : { center: (px.minValue + px.maxValue) / 2, width: Math.max(1, px.maxValue - px.minValue) });
+    const rgb = renderForSam({ ...px, samples }, window);
+    this.computing = { imageId: t.imageId, frame: t.frame };
+    try {
+      const { embedding, ms } = await this.runner.embed(files, rgb, key);
+      this.lastEncodeMs = ms;
+      this.cache().put({ key, data: embedding.data, dims: embedding.dims, origHeight: d.height, origWidth: d.width });
+      return embedding;
+    } finally {
+      this.computing = null;
+    }
+  }
+
+  private wrap<T>(f: () => Promise<T>): Promise<T> {
+    return f().catch((e: unknown) => {
+      if (e instanceof ModelImportError) throw new ApiError('bad_request', e.message, e.file);
+      throw e;
+    });
+  }
+
+  // ------------------------------------------------------------------ models
+
+  'models.list': SamHandlers['models.list'] = () => {
+    const mgr = this.manager();
+    return { models: mgr.list(), activeId: mgr.effectiveActive()?.id ?? null, importing: this.importing };
+  };
+
+  'models.import': SamHandlers['models.import'] = (p) =>
+    this.wrap(async () => {
+      const mgr = this.manager();
+      if (p.kind === 'bundle') return mgr.importBundle(p.path);
+      if (p.kind === 'onnx') return mgr.importOnnxPair(p.encoder, p.decoder, p.name);
+      if (this.importing) throw new ApiError('conflict', `A checkpoint import is already running (${this.importing.file})`);
+      this.importing = { stage: 'starting the Python runtime', step: null, steps: null, file: p.path };
+      try {
+        return await mgr.importCheckpoint(p.path, {
+          ...(p.arch ? { arch: p.arch } : {}),
+          onProgress: (g) => (this.importing = { stage: g.stage, step: g.step ?? null, steps: g.steps ?? null, file: p.path }),
+        });
+      } finally {
+        this.importing = null;
+      }
+    });
+
+  'models.delete': SamHandlers['models.delete'] = (p) =>
+    this.wrap(async () => {
+      const mgr = this.manager();
+      const files = mgr.files(p.id, 'auto');
+      await this.runner.release(p.id);
+      void files;
+      mgr.delete(p.id);
+      return null;
+    });
+
+  'models.setActive': SamHandlers['models.setActive'] = (p) =>
+    this.wrap(async () => {
+      this.manager().setActive(p.id);
+      return null;
+    });
+
+  // ------------------------------------------------------------------ SAM
+
+  'sam.prepare': SamHandlers['sam.prepare'] = async (p) => {
+    const { model, files } = this.activeModel();
+    const d = await this.detail(p.imageId);
+    const e = this.embedding(files, d, p);
+    const t0 = performance.now();
+    await e.value();
+    // Background: the next slices, through the same window, one at a time; a new prepare replaces the queue.
+    this.queue = (p.next ?? []).map((n) => ({ ...n, window: p.window }));
+    this.background ??= this.drain(files).finally(() => (this.background = null));
+    return { modelId: model.id, cached: e.cached, encodeMs: e.cached ? 0 : performance.now() - t0 };
+  };
+
+  private async drain(files: ModelFiles): Promise<void> {
+    for (let t = this.queue.shift(); t; t = this.queue.shift()) {
+      try {
+        const d = await this.detail(t.imageId);
+        const e = this.embedding(files, d, t);
+        if (!e.cached) await e.value();
+      } catch {
+        /* a background precompute failing is not the user's problem now; the click recomputes */
+      }
+    }
+  }
+
+  'sam.status': SamHandlers['sam.status'] = () => {
+    let modelId: string | null = null;
+    let variant: 'int8' | 'fp32' | null = null;
+    try {
+      const { model } = this.activeModel();
+      modelId = model.id;
+      variant = model.variants[0] ?? null;
+    } catch {
+      /* no project or no model: nothing to report */
+    }
+    return { modelId, variant, computing: this.computing, queued: this.queue.length, lastEncodeMs: this.lastEncodeMs };
+  };
+
+  'sam.predict': SamHandlers['sam.predict'] = async (p) => {
+    const { files } = this.activeModel();
+    const d = await this.detail(p.imageId);
+    let maskInput: Float32Array | null = null;
+    if (p.maskInput) {
+      maskInput = this.lowRes.get(p.maskInput) ?? null;
+      if (!maskInput) throw new ApiError('not_found', 'The previous mask is no longer held; click again to start a new prediction');
+    }
+    const e = this.embedding(files, d, p);
+    const r = await this.runner.decode(files, e.key, e.value, {
+      points: p.points,
+      box: p.box,
+      maskInput,
+      multimask: p.multimask,
+      origHeight: d.height,
+      origWidth: d.width,
+    });
+    const masks = r.masks.map((m, i) => ({ rle: encodeRle(m, d.height, d.width), score: r.ious[i]!, lowRes: this.keep(r.lowRes[i]!) }));
+    const best = r.ious.indexOf(Math.max(...r.ious));
+    return { masks, best, decodeMs: r.ms };
+  };
+
+  private keep(lowRes: Float32Array): string {
+    const handle = `lr${++this.lowResCounter}`;
+    this.lowRes.set(handle, lowRes);
+    while (this.lowRes.size > LOW_RES_KEEP) this.lowRes.delete(this.lowRes.keys().next().value!);
+    return handle;
+  }
+
+  async close(): Promise<void> {
+    await this.runner.close();
+    await this.runtime?.close();
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * The project's SAM models: list, import (bundle folder, official ONNX pair, .pth checkpoint
+ * through the Python runtime), delete, and the active model. Runtime: node.
+ *
+ * Models live in `<project>/models/<id>/` as bundles (model.json + ONNX files). Every import
+ * is staged in `<project>/models/.staging-*`, validated there (manifest, listed files, sizes
+ * and checksums, ONNX signatures opened with onnxruntime) and only then renamed into place,
+ * so a wrong or truncated file never leaves a half-installed model. Errors name the file.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { cpSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { RuntimeClient } from '../runtime/runtime-client.node.js';
+import { exportOnnx, type JobProgress } from '../runtime/runtime-methods.js';
+import type { ModelFiles } from '../inference/sam-engine.node.js';
+import { FORMAT_VERSION, MANIFEST_NAME, modelFiles, parseManifest, variantsOf, type BundleManifest, type Variant } from './bundle-manifest.js';
+import { decoderProblems, encoderProblems, readOnnxIo, type TensorInfo } from './onnx-signature.node.js';
+
+export const ACTIVE_FILE = 'active.json';
+const SAM_MEAN = [123.675, 116.28, 103.53];
+const SAM_STD = [58.395, 57.12, 57.375];
+
+export interface InstalledModel {
+  id: string;
+  name: string;
+  arch: string;
+  baseModel: string | null;
+  imageSize: number;
+  sizeBytes: number;
+  variants: Variant[];
+  created: string;
+  metrics: Record<string, unknown>;
+}
+
+/** An import that failed; `file` is the file or folder at fault. */
+export class ModelImportError extends Error {
+  constructor(
+    message: string,
+    readonly file?: string,
+  ) {
+    super(message);
+    this.name = 'ModelImportError';
+  }
+}
+
+async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+function folderBytes(dir: string): number {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    n += e.isDirectory() ? folderBytes(p) : statSync(p).size;
+  }
+  return n;
+}
+
+function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'model';
+}
+
+/** Official checkpoint names carry the architecture: sam_vit_b_01ec64.pth -> vit_b. */
+export function archFromCheckpointName(file: string): string | null {
+  const m = /vit_([bhl])/i.exec(path.basename(file));
+  return m ? `vit_${m[1]!.toLowerCase()}` : null;
+}
+
+/** Validate a bundle folder in place; returns its manifest or throws naming what is wrong. */
+export async function validateBundle(dir: string, shownAs: string): Promise<BundleManifest> {
+  const manifestPath = path.join(dir, MANIFEST_NAME);
+  if (!existsSync(manifestPath)) throw new ModelImportError(`${shownAs}: no ${MANIFEST_NAME} — not a model bundle folder`, shownAs);
+  let m: BundleManifest;
+  try {
+    m = parseManifest(readFileSync(manifestPath, 'utf8'), `${shownAs}/${MANIFEST_NAME}`);
+  } catch (e) {
+    throw new ModelImportError((e as Error).message, path.join(shownAs, MANIFEST_NAME));
+  }
+  const needed = [m.encoder.file, m.decoder.file, ...(m.encoder_int8 ? [m.encoder_int8.file] : []), ...(m.decoder_int8 ? [m.decoder_int8.file] : [])];
+  for (const f of needed) {
+    if (f.includes('..') || path.isAbsolute(f)) throw new ModelImportError(`${shownAs}/${MANIFEST_NAME}: file name ${JSON.stringify(f)} leaves the bundle`, shownAs);
+    if (!existsSync(path.join(dir, f))) throw new ModelImportError(`${shownAs}: ${f} is missing (listed in ${MANIFEST_NAME})`, path.join(shownAs, f));
+  }
+  for (const [f, expected] of Object.entries(m.files)) {
+    const p = path.join(dir, f);
+    if (!existsSync(p)) throw new ModelImportError(`${shownAs}: ${f} is missing (listed in ${MANIFEST_NAME} files)`, path.join(shownAs, f));
+    const size = statSync(p).size;
+    if (size !== expected.bytes) throw new ModelImportError(`${shownAs}: ${f} has ${size} bytes, ${MANIFEST_NAME} says ${expected.bytes} (truncated or replaced?)`, path.join(shownAs, f));
+    if ((await sha256File(p)) !== expected.sha256) throw new ModelImportError(`${shownAs}: ${f} does not match its sha256 in ${MANIFEST_NAME} (changed after export?)`, path.join(shownAs, f));
+  }
+  const size = m.preprocessing.image_size;
+  const problems: string[] = [];
+  for (const [f, kind] of [[m.encoder.file, 'enc'], [m.decoder.file, 'dec'], [m.encoder_int8?.file, 'enc'], [m.decoder_int8?.file, 'dec']] as const) {
+    if (!f) continue;
+    const label = `${shownAs}/${f}`;
+    let io;
+    try {
+      io = await readOnnxIo(path.join(dir, f), label);
+    } catch (e) {
+      throw new ModelImportError((e as Error).message, path.join(shownAs, f));
+    }
+    problems.push(...(kind === 'enc' ? encoderProblems(io, label, size).problems : decoderProblems(io, label)));
+  }
+  if (problems.length) throw new ModelImportError(problems.join('; '), shownAs);
+  return m;
+}
+
+const tensorSpec = (t: TensorInfo) => ({ name: t.name, dtype: t.dtype, shape: t.shape });
+
+export class ModelManager {
+  constructor(
+    readonly modelsDir: string,
+    private readonly runtime: () => RuntimeClient,
+  ) {}
+
+  private staging(): string {
+    mkdirSync(this.modelsDir, { recursive: true });
+    const dir = path.join(this.modelsDir, `.staging-${randomUUID().slice(0, 8)}`);
+    mkdirSync(dir);
+    return dir;
+  }
+
+  /** Clear staging folders left by a crash mid-import (called when a project opens). */
+  sweep(): void {
+    if (!existsSync(this.modelsDir)) return;
+    for (const n of readdirSync(this.modelsDir)) if (n.startsWith('.staging-')) rmSync(path.join(this.modelsDir, n), { recursive: true, force: true });
+  }
+
+  private async install(staging: string, shownAs: string, name: string): Promise<InstalledModel> {
+    try {
+      const m = await validateBundle(staging, shownAs);
+      const id = `${slug(name)}-${randomUUID().slice(0, 6)}`;
+      renameSync(staging, path.join(this.modelsDir, id));
+      return this.describe(id, m);
+    } catch (e) {
+      rmSync(staging, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  private describe(id: string, m: BundleManifest): InstalledModel {
+    const arch = typeof m.architecture.arch === 'string' ? m.architecture.arch : 'unknown';
+    return {
+      id,
+      name: typeof m.name === 'string' ? m.name : m.base_model ?? id,
+      arch,
+      baseModel: m.base_model ?? null,
+      imageSize: m.preprocessing.image_size,
+      sizeBytes: folderBytes(path.join(this.modelsDir, id)),
+      variants: variantsOf(m),
+      created: m.created,
+      metrics: m.metrics,
+    };
+  }
+
+  list(): InstalledModel[] {
+    if (!existsSync(this.modelsDir)) return [];
+    const out: InstalledModel[] = [];
+    for (const e of readdirSync(this.modelsDir, { withFileTypes: true })) {
+      if (!e.isDirectory() || e.name.startsWith('.')) continue;
+      try {
+        out.push(this.describe(e.name, this.manifest(e.name)));
+      } catch {
+        /* a folder without a readable model.json is not a model; leave it alone */
+      }
+    }
+    return out.sort((a, b) => a.created.localeCompare(b.created));
+  }
+
+  manifest(id: string): BundleManifest {
+    const dir = this.dirOf(id);
+    return parseManifest(readFileSync(path.join(dir, MANIFEST_NAME), 'utf8'), `${dir}/${MANIFEST_NAME}`);
+  }
+
+  private dirOf(id: string): string {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(id)) throw new ModelImportError(`no model ${JSON.stringify(id)}`);
+    const dir = path.join(this.modelsDir, id);
+    if (!existsSync(path.join(dir, MANIFEST_NAME))) throw new ModelImportError(`no model ${JSON.stringify(id)} in ${this.modelsDir}`);
+    return dir;
+  }
+
+  files(id: string, variant: Variant | 'auto' = 'auto'): ModelFiles {
+    const m = this.manifest(id);
+    const v = variant === 'auto' ? variantsOf(m)[0]! : variant;
+    return modelFiles(this.dirOf(id), m, v, id, path.join);
+  }
+
+  async importBundle(folder: string): Promise<InstalledModel> {
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new ModelImportError(`${folder}: not a folder (choose the bundle folder that holds ${MANIFEST_NAME})`, folder);
+    await validateBundle(folder, folder); // fail fast, before copying gigabytes
+    const staging = this.staging();
+    try {
+      cpSync(folder, staging, { recursive: true });
+    } catch (e) {
+      rmSync(staging, { recursive: true, force: true });
+      throw new ModelImportError(`copying ${folder} failed: ${(e as Error).message}`, folder);
+    }
+    return this.install(staging, folder, path.basename(folder));
+  }
+
+  /** An encoder + canonical decoder exported by the official segment-anything scripts (or any exporter with that signature). */
+  async importOnnxPair(encoder: string, decoder: string, name?: string): Promise<InstalledModel> {
+    for (const f of [encoder, decoder]) if (!existsSync(f) || !statSync(f).isFile()) throw new ModelImportError(`${f}: file not found`, f);
+    const encIo = await readOnnxIo(encoder, encoder).catch((e: Error) => Promise.reject(new ModelImportError(e.message, encoder)));
+    const enc = encoderProblems(encIo, encoder);
+    if (enc.problems.length) throw new ModelImportError(enc.problems.join('; '), encoder);
+    const decIo = await readOnnxIo(decoder, decoder).catch((e: Error) => Promise.reject(new ModelImportError(e.message, decoder)));
+    const dec = decoderProblems(decIo, decoder);
+    if (dec.length) throw new ModelImportError(dec.join('; '), decoder);
+    const staging = this.staging();
+    try {
+      cpSync(encoder, path.join(staging, 'encoder.onnx'));
+      cpSync(decoder, path.join(staging, 'decoder.onnx'));
+      const files: Record<string, { bytes: number; sha256: string }> = {};
+      for (const f of ['encoder.onnx', 'decoder.onnx']) files[f] = { bytes: statSync(path.join(staging, f)).size, sha256: await sha256File(path.join(staging, f)) };
+      const manifest = {
+        format_version: FORMAT_VERSION,
+        name: name ?? path.basename(decoder).replace(/\.onnx$/i, ''),
+        created: new Date().toISOString(),
+        runtime_version: 'app-import',
+        architecture: { arch: archFromCheckpointName(decoder) ?? archFromCheckpointName(encoder) ?? 'unknown', source: 'onnx import' },
+        preprocessing: { image_size: enc.size!, pixel_mean: SAM_MEAN, pixel_std: SAM_STD, resize: 'longest_side' },
+        encoder: { file: 'encoder.onnx', inputs: encIo.inputs.map(tensorSpec), outputs: encIo.outputs.map(tensorSpec), opset: 0 },
+        decoder: { file: 'decoder.onnx', inputs: decIo.inputs.map(tensorSpec), outputs: decIo.outputs.map(tensorSpec), opset: 0 },
+        base_model: path.basename(encoder),
+        metrics: {},
+        parity: {},
+        files,
+      };
+      writeFileSync(path.join(staging, MANIFEST_NAME), JSON.stringify(manifest, null, 2));
+    } catch (e) {
+      rmSync(staging, { recursive: true, force: true });
+      throw e;
+    }
+    return this.install(staging, path.dirname(encoder), name ?? manifestNameOf(encoder));
+  }
+
+  /** An official .pth checkpoint, converted and exported (fp32 + int8) by the Python runtime. */
+  async importCheckpoint(file: string, opts: { arch?: string; onProgress?: (p: JobProgress) => void; signal?: AbortSignal } = {}): Promise<InstalledModel> {
+    if (!existsSync(file) || !statSync(file).isFile()) throw new ModelImportError(`${file}: file not found`, file);
+    const arch = opts.arch ?? archFromCheckpointName(file);
+    if (!arch) throw new ModelImportError(`${file}: cannot tell the architecture from the name; official names are sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth (or choose vit_b/vit_l/vit_h)`, file);
+    const staging = this.staging();
+    const out = path.join(staging, 'bundle');
+    try {
+      await this.runtime().runJob(
+        exportOnnx,
+        { model: { checkpoint: file, arch }, out_dir: out, quantize: 'dynamic', base_model: path.basename(file) },
+        { ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.signal ? { signal: opts.signal } : {}) },
+      );
+    } catch (e) {
+      rmSync(staging, { recursive: true, force: true });
+      throw new ModelImportError(`${file}: ${(e as Error).message}`, file);
+    }
+    // The runtime publishes the bundle into out/ atomically; move it up to become the staging folder.
+    const inner = `${staging}-b`;
+    renameSync(out, inner);
+    rmSync(staging, { recursive: true, force: true });
+    return this.install(inner, file, path.basename(file).replace(/\.pth$/i, ''));
+  }
+
+  delete(id: string): void {
+    const dir = this.dirOf(id);
+    // Rename first so a crash mid-delete leaves a hidden folder, never a half model under its id.
+    const trash = path.join(this.modelsDir, `.staging-del-${randomUUID().slice(0, 8)}`);
+    renameSync(dir, trash);
+    rmSync(trash, { recursive: true, force: true });
+    if (this.activeId() === id) this.setActive(null);
+  }
+
+  activeId(): string | null {
+    try {
+      const v = JSON.parse(readFileSync(path.join(this.modelsDir, ACTIVE_FILE), 'utf8')) as { id?: unknown };
+      return typeof v.id === 'string' && existsSync(path.join(this.modelsDir, v.id, MANIFEST_NAME)) ? v.id : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The chosen model, else the only/newest installed one (so one import is enough to start). */
+  effectiveActive(): InstalledModel | null {
+    const models = this.list();
+    const id = this.activeId();
+    return models.find((m) => m.id === id) ?? models.at(-1) ?? null;
+  }
+
+  setActive(id: string | null): void {
+    if (id !== null) this.dirOf(id);
+    mkdirSync(this.modelsDir, { recursive: true });
+    const tmp = path.join(this.modelsDir, `${ACTIVE_FILE}.tmp`);
+    writeFileSync(tmp, JSON.stringify({ id }));
+    renameSync(tmp, path.join(this.modelsDir, ACTIVE_FILE));
+  }
+}
+
+function manifestNameOf(file: string): string {
+  return path.basename(file).replace(/\.onnx$/i, '').replace(/[._-]?(encoder|decoder)$/i, '') || 'onnx-model';
+}

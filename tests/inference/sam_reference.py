@@ -1,0 +1,133 @@
+"""PyTorch side of the Node-vs-PyTorch SAM parity test and the tiny test model builder.
+
+Run with the Python runtime's interpreter:
+
+  python sam_reference.py train-bundle OUT_DIR   # tiny blob model (runtime's tiny_demo) -> bundle
+  python sam_reference.py random-bundle OUT_DIR --arch vit_b --decoder-only   # random weights
+  python sam_reference.py predict BUNDLE REQUEST.json OUT.json
+
+`predict` runs segment-anything's own SamPredictor on the checkpoint of a bundle; masks come
+back as COCO RLE strings (pycocotools), with scores and the chosen low-res logits' shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def export_run(run_dir: Path, out: Path) -> None:
+    """Bundle the best checkpoint of a finished training run (run.json + best.pt)."""
+    from delineate_runtime.export import write_bundle
+    from delineate_runtime.models import build_from_spec, load_checkpoint
+    from delineate_runtime.models.spec import ModelSpec
+
+    run = json.loads((run_dir / "run.json").read_text())
+    sam = build_from_spec(ModelSpec.from_dict(run["model_spec"]))
+    load_checkpoint(sam, run["best_checkpoint"] or run["last_checkpoint"])
+    write_bundle(out, sam.eval(), arch="tiny", base_model="tiny_demo", quantize="dynamic",
+                 metrics={"val_dice": run["best_val_dice"], "start_val_dice": run["start_val_dice"]},
+                 training_config={"epochs": run["epochs_completed"]}, overwrite=True)
+    print(json.dumps({"bundle": str(out), "val_dice": run["best_val_dice"]}))
+
+
+def train_bundle(out: Path, epochs: int | None) -> None:
+    from delineate_runtime.training.tiny_demo import train_tiny_blob_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides = {"epochs": epochs} if epochs else {}
+        result = train_tiny_blob_model(Path(tmp) / "train", **overrides)
+        export_run(Path(result.run_dir), out)
+
+
+def random_bundle(out: Path, arch: str, seed: int) -> None:
+    import torch
+
+    from delineate_runtime.export import write_bundle
+    from delineate_runtime.models import build_sam_model
+
+    torch.manual_seed(seed)
+    sam = build_sam_model(arch)
+    write_bundle(out, sam.eval(), arch=arch, base_model=f"random {arch}", quantize="dynamic", overwrite=True)
+    print(json.dumps({"bundle": str(out)}))
+
+
+def _rle(mask: np.ndarray) -> dict[str, Any]:
+    from pycocotools import mask as mask_utils
+
+    r = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(s) for s in r["size"]], "counts": r["counts"].decode("ascii")}
+
+
+def _prompt(case: dict[str, Any]) -> dict[str, Any]:
+    pts = case.get("points") or []
+    return {
+        "point_coords": np.array([[p["x"], p["y"]] for p in pts], np.float64) if pts else None,
+        "point_labels": np.array([p["label"] for p in pts], np.int64) if pts else None,
+        "box": np.array([case["box"]["x0"], case["box"]["y0"], case["box"]["x1"], case["box"]["y1"]], np.float64) if case.get("box") else None,
+    }
+
+
+def predict(bundle: Path, request: Path, out: Path) -> None:
+    from segment_anything import SamPredictor
+
+    from delineate_runtime.data.images import apply_window
+    from delineate_runtime.export.preprocess import as_rgb_uint8
+    from delineate_runtime.protocol.operations import load_model
+
+    req = json.loads(request.read_text())
+    sam, _ = load_model(bundle=str(bundle))
+    h, w = req["height"], req["width"]
+    raw = np.fromfile(req["raw"], dtype=req["dtype"]).reshape(h, w).astype(np.float64)
+    modality = raw * req["slope"] + req["intercept"]
+    rgb = as_rgb_uint8(apply_window(modality, req["window"]))
+    predictor = SamPredictor(sam)
+    predictor.set_image(rgb)
+    results = []
+    for case in req["cases"]:
+        masks, scores, logits = predictor.predict(**_prompt(case), multimask_output=case["multimask"])
+        entry: dict[str, Any] = {"name": case["name"], "masks": [_rle(m) for m in masks], "scores": scores.tolist()}
+        if case.get("refine"):
+            best = int(np.argmax(scores))
+            masks, scores, _ = predictor.predict(**_prompt(case["refine"]), mask_input=logits[best][None], multimask_output=False)
+            entry["refined"] = {"masks": [_rle(m) for m in masks], "scores": scores.tolist()}
+        results.append(entry)
+    out.write_text(json.dumps({"results": results, "rgb_sum": int(rgb.astype(np.int64).sum())}))
+
+
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train-bundle")
+    t.add_argument("out", type=Path)
+    t.add_argument("--epochs", type=int, default=None)
+    e = sub.add_parser("export-run")
+    e.add_argument("run_dir", type=Path)
+    e.add_argument("out", type=Path)
+    r = sub.add_parser("random-bundle")
+    r.add_argument("out", type=Path)
+    r.add_argument("--arch", default="vit_b")
+    r.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("predict")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("request", type=Path)
+    p.add_argument("out", type=Path)
+    a = ap.parse_args(argv)
+    if a.cmd == "train-bundle":
+        train_bundle(a.out, a.epochs)
+    elif a.cmd == "export-run":
+        export_run(a.run_dir, a.out)
+    elif a.cmd == "random-bundle":
+        random_bundle(a.out, a.arch, a.seed)
+    else:
+        predict(a.bundle, a.request, a.out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

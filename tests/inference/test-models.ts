@@ -1,0 +1,57 @@
+/**
+ * Tiny SAM bundles for tests, built by the Python runtime and cached under .cache/ (git-
+ * ignored), keyed by the hash of the scripts that build them, so the slow training runs once.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findPython } from '../../electron/services/runtime/python-path.node.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const referenceScript = path.join(repoRoot, 'tests/inference/sam_reference.py');
+
+function hashOf(files: string[], extra: string): string {
+  const h = createHash('sha256');
+  for (const f of files) h.update(readFileSync(path.join(repoRoot, f)));
+  h.update(extra);
+  return h.digest('hex').slice(0, 16);
+}
+
+export function runPython(args: string[], timeoutMs = 20 * 60_000): string {
+  return execFileSync(findPython(), [referenceScript, ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 64 << 20,
+  });
+}
+
+/** Build `name` once: into a temp folder renamed into place, so a killed build leaves nothing. */
+function cachedBundle(name: string, inputs: string[], args: (out: string) => string[]): string {
+  const dir = path.join(repoRoot, '.cache/sam-test-models', `${name}-${hashOf(inputs, args('').join(' '))}`);
+  if (existsSync(path.join(dir, 'model.json'))) return dir;
+  mkdirSync(path.dirname(dir), { recursive: true });
+  const tmp = `${dir}.partial-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  runPython(args(tmp));
+  if (!existsSync(path.join(dir, 'model.json'))) renameSync(tmp, dir);
+  else rmSync(tmp, { recursive: true, force: true });
+  return dir;
+}
+
+/** The runtime's tiny_demo model trained to segment bright blobs (a few minutes on 2 cores, once). */
+export function tinyBlobBundle(): string {
+  return cachedBundle(
+    'tiny-blob',
+    ['python-runtime/delineate_runtime/training/tiny_demo.py', 'python-runtime/delineate_runtime/data/synthetic.py', 'tests/inference/sam_reference.py'],
+    (out) => ['train-bundle', out],
+  );
+}
+
+/** A SAM-architecture bundle with random weights (e.g. vit_b-shaped, for benches). */
+export function randomBundle(arch: string): string {
+  return cachedBundle(arch, ['tests/inference/sam_reference.py'], (out) => ['random-bundle', out, '--arch', arch]);
+}
