@@ -1,0 +1,142 @@
+/**
+ * Model manager against real files: a good bundle and an official-style ONNX pair install;
+ * broken ones (missing decoder, truncated file, swapped/wrong ONNX, bad manifest, a .pth that
+ * is not a checkpoint) fail with a message naming the file, and leave nothing behind.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { ModelImportError, ModelManager } from '../../electron/services/models/model-manager.node.js';
+import { RuntimeClient } from '../../electron/services/runtime/runtime-client.node.js';
+import { tinyBlobBundle } from './test-models.js';
+
+let bundle: string;
+let root: string;
+let runtime: RuntimeClient | undefined;
+
+before(() => {
+  bundle = tinyBlobBundle();
+  root = mkdtempSync(path.join(os.tmpdir(), 'models-'));
+});
+after(async () => {
+  await runtime?.close(2000);
+  rmSync(root, { recursive: true, force: true });
+});
+
+function fresh(name: string): ModelManager {
+  return new ModelManager(path.join(root, name, 'models'), () => (runtime ??= RuntimeClient.start()));
+}
+
+/** Nothing but installed model folders (and active.json) may be left in models/. */
+function leftovers(m: ModelManager): string[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(m.modelsDir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n.startsWith('.'));
+}
+
+function brokenCopy(name: string, change: (dir: string) => void): string {
+  const dir = path.join(root, 'src', name);
+  cpSync(bundle, dir, { recursive: true });
+  change(dir);
+  return dir;
+}
+
+async function rejectsNaming(p: Promise<unknown>, pattern: RegExp): Promise<ModelImportError> {
+  let caught: unknown;
+  await p.catch((e: unknown) => (caught = e));
+  assert.ok(caught instanceof ModelImportError, `expected ModelImportError, got ${String(caught)}`);
+  assert.match(caught.message, pattern);
+  return caught;
+}
+
+test('a good bundle installs, lists with its facts, becomes active, and is deleted cleanly', async () => {
+  const m = fresh('good');
+  assert.equal(m.effectiveActive(), null);
+  const info = await m.importBundle(bundle);
+  assert.equal(info.arch, 'tiny');
+  assert.equal(info.imageSize, 256);
+  assert.deepEqual(info.variants, ['int8', 'fp32']);
+  assert.ok(info.sizeBytes > 1_000_000);
+  assert.equal(typeof info.metrics.val_dice, 'number');
+  assert.deepEqual(m.list().map((x) => x.id), [info.id]);
+  assert.equal(m.effectiveActive()?.id, info.id, 'the only model is active without a choice');
+  assert.match(m.files(info.id).encoder, /encoder\.int8\.onnx$/, 'int8 by default');
+  assert.match(m.files(info.id, 'fp32').encoder, /encoder\.onnx$/);
+  const second = await m.importBundle(bundle);
+  m.setActive(info.id);
+  assert.equal(m.effectiveActive()?.id, info.id);
+  m.delete(info.id);
+  assert.equal(m.activeId(), null);
+  assert.deepEqual(m.list().map((x) => x.id), [second.id]);
+  assert.deepEqual(leftovers(m), []);
+});
+
+test('broken bundles are refused with the file named, nothing half-installed', async () => {
+  const m = fresh('broken');
+  const noDecoder = brokenCopy('no-decoder', (d) => rmSync(path.join(d, 'decoder.onnx')));
+  await rejectsNaming(m.importBundle(noDecoder), /decoder\.onnx is missing/);
+  const truncated = brokenCopy('truncated', (d) => truncateSync(path.join(d, 'encoder.onnx'), 1000));
+  const e = await rejectsNaming(m.importBundle(truncated), /encoder\.onnx has 1000 bytes.*truncated/);
+  assert.match(e.file ?? '', /encoder\.onnx$/);
+  // Truncated and not covered by checksums (a hand-made bundle): onnxruntime refuses to open it.
+  const unlisted = brokenCopy('truncated-unlisted', (d) => {
+    const mj = JSON.parse(readFileSync(path.join(d, 'model.json'), 'utf8'));
+    mj.files = {};
+    writeFileSync(path.join(d, 'model.json'), JSON.stringify(mj));
+    truncateSync(path.join(d, 'decoder.int8.onnx'), 5000);
+  });
+  await rejectsNaming(m.importBundle(unlisted), /decoder\.int8\.onnx: not a readable ONNX model/);
+  const swapped = brokenCopy('swapped', (d) => {
+    const mj = JSON.parse(readFileSync(path.join(d, 'model.json'), 'utf8'));
+    mj.files = {};
+    writeFileSync(path.join(d, 'model.json'), JSON.stringify(mj));
+    cpSync(path.join(d, 'encoder.onnx'), path.join(d, 'decoder.onnx'));
+  });
+  await rejectsNaming(m.importBundle(swapped), /decoder\.onnx: missing decoder inputs .*point_coords/);
+  const badJson = brokenCopy('bad-json', (d) => writeFileSync(path.join(d, 'model.json'), '{"format_version": 1, "created": 3'));
+  await rejectsNaming(m.importBundle(badJson), /model\.json: not valid JSON/);
+  const newer = brokenCopy('newer', (d) => {
+    const mj = JSON.parse(readFileSync(path.join(d, 'model.json'), 'utf8'));
+    writeFileSync(path.join(d, 'model.json'), JSON.stringify({ ...mj, format_version: 99 }));
+  });
+  await rejectsNaming(m.importBundle(newer), /format_version 99 is newer/);
+  await rejectsNaming(m.importBundle(path.join(root, 'nope')), /not a folder/);
+  assert.deepEqual(m.list(), []);
+  assert.deepEqual(leftovers(m), []);
+});
+
+test('an encoder + canonical decoder ONNX pair installs; wrong files are named', async () => {
+  const m = fresh('onnx');
+  const enc = path.join(bundle, 'encoder.onnx');
+  const dec = path.join(bundle, 'decoder.onnx');
+  await rejectsNaming(m.importOnnxPair(dec, dec), /decoder\.onnx: an encoder has one input .*is this the decoder/);
+  await rejectsNaming(m.importOnnxPair(enc, enc), /encoder\.onnx: missing decoder inputs/);
+  const cut = path.join(root, 'cut-decoder.onnx');
+  cpSync(dec, cut);
+  truncateSync(cut, 20_000);
+  await rejectsNaming(m.importOnnxPair(enc, cut), /cut-decoder\.onnx: not a readable ONNX model/);
+  assert.deepEqual(leftovers(m), []);
+  const info = await m.importOnnxPair(enc, dec, 'Official pair');
+  assert.equal(info.imageSize, 256, 'image size read from the encoder input');
+  assert.deepEqual(info.variants, ['fp32']);
+  assert.equal(info.name, 'Official pair');
+  assert.deepEqual(leftovers(m), []);
+});
+
+test('a .pth that is not a SAM checkpoint is refused by the runtime, clearly, nothing left', { timeout: 180_000 }, async () => {
+  const m = fresh('pth');
+  const fake = path.join(root, 'sam_vit_b_01ec64.pth');
+  writeFileSync(fake, 'this is not a checkpoint');
+  await rejectsNaming(m.importCheckpoint(fake), /sam_vit_b_01ec64\.pth/);
+  await rejectsNaming(m.importCheckpoint(path.join(root, 'model.pth')), /file not found/);
+  writeFileSync(path.join(root, 'weights.pth'), 'x');
+  await rejectsNaming(m.importCheckpoint(path.join(root, 'weights.pth')), /sam_vit_b_01ec64\.pth, sam_vit_l_0b3195\.pth, sam_vit_h_4b8939\.pth/);
+  assert.deepEqual(m.list(), []);
+  assert.deepEqual(leftovers(m), []);
+});
