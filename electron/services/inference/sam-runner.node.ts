@@ -25,10 +25,18 @@ export class SamWorkerError extends Error {
   }
 }
 
-/** The worker's entry: the compiled .js next to this file, or the .ts source under tsx. */
-function workerUrl(): URL {
+/**
+ * Start the worker: the compiled .js next to this file; from source (tests, dev host under
+ * tsx) a small bootstrap registers tsx's loader in the worker first, because Node 20 does not
+ * carry `--import tsx` hooks into worker threads.
+ */
+function startWorker(workerData: unknown): Worker {
   const js = new URL('./sam-worker.node.js', import.meta.url);
-  return existsSync(fileURLToPath(js)) ? js : new URL('./sam-worker.node.ts', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
+  const ts = new URL('./sam-worker.node.ts', import.meta.url).href;
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(ts)}); })`;
+  return new Worker(boot, { eval: true, workerData });
 }
 
 export class SamRunner {
@@ -40,7 +48,7 @@ export class SamRunner {
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(workerUrl(), { workerData: { threads: this.threads } });
+    const w = startWorker({ threads: this.threads });
     w.on('message', (r: WorkerReply) => {
       const p = this.pending.get(r.id);
       if (!p) return;
