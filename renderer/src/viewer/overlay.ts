@@ -22,6 +22,8 @@ export class MaskCompositor {
   private data: ImageData | null = null;
   private width = 0;
   private height = 0;
+  /** True while the canvas is known to be fully transparent (most slices of a series have no masks). */
+  blank = true;
 
   /** Recomposite `box` (or the whole slice). `colors` maps label id to its colour; unknown labels are skipped. */
   /**
@@ -33,8 +35,19 @@ export class MaskCompositor {
       this.width = this.canvas.width = slice.width;
       this.height = this.canvas.height = slice.height;
       this.data = this.ctx.createImageData(slice.width, slice.height);
+      this.blank = true;
       box = null;
     }
+    if (slice.layers.size === 0) {
+      // Nothing to draw: skip the per-pixel pass, which would otherwise cost every slice change.
+      if (!this.blank) {
+        this.data.data.fill(0);
+        this.ctx.clearRect(0, 0, this.width, this.height);
+        this.blank = true;
+      }
+      return;
+    }
+    this.blank = false;
     const w = this.width;
     const h = this.height;
     const b = box ? { x0: Math.max(0, box.x0 - 1), y0: Math.max(0, box.y0 - 1), x1: Math.min(w, box.x1 + 1), y1: Math.min(h, box.y1 + 1) } : { x0: 0, y0: 0, x1: w, y1: h };
@@ -94,7 +107,7 @@ export function drawOverlay(target: HTMLCanvasElement, element: HTMLElement, com
   } catch {
     return; // no image displayed yet
   }
-  if (compositor) {
+  if (compositor && !compositor.blank) {
     ctx.save();
     ctx.globalAlpha = extras.outlineOnly ? 1 : extras.opacity;
     ctx.imageSmoothingEnabled = false;
