@@ -13,6 +13,7 @@ import { groupImages, type BrowserRow, type StackItem } from '../lib/grouping';
 import { SliceMasks, layerKey, parseLayerKey, type Edit, type EditSource, type LayerKey } from '../lib/masks';
 import { SaveQueue, type SaveState } from '../lib/saveQueue';
 import { batchBySize } from '../lib/batches';
+import { rememberProject } from './recent';
 
 export type Tool = 'brush' | 'eraser' | 'polygon' | 'wl' | 'zoom' | 'pan';
 export type LeafRow = Extract<BrowserRow, { type: 'series' | 'image' }>;
@@ -146,6 +147,7 @@ export class Workspace {
   private async afterOpen(p: ProjectInfo, restore: boolean): Promise<void> {
     this.resetProjectState();
     this.project = p;
+    rememberProject({ path: p.path, name: p.name });
     await Promise.all([this.refreshImages(), this.refreshLabels()]);
     if (restore) this.restoreLastOpen();
   }

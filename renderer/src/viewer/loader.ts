@@ -10,6 +10,7 @@ import type { CsImage } from 'cornerstone-core';
 import { api } from '../transport';
 import { convertFrame, type ConvertedFrame } from './pixelFrame';
 import type { StackItem } from '../lib/grouping';
+import { prefetchOrder } from '../lib/prefetchOrder';
 
 export interface DelineateImage extends CsImage {
   delineate: ConvertedFrame & { imageId: number; frame: number };
@@ -92,23 +93,13 @@ export class Prefetcher {
   constructor(
     private readonly concurrency = 4,
     private readonly ahead = 160,
-    private readonly behind = 48,
+    private readonly behind = 24,
   ) {}
 
   around(stack: readonly StackItem[], index: number, direction: 1 | -1): void {
-    const want: StackItem[] = [];
-    for (let d = 1; d <= Math.max(this.ahead, this.behind); d++) {
-      if (d <= this.ahead) {
-        const i = index + d * direction;
-        if (i >= 0 && i < stack.length) want.push(stack[i]!);
-      }
-      // Two ahead for every one behind: scrolling usually continues the way it goes.
-      if (d <= this.behind && d % 2 === 0) {
-        const i = index - (d / 2) * direction;
-        if (i >= 0 && i < stack.length) want.push(stack[i]!);
-      }
-    }
-    this.queue = want.filter((it) => !isRequested(it));
+    this.queue = prefetchOrder(stack.length, index, direction, this.ahead, this.behind)
+      .map((i) => stack[i]!)
+      .filter((it) => !isRequested(it));
     this.pump();
   }
 
