@@ -66,6 +66,10 @@ def trained_tiny(tmp_path_factory: pytest.TempPathFactory) -> TrainedTiny:
     result = train_tiny_blob_model(out)
     run = Path(result.run_dir)
     return TrainedTiny(
-        dir=out, dataset=out / "dataset", checkpoint=run / "best.pt", initial=run / "initial.pt",
-        spec=ModelSpec.from_dict(result.model_spec), result=json.loads((run / "run.json").read_text()),
+        dir=out,
+        dataset=out / "dataset",
+        checkpoint=run / "best.pt",
+        initial=run / "initial.pt",
+        spec=ModelSpec.from_dict(result.model_spec),
+        result=json.loads((run / "run.json").read_text()),
     )

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write a synthetic CT-like lesion dataset snapshot (COCO RLE + 16-bit PNG/.npy + windows).
 
-    python scripts/make_synthetic_dataset.py OUT_DIR [--n 32] [--height 112] [--width 128]
+python scripts/make_synthetic_dataset.py OUT_DIR [--n 32] [--height 112] [--width 128]
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--classes", type=int, default=1, choices=(1, 2))
     a = ap.parse_args(argv)
-    out = write_snapshot(a.out_dir, SyntheticSpec(
-        n_images=a.n, height=a.height, width=a.width, seed=a.seed, classes=a.classes))
+    out = write_snapshot(
+        a.out_dir,
+        SyntheticSpec(n_images=a.n, height=a.height, width=a.width, seed=a.seed, classes=a.classes),
+    )
     print(out / "annotations.json")
     return 0
 

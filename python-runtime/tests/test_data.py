@@ -39,7 +39,9 @@ def test_snapshot_reads_16bit_png_npy_windows_and_rle(synthetic_snapshot: Path) 
     inst = png.instances[0]
     assert img[..., 0][inst.mask].mean() > 150 and img[0, 0, 0] == 0
     ann = next(a for a in coco["annotations"] if a["image_id"] == png.image_id)
-    assert int(sum(i.mask.sum() for i in png.instances if i.mask.sum() == ann["area"])) == ann["area"]
+    assert (
+        int(sum(i.mask.sum() for i in png.instances if i.mask.sum() == ann["area"])) == ann["area"]
+    )
     assert ds.categories == {1: "lesion"}
 
 
@@ -69,13 +71,24 @@ def test_uncompressed_rle_and_polygons(tmp_path: Path) -> None:
             counts.append(run)
             prev, run = v, 1
     counts.append(run)
-    coco = {"images": [{"id": 1, "file_name": "img.png", "height": 20, "width": 30}],
-            "annotations": [
-                {"id": 1, "image_id": 1, "category_id": 1,
-                 "segmentation": {"size": [20, 30], "counts": counts}},
-                {"id": 2, "image_id": 1, "category_id": 2,
-                 "segmentation": [[20, 2, 28, 2, 28, 12, 20, 12]]}],
-            "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]}
+    coco = {
+        "images": [{"id": 1, "file_name": "img.png", "height": 20, "width": 30}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": {"size": [20, 30], "counts": counts},
+            },
+            {
+                "id": 2,
+                "image_id": 1,
+                "category_id": 2,
+                "segmentation": [[20, 2, 28, 2, 28, 12, 20, 12]],
+            },
+        ],
+        "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
+    }
     (tmp_path / "annotations.json").write_text(json.dumps(coco))
     rec = open_dataset(tmp_path).records[0]
     assert np.array_equal(rec.instances[0].mask, m.astype(bool))
@@ -87,10 +100,18 @@ def test_bad_snapshots_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "annotations.json").write_text("{not json")
     with pytest.raises(DatasetError, match="annotations.json"):
         open_dataset(tmp_path)
-    coco = {"images": [{"id": 1, "file_name": "missing.png", "height": 4, "width": 4}],
-            "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
-                             "segmentation": mask_utils.encode(np.asfortranarray(
-                                 np.ones((4, 4), np.uint8))) | {"counts": "bad"}}]}
+    coco = {
+        "images": [{"id": 1, "file_name": "missing.png", "height": 4, "width": 4}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "segmentation": mask_utils.encode(np.asfortranarray(np.ones((4, 4), np.uint8)))
+                | {"counts": "bad"},
+            }
+        ],
+    }
     (tmp_path / "annotations.json").write_text(json.dumps(coco))
     with pytest.raises(DatasetError, match="missing.png"):
         open_dataset(tmp_path)

@@ -14,6 +14,7 @@ from delineate_runtime.models import (
     build_from_spec,
     build_sam_model,
     load_checkpoint,
+    sam_registry,
     save_official_format,
     spec_for,
     spec_of,
@@ -39,7 +40,7 @@ def test_tiny_round_trip_via_registry_path(tmp_path: Path, make_tiny_sam) -> Non
     # A bare state dict, exactly what sam_model_registry[...](checkpoint=...) torch.loads.
     raw = torch.load(ckpt, weights_only=True)
     assert isinstance(raw, dict) and "image_encoder.patch_embed.proj.weight" in raw
-    reloaded = build_sam_model("tiny", ckpt, image_size=128)
+    reloaded = sam_registry["tiny"](checkpoint=ckpt, image_size=128)
     for k, v in model.state_dict().items():
         assert torch.equal(v, reloaded.state_dict()[k]), k
     x = torch.randn(1, 3, 128, 128)
@@ -98,8 +99,9 @@ def test_not_a_state_dict_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_mismatched_arch_lists_keys_and_shapes(tmp_path: Path, make_tiny_sam) -> None:
-    ckpt = save_official_format(make_tiny_sam(encoder_depth=2, encoder_global_attn_indexes=(1,)),
-                                tmp_path / "depth2.pth")
+    ckpt = save_official_format(
+        make_tiny_sam(encoder_depth=2, encoder_global_attn_indexes=(1,)), tmp_path / "depth2.pth"
+    )
     with pytest.raises(CheckpointError) as ei:
         build_sam_model("tiny", ckpt)  # depth 4
     err = ei.value
@@ -107,11 +109,25 @@ def test_mismatched_arch_lists_keys_and_shapes(tmp_path: Path, make_tiny_sam) ->
     assert any(k.startswith("image_encoder.blocks.3.") for k in err.missing_keys)
     assert not err.unexpected_keys
 
-    ckpt2 = save_official_format(make_tiny_sam(encoder_embed_dim=32, encoder_num_heads=2),
-                                 tmp_path / "narrow.pth")
+    ckpt2 = save_official_format(
+        make_tiny_sam(encoder_embed_dim=32, encoder_num_heads=2), tmp_path / "narrow.pth"
+    )
     with pytest.raises(CheckpointError) as ei2:
         build_sam_model("tiny", ckpt2)
     mism = dict((k, (f, m)) for k, f, m in ei2.value.shape_mismatches)
     assert mism["image_encoder.pos_embed"] == ((1, 8, 8, 32), (1, 8, 8, 64))
     assert "shape mismatches" in str(ei2.value)
     assert ei2.value.to_dict()["path"] == str(ckpt2)
+
+
+def test_vit_b_checkpoint_round_trip_through_the_official_registry(tmp_path: Path) -> None:
+    """Ours -> file -> segment_anything's own loader, and back: the real compatibility check."""
+    torch.manual_seed(0)
+    ours = build_sam_model("vit_b")
+    path = save_official_format(ours, tmp_path / "sam_vit_b_random.pth")
+    official = sam_model_registry["vit_b"](checkpoint=str(path))
+    probe = "image_encoder.blocks.11.mlp.lin2.weight"
+    assert torch.equal(official.state_dict()[probe], ours.state_dict()[probe])
+    del official
+    again = sam_registry["vit_b"](checkpoint=path)
+    assert torch.equal(again.state_dict()[probe], ours.state_dict()[probe])

@@ -14,11 +14,11 @@ def test_shapes_match_the_official_transform() -> None:
     for h, w in [(480, 640), (640, 480), (333, 1000), (1024, 1024), (50, 70)]:
         assert resized_shape(h, w, 1024) == official.get_preprocess_shape(h, w, 1024)
         pts = np.array([[0.0, 0.0], [w - 1.0, h - 1.0], [w / 3, h / 2]])
-        assert np.allclose(Preprocessor(1024).coords(pts, (h, w)),
-                           official.apply_coords(pts, (h, w)))
+        assert np.allclose(
+            Preprocessor(1024).coords(pts, (h, w)), official.apply_coords(pts, (h, w))
+        )
         box = np.array([[5.0, 7.0, w - 3.0, h - 2.0]])
-        assert np.allclose(Preprocessor(1024).boxes(box, (h, w)),
-                           official.apply_boxes(box, (h, w)))
+        assert np.allclose(Preprocessor(1024).boxes(box, (h, w)), official.apply_boxes(box, (h, w)))
 
 
 def test_non_square_image_is_padded_bottom_right_with_mean() -> None:
@@ -43,8 +43,9 @@ def test_mask_round_trip_on_non_square_images() -> None:
         model_frame = pre.mask(mask)
         assert model_frame.shape == (size, size)
         # Pretend the decoder answered with this mask as low-res logits (4x smaller).
-        low = torch.nn.functional.interpolate(model_frame[None, None] * 20 - 10,
-                                              size=(size // 4, size // 4), mode="area")
+        low = torch.nn.functional.interpolate(
+            model_frame[None, None] * 20 - 10, size=(size // 4, size // 4), mode="area"
+        )
         back = pre.postprocess_masks(low[0, 0], (h, w)) > 0
         assert back.shape == (h, w)
         inter = (back.numpy() & mask).sum()
@@ -60,5 +61,6 @@ def test_point_transform_lands_on_the_same_content() -> None:
     x = pre.image(img)[0]
     px, py = pre.coords(np.array([[125.0, 65.0]]), (h, w))[0]
     assert x[int(py), int(px)] > 1.0  # bright (normalised) where the point maps
-    assert np.allclose(pre.coords_back(pre.coords(np.array([[125.0, 65.0]]), (h, w)), (h, w)),
-                       [[125.0, 65.0]])
+    assert np.allclose(
+        pre.coords_back(pre.coords(np.array([[125.0, 65.0]]), (h, w)), (h, w)), [[125.0, 65.0]]
+    )

@@ -16,15 +16,29 @@ from delineate_runtime.data.prompts import Prompt
 from delineate_runtime.models import read_state_dict
 from delineate_runtime.training import TrainConfig, train
 from delineate_runtime.training.cache_speed import measure_cache_speedup
-from delineate_runtime.training.freezing import apply_scope, encoder_frozen, schedule, trainable_count
+from delineate_runtime.training.freezing import (
+    apply_scope,
+    encoder_frozen,
+    schedule,
+    trainable_count,
+)
 from delineate_runtime.training.loop import _Trainer, noop
 from delineate_runtime.training.sam_forward import TrainableSam, enable_activation_checkpointing
 
 
 def _cfg(dataset: Path, run_dir: Path, **kw: Any) -> TrainConfig:
-    d: dict[str, Any] = dict(dataset=str(dataset), run_dir=str(run_dir), arch="tiny",
-                             image_size=128, epochs=2, batch_size=2, lr=1e-3, freeze="full",
-                             cache_dir=str(run_dir.parent / "cache"), eval_before=False)
+    d: dict[str, Any] = dict(
+        dataset=str(dataset),
+        run_dir=str(run_dir),
+        arch="tiny",
+        image_size=128,
+        epochs=2,
+        batch_size=2,
+        lr=1e-3,
+        freeze="full",
+        cache_dir=str(run_dir.parent / "cache"),
+        eval_before=False,
+    )
     d.update(kw)
     return TrainConfig.from_dict(d)
 
@@ -32,9 +46,11 @@ def _cfg(dataset: Path, run_dir: Path, **kw: Any) -> TrainConfig:
 def test_tiny_sam_fine_tuning_improves_val_dice_by_0_3(trained_tiny) -> None:
     r = trained_tiny.result
     start, best = r["start_val_dice"], r["best_val_dice"]
-    print(f"\ntiny SAM val Dice: start {start:.3f} -> best {best:.3f} "
-          f"(+{best - start:.3f}) after {r['epochs_completed']} epochs; "
-          f"epochs to 90% of best: {r['epochs_to_90pct_best']}")
+    print(
+        f"\ntiny SAM val Dice: start {start:.3f} -> best {best:.3f} "
+        f"(+{best - start:.3f}) after {r['epochs_completed']} epochs; "
+        f"epochs to 90% of best: {r['epochs_to_90pct_best']}"
+    )
     assert best - start >= 0.3
     assert Path(r["best_checkpoint"]).is_file() and r["status"] == "completed"
     assert [h["epoch"] for h in r["history"]] == list(range(1, r["epochs_completed"] + 1))
@@ -56,13 +72,25 @@ def test_freezing_scopes_and_guide_stages(make_tiny_sam) -> None:
         apply_scope(sam, scope, last_n=2)
         counts[scope] = trainable_count(sam)
         assert encoder_frozen(sam) == (scope in ("decoder_head", "decoder"))
-    assert 0 < counts["decoder_head"] < counts["decoder"] < counts["decoder_and_last_n"] < counts["full"]
+    assert (
+        0
+        < counts["decoder_head"]
+        < counts["decoder"]
+        < counts["decoder_and_last_n"]
+        < counts["full"]
+    )
     apply_scope(sam, "decoder_and_last_n", last_n=2)
     blocks = sam.image_encoder.blocks
     assert not any(p.requires_grad for p in blocks[1].parameters())
     assert all(p.requires_grad for p in blocks[2].parameters())
-    stages = schedule(TrainConfig.from_dict({"dataset": "d", "run_dir": "r", "freeze": "progressive"}))
-    assert [(s.start_epoch, s.end_epoch, s.lr_mult) for s in stages] == [(0, 5, 1.0), (5, 15, 1.0), (15, 20, 0.1)]
+    stages = schedule(
+        TrainConfig.from_dict({"dataset": "d", "run_dir": "r", "freeze": "progressive"})
+    )
+    assert [(s.start_epoch, s.end_epoch, s.lr_mult) for s in stages] == [
+        (0, 5, 1.0),
+        (5, 15, 1.0),
+        (15, 20, 0.1),
+    ]
     assert [s.scope for s in stages] == ["decoder_head", "decoder_and_last_n", "full"]
 
 
@@ -80,7 +108,9 @@ def test_activation_checkpointing_gives_the_same_gradients(make_tiny_sam) -> Non
     assert ga is not None and torch.allclose(ga, gb, atol=1e-5)
 
 
-def test_cached_embeddings_give_the_same_loss_as_recomputing(small_snapshot: Path, tmp_path: Path) -> None:
+def test_cached_embeddings_give_the_same_loss_as_recomputing(
+    small_snapshot: Path, tmp_path: Path
+) -> None:
     cfg = _cfg(small_snapshot, tmp_path / "run", freeze="decoder_only", augment=False)
     tr = _Trainer(cfg, noop, lambda: False)
     tr.enter_stage(tr.stages[0])
@@ -102,8 +132,10 @@ def test_cached_embeddings_give_the_same_loss_as_recomputing(small_snapshot: Pat
 
 def test_cache_speedup_is_measured(small_snapshot: Path, tmp_path: Path) -> None:
     m = measure_cache_speedup(small_snapshot, tmp_path, image_size=256, rounds=2, batch_size=2)
-    print(f"\ncached vs recompute steps/s: {m['cached']['steps_per_s']:.2f} vs "
-          f"{m['recompute']['steps_per_s']:.2f} = x{m['speedup_steps_per_s']:.2f}")
+    print(
+        f"\ncached vs recompute steps/s: {m['cached']['steps_per_s']:.2f} vs "
+        f"{m['recompute']['steps_per_s']:.2f} = x{m['speedup_steps_per_s']:.2f}"
+    )
     assert m["cached"]["cached"] and not m["recompute"]["cached"]
     assert m["cached"]["steps"] == m["recompute"]["steps"] > 0
     # Timing is a benchmark figure, not a test threshold (shared CPUs); only sanity here.
@@ -114,7 +146,9 @@ def _final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
     return read_state_dict(run_dir / "checkpoints" / "last.pt")
 
 
-def test_cancel_mid_epoch_then_resume_matches_uninterrupted(small_snapshot: Path, tmp_path: Path) -> None:
+def test_cancel_mid_epoch_then_resume_matches_uninterrupted(
+    small_snapshot: Path, tmp_path: Path
+) -> None:
     common = dict(epochs=2, augment=True, correction_rounds=1, grad_accum_steps=1)
     full = train(_cfg(small_snapshot, tmp_path / "full", **common))
     assert full.status == "completed"
@@ -140,13 +174,29 @@ def test_cancel_mid_epoch_then_resume_matches_uninterrupted(small_snapshot: Path
         assert torch.allclose(a[k], b[k], atol=1e-6), k
 
 
-def test_options_smoke_distill_accum_bf16_checkpointing(small_snapshot: Path, tmp_path: Path) -> None:
+def test_options_smoke_distill_accum_bf16_checkpointing(
+    small_snapshot: Path, tmp_path: Path
+) -> None:
     events: list[dict[str, Any]] = []
-    r = train(_cfg(small_snapshot, tmp_path / "opts", epochs=1, freeze="encoder_last_n",
-                   unfreeze_last_n=1, distill_weight=0.5, grad_accum_steps=2, amp="bf16",
-                   activation_checkpointing=True, focal_weight=1.0, label_smoothing=0.1,
-                   max_steps_per_epoch=3, cutmix_p=0.5, copy_paste_p=0.5),
-              events.append)
+    r = train(
+        _cfg(
+            small_snapshot,
+            tmp_path / "opts",
+            epochs=1,
+            freeze="encoder_last_n",
+            unfreeze_last_n=1,
+            distill_weight=0.5,
+            grad_accum_steps=2,
+            amp="bf16",
+            activation_checkpointing=True,
+            focal_weight=1.0,
+            label_smoothing=0.1,
+            max_steps_per_epoch=3,
+            cutmix_p=0.5,
+            copy_paste_p=0.5,
+        ),
+        events.append,
+    )
     assert r.status == "completed" and not r.timing["cached_embeddings"]
     train_events = [e for e in events if e["stage"] == "train"]
     assert len(train_events) == 3
@@ -160,9 +210,22 @@ def test_ddp_two_processes_gloo(small_snapshot: Path, tmp_path: Path) -> None:
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "delineate_runtime.training", "--config", str(tmp_path / "cfg.json")],
-        capture_output=True, text=True, timeout=240, env=env)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "delineate_runtime.training",
+            "--config",
+            str(tmp_path / "cfg.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["status"] == "completed" and result["world_size"] == 2

@@ -31,14 +31,17 @@ def is_colour(img: torch.Tensor) -> bool:
     return not (torch.equal(img[0], img[1]) and torch.equal(img[1], img[2]))
 
 
-def geometric_photometric(img: torch.Tensor, masks: torch.Tensor, spec: AugmentSpec,
-                          seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def geometric_photometric(
+    img: torch.Tensor, masks: torch.Tensor, spec: AugmentSpec, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random scale/rotation (same for image and masks) then brightness/contrast (+HSV)."""
     colour = is_colour(img)
     affine = v2.RandomAffine(degrees=spec.rotation_deg, scale=spec.scale_range)
     jitter = v2.ColorJitter(
-        brightness=spec.brightness, contrast=spec.contrast,
-        saturation=4 * spec.hsv_jitter if colour else 0, hue=spec.hsv_jitter if colour else 0,
+        brightness=spec.brightness,
+        contrast=spec.contrast,
+        saturation=4 * spec.hsv_jitter if colour else 0,
+        hue=spec.hsv_jitter if colour else 0,
     )
     im = tv_tensors.Image(img / 255.0)
     mk = tv_tensors.Mask(masks.to(torch.uint8))
@@ -51,9 +54,13 @@ def geometric_photometric(img: torch.Tensor, masks: torch.Tensor, spec: AugmentS
     return (im.clamp(0, 1) * 255.0).as_subclass(torch.Tensor), mk.as_subclass(torch.Tensor) > 0
 
 
-def cutmix(img: torch.Tensor, masks: torch.Tensor, other_img: torch.Tensor,
-           other_masks: torch.Tensor, rng: np.random.Generator
-           ) -> tuple[torch.Tensor, torch.Tensor]:
+def cutmix(
+    img: torch.Tensor,
+    masks: torch.Tensor,
+    other_img: torch.Tensor,
+    other_masks: torch.Tensor,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Paste a random rectangle of another image; masks follow the pixels they label."""
     h, w = img.shape[-2:]
     oh, ow = other_img.shape[-2:]
@@ -62,18 +69,22 @@ def cutmix(img: torch.Tensor, masks: torch.Tensor, other_img: torch.Tensor,
     y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
     sy, sx = int(rng.integers(0, oh - ch + 1)), int(rng.integers(0, ow - cw + 1))
     out = img.clone()
-    out[:, y0:y0 + ch, x0:x0 + cw] = other_img[:, sy:sy + ch, sx:sx + cw]
+    out[:, y0 : y0 + ch, x0 : x0 + cw] = other_img[:, sy : sy + ch, sx : sx + cw]
     kept = masks.clone()
-    kept[:, y0:y0 + ch, x0:x0 + cw] = False
+    kept[:, y0 : y0 + ch, x0 : x0 + cw] = False
     pasted = torch.zeros((other_masks.shape[0], h, w), dtype=torch.bool)
-    pasted[:, y0:y0 + ch, x0:x0 + cw] = other_masks[:, sy:sy + ch, sx:sx + cw]
+    pasted[:, y0 : y0 + ch, x0 : x0 + cw] = other_masks[:, sy : sy + ch, sx : sx + cw]
     all_masks = torch.cat([kept, pasted])
     return out, all_masks[all_masks.flatten(1).any(1)]
 
 
-def copy_paste(img: torch.Tensor, masks: torch.Tensor, other_img: torch.Tensor,
-               other_masks: torch.Tensor, rng: np.random.Generator
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+def copy_paste(
+    img: torch.Tensor,
+    masks: torch.Tensor,
+    other_img: torch.Tensor,
+    other_masks: torch.Tensor,
+    rng: np.random.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Copy-Paste (Ghiasi et al. 2021): paste one masked instance of another image at a random
     offset; it occludes what lies beneath, so existing masks lose the covered pixels."""
     if other_masks.shape[0] == 0:
@@ -83,13 +94,13 @@ def copy_paste(img: torch.Tensor, masks: torch.Tensor, other_img: torch.Tensor,
     ys, xs = torch.nonzero(inst, as_tuple=True)
     y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
     ph, pw = min(y1 - y0, h), min(x1 - x0, w)
-    patch_m = inst[y0:y0 + ph, x0:x0 + pw]
-    patch_i = other_img[:, y0:y0 + ph, x0:x0 + pw]
+    patch_m = inst[y0 : y0 + ph, x0 : x0 + pw]
+    patch_i = other_img[:, y0 : y0 + ph, x0 : x0 + pw]
     ty, tx = int(rng.integers(0, h - ph + 1)), int(rng.integers(0, w - pw + 1))
     paste = torch.zeros((h, w), dtype=torch.bool)
-    paste[ty:ty + ph, tx:tx + pw] = patch_m
+    paste[ty : ty + ph, tx : tx + pw] = patch_m
     out = img.clone()
-    region = out[:, ty:ty + ph, tx:tx + pw]
+    region = out[:, ty : ty + ph, tx : tx + pw]
     region[:, patch_m] = patch_i[:, patch_m]
     kept = masks & ~paste
     all_masks = torch.cat([kept, paste[None]])

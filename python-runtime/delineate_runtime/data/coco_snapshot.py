@@ -77,8 +77,10 @@ def read_coco_snapshot(path: str | Path, val_fraction: float = 0.2) -> Dataset:
         except (KeyError, ValueError) as exc:
             raise DatasetError(f"{where}: missing field {exc}") from exc
         instances = [
-            Instance(int(a.get("category_id", 1)),
-                     decode_segmentation(a["segmentation"], h, w, f"{where} annotation {a.get('id')}"))
+            Instance(
+                int(a.get("category_id", 1)),
+                decode_segmentation(a["segmentation"], h, w, f"{where} annotation {a.get('id')}"),
+            )
             for a in by_image.get(int(im["id"]), [])
             if not a.get("iscrowd", 0)
         ]
@@ -88,10 +90,17 @@ def read_coco_snapshot(path: str | Path, val_fraction: float = 0.2) -> Dataset:
         split = im.get("split") or derived_split(file_name, val_fraction)
         if split not in ("train", "val"):
             raise DatasetError(f"{where}: split must be 'train' or 'val', got {split!r}")
-        records.append(ImageRecord(
-            path=root / file_name, height=h, width=w, instances=instances, split=split,
-            window=im.get("window"), image_id=int(im["id"]),
-        ))
+        records.append(
+            ImageRecord(
+                path=root / file_name,
+                height=h,
+                width=w,
+                instances=instances,
+                split=split,
+                window=im.get("window"),
+                image_id=int(im["id"]),
+            )
+        )
     if not records:
         raise DatasetError(f"{ann_path}: no image has a non-empty annotation")
     if not any("split" in im for im in images):

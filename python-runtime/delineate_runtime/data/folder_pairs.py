@@ -33,8 +33,9 @@ def _pairs(root: Path) -> list[tuple[Path, Path]]:
     pairs = []
     for mask in sorted(root.glob("*_mask.*")):
         stem = mask.name.split("_mask.")[0]
-        img = next((root / f"{stem}{e}" for e in IMAGE_EXTS if (root / f"{stem}{e}").is_file()),
-                   None)
+        img = next(
+            (root / f"{stem}{e}" for e in IMAGE_EXTS if (root / f"{stem}{e}").is_file()), None
+        )
         if img is None:
             raise DatasetError(f"mask {mask} has no image named {stem}.*")
         pairs.append((img, mask))
@@ -57,10 +58,15 @@ def read_folder_pairs(path: str | Path, val_fraction: float = 0.2) -> Dataset:
         instances = [Instance(int(v), m == v) for v in np.unique(m) if v != 0]
         if not instances:
             continue
-        records.append(ImageRecord(
-            path=img, height=raw.shape[0], width=raw.shape[1], instances=instances,
-            split=derived_split(img.name, val_fraction),
-        ))
+        records.append(
+            ImageRecord(
+                path=img,
+                height=raw.shape[0],
+                width=raw.shape[1],
+                instances=instances,
+                split=derived_split(img.name, val_fraction),
+            )
+        )
     if not records:
         raise DatasetError(f"{root}: every mask is empty")
     ensure_both_splits(records)

@@ -40,8 +40,9 @@ def _sample_pixels(region: np.ndarray, n: int, rng: np.random.Generator) -> np.n
     return np.stack([xs[idx], ys[idx]], axis=1).astype(np.float32)
 
 
-def sample_points(mask: np.ndarray, n_pos: int, n_neg: int, rng: np.random.Generator,
-                  neg_margin: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def sample_points(
+    mask: np.ndarray, n_pos: int, n_neg: int, rng: np.random.Generator, neg_margin: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
     """Positive points inside the mask; negatives in a band around it (where confusions are)."""
     pos = _sample_pixels(mask, n_pos, rng)
     neg = np.zeros((0, 2), np.float32)
@@ -72,8 +73,13 @@ def jittered_box(mask: np.ndarray, jitter: float, rng: np.random.Generator) -> n
     return out
 
 
-def simulate_prompt(mask: np.ndarray, rng: np.random.Generator, mix: Mapping[str, float],
-                    max_points: int = 3, box_jitter: float = 0.1) -> Prompt:
+def simulate_prompt(
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    mix: Mapping[str, float],
+    max_points: int = 3,
+    box_jitter: float = 0.1,
+) -> Prompt:
     kinds = [k for k in ("points", "box", "none") if mix.get(k, 0) > 0]
     probs = np.array([mix[k] for k in kinds], np.float64)
     kind: PromptKind = kinds[int(rng.choice(len(kinds), p=probs / probs.sum()))]  # type: ignore[assignment]
@@ -87,8 +93,9 @@ def simulate_prompt(mask: np.ndarray, rng: np.random.Generator, mix: Mapping[str
     return Prompt("points", coords, labels)
 
 
-def corrective_click(pred: np.ndarray, gt: np.ndarray, rng: np.random.Generator | None = None
-                     ) -> tuple[np.ndarray, int] | None:
+def corrective_click(
+    pred: np.ndarray, gt: np.ndarray, rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, int] | None:
     """A click in the error region of the previous prediction.
 
     Training (``rng`` given) samples uniformly from the error region, as SAM's interactive

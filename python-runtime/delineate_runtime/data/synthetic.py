@@ -46,14 +46,17 @@ def _blob(rng: np.random.Generator, h: int, w: int, body: np.ndarray) -> np.ndar
     r = rng.uniform(0.07, 0.16) * min(h, w)
     ang = np.arctan2(yy - cy, xx - cx)
     # Irregular border: radius modulated by a few random harmonics.
-    radius = r * (1 + sum(rng.uniform(0, 0.15) * np.cos(k * ang + rng.uniform(0, 6.28))
-                          for k in (2, 3, 5)))
+    radius = r * (
+        1 + sum(rng.uniform(0, 0.15) * np.cos(k * ang + rng.uniform(0, 6.28)) for k in (2, 3, 5))
+    )
     ecc = rng.uniform(0.7, 1.3)
     d = np.sqrt(((yy - cy) * ecc) ** 2 + ((xx - cx) / ecc) ** 2)
     return (d < radius) & body
 
 
-def make_image(rng: np.random.Generator, spec: SyntheticSpec) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
+def make_image(
+    rng: np.random.Generator, spec: SyntheticSpec
+) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
     h, w = spec.height, spec.width
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     ry, rx = rng.uniform(0.38, 0.47) * h, rng.uniform(0.38, 0.47) * w
@@ -93,19 +96,38 @@ def write_snapshot(out_dir: str | Path, spec: SyntheticSpec | None = None) -> Pa
             name = f"images/case_{idx:04d}.png"
             stored = np.clip(hu + HU_OFFSET, 0, 65535).astype(np.uint16)
             Image.fromarray(stored).save(out / name)
-            window = {"center": SOFT_TISSUE_WINDOW["center"] + HU_OFFSET,
-                      "width": SOFT_TISSUE_WINDOW["width"]}
-        images.append({"id": idx + 1, "file_name": name, "height": spec.height,
-                       "width": spec.width, "window": window})
+            window = {
+                "center": SOFT_TISSUE_WINDOW["center"] + HU_OFFSET,
+                "width": SOFT_TISSUE_WINDOW["width"],
+            }
+        images.append(
+            {
+                "id": idx + 1,
+                "file_name": name,
+                "height": spec.height,
+                "width": spec.width,
+                "window": window,
+            }
+        )
         for cat, m in instances:
             rle = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
-            anns.append({
-                "id": len(anns) + 1, "image_id": idx + 1, "category_id": cat, "iscrowd": 0,
-                "segmentation": {"size": list(rle["size"]), "counts": rle["counts"].decode()},
-                "area": int(m.sum()), "bbox": [float(v) for v in mask_utils.toBbox(rle)],
-            })
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": idx + 1,
+                    "category_id": cat,
+                    "iscrowd": 0,
+                    "segmentation": {"size": list(rle["size"]), "counts": rle["counts"].decode()},
+                    "area": int(m.sum()),
+                    "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                }
+            )
     cats = [{"id": 1, "name": "lesion"}] + ([{"id": 2, "name": "cyst"}] if spec.classes > 1 else [])
-    coco = {"info": {"description": "Delineate synthetic lesions", "seed": spec.seed},
-            "images": images, "annotations": anns, "categories": cats}
+    coco = {
+        "info": {"description": "Delineate synthetic lesions", "seed": spec.seed},
+        "images": images,
+        "annotations": anns,
+        "categories": cats,
+    }
     (out / "annotations.json").write_text(json.dumps(coco))
     return out

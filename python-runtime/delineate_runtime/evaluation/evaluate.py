@@ -28,26 +28,39 @@ EmbeddingFn = Callable[[int, ImageRecord], torch.Tensor]
 
 
 def _to_model(prompt: Prompt, pre: Preprocessor, hw: tuple[int, int]) -> Prompt:
-    coords = pre.coords(prompt.coords, hw).astype(np.float32) if len(prompt.coords) else prompt.coords
+    coords = (
+        pre.coords(prompt.coords, hw).astype(np.float32) if len(prompt.coords) else prompt.coords
+    )
     box = pre.boxes(prompt.box, hw)[0].astype(np.float32) if prompt.box is not None else None
     return Prompt(prompt.kind, coords, prompt.labels, box)
 
 
 @torch.no_grad()
-def predict(sam: Sam, emb: torch.Tensor, prompt: Prompt, pre: Preprocessor, hw: tuple[int, int],
-            mask_input: torch.Tensor | None = None) -> tuple[np.ndarray, torch.Tensor]:
+def predict(
+    sam: Sam,
+    emb: torch.Tensor,
+    prompt: Prompt,
+    pre: Preprocessor,
+    hw: tuple[int, int],
+    mask_input: torch.Tensor | None = None,
+) -> tuple[np.ndarray, torch.Tensor]:
     """-> (binary mask at original size, chosen low-res logits (1,1,h,w))."""
     logits, ious = decode(sam, emb, _to_model(prompt, pre, hw), mask_input)
     k = int(ious[0].argmax())
-    low = logits[:, k:k + 1]
+    low = logits[:, k : k + 1]
     full = pre.postprocess_masks(low[0, 0], hw)
     return (full > 0).cpu().numpy(), low
 
 
 @torch.no_grad()
-def evaluate_records(sam: Sam, records: Sequence[ImageRecord], pre: Preprocessor,
-                     categories: dict[int, str], modes: Sequence[str] = MODES,
-                     embedding_fn: EmbeddingFn | None = None) -> dict[str, Any]:
+def evaluate_records(
+    sam: Sam,
+    records: Sequence[ImageRecord],
+    pre: Preprocessor,
+    categories: dict[int, str],
+    modes: Sequence[str] = MODES,
+    embedding_fn: EmbeddingFn | None = None,
+) -> dict[str, Any]:
     sam.eval()
     device = sam.pixel_mean.device
     rows: dict[str, list[tuple[str, float, float]]] = {m: [] for m in modes}

@@ -24,8 +24,11 @@ def aggregate(rows: Iterable[tuple[str, float, float]]) -> dict[str, object]:
     for name, d, i in rows:
         by[name].append((d, i))
     per_class = {
-        name: {"dice": float(np.mean([d for d, _ in v])), "iou": float(np.mean([i for _, i in v])),
-               "n": len(v)}
+        name: {
+            "dice": float(np.mean([d for d, _ in v])),
+            "iou": float(np.mean([i for _, i in v])),
+            "n": len(v),
+        }
         for name, v in sorted(by.items())
     }
     return {

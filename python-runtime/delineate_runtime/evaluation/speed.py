@@ -21,14 +21,16 @@ def _decoder_inputs(sam: Sam) -> tuple[torch.Tensor, Prompt]:
     dim = sam.prompt_encoder.embed_dim
     emb = torch.randn(1, dim, *grid, device=sam.pixel_mean.device)
     s = sam.image_encoder.img_size
-    prompt = Prompt("points", coords=torch.tensor([[s / 2, s / 2]]).numpy(),
-                    labels=torch.tensor([1.0]).numpy())
+    prompt = Prompt(
+        "points", coords=torch.tensor([[s / 2, s / 2]]).numpy(), labels=torch.tensor([1.0]).numpy()
+    )
     return emb, prompt
 
 
 @torch.no_grad()
-def measure_fps(sam: Sam, warmup: int = 1, iters: int = 3, decoder_iters: int = 20
-                ) -> dict[str, Any]:
+def measure_fps(
+    sam: Sam, warmup: int = 1, iters: int = 3, decoder_iters: int = 20
+) -> dict[str, Any]:
     """Images/s of the image encoder and prompts/s of the decoder, timed separately, at the
     model's own input size (build the model with image_size=1024 for the standard figure)."""
     sam.eval()
@@ -57,14 +59,23 @@ def measure_fps(sam: Sam, warmup: int = 1, iters: int = 3, decoder_iters: int = 
         decode(sam, emb, prompt)
     sync()
     dec_s = (time.perf_counter() - t0) / decoder_iters
-    return {"input_size": s, "device": str(dev), "encoder_fps": 1 / enc_s,
-            "encoder_ms": enc_s * 1e3, "decoder_fps": 1 / dec_s, "decoder_ms": dec_s * 1e3,
-            "threads": torch.get_num_threads()}
+    return {
+        "input_size": s,
+        "device": str(dev),
+        "encoder_fps": 1 / enc_s,
+        "encoder_ms": enc_s * 1e3,
+        "decoder_fps": 1 / dec_s,
+        "decoder_ms": dec_s * 1e3,
+        "threads": torch.get_num_threads(),
+    }
 
 
-@torch.no_grad()
 def flops_per_pixel(sam: Sam) -> dict[str, Any]:
-    """FLOPs (multiply-add = 2) of one encoder pass and one decoder pass, per input pixel."""
+    """FLOPs (multiply-add = 2) of one encoder pass and one decoder pass, per input pixel.
+
+    Runs with autograd enabled: FlopCounterMode's module tracker hooks into autograd and
+    fails under no_grad. Nothing is backpropagated.
+    """
     sam.eval()
     s = sam.image_encoder.img_size
     x = torch.randn(1, 3, s, s, device=sam.pixel_mean.device)
@@ -76,6 +87,11 @@ def flops_per_pixel(sam: Sam) -> dict[str, Any]:
         decode(sam, emb, prompt)
     dec = fc.get_total_flops()
     px = s * s
-    return {"input_size": s, "encoder_flops": enc, "decoder_flops": dec,
-            "encoder_flops_per_pixel": enc / px, "decoder_flops_per_pixel": dec / px,
-            "total_flops_per_pixel": (enc + dec) / px}
+    return {
+        "input_size": s,
+        "encoder_flops": enc,
+        "decoder_flops": dec,
+        "encoder_flops_per_pixel": enc / px,
+        "decoder_flops_per_pixel": dec / px,
+        "total_flops_per_pixel": (enc + dec) / px,
+    }

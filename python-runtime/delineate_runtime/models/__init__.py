@@ -1,6 +1,6 @@
 """SAM model construction, checkpoints and specs."""
 
-from .build import build_from_spec, build_sam_model, spec_of
+from .build import build_from_spec, build_sam_model, sam_registry, spec_of
 from .checkpoint import (
     CheckpointError,
     check_state_dict,
@@ -20,6 +20,7 @@ __all__ = [
     "check_state_dict",
     "load_checkpoint",
     "read_state_dict",
+    "sam_registry",
     "save_official_format",
     "spec_for",
     "spec_of",

@@ -115,3 +115,17 @@ def spec_of(sam: Sam, arch: str = "custom") -> ModelSpec:
         pixel_mean=tuple(round(float(x), 4) for x in sam.pixel_mean.flatten()),  # type: ignore[arg-type]
         pixel_std=tuple(round(float(x), 4) for x in sam.pixel_std.flatten()),  # type: ignore[arg-type]
     )
+
+
+def _registry_entry(arch: str) -> Any:
+    def build(checkpoint: str | Path | None = None, **opts: Any) -> Sam:
+        return build_sam_model(arch, checkpoint, **opts)
+
+    build.__name__ = f"build_sam_{arch}"
+    return build
+
+
+# Mirrors ``segment_anything.sam_model_registry`` (``registry[arch](checkpoint=...)``), plus
+# "tiny"; loading goes through load_checkpoint so errors are CheckpointErrors.
+sam_registry: dict[str, Any] = {a: _registry_entry(a) for a in ("vit_b", "vit_l", "vit_h", "tiny")}
+sam_registry["default"] = sam_registry["vit_h"]

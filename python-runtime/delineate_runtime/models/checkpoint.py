@@ -55,9 +55,7 @@ class CheckpointError(Exception):
                 f"{len(self.unexpected_keys)} unexpected keys: {some(self.unexpected_keys)}"
             )
         if self.shape_mismatches:
-            shapes = [
-                f"{k} file {list(f)} vs model {list(m)}" for k, f, m in self.shape_mismatches
-            ]
+            shapes = [f"{k} file {list(f)} vs model {list(m)}" for k, f, m in self.shape_mismatches]
             parts.append(f"{len(self.shape_mismatches)} shape mismatches: {some(shapes)}")
         return "; ".join(parts)
 
@@ -80,8 +78,16 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         # weights_only: a checkpoint is data, never code to execute.
         obj = torch.load(p, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError,
-            ValueError, AttributeError, IndexError) as exc:
+    except (
+        RuntimeError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        EOFError,
+        OSError,
+        ValueError,
+        AttributeError,
+        IndexError,
+    ) as exc:
         raise CheckpointError(
             p, f"not a readable PyTorch checkpoint (corrupt or truncated?): {exc}"
         ) from exc
@@ -101,7 +107,7 @@ def _unwrap(path: Path, obj: Any) -> dict[str, torch.Tensor]:
     sd = dict(obj)
     for prefix in _STRIP_PREFIXES:
         if all(k.startswith(prefix) for k in sd):
-            sd = {k[len(prefix):]: v for k, v in sd.items()}
+            sd = {k[len(prefix) :]: v for k, v in sd.items()}
     return sd
 
 
@@ -125,7 +131,9 @@ def check_state_dict(model: nn.Module, sd: Mapping[str, torch.Tensor], path: str
         raise CheckpointError(
             path,
             "does not match the model architecture (wrong arch or image size?)",
-            missing, unexpected, mismatched,
+            missing,
+            unexpected,
+            mismatched,
         )
 
 

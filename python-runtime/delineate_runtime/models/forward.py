@@ -9,12 +9,15 @@ from segment_anything.modeling import Sam
 from ..data.prompts import Prompt
 
 
-def prompt_tensors(prompt: Prompt, device: torch.device
-                   ) -> tuple[tuple[torch.Tensor, torch.Tensor] | None, torch.Tensor | None]:
+def prompt_tensors(
+    prompt: Prompt, device: torch.device
+) -> tuple[tuple[torch.Tensor, torch.Tensor] | None, torch.Tensor | None]:
     points = None
     if len(prompt.coords):
-        points = (torch.as_tensor(prompt.coords, dtype=torch.float32, device=device)[None],
-                  torch.as_tensor(prompt.labels, dtype=torch.float32, device=device)[None])
+        points = (
+            torch.as_tensor(prompt.coords, dtype=torch.float32, device=device)[None],
+            torch.as_tensor(prompt.labels, dtype=torch.float32, device=device)[None],
+        )
     box = None
     if prompt.box is not None:
         box = torch.as_tensor(np.asarray(prompt.box), dtype=torch.float32, device=device)[None]
@@ -26,8 +29,9 @@ def wants_multimask(prompt: Prompt) -> bool:
     return prompt.box is None and len(prompt.coords) <= 1
 
 
-def decode(sam: Sam, embedding: torch.Tensor, prompt: Prompt,
-           mask_input: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def decode(
+    sam: Sam, embedding: torch.Tensor, prompt: Prompt, mask_input: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One image's embedding (1,C,g,g) + one prompt -> low-res logits (1,K,h,w), IoU (1,K)."""
     points, box = prompt_tensors(prompt, embedding.device)
     sparse, dense = sam.prompt_encoder(points=points, boxes=box, masks=mask_input)

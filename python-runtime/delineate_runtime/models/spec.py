@@ -35,7 +35,9 @@ class ModelSpec:
 
     def __post_init__(self) -> None:
         if self.image_size % PATCH_SIZE:
-            raise ValueError(f"image_size must be a multiple of {PATCH_SIZE}, got {self.image_size}")
+            raise ValueError(
+                f"image_size must be a multiple of {PATCH_SIZE}, got {self.image_size}"
+            )
         if any(i >= self.encoder_depth or i < 0 for i in self.encoder_global_attn_indexes):
             raise ValueError(
                 f"encoder_global_attn_indexes {self.encoder_global_attn_indexes} "
@@ -72,18 +74,38 @@ class ModelSpec:
 
 # The official registry's three sizes (segment_anything/build_sam.py) ...
 _OFFICIAL: dict[str, dict[str, Any]] = {
-    "vit_b": dict(encoder_embed_dim=768, encoder_depth=12, encoder_num_heads=12,
-                  encoder_global_attn_indexes=(2, 5, 8, 11)),
-    "vit_l": dict(encoder_embed_dim=1024, encoder_depth=24, encoder_num_heads=16,
-                  encoder_global_attn_indexes=(5, 11, 17, 23)),
-    "vit_h": dict(encoder_embed_dim=1280, encoder_depth=32, encoder_num_heads=16,
-                  encoder_global_attn_indexes=(7, 15, 23, 31)),
+    "vit_b": dict(
+        encoder_embed_dim=768,
+        encoder_depth=12,
+        encoder_num_heads=12,
+        encoder_global_attn_indexes=(2, 5, 8, 11),
+    ),
+    "vit_l": dict(
+        encoder_embed_dim=1024,
+        encoder_depth=24,
+        encoder_num_heads=16,
+        encoder_global_attn_indexes=(5, 11, 17, 23),
+    ),
+    "vit_h": dict(
+        encoder_embed_dim=1280,
+        encoder_depth=32,
+        encoder_num_heads=16,
+        encoder_global_attn_indexes=(7, 15, 23, 31),
+    ),
 }
 # ... and a tiny one: the same modules with small widths, for tests and CPU demos.
 _TINY: dict[str, Any] = dict(
-    image_size=128, encoder_embed_dim=64, encoder_depth=4, encoder_num_heads=4,
-    encoder_global_attn_indexes=(1, 3), encoder_window_size=4, prompt_embed_dim=64,
-    mask_in_chans=8, decoder_depth=2, decoder_mlp_dim=128, decoder_num_heads=4,
+    image_size=128,
+    encoder_embed_dim=64,
+    encoder_depth=4,
+    encoder_num_heads=4,
+    encoder_global_attn_indexes=(1, 3),
+    encoder_window_size=4,
+    prompt_embed_dim=64,
+    mask_in_chans=8,
+    decoder_depth=2,
+    decoder_mlp_dim=128,
+    decoder_num_heads=4,
     iou_head_hidden_dim=64,
 )
 ARCHS = ("vit_b", "vit_l", "vit_h", "tiny")

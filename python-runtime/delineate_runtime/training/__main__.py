@@ -30,8 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     result = train(cfg, progress)
     if os.environ.get("RANK", "0") != "0":
         return 0
-    print(json.dumps({"status": result.status, "run_dir": result.run_dir,
-                      "world_size": result.world_size, "best_val_dice": result.best_val_dice}))
+    print(
+        json.dumps(
+            {
+                "status": result.status,
+                "run_dir": result.run_dir,
+                "world_size": result.world_size,
+                "best_val_dice": result.best_val_dice,
+            }
+        )
+    )
     return 0 if result.status in ("completed", "early_stopped", "cancelled") else 1
 
 

@@ -17,19 +17,36 @@ from .config import TrainConfig
 from .loop import train
 
 
-def measure_cache_speedup(dataset: str | Path, work_dir: str | Path, *, arch: str = "tiny",
-                          image_size: int | None = 256, rounds: int = 3,
-                          checkpoint: str | None = None, **overrides: Any) -> dict[str, Any]:
+def measure_cache_speedup(
+    dataset: str | Path,
+    work_dir: str | Path,
+    *,
+    arch: str = "tiny",
+    image_size: int | None = 256,
+    rounds: int = 3,
+    checkpoint: str | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
     work = Path(work_dir)
     best: dict[str, dict[str, Any]] = {}
     cache_build_s = 0.0
     for rnd in range(rounds):
         for mode in ("auto", "off"):
             d: dict[str, Any] = dict(
-                dataset=str(dataset), run_dir=str(work / f"run-{mode}-{rnd}"), arch=arch,
-                image_size=image_size, checkpoint=checkpoint, epochs=1, freeze="decoder_only",
-                augment=False, eval_before=False, resume=False, embedding_cache=mode,
-                cache_dir=str(work / "embedding-cache"), lr=1e-4)
+                dataset=str(dataset),
+                run_dir=str(work / f"run-{mode}-{rnd}"),
+                arch=arch,
+                image_size=image_size,
+                checkpoint=checkpoint,
+                epochs=1,
+                freeze="decoder_only",
+                augment=False,
+                eval_before=False,
+                resume=False,
+                embedding_cache=mode,
+                cache_dir=str(work / "embedding-cache"),
+                lr=1e-4,
+            )
             d.update(overrides)
             built: list[float] = []
 
@@ -41,14 +58,21 @@ def measure_cache_speedup(dataset: str | Path, work_dir: str | Path, *, arch: st
             r = train(TrainConfig.from_dict(d), progress)
             if built:
                 cache_build_s = max(cache_build_s, max(built))
-            row = {"steps": r.timing["train_steps"], "train_seconds": r.timing["train_seconds"],
-                   "steps_per_s": r.timing["steps_per_s"], "cached": r.timing["cached_embeddings"],
-                   "wall_seconds": time.perf_counter() - t0}
+            row = {
+                "steps": r.timing["train_steps"],
+                "train_seconds": r.timing["train_seconds"],
+                "steps_per_s": r.timing["steps_per_s"],
+                "cached": r.timing["cached_embeddings"],
+                "wall_seconds": time.perf_counter() - t0,
+            }
             if mode not in best or row["steps_per_s"] > best[mode]["steps_per_s"]:
                 best[mode] = row
     return {
-        "arch": arch, "image_size": image_size, "rounds": rounds,
-        "cached": best["auto"], "recompute": best["off"],
+        "arch": arch,
+        "image_size": image_size,
+        "rounds": rounds,
+        "cached": best["auto"],
+        "recompute": best["off"],
         "cache_build_seconds": cache_build_s,
         "speedup_steps_per_s": best["auto"]["steps_per_s"] / best["off"]["steps_per_s"],
     }

@@ -17,8 +17,13 @@ import torch
 
 
 class EmbeddingCache:
-    def __init__(self, root: str | Path, model_key: str, preprocess_key: str,
-                 memory_budget_bytes: int = 1 << 30) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        model_key: str,
+        preprocess_key: str,
+        memory_budget_bytes: int = 1 << 30,
+    ) -> None:
         self.dir = Path(root) / model_key[:16]
         self.dir.mkdir(parents=True, exist_ok=True)
         self.preprocess_key = preprocess_key

@@ -23,8 +23,9 @@ def schedule(cfg: TrainConfig) -> list[Stage]:
     """The run's stages. Non-progressive runs have one stage of ``cfg.epochs`` epochs;
     progressive runs last the sum of their stages' epochs."""
     if cfg.freeze != "progressive":
-        scope = {"decoder_only": "decoder", "encoder_last_n": "decoder_and_last_n",
-                 "full": "full"}[cfg.freeze]
+        scope = {"decoder_only": "decoder", "encoder_last_n": "decoder_and_last_n", "full": "full"}[
+            cfg.freeze
+        ]
         return [Stage(cfg.freeze, 0, cfg.epochs, scope, 1.0, cfg.unfreeze_last_n)]
     out, start = [], 0
     for s in cfg.stages:
@@ -44,8 +45,13 @@ def apply_scope(sam: Sam, scope: str, last_n: int = 4) -> None:
     dec = sam.mask_decoder
     if scope == "decoder_head":
         # The decoder's last layers: mask/IoU tokens, upscaling, hypernetworks, IoU head.
-        for m in (dec.output_upscaling, dec.output_hypernetworks_mlps, dec.iou_prediction_head,
-                  dec.iou_token, dec.mask_tokens):
+        for m in (
+            dec.output_upscaling,
+            dec.output_hypernetworks_mlps,
+            dec.iou_prediction_head,
+            dec.iou_token,
+            dec.mask_tokens,
+        ):
             m.requires_grad_(True)
     elif scope == "decoder":
         dec.requires_grad_(True)

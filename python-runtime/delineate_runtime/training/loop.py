@@ -26,13 +26,13 @@ from ..evaluation.evaluate import evaluate_records, val_score
 from ..evaluation.metrics import epochs_to_fraction_of_best
 from ..models import build_sam_model, save_official_format, spec_of, weights_hash
 from ..models.checkpoint import load_checkpoint
+from ..models.forward import decode
 from .config import TrainConfig
 from .distributed import DistContext
 from .embedding_cache import EmbeddingCache
 from .freezing import Stage, apply_scope, encoder_frozen, schedule, stage_at, trainable_count
 from .losses import LossWeights, mask_losses
 from .run_state import RunDir, RunState
-from ..models.forward import decode
 from .sam_forward import TrainableSam, enable_activation_checkpointing
 from .samples import Sample, SampleFactory
 
@@ -94,8 +94,9 @@ class _Trainer:
         if not self.train_recs:
             raise ValueError(f"dataset {cfg.dataset} has no training images")
 
-        self.sam: Sam = build_sam_model(cfg.arch, cfg.checkpoint, image_size=cfg.image_size,
-                                        **cfg.model_options)
+        self.sam: Sam = build_sam_model(
+            cfg.arch, cfg.checkpoint, image_size=cfg.image_size, **cfg.model_options
+        )
         self.base_path: Path = Path(cfg.checkpoint) if cfg.checkpoint else self.run.initial
         if cfg.checkpoint is None and self.dist.is_main and not self.run.initial.is_file():
             save_official_format(self.sam, self.run.initial)
@@ -107,8 +108,14 @@ class _Trainer:
         self.teacher: Sam | None = None
         if cfg.distill_weight > 0:
             self.teacher = copy.deepcopy(self.sam).eval().requires_grad_(False)
-        self.weights = LossWeights(cfg.bce_weight, cfg.dice_weight, cfg.focal_weight,
-                                   cfg.iou_weight, cfg.label_smoothing, cfg.distill_weight)
+        self.weights = LossWeights(
+            cfg.bce_weight,
+            cfg.dice_weight,
+            cfg.focal_weight,
+            cfg.iou_weight,
+            cfg.label_smoothing,
+            cfg.distill_weight,
+        )
         self.train_samples = SampleFactory(self.train_recs, self.pre, cfg)
         self.val_samples = SampleFactory(self.val_recs, self.pre, cfg)
         self.stages = schedule(cfg)
@@ -136,8 +143,9 @@ class _Trainer:
     def enter_stage(self, stage: Stage) -> None:
         apply_scope(self.sam, stage.scope, stage.last_n)
         params = [p for p in self.sam.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=self.cfg.lr * stage.lr_mult,
-                                           weight_decay=self.cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            params, lr=self.cfg.lr * stage.lr_mult, weight_decay=self.cfg.weight_decay
+        )
         if self._optim_to_restore is not None and self.state.stage == stage.name:
             self.optimizer.load_state_dict(self._optim_to_restore)
         self._optim_to_restore = None
@@ -145,8 +153,7 @@ class _Trainer:
         core = TrainableSam(self.sam)
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.model = DistributedDataParallel(core, device_ids=ids,
-                                                 find_unused_parameters=True)
+            self.model = DistributedDataParallel(core, device_ids=ids, find_unused_parameters=True)
         else:
             self.model = core
         use_cache = self.cfg.embedding_cache == "auto" and encoder_frozen(self.sam)
@@ -154,7 +161,8 @@ class _Trainer:
         if use_cache and self.cfg.augment:
             self.notes.append(
                 f"stage {stage.name}: image augmentations off while embeddings are cached "
-                "(an augmented image would need a new embedding); prompts still vary")
+                "(an augmented image would need a new embedding); prompts still vary"
+            )
 
     def _cache_root(self) -> Path:
         if self.cfg.cache_dir:
@@ -162,24 +170,36 @@ class _Trainer:
         return Path.home() / ".cache" / "delineate" / "embeddings"
 
     def _prepare_cache(self) -> EmbeddingCache:
-        cache = EmbeddingCache(self._cache_root(), weights_hash(self.sam.image_encoder),
-                               self.pre.key())
-        todo = [(f, i) for f in (self.train_samples, self.val_samples)
-                for i in range(len(f.records)) if cache.get(f.key(i)) is None]
+        cache = EmbeddingCache(
+            self._cache_root(), weights_hash(self.sam.image_encoder), self.pre.key()
+        )
+        todo = [
+            (f, i)
+            for f in (self.train_samples, self.val_samples)
+            for i in range(len(f.records))
+            if cache.get(f.key(i)) is None
+        ]
         if self.dist.is_main:
             t0 = time.perf_counter()
             for n, (f, i) in enumerate(todo):
                 with torch.no_grad(), devmod.autocast(self.device, self.amp):
                     emb = self.sam.image_encoder(f.preprocessed_image(i)[None].to(self.device))
                 cache.put(f.key(i), emb[0].float())
-                self.progress({"stage": "caching_embeddings", "step": n + 1, "steps": len(todo),
-                               "elapsed_s": time.perf_counter() - t0})
+                self.progress(
+                    {
+                        "stage": "caching_embeddings",
+                        "step": n + 1,
+                        "steps": len(todo),
+                        "elapsed_s": time.perf_counter() - t0,
+                    }
+                )
         self.dist.barrier()
         return cache
 
     # ---- one step ------------------------------------------------------------------------
-    def _refiner(self, samples: list[Sample], epoch: int, step: int
-                 ) -> Callable[[int, torch.Tensor, Prompt], tuple[Prompt, torch.Tensor | None]]:
+    def _refiner(
+        self, samples: list[Sample], epoch: int, step: int
+    ) -> Callable[[int, torch.Tensor, Prompt], tuple[Prompt, torch.Tensor | None]]:
         rng = np.random.default_rng([self.cfg.seed, epoch, step, 99])
 
         def refine(i: int, emb: torch.Tensor, prompt: Prompt) -> tuple[Prompt, torch.Tensor | None]:
@@ -192,7 +212,7 @@ class _Trainer:
                 for _ in range(int(rng.integers(1, rounds + 1))):
                     logits, ious = decode(self.sam, emb, prompt, mask_input)
                     k = int(ious[0].argmax())
-                    low = logits[:, k:k + 1].float()
+                    low = logits[:, k : k + 1].float()
                     pred = (self.pre.input_frame_logits(low)[0, 0] > 0).cpu().numpy()
                     click = corrective_click(pred, gt, rng)
                     if click is None:
@@ -203,8 +223,9 @@ class _Trainer:
 
         return refine
 
-    def step_loss(self, samples: list[Sample], epoch: int, step: int
-                  ) -> tuple[torch.Tensor, dict[str, float]]:
+    def step_loss(
+        self, samples: list[Sample], epoch: int, step: int
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         dev = self.device
         cached = self.cache is not None
         images = None if cached else torch.stack([s.image for s in samples]).to(dev)  # type: ignore[misc]
@@ -218,16 +239,19 @@ class _Trainer:
             teacher_logits: list[torch.Tensor | None] = [None] * len(samples)
             if self.teacher is not None:
                 with torch.no_grad():
-                    t_emb = out["embeddings"].detach() if cached else self.teacher.image_encoder(images)
+                    t_emb = (
+                        out["embeddings"].detach() if cached else self.teacher.image_encoder(images)
+                    )
                     for i, (p, mi) in enumerate(out["prompts"]):
-                        teacher_logits[i] = decode(self.teacher, t_emb[i:i + 1], p, mi)[0][0]
+                        teacher_logits[i] = decode(self.teacher, t_emb[i : i + 1], p, mi)[0][0]
         low = self.spec.low_res_size
         total = torch.zeros((), device=dev)
         parts: dict[str, float] = {}
         for i, s in enumerate(samples):
             tgt = F.interpolate(s.target[None, None].to(dev), (low, low), mode="area")[0, 0]
-            loss, p = mask_losses(out["logits"][i], tgt, out["ious"][i], self.weights,
-                                  teacher_logits[i])
+            loss, p = mask_losses(
+                out["logits"][i], tgt, out["ious"][i], self.weights, teacher_logits[i]
+            )
             total = total + loss
             for k, v in p.items():
                 parts[k] = parts.get(k, 0.0) + v / len(samples)
@@ -242,8 +266,9 @@ class _Trainer:
             factory = self.val_samples
             fn = lambda i, _r: cache.get(factory.key(i))  # noqa: E731
         with devmod.autocast(self.device, self.amp):
-            res = evaluate_records(self.sam, recs, self.pre, self.categories,
-                                   self.cfg.val_modes, embedding_fn=fn)
+            res = evaluate_records(
+                self.sam, recs, self.pre, self.categories, self.cfg.val_modes, embedding_fn=fn
+            )
         return res
 
     # ---- the loop -----------------------------------------------------------------------
@@ -271,7 +296,7 @@ class _Trainer:
             world = self.dist.world_size
             if len(order) % world:  # pad like DistributedSampler: every rank runs equal steps
                 order = np.concatenate([order, order[: world - len(order) % world]])
-            shard = order[self.dist.rank::world]
+            shard = order[self.dist.rank :: world]
             steps = math.ceil(len(shard) / cfg.batch_size)
             if cfg.max_steps_per_epoch:
                 steps = min(steps, cfg.max_steps_per_epoch)
@@ -287,10 +312,16 @@ class _Trainer:
                     self.save_last()
                     return "cancelled"
                 t0 = time.perf_counter()
-                idx = shard[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-                samples = [self.train_samples.make(int(i), epoch,
-                                                   augment=cfg.augment and self.cache is None,
-                                                   with_image=self.cache is None) for i in idx]
+                idx = shard[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+                samples = [
+                    self.train_samples.make(
+                        int(i),
+                        epoch,
+                        augment=cfg.augment and self.cache is None,
+                        with_image=self.cache is None,
+                    )
+                    for i in idx
+                ]
                 loss, parts = self.step_loss(samples, epoch, step)
                 self.scaler.scale(loss / cfg.grad_accum_steps).backward()
                 boundary = (step + 1) % cfg.grad_accum_steps == 0 or step + 1 == steps
@@ -306,22 +337,35 @@ class _Trainer:
                 if self.dist.is_main:
                     rate = st.train_seconds / max(st.train_steps, 1)
                     left = (steps - step - 1) + (self.total_epochs - epoch - 1) * steps
-                    self.progress({
-                        "stage": "train", "freeze_stage": stage.name, "epoch": epoch + 1,
-                        "epochs": self.total_epochs, "step": step + 1, "steps": steps,
-                        "loss": float(loss.detach()), "metrics": parts, "eta_s": rate * left,
-                    })
+                    self.progress(
+                        {
+                            "stage": "train",
+                            "freeze_stage": stage.name,
+                            "epoch": epoch + 1,
+                            "epochs": self.total_epochs,
+                            "step": step + 1,
+                            "steps": steps,
+                            "loss": float(loss.detach()),
+                            "metrics": parts,
+                            "eta_s": rate * left,
+                        }
+                    )
             score = -1.0
             record: dict[str, Any] = {}
             if self.dist.is_main:
-                self.progress({"stage": "validating", "epoch": epoch + 1,
-                               "epochs": self.total_epochs})
+                self.progress(
+                    {"stage": "validating", "epoch": epoch + 1, "epochs": self.total_epochs}
+                )
                 ev = self.validate()
                 score = val_score(ev, cfg.val_modes)
-                record = {"epoch": epoch + 1, "freeze_stage": stage.name,
-                          "train_loss": float(np.mean(losses)) if losses else None,
-                          "val_dice": score, "val": ev,
-                          "epoch_seconds": time.perf_counter() - t_epoch}
+                record = {
+                    "epoch": epoch + 1,
+                    "freeze_stage": stage.name,
+                    "train_loss": float(np.mean(losses)) if losses else None,
+                    "val_dice": score,
+                    "val": ev,
+                    "epoch_seconds": time.perf_counter() - t_epoch,
+                }
             score = self.dist.broadcast_float(score)
             st.history.append(record or {"epoch": epoch + 1, "val_dice": score})
             if st.best_score is None or score > st.best_score:
@@ -334,9 +378,16 @@ class _Trainer:
             st.epoch, st.next_step = epoch + 1, 0
             self.save_last()
             if self.dist.is_main:
-                self.progress({"stage": "epoch_end", "epoch": epoch + 1,
-                               "epochs": self.total_epochs, "loss": record.get("train_loss"),
-                               "metrics": {"val_dice": score}, "eta_s": None})
+                self.progress(
+                    {
+                        "stage": "epoch_end",
+                        "epoch": epoch + 1,
+                        "epochs": self.total_epochs,
+                        "loss": record.get("train_loss"),
+                        "metrics": {"val_dice": score},
+                        "eta_s": None,
+                    }
+                )
             if st.epochs_without_improvement >= cfg.early_stopping_patience:
                 status = "early_stopped"
                 break
@@ -347,7 +398,9 @@ class _Trainer:
             self.run.save_last(
                 {k: v.detach().cpu() for k, v in self.sam.state_dict().items()},
                 self.optimizer.state_dict() if self.optimizer else None,
-                self.state, self.cfg.to_dict())
+                self.state,
+                self.cfg.to_dict(),
+            )
         self.dist.barrier()
 
     def result(self, status: str) -> TrainResult:
@@ -355,22 +408,35 @@ class _Trainer:
         curve = [float(h["val_dice"]) for h in st.history]
         steps_per_s = st.train_steps / st.train_seconds if st.train_seconds else None
         return TrainResult(
-            status=status, run_dir=str(self.run.root), epochs_completed=st.epoch,
-            history=st.history, best_epoch=st.best_epoch, best_val_dice=st.best_score,
+            status=status,
+            run_dir=str(self.run.root),
+            epochs_completed=st.epoch,
+            history=st.history,
+            best_epoch=st.best_epoch,
+            best_val_dice=st.best_score,
             start_val_dice=st.start_score,
             best_checkpoint=str(self.run.best) if self.run.best.is_file() else None,
-            last_checkpoint=str(self.run.last), model_spec=self.spec.to_dict(),
+            last_checkpoint=str(self.run.last),
+            model_spec=self.spec.to_dict(),
             device=devmod.describe(self.device),
-            timing={"train_steps": st.train_steps, "train_seconds": st.train_seconds,
-                    "steps_per_s": steps_per_s, "cached_embeddings": self.cache is not None,
-                    "trainable_params": trainable_count(self.sam)},
+            timing={
+                "train_steps": st.train_steps,
+                "train_seconds": st.train_seconds,
+                "steps_per_s": steps_per_s,
+                "cached_embeddings": self.cache is not None,
+                "trainable_params": trainable_count(self.sam),
+            },
             epochs_to_90pct_best=epochs_to_fraction_of_best(curve, 0.9),
-            world_size=self.dist.world_size, notes=self.notes,
+            world_size=self.dist.world_size,
+            notes=self.notes,
         )
 
 
-def train(config: TrainConfig | dict[str, Any], progress: Progress = noop,
-          should_cancel: Callable[[], bool] = lambda: False) -> TrainResult:
+def train(
+    config: TrainConfig | dict[str, Any],
+    progress: Progress = noop,
+    should_cancel: Callable[[], bool] = lambda: False,
+) -> TrainResult:
     """Fine-tune SAM as ``config`` says; resumable, cancellable, DDP-aware.
 
     ``progress`` receives dicts with stage/epoch/epochs/step/steps/loss/metrics/eta_s.
@@ -389,16 +455,30 @@ def train(config: TrainConfig | dict[str, Any], progress: Progress = noop,
             # replicas in step (the DDP test checks this).
             ranks = trainer.run.root / "ranks"
             ranks.mkdir(exist_ok=True)
-            (ranks / f"rank{trainer.dist.rank}.json").write_text(json.dumps({
-                "rank": trainer.dist.rank, "weights": weights_hash(trainer.sam),
-                "train_steps": trainer.state.train_steps}))
+            (ranks / f"rank{trainer.dist.rank}.json").write_text(
+                json.dumps(
+                    {
+                        "rank": trainer.dist.rank,
+                        "weights": weights_hash(trainer.sam),
+                        "train_steps": trainer.state.train_steps,
+                    }
+                )
+            )
             trainer.dist.barrier()
         if trainer.dist.is_main:
             trainer.run.write_result(result.to_dict())
-            progress({"stage": "done", "status": status, "epoch": result.epochs_completed,
-                      "epochs": trainer.total_epochs, "metrics": {
-                          "best_val_dice": result.best_val_dice,
-                          "start_val_dice": result.start_val_dice}})
+            progress(
+                {
+                    "stage": "done",
+                    "status": status,
+                    "epoch": result.epochs_completed,
+                    "epochs": trainer.total_epochs,
+                    "metrics": {
+                        "best_val_dice": result.best_val_dice,
+                        "start_val_dice": result.start_val_dice,
+                    },
+                }
+            )
         return result
     finally:
         trainer.dist.close()

@@ -12,8 +12,9 @@ def smooth(target: torch.Tensor, label_smoothing: float) -> torch.Tensor:
     return target * (1 - label_smoothing) + 0.5 * label_smoothing
 
 
-def bce_loss(logits: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0
-             ) -> torch.Tensor:
+def bce_loss(
+    logits: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0
+) -> torch.Tensor:
     """Per-mask mean BCE; logits/target (K,H,W) -> (K,)."""
     t = smooth(target, label_smoothing)
     return F.binary_cross_entropy_with_logits(logits, t, reduction="none").flatten(1).mean(1)
@@ -25,8 +26,13 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> t
     return 1 - (2 * (p * t).sum(1) + eps) / (p.sum(1) + t.sum(1) + eps)
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, alpha: float = 0.25,
-               gamma: float = 2.0, label_smoothing: float = 0.0) -> torch.Tensor:
+def focal_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
     t = smooth(target, label_smoothing)
     p = logits.sigmoid()
     ce = F.binary_cross_entropy_with_logits(logits, t, reduction="none")
@@ -54,9 +60,13 @@ class LossWeights:
     distill: float = 0.0
 
 
-def mask_losses(logits: torch.Tensor, target: torch.Tensor, iou_pred: torch.Tensor,
-                w: LossWeights, teacher_logits: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, dict[str, float]]:
+def mask_losses(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    iou_pred: torch.Tensor,
+    w: LossWeights,
+    teacher_logits: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss for one sample: logits (K,h,w) against one target (h,w).
 
     With K>1 (ambiguous single click) only the best of the K masks gets the mask loss, as in
@@ -76,7 +86,8 @@ def mask_losses(logits: torch.Tensor, target: torch.Tensor, iou_pred: torch.Tens
     parts = {"mask": float(per_mask[best].detach()), "iou_mse": float(iou_l.detach())}
     if teacher_logits is not None and w.distill:
         kd = F.binary_cross_entropy_with_logits(
-            logits[best], teacher_logits[best].float().sigmoid())
+            logits[best], teacher_logits[best].float().sigmoid()
+        )
         loss = loss + w.distill * kd
         parts["distill"] = float(kd.detach())
     return loss, parts

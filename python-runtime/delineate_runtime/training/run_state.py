@@ -1,10 +1,10 @@
 """The run directory: resumable state, best weights, result summary.
 
-    run_dir/
-      checkpoints/last.pt   model + optimizer + progress (written every epoch and on cancel)
-      best.pt               best weights by validation Dice, official SAM layout
-      initial.pt            starting weights when no base checkpoint was given (random init)
-      run.json              TrainResult as JSON
+run_dir/
+  checkpoints/last.pt   model + optimizer + progress (written every epoch and on cancel)
+  best.pt               best weights by validation Dice, official SAM layout
+  initial.pt            starting weights when no base checkpoint was given (random init)
+  run.json              TrainResult as JSON
 """
 
 from __future__ import annotations
@@ -57,10 +57,20 @@ class RunDir:
     def result(self) -> Path:
         return self.root / "run.json"
 
-    def save_last(self, model_sd: dict[str, torch.Tensor], optim_sd: dict[str, Any] | None,
-                  state: RunState, config: dict[str, Any]) -> None:
-        payload = {"model": model_sd, "optimizer": optim_sd, "state": state.to_dict(),
-                   "config": config, "format": "delineate-train-v1"}
+    def save_last(
+        self,
+        model_sd: dict[str, torch.Tensor],
+        optim_sd: dict[str, Any] | None,
+        state: RunState,
+        config: dict[str, Any],
+    ) -> None:
+        payload = {
+            "model": model_sd,
+            "optimizer": optim_sd,
+            "state": state.to_dict(),
+            "config": config,
+            "format": "delineate-train-v1",
+        }
         tmp = self.last.with_name("last.pt.tmp")
         torch.save(payload, tmp)
         os.replace(tmp, self.last)  # atomic: a crash leaves the previous checkpoint intact

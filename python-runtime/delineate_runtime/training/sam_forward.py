@@ -18,7 +18,6 @@ from torch.utils.checkpoint import checkpoint
 from ..data.prompts import Prompt
 from ..models.forward import decode
 
-
 Refiner = Callable[[int, torch.Tensor, Prompt], tuple[Prompt, "torch.Tensor | None"]]
 
 
@@ -27,8 +26,13 @@ class TrainableSam(nn.Module):
         super().__init__()
         self.sam = sam
 
-    def forward(self, images: torch.Tensor | None, embeddings: torch.Tensor | None,
-                prompts: Sequence[Prompt], refine: Refiner | None = None) -> dict[str, Any]:
+    def forward(
+        self,
+        images: torch.Tensor | None,
+        embeddings: torch.Tensor | None,
+        prompts: Sequence[Prompt],
+        refine: Refiner | None = None,
+    ) -> dict[str, Any]:
         """Encode (unless embeddings are given) and decode every sample's prompt.
 
         ``refine(i, embedding, prompt)`` may replace a prompt by a corrected one plus a mask
@@ -42,8 +46,8 @@ class TrainableSam(nn.Module):
         for i, prompt in enumerate(prompts):
             mask_input = None
             if refine is not None:
-                prompt, mask_input = refine(i, embeddings[i:i + 1].detach(), prompt)
-            lo, iou = decode(self.sam, embeddings[i:i + 1], prompt, mask_input)
+                prompt, mask_input = refine(i, embeddings[i : i + 1].detach(), prompt)
+            lo, iou = decode(self.sam, embeddings[i : i + 1], prompt, mask_input)
             logits.append(lo[0])
             ious.append(iou[0])
             used.append((prompt, mask_input))

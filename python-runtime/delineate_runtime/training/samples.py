@@ -36,8 +36,12 @@ class SampleFactory:
         self.cfg = cfg
         self.aug = AugmentSpec(
             scale_range=tuple(cfg.scale_range),  # type: ignore[arg-type]
-            rotation_deg=cfg.rotation_deg, brightness=cfg.brightness, contrast=cfg.contrast,
-            hsv_jitter=cfg.hsv_jitter, cutmix_p=cfg.cutmix_p, copy_paste_p=cfg.copy_paste_p,
+            rotation_deg=cfg.rotation_deg,
+            brightness=cfg.brightness,
+            contrast=cfg.contrast,
+            hsv_jitter=cfg.hsv_jitter,
+            cutmix_p=cfg.cutmix_p,
+            copy_paste_p=cfg.copy_paste_p,
         )
         self._keys: dict[int, str] = {}
         self._load = lru_cache(maxsize=256)(self._load_uncached)
@@ -64,7 +68,8 @@ class SampleFactory:
             img, masks = self._augment(img, masks, rng)
         kind_rng = np.random.default_rng([self.cfg.seed, epoch, i, 1])
         prompt_kind_none = self.cfg.prompt_mix.get("none", 0) > 0 and kind_rng.random() < (
-            self.cfg.prompt_mix["none"] / sum(self.cfg.prompt_mix.values()))
+            self.cfg.prompt_mix["none"] / sum(self.cfg.prompt_mix.values())
+        )
         if prompt_kind_none or masks.shape[0] == 0:
             target = masks.any(0)  # automatic mode: everything of interest
         else:
@@ -74,13 +79,15 @@ class SampleFactory:
             prompt = Prompt("none")
         else:
             mix = {k: v for k, v in self.cfg.prompt_mix.items() if k != "none"}
-            prompt = simulate_prompt(t.numpy() > 0.5, rng, mix, self.cfg.max_points,
-                                     self.cfg.box_jitter)
+            prompt = simulate_prompt(
+                t.numpy() > 0.5, rng, mix, self.cfg.max_points, self.cfg.box_jitter
+            )
         image = self.pre.tensor(img) if with_image else None
         return Sample(i, image, self.key(i), t, prompt)
 
-    def _augment(self, img: torch.Tensor, masks: torch.Tensor, rng: np.random.Generator
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _augment(
+        self, img: torch.Tensor, masks: torch.Tensor, rng: np.random.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         n = len(self.records)
         if n > 1 and self.aug.cutmix_p and rng.random() < self.aug.cutmix_p:
             oi, om = self._load(int(rng.integers(n)))

@@ -12,21 +12,38 @@ from .loop import Progress, TrainResult, noop, train
 
 # Tuned on CPU: ~6 epochs over 32 training images reach val Dice ~0.5 from ~0.05.
 TINY_DEMO_CONFIG: dict[str, Any] = dict(
-    arch="tiny", image_size=256, epochs=6, batch_size=4, lr=2e-3, weight_decay=0.0,
-    freeze="full", augment=False, early_stopping_patience=100,
+    arch="tiny",
+    image_size=256,
+    epochs=6,
+    batch_size=4,
+    lr=2e-3,
+    weight_decay=0.0,
+    freeze="full",
+    augment=False,
+    early_stopping_patience=100,
     prompt_mix={"points": 0.4, "box": 0.4, "none": 0.2},
 )
 
 
 def tiny_demo_config(dataset: str | Path, run_dir: str | Path, **overrides: Any) -> TrainConfig:
-    d = dict(TINY_DEMO_CONFIG, dataset=str(dataset), run_dir=str(run_dir),
-             cache_dir=str(Path(run_dir) / "embedding-cache"))
+    d = dict(
+        TINY_DEMO_CONFIG,
+        dataset=str(dataset),
+        run_dir=str(run_dir),
+        cache_dir=str(Path(run_dir) / "embedding-cache"),
+    )
     d.update(overrides)
     return TrainConfig.from_dict(d)
 
 
-def train_tiny_blob_model(out_dir: str | Path, *, n_images: int = 40, seed: int = 0,
-                          progress: Progress = noop, **overrides: Any) -> TrainResult:
+def train_tiny_blob_model(
+    out_dir: str | Path,
+    *,
+    n_images: int = 40,
+    seed: int = 0,
+    progress: Progress = noop,
+    **overrides: Any,
+) -> TrainResult:
     """Write a synthetic snapshot to ``out_dir/dataset`` and train tiny SAM into
     ``out_dir/run`` (``best.pt`` official layout, ``run.json`` with the spec and metrics)."""
     out = Path(out_dir)
