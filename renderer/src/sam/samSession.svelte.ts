@@ -36,6 +36,8 @@ export class SamSession {
   shown = $state(0);
   /** Bumped on every change the overlay must redraw for. */
   version = $state(0);
+  /** The box being dragged (not yet sent). */
+  dragBox = $state.raw<SamBox | null>(null);
   lastDecodeMs = $state<number | null>(null);
   lastEncodeMs = $state<number | null>(null);
   private target: SamTarget | null = null;
