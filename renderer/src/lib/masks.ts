@@ -8,7 +8,7 @@
 import { UndoStack } from './undo';
 import { applyPatch, extractPatch, type Box } from './raster';
 
-export type EditSource = 'brush' | 'eraser' | 'polygon';
+export type EditSource = 'brush' | 'eraser' | 'polygon' | 'sam';
 
 export interface LayerKey {
   labelId: number;

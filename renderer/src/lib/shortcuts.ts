@@ -6,7 +6,7 @@
  */
 
 export type Action =
-  | 'tool.brush' | 'tool.eraser' | 'tool.polygon' | 'tool.wl' | 'tool.zoom' | 'tool.pan'
+  | 'tool.brush' | 'tool.eraser' | 'tool.polygon' | 'tool.sam' | 'tool.wl' | 'tool.zoom' | 'tool.pan'
   | 'brush.smaller' | 'brush.larger'
   | 'undo' | 'redo'
   | 'slice.next' | 'slice.prev' | 'slice.next10' | 'slice.prev10' | 'slice.first' | 'slice.last'
@@ -37,6 +37,7 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { action: 'tool.brush', label: 'B', description: 'Brush', group: 'Tools', match: plain('b') },
   { action: 'tool.eraser', label: 'E', description: 'Eraser', group: 'Tools', match: plain('e') },
   { action: 'tool.polygon', label: 'P', description: 'Polygon (click points) / lasso (drag)', group: 'Tools', match: plain('p') },
+  { action: 'tool.sam', label: 'S', description: 'SAM: click + / right-click − / drag box; Tab next mask, Enter accept, Esc discard', group: 'Tools', match: plain('s') },
   { action: 'tool.wl', label: 'W', description: 'Window/level tool (right-drag always works)', group: 'Tools', match: plain('w') },
   { action: 'tool.zoom', label: 'Z', description: 'Zoom tool (Ctrl+wheel always works)', group: 'Tools', match: plain('z') },
   { action: 'tool.pan', label: 'H', description: 'Pan tool (middle-drag always works)', group: 'Tools', match: plain('h') },

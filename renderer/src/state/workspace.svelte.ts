@@ -15,13 +15,14 @@ import { SaveQueue, type SaveState } from '../lib/saveQueue';
 import { batchBySize } from '../lib/batches';
 import { rememberProject } from './recent';
 
-export type Tool = 'brush' | 'eraser' | 'polygon' | 'wl' | 'zoom' | 'pan';
+export type Tool = 'brush' | 'eraser' | 'polygon' | 'sam' | 'wl' | 'zoom' | 'pan';
 export type LeafRow = Extract<BrowserRow, { type: 'series' | 'image' }>;
 
 export const TOOLS: { id: Tool; name: string; key: string }[] = [
   { id: 'brush', name: 'Brush', key: 'B' },
   { id: 'eraser', name: 'Eraser', key: 'E' },
   { id: 'polygon', name: 'Polygon', key: 'P' },
+  { id: 'sam', name: 'SAM', key: 'S' },
   { id: 'wl', name: 'W/L', key: 'W' },
   { id: 'zoom', name: 'Zoom', key: 'Z' },
   { id: 'pan', name: 'Pan', key: 'H' },

@@ -32,6 +32,7 @@ export function runAction(action: Action, ws: Workspace, viewer: ViewerCommands,
     case 'tool.brush': ws.tool = 'brush'; return true;
     case 'tool.eraser': ws.tool = 'eraser'; return true;
     case 'tool.polygon': ws.tool = 'polygon'; return true;
+    case 'tool.sam': ws.tool = 'sam'; return true;
     case 'tool.wl': ws.tool = 'wl'; return true;
     case 'tool.zoom': ws.tool = 'zoom'; return true;
     case 'tool.pan': ws.tool = 'pan'; return true;
