@@ -257,6 +257,8 @@ export class Workspace {
     const stack = this.stack;
     if (stack.length === 0) return;
     const i = Math.min(Math.max(index, 0), stack.length - 1);
+    // Leaving a slice (another image, or another frame) saves its edits now rather than after the quiet period.
+    if (i !== this.sliceIndex && this.saver.pendingCount > 0) void this.saver.flush();
     this.sliceIndex = i;
     const item = stack[i]!;
     this.rememberLastOpen();
