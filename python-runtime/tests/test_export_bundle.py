@@ -146,3 +146,21 @@ def test_requantize_dynamic(bundle, tmp_path):
     assert b.manifest.decoder_int8 is not None and b.manifest.decoder_int8.method == "dynamic"
     assert b.manifest.parity["int8_vs_fp32"]["method"] == "dynamic"
     read_bundle(d)  # hashes updated
+
+
+def test_external_data_bundle_as_written_for_models_over_2gb(tmp_path):
+    """vit_h's encoder exceeds protobuf's 2 GB; its weights go to one side file. Forced
+    here on the tiny model so the same path is exercised end to end."""
+    torch.manual_seed(0)
+    sam = build_sam_model("tiny")
+    b = write_bundle(tmp_path / "ext", sam, arch="tiny", quantize="dynamic", external_data=True)
+    m = b.manifest
+    assert m.encoder.external_data == "encoder.onnx.data" and (b.root / "encoder.onnx.data").is_file()
+    # graph (and tiny constants) inline, the weights outside
+    assert (b.root / "encoder.onnx").stat().st_size * 4 < (b.root / "encoder.onnx.data").stat().st_size
+    assert "encoder.onnx.data" in m.files
+    assert m.parity["fp32_vs_pytorch"]["end_to_end_max_abs_logit_diff"] < 1e-4
+    assert m.parity["int8_vs_fp32"]["mask_iou_mean"] >= 0.9
+    (b.root / "encoder.onnx.data").unlink()
+    with pytest.raises(BundleError, match="encoder.onnx.data is missing"):
+        read_bundle(b.root)

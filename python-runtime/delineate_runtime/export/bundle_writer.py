@@ -39,7 +39,13 @@ from .onnx_export import DEFAULT_OPSET, export_decoder_onnx, export_encoder_onnx
 from .onnx_sam import OnnxSam, make_session
 from .parity import fp32_parity, int8_parity
 from .preprocess import preprocess_image
-from .quantize import decoder_calibration_feeds, encoder_calibration_feeds, quantize_onnx
+from .quantize import (
+    LARGE_ENCODER_BYTES,
+    LARGE_ENCODER_MAX_CALIBRATION,
+    decoder_calibration_feeds,
+    encoder_calibration_feeds,
+    quantize_onnx,
+)
 
 log = logging.getLogger(__name__)
 QuantChoice = Literal["auto", "dynamic", "static", "none"]
@@ -77,18 +83,33 @@ def quantize_pair(
     """Write encoder.int8.onnx and decoder.int8.onnx next to the fp32 files in ``root``."""
     calib = list(images)[:max_calibration]
     enc_feeds = dec_feeds = None
+    n_encoder = len(calib)
     if method == "static":
         inputs = [preprocess_image(im, prep.image_size, prep.pixel_mean, prep.pixel_std)[0] for im in calib]
-        enc_feeds = encoder_calibration_feeds(inputs)
+        all_feeds = encoder_calibration_feeds(inputs)
         encoder = make_session(root / ENCODER_FILE)
-        dec_feeds = decoder_calibration_feeds([encoder.run(None, f)[0] for f in enc_feeds], prep.image_size)
+        dec_feeds = decoder_calibration_feeds([encoder.run(None, f)[0] for f in all_feeds], prep.image_size)
+        fp32_bytes = sum((root / n).stat().st_size for n in (ENCODER_FILE, ENCODER_FILE + ".data") if (root / n).exists())
+        if fp32_bytes > LARGE_ENCODER_BYTES and n_encoder > LARGE_ENCODER_MAX_CALIBRATION:
+            log.warning("calibrating the %d MB encoder on %d of %d images (calibration memory)",
+                        fp32_bytes >> 20, LARGE_ENCODER_MAX_CALIBRATION, n_encoder)
+            n_encoder = LARGE_ENCODER_MAX_CALIBRATION
+        enc_feeds = all_feeds[:n_encoder]
     quantize_onnx(root / ENCODER_FILE, root / ENCODER_INT8_FILE, method, enc_feeds)
     quantize_onnx(root / DECODER_FILE, root / DECODER_INT8_FILE, method, dec_feeds)
-    n = len(calib) if method == "static" else 0
+    static = method == "static"
     return (
-        QuantizedFile(file=ENCODER_INT8_FILE, method=method, calibration_images=n),
-        QuantizedFile(file=DECODER_INT8_FILE, method=method, calibration_images=n),
+        QuantizedFile(file=ENCODER_INT8_FILE, method=method, calibration_images=n_encoder if static else 0,
+                      external_data=side_file(root, ENCODER_INT8_FILE)),
+        QuantizedFile(file=DECODER_INT8_FILE, method=method, calibration_images=len(calib) if static else 0,
+                      external_data=side_file(root, DECODER_INT8_FILE)),
     )
+
+
+def side_file(root: Path, onnx_name: str) -> str | None:
+    """The external-data file next to an ONNX file, if it was written with one."""
+    name = onnx_name + ".data"
+    return name if (root / name).is_file() else None
 
 
 def measure_int8(root: Path, prep: Preprocessing, images: Sequence[np.ndarray]) -> dict[str, Any]:
@@ -137,6 +158,7 @@ def write_bundle(
     torchscript: bool = False,
     opset: int = DEFAULT_OPSET,
     overwrite: bool = False,
+    external_data: bool | None = None,
 ) -> Bundle:
     """Export ``sam`` (CPU, fp32, eval) as a bundle folder at ``out_dir``.
 
@@ -154,18 +176,22 @@ def write_bundle(
         spec = spec_of(sam, arch)
         grid = spec.embedding_grid
         save_official_format(sam, staging / CHECKPOINT_FILE)
-        export_encoder_onnx(sam, staging / ENCODER_FILE, opset)
-        export_decoder_onnx(sam, staging / DECODER_FILE, opset)
+        export_encoder_onnx(sam, staging / ENCODER_FILE, opset, external_data=external_data)
+        export_decoder_onnx(sam, staging / DECODER_FILE, opset, external_data=external_data)
         user_images = list(images or [])
         parity_images = user_images[:2] or probe_images()
         parity: dict[str, Any] = {"fp32_vs_pytorch": fp32_parity(sam, staging / ENCODER_FILE, staging / DECODER_FILE, parity_images)}
+        encoder = encoder_io(prep.image_size, spec.prompt_embed_dim, grid, opset)
+        encoder.external_data = side_file(staging, ENCODER_FILE)
+        decoder = decoder_io(spec.prompt_embed_dim, grid, opset, num_masks=sam.mask_decoder.num_mask_tokens)
+        decoder.external_data = side_file(staging, DECODER_FILE)
         manifest = Manifest(
             created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             runtime_version=__version__,
             architecture=spec.to_dict(),
             preprocessing=prep,
-            encoder=encoder_io(prep.image_size, spec.prompt_embed_dim, grid, opset),
-            decoder=decoder_io(spec.prompt_embed_dim, grid, opset, num_masks=sam.mask_decoder.num_mask_tokens),
+            encoder=encoder,
+            decoder=decoder,
             base_model=base_model,
             dataset_hash=dataset_hash,
             training_config=training_config,

@@ -49,6 +49,7 @@ class TensorSpec(_Strict):
 
 class OnnxFile(_Strict):
     file: str
+    external_data: str | None = Field(default=None, description="side file holding the weights (models > 2 GB)")
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     opset: int
@@ -57,6 +58,7 @@ class OnnxFile(_Strict):
 
 class QuantizedFile(_Strict):
     file: str
+    external_data: str | None = None
     method: Literal["dynamic", "static"]
     calibration_images: int = 0
 

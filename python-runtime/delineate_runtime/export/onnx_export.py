@@ -8,6 +8,8 @@ models and needs no extra packages, whereas the torch.export-based default needs
 
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -28,14 +30,35 @@ from .modules import (
 DEFAULT_OPSET = 17
 
 
-def _export(module: torch.nn.Module, args: tuple, path: Path, **kwargs: object) -> Path:
+PROTOBUF_LIMIT = 2_000_000_000  # ONNX files above ~2 GB (vit_h's encoder) need external data
+
+
+def external_data_name(path: Path) -> str:
+    return Path(path).name + ".data"
+
+
+def _export(module: torch.nn.Module, args: tuple, path: Path, external_data: bool | None = None, **kwargs: object) -> Path:
+    """Export, then store weights in ONE side file ``<name>.data`` when the model is too big
+    for a single protobuf (or when asked), instead of the exporter's one-file-per-tensor."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     module.eval()
-    with warnings.catch_warnings(), torch.no_grad():
-        # The legacy exporter warns about itself and about tracer int() casts we have handled.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, args, str(path), dynamo=False, do_constant_folding=True, **kwargs)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as tmp:
+        raw = Path(tmp) / path.name
+        with warnings.catch_warnings(), torch.no_grad():
+            # The legacy exporter warns about itself and about tracer int() casts we have handled.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, args, str(raw), dynamo=False, do_constant_folding=True, **kwargs)
+        side_files = [p for p in Path(tmp).iterdir() if p != raw]
+        total = sum(p.stat().st_size for p in Path(tmp).iterdir())
+        if external_data is None:
+            external_data = bool(side_files) or total > PROTOBUF_LIMIT
+        if external_data:
+            model = onnx.load(str(raw), load_external_data=True)
+            onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                            location=external_data_name(path), size_threshold=1024)
+        else:
+            os.replace(raw, path)
     onnx.checker.check_model(str(path))
     return path
 
@@ -47,7 +70,7 @@ def _on_cpu_fp32(sam: Sam) -> Sam:
     return sam
 
 
-def export_encoder_onnx(sam: Sam, path: Path, opset: int = DEFAULT_OPSET) -> Path:
+def export_encoder_onnx(sam: Sam, path: Path, opset: int = DEFAULT_OPSET, external_data: bool | None = None) -> Path:
     """Write the image encoder: ``image`` (1x3xSxS float32) -> ``image_embeddings``."""
     _on_cpu_fp32(sam)
     size = sam.image_encoder.img_size
@@ -59,11 +82,12 @@ def export_encoder_onnx(sam: Sam, path: Path, opset: int = DEFAULT_OPSET) -> Pat
         input_names=[ENCODER_INPUT],
         output_names=[ENCODER_OUTPUT],
         opset_version=opset,
+        external_data=external_data,
     )
 
 
 def export_decoder_onnx(
-    sam: Sam, path: Path, opset: int = DEFAULT_OPSET, return_single_mask: bool = False
+    sam: Sam, path: Path, opset: int = DEFAULT_OPSET, return_single_mask: bool = False, external_data: bool | None = None
 ) -> Path:
     """Write the decoder with the canonical SAM signature and a dynamic number of points.
 
@@ -85,6 +109,7 @@ def export_decoder_onnx(
             "masks": {2: "orig_height", 3: "orig_width"},
         },
         opset_version=opset,
+        external_data=external_data,
     )
 
 

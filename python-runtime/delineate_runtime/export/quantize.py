@@ -53,6 +53,14 @@ def encoder_calibration_feeds(preprocessed: Sequence[np.ndarray]) -> list[dict[s
     return [{"image": np.ascontiguousarray(x, dtype=np.float32)} for x in preprocessed]
 
 
+# onnxruntime's MinMax calibrator keeps every calibrated activation of every sample in
+# memory until the end (its CalibMaxIntermediateOutputs option discards data instead of
+# folding it, as of 1.32). vit_b's global attention alone is ~3 GB per 1024 image, so big
+# encoders are calibrated on fewer images.
+LARGE_ENCODER_BYTES = 50_000_000
+LARGE_ENCODER_MAX_CALIBRATION = 2
+
+
 def decoder_calibration_feeds(
     embeddings: Sequence[np.ndarray],
     image_size: int,
@@ -88,8 +96,10 @@ def decoder_calibration_feeds(
 def _preprocessed_copy(src: Path, workdir: Path) -> Path:
     """Shape inference + graph optimisation, as onnxruntime recommends before quantizing."""
     out = workdir / (src.stem + ".pre.onnx")
+    large = (src.parent / (src.name + ".data")).exists()
     try:
-        quant_pre_process(str(src), str(out), skip_symbolic_shape=True)
+        quant_pre_process(str(src), str(out), skip_symbolic_shape=True, save_as_external_data=large,
+                          all_tensors_to_one_file=True, external_data_location=out.name + ".data")
         return out
     except Exception as exc:  # noqa: BLE001 - pre-processing is an optimisation only
         log.warning("quantization pre-processing of %s failed (%s); quantizing as is", src, exc)
@@ -107,11 +117,13 @@ def quantize_onnx(
     if not src.is_file():
         raise FileNotFoundError(f"cannot quantize {src}: file not found")
     dst.parent.mkdir(parents=True, exist_ok=True)
+    # Models stored with external data (vit_h) need it while quantizing too.
+    large = (src.parent / (src.name + ".data")).exists()
     with tempfile.TemporaryDirectory() as tmp:
         model = _preprocessed_copy(src, Path(tmp))
         if method == "dynamic":
             # uint8 weights: onnxruntime's CPU ConvInteger kernel exists for uint8 only.
-            quantize_dynamic(str(model), str(dst), weight_type=QuantType.QUInt8)
+            quantize_dynamic(str(model), str(dst), weight_type=QuantType.QUInt8, use_external_data_format=large)
         elif method == "static":
             if not calibration:
                 raise ValueError(f"static quantization of {src} needs calibration samples")
@@ -126,6 +138,7 @@ def quantize_onnx(
                 calibrate_method=CalibrationMethod.MinMax,
                 # Norm weights and elementwise ops stay fp32: little to gain, much to lose.
                 op_types_to_quantize=["Conv", "MatMul", "Gemm"],
+                use_external_data_format=large,
             )
         else:
             raise ValueError(f"unknown quantization method {method!r} (use 'dynamic' or 'static')")
