@@ -232,3 +232,74 @@ def test_ddp_two_processes_gloo(small_snapshot: Path, tmp_path: Path) -> None:
     ranks = [json.loads((tmp_path / "ddp" / "ranks" / f"rank{i}.json").read_text()) for i in (0, 1)]
     assert ranks[0]["weights"] == ranks[1]["weights"]  # replicas stayed in step
     assert ranks[0]["train_steps"] == ranks[1]["train_steps"] > 0
+
+
+def test_early_stopping_on_val_dice(small_snapshot: Path, tmp_path: Path) -> None:
+    # lr 0: weights never change, so validation Dice never improves after epoch 1.
+    r = train(
+        _cfg(
+            small_snapshot,
+            tmp_path / "es",
+            epochs=5,
+            lr=0.0,
+            weight_decay=0.0,
+            early_stopping_patience=2,
+        )
+    )
+    assert r.status == "early_stopped" and r.epochs_completed == 3
+    assert r.best_epoch == 1 and len({h["val_dice"] for h in r.history}) == 1
+
+
+def test_progressive_stages_use_the_cache_only_while_the_encoder_is_frozen(
+    small_snapshot: Path, tmp_path: Path
+) -> None:
+    stages = [
+        {"name": "head", "epochs": 1, "scope": "decoder_head"},
+        {"name": "last1", "epochs": 1, "scope": "decoder_and_last_n", "last_n": 1},
+        {"name": "all", "epochs": 1, "scope": "full", "lr_mult": 0.1},
+    ]
+    events: list[dict[str, Any]] = []
+    r = train(
+        _cfg(
+            small_snapshot,
+            tmp_path / "prog",
+            freeze="progressive",
+            stages=stages,
+            max_steps_per_epoch=2,
+            augment=False,
+        ),
+        events.append,
+    )
+    assert r.status == "completed" and r.epochs_completed == 3
+    assert [h["freeze_stage"] for h in r.history] == ["head", "last1", "all"]
+    first_cache = next(i for i, e in enumerate(events) if e["stage"] == "caching_embeddings")
+    first_train = next(i for i, e in enumerate(events) if e["stage"] == "train")
+    assert first_cache < first_train  # stage 1 trained from cached embeddings
+    assert not any(e["stage"] == "caching_embeddings" for e in events[first_train:])
+    assert not r.timing["cached_embeddings"]  # the last stage recomputed the encoder
+
+
+def test_synthetic_dataset_script(tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_synthetic_dataset.py"
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            str(tmp_path / "ds"),
+            "--n",
+            "3",
+            "--height",
+            "40",
+            "--width",
+            "48",
+            "--classes",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    coco = json.loads((tmp_path / "ds" / "annotations.json").read_text())
+    assert len(coco["images"]) == 3 and coco["images"][0]["height"] == 40
+    assert {c["name"] for c in coco["categories"]} == {"lesion", "cyst"}
