@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -93,7 +94,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # first Ctrl-C: checkpoint and stop
     result = train(cfg, lambda ev: _stderr_report(str(ev.get("stage", "train")), **{k: v for k, v in ev.items() if k != "stage"}), stop.is_set)
-    _print_json(result.to_dict())
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 prints the result
+        _print_json(result.to_dict())
     return 0 if result.status != "cancelled" else 130
 
 

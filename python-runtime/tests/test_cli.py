@@ -46,3 +46,30 @@ def test_make_tiny_trains_and_writes_a_valid_bundle(tmp_path):
     assert bundle.manifest.encoder_int8 is not None and bundle.manifest.encoder_int8.method == "static"
     # progress went to stderr as JSON lines, stdout holds only the result
     assert any('"stage": "train"' in line for line in proc.stderr.splitlines())
+
+
+def test_train_then_evaluate_before_after(tmp_path):
+    from delineate_runtime.data.synthetic import SyntheticSpec, write_snapshot
+
+    dataset = write_snapshot(tmp_path / "data", SyntheticSpec(n_images=8, seed=5))
+    config = tmp_path / "train.json"
+    config.write_text(json.dumps({"dataset": str(dataset), "run_dir": str(tmp_path / "run"), "arch": "tiny", "epochs": 1, "lr": 1e-3}))
+    proc = run_cli("train", "--config", str(config), "--set", "max_steps_per_epoch=2")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    assert result["status"] == "completed" and result["epochs_completed"] == 1
+    report = tmp_path / "report.json"
+    proc = run_cli("evaluate", "--checkpoint", result["best_checkpoint"], "--arch", "tiny", "--dataset", str(dataset),
+                   "--modes", "box,click1", "--base-random", "--base-arch", "tiny", "--report", str(report))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    assert set(out) >= {"before", "after", "delta_val_dice"}
+    assert out["delta_val_dice"] == out["after"]["val_dice"] - out["before"]["val_dice"]
+    assert json.loads(report.read_text())["images"] == out["images"]
+
+
+def test_train_with_bad_config_file_names_it(tmp_path):
+    bad = tmp_path / "cfg.json"
+    bad.write_text("{oops")
+    proc = run_cli("train", "--config", str(bad))
+    assert proc.returncode == 2 and str(bad) in proc.stderr
