@@ -83,6 +83,14 @@ export class SamSession {
     return p;
   }
 
+  /** Bumped when the installed/active model changes, so the layer prepares again. */
+  modelEpoch = $state(0);
+
+  modelChanged(): void {
+    this.reset();
+    this.modelEpoch++;
+  }
+
   /** Forget the target (tool switched off, project closed). */
   reset(): void {
     this.discard();
