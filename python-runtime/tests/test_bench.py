@@ -34,3 +34,15 @@ def test_onnx_latency_and_flops_tiny(tmp_path):
     # Encoder of a ViT dominates: more FLOPs per pixel than the prompt decoder.
     assert f["encoder_flops_per_pixel"] > f["decoder_flops_per_pixel"] > 0
     assert all(p.requires_grad for p in sam.parameters())  # restored after counting
+
+
+def test_training_speed_section_tiny(tmp_path):
+    from delineate_runtime.bench.sections import training_speed
+    from delineate_runtime.data.synthetic import SyntheticSpec, write_snapshot
+
+    dataset = write_snapshot(tmp_path / "data", SyntheticSpec(n_images=6, seed=2))
+    out = training_speed("tiny", str(dataset), tmp_path, steps=2, image_size=128, rounds=1)
+    print(json.dumps(out))
+    assert out["cached"]["cached"] is True and out["recompute"]["cached"] is False
+    assert out["cached"]["steps_per_s"] > 0 and out["recompute"]["steps_per_s"] > 0
+    assert out["speedup_steps_per_s"] == out["cached"]["steps_per_s"] / out["recompute"]["steps_per_s"]

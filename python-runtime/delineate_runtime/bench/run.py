@@ -45,13 +45,13 @@ def bench_model(name: str, iterations: int, train_steps: int, vit_b_size: int, v
         images = [load_image(r.path, r.window) for r in open_dataset(dataset).records[:4]]
         if name == "tiny":
             sam = build_sam_model("tiny")
-            out["training"] = training_speed("tiny", dataset, work, train_steps)
+            out["training"] = training_speed("tiny", dataset, work, train_steps, image_size=128)
             out["onnx"] = onnx_latency(sam, max(iterations, 5), images if static else None, work)
         elif name == "vit_b":
             sam = build_sam_model("vit_b", image_size=vit_b_size)
             out["note"] = f"vit_b architecture with random weights at input {vit_b_size}"
             if vit_b_train:
-                out["training"] = training_speed("vit_b", dataset, work, min(train_steps, 2), vit_b_size)
+                out["training"] = training_speed("vit_b", dataset, work, min(train_steps, 2), vit_b_size, rounds=1)
             out["onnx"] = onnx_latency(sam, iterations, images[:2] if static else None, work)
         else:
             raise ValueError(f"unknown bench model {name!r}; use tiny or vit_b")

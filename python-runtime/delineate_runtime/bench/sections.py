@@ -17,29 +17,16 @@ from ..export.quantize import decoder_calibration_feeds, encoder_calibration_fee
 from .timing import interleaved_latency, ratio
 
 
-def training_speed(arch: str, dataset: str, workdir: Path, steps: int, image_size: int | None = None) -> dict[str, Any]:
-    """Steps/s of CORE's train() with the embedding cache vs recomputing the encoder every
-    step (decoder-only fine-tuning, same data, same run of this benchmark)."""
-    from ..training import train
+def training_speed(arch: str, dataset: str, workdir: Path, steps: int, image_size: int | None = None, rounds: int = 2) -> dict[str, Any]:
+    """Steps/s of the training loop with the embedding cache vs recomputing the encoder
+    every step (decoder-only fine-tuning, same data and seed), measured by the training
+    package's own alternating best-of-rounds comparison."""
+    from ..training.cache_speed import measure_cache_speedup
 
-    out: dict[str, Any] = {"arch": arch, "steps": steps}
-    for name, cache in (("cached", "auto"), ("recompute", "off")):
-        events: list[dict[str, Any]] = []
-        cfg = {
-            "dataset": dataset, "run_dir": str(workdir / f"run-{arch}-{name}"), "arch": arch,
-            "image_size": image_size, "epochs": 1, "max_steps_per_epoch": steps, "batch_size": 2,
-            "freeze": "decoder_only", "embedding_cache": cache, "cache_dir": str(workdir / f"cache-{arch}"),
-            "eval_before": False, "val_modes": ["box"], "resume": False, "lr": 1e-4,
-        }
-        result = train(cfg, events.append)
-        caching = [e for e in events if e.get("stage") == "caching_embeddings"]
-        out[name] = {
-            "steps_per_s": result.timing.get("steps_per_s"),
-            "cached_embeddings": result.timing.get("cached_embeddings"),
-            "cache_build_s": caching[-1].get("elapsed_s") if caching else None,
-        }
-    out["speedup_cached_vs_recompute"] = ratio(out["cached"]["steps_per_s"], out["recompute"]["steps_per_s"])
-    return out
+    return measure_cache_speedup(
+        dataset, workdir / f"cache-speed-{arch}", arch=arch, image_size=image_size, rounds=rounds,
+        max_steps_per_epoch=steps, batch_size=2, val_modes=["box"],
+    )
 
 
 def onnx_latency(sam: Sam, iterations: int, static_images: list[np.ndarray] | None, workdir: Path) -> dict[str, Any]:
