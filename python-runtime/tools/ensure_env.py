@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO, Any
 
 RUNTIME_DIR = Path(__file__).resolve().parents[1]
 MARKER = ".delineate-env-ready"
@@ -68,24 +69,26 @@ class FileLock:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.fh = None
+        self.fh: IO[str] | None = None
 
     def __enter__(self) -> FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.path, "a+")  # noqa: SIM115 - held for the lock's lifetime
+        fh = open(self.path, "a+")  # noqa: SIM115 - held for the lock's lifetime
+        self.fh = fh
         if os.name == "nt":
             import msvcrt
 
+            ms: Any = msvcrt  # Windows-only names; typed loosely so POSIX type checks pass
             while True:
                 try:
-                    msvcrt.locking(self.fh.fileno(), msvcrt.LK_LOCK, 1)
+                    ms.locking(fh.fileno(), ms.LK_LOCK, 1)
                     break
                 except OSError:
                     time.sleep(1)
         else:
             import fcntl
 
-            fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX)
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         return self
 
     def __exit__(self, *exc: object) -> None:

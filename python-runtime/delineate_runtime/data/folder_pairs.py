@@ -33,11 +33,12 @@ def _pairs(root: Path) -> list[tuple[Path, Path]]:
     pairs = []
     for mask in sorted(root.glob("*_mask.*")):
         stem = mask.name.split("_mask.")[0]
-        img = next(
+        found = next(
             (root / f"{stem}{e}" for e in IMAGE_EXTS if (root / f"{stem}{e}").is_file()), None
         )
-        if img is None:
+        if found is None:
             raise DatasetError(f"mask {mask} has no image named {stem}.*")
+        img = found
         pairs.append((img, mask))
     return pairs
 

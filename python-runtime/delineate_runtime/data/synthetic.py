@@ -85,7 +85,8 @@ def write_snapshot(out_dir: str | Path, spec: SyntheticSpec | None = None) -> Pa
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(spec.seed)
-    images, anns = [], []
+    images: list[dict[str, object]] = []
+    anns: list[dict[str, object]] = []
     for idx in range(spec.n_images):
         hu, instances = make_image(rng, spec)
         if spec.npy_every and idx % spec.npy_every == spec.npy_every - 1:

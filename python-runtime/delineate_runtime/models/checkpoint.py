@@ -159,7 +159,8 @@ def save_official_format(model: nn.Module, path: str | Path) -> Path:
 
 
 def _unwrapped(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") else model  # DDP
+    inner = getattr(model, "module", model)  # DDP wraps the real model in .module
+    return inner if isinstance(inner, nn.Module) else model
 
 
 def weights_hash(module: nn.Module) -> str:

@@ -68,7 +68,7 @@ class ModelSpec:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown ModelSpec fields: {sorted(unknown)}")
-        kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
+        kwargs: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
         return cls(**kwargs)
 
 

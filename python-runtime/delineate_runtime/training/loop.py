@@ -196,6 +196,17 @@ class _Trainer:
         self.dist.barrier()
         return cache
 
+    def cached_embedding(self, factory: SampleFactory, i: int) -> torch.Tensor:
+        """From the cache; recomputed (and stored again) if its file went missing or torn."""
+        assert self.cache is not None
+        emb = self.cache.get(factory.key(i))
+        if emb is None:
+            with torch.no_grad(), devmod.autocast(self.device, self.amp):
+                emb = self.sam.image_encoder(factory.preprocessed_image(i)[None].to(self.device))[0]
+            emb = emb.float()
+            self.cache.put(factory.key(i), emb)
+        return emb
+
     # ---- one step ------------------------------------------------------------------------
     def _refiner(
         self, samples: list[Sample], epoch: int, step: int
@@ -232,7 +243,9 @@ class _Trainer:
         embeddings = None
         if cached:
             assert self.cache is not None
-            embeddings = torch.stack([self.cache.get(s.image_key) for s in samples]).to(dev)  # type: ignore[misc]
+            embeddings = torch.stack(
+                [self.cached_embedding(self.train_samples, s.record_index) for s in samples]
+            ).to(dev)
         prompts = [s.prompt for s in samples]
         with devmod.autocast(dev, self.amp):
             out = self.model(images, embeddings, prompts, self._refiner(samples, epoch, step))
@@ -262,9 +275,11 @@ class _Trainer:
         recs = self.val_recs or self.train_recs
         fn = None
         if self.cache is not None and self.val_recs:
-            cache = self.cache
             factory = self.val_samples
-            fn = lambda i, _r: cache.get(factory.key(i))  # noqa: E731
+
+            def fn(i: int, _rec: ImageRecord) -> torch.Tensor:
+                return self.cached_embedding(factory, i)
+
         with devmod.autocast(self.device, self.amp):
             res = evaluate_records(
                 self.sam, recs, self.pre, self.categories, self.cfg.val_modes, embedding_fn=fn
