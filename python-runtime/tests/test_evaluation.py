@@ -83,3 +83,23 @@ def test_fps_at_1024_and_flops_per_pixel(make_tiny_sam) -> None:
     assert f4["total_flops_per_pixel"] == pytest.approx(
         (f4["encoder_flops"] + f4["decoder_flops"]) / 128**2
     )
+
+
+def test_per_class_dice_with_two_classes(tmp_path: Path, make_tiny_sam) -> None:
+    from delineate_runtime.data.synthetic import SyntheticSpec, write_snapshot
+
+    root = write_snapshot(tmp_path / "two", SyntheticSpec(n_images=6, classes=2, seed=2))
+    ds = open_dataset(root)
+    res = evaluate_records(make_tiny_sam(), ds.records, Preprocessor(128), ds.categories, ("box",))
+    per = res["box"]["per_class"]
+    assert set(per) == {"lesion", "cyst"}
+    n = {
+        name: sum(
+            1 for r in ds.records for i in r.instances if ds.categories[i.category_id] == name
+        )
+        for name in per
+    }
+    assert {k: v["n"] for k, v in per.items()} == n
+    assert res["box"]["dice_mean"] == pytest.approx(
+        (per["lesion"]["dice"] + per["cyst"]["dice"]) / 2
+    )

@@ -310,3 +310,20 @@ def test_synthetic_dataset_script(tmp_path: Path) -> None:
     coco = json.loads((tmp_path / "ds" / "annotations.json").read_text())
     assert len(coco["images"]) == 3 and coco["images"][0]["height"] == 40
     assert {c["name"] for c in coco["categories"]} == {"lesion", "cyst"}
+
+
+def test_resume_after_a_crash_replays_the_lost_epoch(small_snapshot: Path, tmp_path: Path) -> None:
+    common = dict(epochs=2, augment=True)
+    full = train(_cfg(small_snapshot, tmp_path / "full", **common))
+
+    def crash_in_epoch_2(event: dict[str, Any]) -> None:
+        if event["stage"] == "train" and event["epoch"] == 2 and event["step"] == 2:
+            raise RuntimeError("simulated crash (power cut, OOM kill...)")
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(_cfg(small_snapshot, tmp_path / "crash", **common), crash_in_epoch_2)
+    resumed = train(_cfg(small_snapshot, tmp_path / "crash", **common))
+    assert resumed.status == "completed" and any("resumed at epoch 2" in n for n in resumed.notes)
+    a, b = _final_weights(tmp_path / "full"), _final_weights(tmp_path / "crash")
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert full.history[-1]["val_dice"] == pytest.approx(resumed.history[-1]["val_dice"])
