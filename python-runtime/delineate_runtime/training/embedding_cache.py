@@ -37,6 +37,9 @@ class EmbeddingCache:
         k = hashlib.sha256(f"{image_key}|{self.preprocess_key}".encode()).hexdigest()[:40]
         return self.dir / f"{k}.pt"
 
+    def has(self, image_key: str) -> bool:
+        return image_key in self._mem or self._path(image_key).is_file()
+
     def get(self, image_key: str) -> torch.Tensor | None:
         if image_key in self._mem:
             self._mem.move_to_end(image_key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -167,17 +168,21 @@ class _Trainer:
     def _cache_root(self) -> Path:
         if self.cfg.cache_dir:
             return Path(self.cfg.cache_dir)
-        return Path.home() / ".cache" / "delineate" / "embeddings"
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "delineate" / "embeddings"
 
     def _prepare_cache(self) -> EmbeddingCache:
+        # The autocast dtype is part of the key: a bf16-computed embedding is not an fp32 one.
         cache = EmbeddingCache(
-            self._cache_root(), weights_hash(self.sam.image_encoder), self.pre.key()
+            self._cache_root(),
+            weights_hash(self.sam.image_encoder),
+            f"{self.pre.key()}|amp:{self.amp}",
         )
         todo = [
             (f, i)
             for f in (self.train_samples, self.val_samples)
             for i in range(len(f.records))
-            if cache.get(f.key(i)) is None
+            if not cache.has(f.key(i))
         ]
         if self.dist.is_main:
             t0 = time.perf_counter()
