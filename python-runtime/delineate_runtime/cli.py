@@ -40,7 +40,9 @@ def _stderr_report(stage: str, **fields: Any) -> None:
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bundle", help="model bundle folder")
     p.add_argument("--checkpoint", help="SAM checkpoint (official layout)")
-    p.add_argument("--arch", default="vit_b", help="vit_b | vit_l | vit_h | tiny (with --checkpoint or none)")
+    p.add_argument(
+        "--arch", default="vit_b", help="vit_b | vit_l | vit_h | tiny (with --checkpoint or none)"
+    )
     p.add_argument("--image-size", type=int)
 
 
@@ -93,7 +95,13 @@ def cmd_train(a: argparse.Namespace) -> int:
     cfg = TrainConfig.from_dict(raw)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())  # first Ctrl-C: checkpoint and stop
-    result = train(cfg, lambda ev: _stderr_report(str(ev.get("stage", "train")), **{k: v for k, v in ev.items() if k != "stage"}), stop.is_set)
+    result = train(
+        cfg,
+        lambda ev: _stderr_report(
+            str(ev.get("stage", "train")), **{k: v for k, v in ev.items() if k != "stage"}
+        ),
+        stop.is_set,
+    )
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 prints the result
         _print_json(result.to_dict())
     return 0 if result.status != "cancelled" else 130
@@ -106,7 +114,11 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     if a.base_random and base is not None:
         base["arch"] = a.base_arch
     options = {"modes": a.modes.split(",")} if a.modes else {}
-    _print_json(evaluate_model(_model_ref(a), a.dataset, a.split, base, options, a.report, report=_stderr_report))
+    _print_json(
+        evaluate_model(
+            _model_ref(a), a.dataset, a.split, base, options, a.report, report=_stderr_report
+        )
+    )
     return 0
 
 
@@ -130,7 +142,15 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_quantize(a: argparse.Namespace) -> int:
     from .protocol.operations import quantize_bundle
 
-    _print_json(quantize_bundle(a.bundle, a.method, a.calibration_dataset, a.max_calibration_images, report=_stderr_report))
+    _print_json(
+        quantize_bundle(
+            a.bundle,
+            a.method,
+            a.calibration_dataset,
+            a.max_calibration_images,
+            report=_stderr_report,
+        )
+    )
     return 0
 
 
@@ -151,18 +171,42 @@ def cmd_make_tiny(a: argparse.Namespace) -> int:
         from .training import train
 
         work = Path(a.work_dir or tempfile.mkdtemp(prefix="delineate-tiny-"))
-        dataset = a.dataset or str(write_snapshot(work / "dataset", SyntheticSpec(n_images=a.images, seed=a.seed)))
-        cfg = {"dataset": dataset, "run_dir": str(work / "run"), "arch": "tiny", "image_size": a.image_size,
-               "epochs": a.epochs, "lr": a.lr, "batch_size": 4, "seed": a.seed}
-        result = train(cfg, lambda ev: _stderr_report(str(ev.get("stage")), **{k: v for k, v in ev.items() if k != "stage"}))
+        dataset = a.dataset or str(
+            write_snapshot(work / "dataset", SyntheticSpec(n_images=a.images, seed=a.seed))
+        )
+        cfg = {
+            "dataset": dataset,
+            "run_dir": str(work / "run"),
+            "arch": "tiny",
+            "image_size": a.image_size,
+            "epochs": a.epochs,
+            "lr": a.lr,
+            "batch_size": 4,
+            "seed": a.seed,
+        }
+        result = train(
+            cfg,
+            lambda ev: _stderr_report(
+                str(ev.get("stage")), **{k: v for k, v in ev.items() if k != "stage"}
+            ),
+        )
         if result.best_checkpoint:
             load_checkpoint(sam, result.best_checkpoint)
         metrics = {"best_val_dice": result.best_val_dice, "start_val_dice": result.start_val_dice}
         training_config = cfg
         images = dataset_images(dataset, 8)
-    bundle = write_bundle(a.out, sam, arch="tiny", base_model="tiny (random init)", dataset_hash=dataset_hash,
-                          training_config=training_config, metrics=metrics, images=images,
-                          torchscript=a.torchscript, overwrite=a.overwrite)
+    bundle = write_bundle(
+        a.out,
+        sam,
+        arch="tiny",
+        base_model="tiny (random init)",
+        dataset_hash=dataset_hash,
+        training_config=training_config,
+        metrics=metrics,
+        images=images,
+        torchscript=a.torchscript,
+        overwrite=a.overwrite,
+    )
     _print_json({"bundle": str(bundle.root), "metrics": metrics, "parity": bundle.manifest.parity})
     return 0
 
@@ -170,14 +214,25 @@ def cmd_make_tiny(a: argparse.Namespace) -> int:
 def cmd_bench(a: argparse.Namespace) -> int:
     from .bench.run import run_bench
 
-    _print_json(run_bench(models=a.models.split(","), iterations=a.iterations, train_steps=a.train_steps, threads=a.threads,
-                          vit_b_size=a.vit_b_size, vit_b_train=a.vit_b_train, static=True if a.static else None,
-                          torch_speed=a.torch_speed))
+    _print_json(
+        run_bench(
+            models=a.models.split(","),
+            iterations=a.iterations,
+            train_steps=a.train_steps,
+            threads=a.threads,
+            vit_b_size=a.vit_b_size,
+            vit_b_train=a.vit_b_train,
+            static=True if a.static else None,
+            torch_speed=a.torch_speed,
+        )
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m delineate_runtime", description="Delineate SAM runtime")
+    ap = argparse.ArgumentParser(
+        prog="python -m delineate_runtime", description="Delineate SAM runtime"
+    )
     sub = ap.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="versions, device, capabilities").set_defaults(fn=cmd_info)
     sub.add_parser("schema", help="JSON-RPC contract as JSON Schema").set_defaults(fn=cmd_schema)
@@ -197,7 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-checkpoint")
     p.add_argument("--base-arch", default="vit_b")
     p.add_argument("--base-image-size", type=int)
-    p.add_argument("--base-random", action="store_true", help="compare with a randomly initialised base")
+    p.add_argument(
+        "--base-random", action="store_true", help="compare with a randomly initialised base"
+    )
     p.add_argument("--report", help="write the JSON report here too")
     p.set_defaults(fn=cmd_evaluate)
 
@@ -221,7 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("make-tiny", help="build (and optionally train) a tiny SAM bundle")
     p.add_argument("--out", required=True)
     p.add_argument("--image-size", type=int, default=128)
-    p.add_argument("--train", action="store_true", help="fine-tune on a synthetic (or given) dataset first")
+    p.add_argument(
+        "--train", action="store_true", help="fine-tune on a synthetic (or given) dataset first"
+    )
     p.add_argument("--dataset")
     p.add_argument("--work-dir")
     p.add_argument("--images", type=int, default=24)
@@ -237,10 +296,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, default=3)
     p.add_argument("--train-steps", type=int, default=6)
     p.add_argument("--threads", type=int, default=0, help="0 = library default")
-    p.add_argument("--vit-b-size", type=int, default=512, help="vit_b input size (1024 = standard, slow on CPU)")
-    p.add_argument("--vit-b-train", action="store_true", help="also time vit_b training steps (slow on CPU)")
-    p.add_argument("--static", action="store_true", help="static int8 for every model (tiny always)")
-    p.add_argument("--torch-speed", action="store_true", help="also PyTorch encoder/decoder FPS for vit_b")
+    p.add_argument(
+        "--vit-b-size",
+        type=int,
+        default=512,
+        help="vit_b input size (1024 = standard, slow on CPU)",
+    )
+    p.add_argument(
+        "--vit-b-train", action="store_true", help="also time vit_b training steps (slow on CPU)"
+    )
+    p.add_argument(
+        "--static", action="store_true", help="static int8 for every model (tiny always)"
+    )
+    p.add_argument(
+        "--torch-speed", action="store_true", help="also PyTorch encoder/decoder FPS for vit_b"
+    )
     p.set_defaults(fn=cmd_bench)
     return ap
 

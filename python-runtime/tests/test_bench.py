@@ -15,7 +15,9 @@ from delineate_runtime.models import build_sam_model
 
 
 def test_interleaved_latency_orders_slow_and_fast():
-    lat = interleaved_latency({"fast": lambda: None, "slow": lambda: time.sleep(0.02)}, iterations=3, warmup=0)
+    lat = interleaved_latency(
+        {"fast": lambda: None, "slow": lambda: time.sleep(0.02)}, iterations=3, warmup=0
+    )
     assert lat["slow"] > 0.015 > lat["fast"]
     assert ratio(4.0, 2.0) == 2.0 and ratio(None, 1.0) is None
 
@@ -45,4 +47,6 @@ def test_training_speed_section_tiny(tmp_path):
     print(json.dumps(out))
     assert out["cached"]["cached"] is True and out["recompute"]["cached"] is False
     assert out["cached"]["steps_per_s"] > 0 and out["recompute"]["steps_per_s"] > 0
-    assert out["speedup_steps_per_s"] == out["cached"]["steps_per_s"] / out["recompute"]["steps_per_s"]
+    assert (
+        out["speedup_steps_per_s"] == out["cached"]["steps_per_s"] / out["recompute"]["steps_per_s"]
+    )

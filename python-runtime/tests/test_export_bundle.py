@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from delineate_runtime.export import BundleError, probe_images, read_bundle, requantize_bundle, write_bundle
+from delineate_runtime.export import (
+    BundleError,
+    probe_images,
+    read_bundle,
+    requantize_bundle,
+    write_bundle,
+)
 from delineate_runtime.export.bundle_writer import write_manifest
 from delineate_runtime.export.onnx_sam import OnnxSam
 from delineate_runtime.models import ModelSpec, build_from_spec, build_sam_model, load_checkpoint
@@ -42,13 +48,24 @@ def _copy(bundle_dir: Path, tmp_path: Path) -> Path:
 def test_bundle_contents_and_manifest(bundle):
     b, _ = bundle
     names = {p.name for p in b.root.iterdir()}
-    assert {"encoder.onnx", "decoder.onnx", "encoder.int8.onnx", "decoder.int8.onnx", "checkpoint.pt", "model.json"} <= names
+    assert {
+        "encoder.onnx",
+        "decoder.onnx",
+        "encoder.int8.onnx",
+        "decoder.int8.onnx",
+        "checkpoint.pt",
+        "model.json",
+    } <= names
     m = json.loads((b.root / "model.json").read_text())
     print("model.json parity:", json.dumps(m["parity"]))
     assert m["format_version"] == 1
     assert m["preprocessing"]["image_size"] == 128
     assert m["preprocessing"]["pixel_mean"] == pytest.approx([123.675, 116.28, 103.53])
-    assert m["encoder"]["inputs"][0] == {"name": "image", "dtype": "float32", "shape": [1, 3, 128, 128]}
+    assert m["encoder"]["inputs"][0] == {
+        "name": "image",
+        "dtype": "float32",
+        "shape": [1, 3, 128, 128],
+    }
     assert [i["name"] for i in m["decoder"]["inputs"]][1] == "point_coords"
     assert m["encoder_int8"]["method"] == "static" and m["encoder_int8"]["calibration_images"] == 3
     assert m["dataset_hash"] == "sha256:abc" and m["base_model"] == "tiny (random init)"
@@ -117,7 +134,9 @@ def test_wrong_decoder_signature_rejected(bundle, tmp_path):
         node.input[:] = ["clicks" if n == "point_coords" else n for n in node.input]
     model.graph.input[1].name = "clicks"
     onnx.save(model, str(d / "decoder.onnx"))
-    write_manifest(d, read_bundle(d, verify_hashes=False, check_onnx=False).manifest)  # hashes match again
+    write_manifest(
+        d, read_bundle(d, verify_hashes=False, check_onnx=False).manifest
+    )  # hashes match again
     with pytest.raises(BundleError) as err:
         read_bundle(d)
     assert "missing decoder inputs ['point_coords']" in str(err.value)
@@ -155,9 +174,13 @@ def test_external_data_bundle_as_written_for_models_over_2gb(tmp_path):
     sam = build_sam_model("tiny")
     b = write_bundle(tmp_path / "ext", sam, arch="tiny", quantize="dynamic", external_data=True)
     m = b.manifest
-    assert m.encoder.external_data == "encoder.onnx.data" and (b.root / "encoder.onnx.data").is_file()
+    assert (
+        m.encoder.external_data == "encoder.onnx.data" and (b.root / "encoder.onnx.data").is_file()
+    )
     # graph (and tiny constants) inline, the weights outside
-    assert (b.root / "encoder.onnx").stat().st_size * 4 < (b.root / "encoder.onnx.data").stat().st_size
+    assert (b.root / "encoder.onnx").stat().st_size * 4 < (
+        b.root / "encoder.onnx.data"
+    ).stat().st_size
     assert "encoder.onnx.data" in m.files
     assert m.parity["fp32_vs_pytorch"]["end_to_end_max_abs_logit_diff"] < 1e-4
     assert m.parity["int8_vs_fp32"]["mask_iou_mean"] >= 0.9

@@ -25,8 +25,8 @@ from delineate_runtime.export import (
 from delineate_runtime.export.modules import example_decoder_inputs
 from delineate_runtime.export.onnx_sam import OnnxSam, make_session
 from delineate_runtime.export.parity import fp32_parity, int8_parity
-from delineate_runtime.export.quantize import decoder_calibration_feeds, encoder_calibration_feeds
 from delineate_runtime.export.preprocess import preprocess_image
+from delineate_runtime.export.quantize import decoder_calibration_feeds, encoder_calibration_feeds
 from delineate_runtime.models import build_sam_model
 
 FP32_TOL = 1e-4
@@ -41,7 +41,9 @@ def sam():
 @pytest.fixture(scope="module")
 def exported(sam, tmp_path_factory):
     d = tmp_path_factory.mktemp("onnx")
-    return export_encoder_onnx(sam, d / "encoder.onnx"), export_decoder_onnx(sam, d / "decoder.onnx")
+    return export_encoder_onnx(sam, d / "encoder.onnx"), export_decoder_onnx(
+        sam, d / "decoder.onnx"
+    )
 
 
 def _run(session: ort.InferenceSession, feed: dict[str, torch.Tensor]) -> list[np.ndarray]:
@@ -49,7 +51,9 @@ def _run(session: ort.InferenceSession, feed: dict[str, torch.Tensor]) -> list[n
 
 
 @pytest.mark.parametrize("num_points,orig_hw", [(1, (128, 77)), (4, (60, 90)), (9, (300, 200))])
-def test_decoder_runs_with_canonical_inputs_any_point_count_and_size(sam, exported, num_points, orig_hw):
+def test_decoder_runs_with_canonical_inputs_any_point_count_and_size(
+    sam, exported, num_points, orig_hw
+):
     session = make_session(exported[1])
     assert [i.name for i in session.get_inputs()] == list(DECODER_INPUTS)
     feed = example_decoder_inputs(sam, num_points)
@@ -59,7 +63,9 @@ def test_decoder_runs_with_canonical_inputs_any_point_count_and_size(sam, export
     assert iou.shape == (1, 4)
     with torch.no_grad():
         ref = CanonicalDecoder(sam, return_single_mask=False)(*feed.values())
-    diffs = [float(np.abs(a - b.numpy()).max()) for a, b in zip((masks, iou, low), ref)]
+    diffs = [
+        float(np.abs(a - b.numpy()).max()) for a, b in zip((masks, iou, low), ref, strict=True)
+    ]
     print(f"decoder onnx vs torch, {num_points} points {orig_hw}: max abs diffs {diffs}")
     assert max(diffs) < FP32_TOL
 
@@ -122,7 +128,7 @@ def test_torchscript_matches_pytorch(sam, tmp_path):
         x = torch.randn(1, 3, 128, 128)
         enc_diff = float((encoder(x) - sam.image_encoder(x)).abs().max())
     assert out[0].shape == (1, 4, 70, 110)
-    assert max(float((a - b).abs().max()) for a, b in zip(out, ref)) < FP32_TOL
+    assert max(float((a - b).abs().max()) for a, b in zip(out, ref, strict=True)) < FP32_TOL
     assert enc_diff < FP32_TOL
 
 

@@ -15,19 +15,31 @@ import pytest
 
 from delineate_runtime.data.synthetic import SyntheticSpec, write_snapshot
 from delineate_runtime.protocol.client import RpcClient
-from delineate_runtime.protocol.errors import INVALID_PARAMS, METHOD_NOT_FOUND, PARSE_ERROR, RpcError
+from delineate_runtime.protocol.errors import (
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    RpcError,
+)
 
 PKG_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> str:
-    return str(write_snapshot(tmp_path_factory.mktemp("data") / "lesions", SyntheticSpec(n_images=12, seed=3)))
+    return str(
+        write_snapshot(
+            tmp_path_factory.mktemp("data") / "lesions", SyntheticSpec(n_images=12, seed=3)
+        )
+    )
 
 
 @pytest.fixture(scope="module")
 def client():
-    env = {"PYTHONPATH": str(PKG_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), "DELINEATE_LOG": "WARNING"}
+    env = {
+        "PYTHONPATH": str(PKG_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "DELINEATE_LOG": "WARNING",
+    }
     c = RpcClient.spawn(env=env, cwd=str(PKG_ROOT))
     yield c
     if c.process and c.process.poll() is None:
@@ -36,7 +48,15 @@ def client():
 
 def _train_config(dataset: str, run_dir: Path) -> dict:
     # batch 1 so an epoch has ~10 steps and a cancel lands mid-epoch
-    return {"dataset": dataset, "run_dir": str(run_dir), "arch": "tiny", "epochs": 2, "batch_size": 1, "lr": 1e-3, "seed": 1}
+    return {
+        "dataset": dataset,
+        "run_dir": str(run_dir),
+        "arch": "tiny",
+        "epochs": 2,
+        "batch_size": 1,
+        "lr": 1e-3,
+        "seed": 1,
+    }
 
 
 def test_info_and_malformed_input_keep_server_alive(client):
@@ -44,7 +64,7 @@ def test_info_and_malformed_input_keep_server_alive(client):
     assert info["device"] == "cpu" and "train.start" in info["methods"]
     client.send_raw(b"Content-Length: 12\r\n\r\n{not json!!}")
     assert client.orphans.get(timeout=10)["error"]["code"] == PARSE_ERROR
-    client.send_raw("Content-Length: zwölf\r\n\r\n".encode("utf-8"))
+    client.send_raw("Content-Length: zwölf\r\n\r\n".encode())
     assert client.orphans.get(timeout=10)["error"]["code"] == PARSE_ERROR
     with pytest.raises(RpcError) as err:
         client.request("no.such.method")
@@ -59,7 +79,11 @@ def test_train_progress_cancel_mid_epoch_then_resume(client, dataset, tmp_path):
     run_dir = tmp_path / "run"
     job_id = client.request("train.start", {"config": _train_config(dataset, run_dir)})["job_id"]
     progress = client.wait_notification(
-        lambda m: m["method"] == "job.progress" and m["params"].get("stage") == "train" and m["params"].get("step", 0) >= 2,
+        lambda m: (
+            m["method"] == "job.progress"
+            and m["params"].get("stage") == "train"
+            and m["params"].get("step", 0) >= 2
+        ),
         timeout=120,
     )["params"]
     assert progress["job_id"] == job_id and progress["epoch"] == 1
@@ -67,12 +91,20 @@ def test_train_progress_cancel_mid_epoch_then_resume(client, dataset, tmp_path):
     assert client.request("job.cancel", {"job_id": job_id})["state"] in ("cancelling", "cancelled")
     finished = client.wait_job(job_id, timeout=120)
     assert finished["state"] == "cancelled"
-    assert finished["result"]["status"] == "cancelled" and finished["result"]["epochs_completed"] == 0
+    assert (
+        finished["result"]["status"] == "cancelled" and finished["result"]["epochs_completed"] == 0
+    )
     assert (run_dir / "checkpoints" / "last.pt").is_file()
 
     steps_seen: list[tuple[int, int]] = []
     job2 = client.request("train.start", {"config": _train_config(dataset, run_dir)})["job_id"]
-    done = client.wait_job(job2, timeout=300, on_progress=lambda p: p.get("stage") == "train" and steps_seen.append((p["epoch"], p["step"])))
+    done = client.wait_job(
+        job2,
+        timeout=300,
+        on_progress=lambda p: (
+            p.get("stage") == "train" and steps_seen.append((p["epoch"], p["step"]))
+        ),
+    )
     assert done["state"] == "succeeded", done
     result = done["result"]
     assert result["status"] in ("completed", "early_stopped") and result["epochs_completed"] == 2
@@ -87,7 +119,9 @@ def test_crashing_training_job_reports_why(client, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "annotations.json").write_text('{"images": [ {"id": 1, ')  # truncated JSON
-    job_id = client.request("train.start", {"config": _train_config(str(broken), tmp_path / "run")})["job_id"]
+    job_id = client.request(
+        "train.start", {"config": _train_config(str(broken), tmp_path / "run")}
+    )["job_id"]
     finished = client.wait_job(job_id, timeout=60)
     assert finished["state"] == "failed"
     assert "annotations.json" in finished["error"]["message"]
@@ -97,16 +131,34 @@ def test_crashing_training_job_reports_why(client, tmp_path):
 
 def test_export_embeddings_evaluate_jobs(client, dataset, tmp_path):
     out = tmp_path / "bundle"
-    job = client.request("export.onnx", {"model": {"arch": "tiny"}, "out_dir": str(out), "calibration_dataset": dataset, "max_calibration_images": 4})
+    job = client.request(
+        "export.onnx",
+        {
+            "model": {"arch": "tiny"},
+            "out_dir": str(out),
+            "calibration_dataset": dataset,
+            "max_calibration_images": 4,
+        },
+    )
     done = client.wait_job(job["job_id"], timeout=120)
     assert done["state"] == "succeeded", done
     assert done["result"]["parity"]["fp32_vs_pytorch"]["end_to_end_max_abs_logit_diff"] < 1e-4
     manifest = json.loads((out / "model.json").read_text())
-    assert manifest["encoder_int8"]["method"] == "static" and manifest["encoder_int8"]["calibration_images"] == 4
+    assert (
+        manifest["encoder_int8"]["method"] == "static"
+        and manifest["encoder_int8"]["calibration_images"] == 4
+    )
 
     images = sorted(str(p) for p in (Path(dataset) / "images").glob("*.png"))[:2]
     window = {"center": 1064.0, "width": 400.0}
-    job = client.request("embeddings.compute", {"bundle": str(out), "images": [{"path": p, "window": window} for p in images], "out_dir": str(tmp_path / "emb")})
+    job = client.request(
+        "embeddings.compute",
+        {
+            "bundle": str(out),
+            "images": [{"path": p, "window": window} for p in images],
+            "out_dir": str(tmp_path / "emb"),
+        },
+    )
     done = client.wait_job(job["job_id"], timeout=60)
     assert done["state"] == "succeeded", done
     emb = done["result"]["embeddings"]
@@ -116,7 +168,14 @@ def test_export_embeddings_evaluate_jobs(client, dataset, tmp_path):
     done = client.wait_job(job["job_id"], timeout=60)
     assert done["state"] == "succeeded" and done["result"]["int8_vs_fp32"]["method"] == "dynamic"
 
-    job = client.request("evaluate", {"model": {"bundle": str(out)}, "dataset": dataset, "options": {"modes": ["box", "click1"]}})
+    job = client.request(
+        "evaluate",
+        {
+            "model": {"bundle": str(out)},
+            "dataset": dataset,
+            "options": {"modes": ["box", "click1"]},
+        },
+    )
     done = client.wait_job(job["job_id"], timeout=120)
     assert done["state"] == "succeeded", done
     assert 0.0 <= done["result"]["after"]["val_dice"] <= 1.0

@@ -32,7 +32,10 @@ def test_reads_back_consecutive_frames_with_utf8():
 
 def test_extra_headers_any_case_are_accepted():
     body = b'{"x": 1}'
-    stream = io.BytesIO(b"content-length: 8\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n" + body)
+    stream = io.BytesIO(
+        b"content-length: 8\r\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n"
+        + body
+    )
     assert FrameReader(stream).read() == body
 
 
@@ -60,7 +63,7 @@ def test_garbage_lines_between_frames_are_skipped():
 
 
 def test_truncated_body_is_end_of_stream():
-    stream = io.BytesIO(b"Content-Length: 100\r\n\r\n{\"short\": 1}")
+    stream = io.BytesIO(b'Content-Length: 100\r\n\r\n{"short": 1}')
     assert FrameReader(stream).read() is None
 
 
@@ -87,7 +90,12 @@ def test_stray_output_goes_to_stderr_not_the_protocol_stream():
         "FrameWriter(out).write({'ok': True})\n"
     )
     root = str(Path(__file__).resolve().parents[1])
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, env={**os.environ, "PYTHONPATH": root}, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": root},
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == encode_frame({"ok": True})
     assert b"a stray print" in proc.stderr and b"C-level write" in proc.stderr

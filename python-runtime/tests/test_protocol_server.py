@@ -10,7 +10,6 @@ import time
 import pytest
 
 from delineate_runtime.protocol import METHODS, contract
-from delineate_runtime.protocol.server import Server
 from delineate_runtime.protocol.errors import (
     INTERNAL_ERROR,
     INVALID_INPUT,
@@ -22,6 +21,7 @@ from delineate_runtime.protocol.errors import (
 )
 from delineate_runtime.protocol.framing import FrameReader, FrameWriter, encode_frame
 from delineate_runtime.protocol.jobs import JobManager
+from delineate_runtime.protocol.server import Server
 
 
 class Collector:
@@ -65,7 +65,13 @@ def test_parse_error_has_null_id(server):
 
 @pytest.mark.parametrize(
     "message",
-    [[1], "text", {"id": 3, "method": "runtime.info"}, {"jsonrpc": "1.0", "id": 3, "method": "x"}, {"jsonrpc": "2.0", "id": 3, "method": 5}],
+    [
+        [1],
+        "text",
+        {"id": 3, "method": "runtime.info"},
+        {"jsonrpc": "1.0", "id": 3, "method": "x"},
+        {"jsonrpc": "2.0", "id": 3, "method": 5},
+    ],
 )
 def test_invalid_requests(server, message):
     resp = server.handle_body(json.dumps(message).encode())
@@ -79,19 +85,32 @@ def test_unknown_method_and_bad_params(server):
     assert resp["error"]["code"] == INVALID_PARAMS and "verbose" in resp["error"]["message"]
     assert ask(server, "job.status", {})["error"]["code"] == INVALID_PARAMS
     assert ask(server, "job.status", [1, 2])["error"]["code"] == INVALID_PARAMS
-    resp = ask(server, "train.start", {"config": {"dataset": "x", "run_dir": "y", "epochs": "many"}})
+    resp = ask(
+        server, "train.start", {"config": {"dataset": "x", "run_dir": "y", "epochs": "many"}}
+    )
     assert resp["error"]["code"] == INVALID_PARAMS and "epochs" in resp["error"]["message"]
     resp = ask(server, "export.quantize", {"bundle": "b", "method": "static"})
-    assert resp["error"]["code"] == INVALID_PARAMS and "calibration_dataset" in resp["error"]["message"]
+    assert (
+        resp["error"]["code"] == INVALID_PARAMS
+        and "calibration_dataset" in resp["error"]["message"]
+    )
     # ...and the server still answers afterwards.
     assert "result" in ask(server, "runtime.info")
 
 
 def test_missing_files_are_invalid_input_naming_the_path(server, tmp_path):
     missing = str(tmp_path / "no-dataset")
-    resp = ask(server, "train.start", {"config": {"dataset": missing, "run_dir": str(tmp_path / "run"), "arch": "tiny"}})
+    resp = ask(
+        server,
+        "train.start",
+        {"config": {"dataset": missing, "run_dir": str(tmp_path / "run"), "arch": "tiny"}},
+    )
     assert resp["error"]["code"] == INVALID_INPUT and missing in resp["error"]["message"]
-    resp = ask(server, "embeddings.compute", {"bundle": missing, "images": [{"path": "a.png"}], "out_dir": str(tmp_path)})
+    resp = ask(
+        server,
+        "embeddings.compute",
+        {"bundle": missing, "images": [{"path": "a.png"}], "out_dir": str(tmp_path)},
+    )
     assert resp["error"]["code"] == INVALID_INPUT
 
 
@@ -101,7 +120,10 @@ def test_job_not_found(server):
 
 
 def test_notifications_get_no_answer_and_batches_work(server):
-    assert server.handle_body(json.dumps({"jsonrpc": "2.0", "method": "runtime.info"}).encode()) is None
+    assert (
+        server.handle_body(json.dumps({"jsonrpc": "2.0", "method": "runtime.info"}).encode())
+        is None
+    )
     assert server.handle_body(json.dumps({"jsonrpc": "2.0", "method": "no.such"}).encode()) is None
     batch = [
         {"jsonrpc": "2.0", "id": "a", "method": "runtime.info"},
@@ -151,7 +173,10 @@ def test_job_cancel_sets_state(server):
 
     job = server.jobs.start("export", slow)
     started.wait(5)
-    assert ask(server, "job.cancel", {"job_id": job.id})["result"]["state"] in ("cancelling", "cancelled")
+    assert ask(server, "job.cancel", {"job_id": job.id})["result"]["state"] in (
+        "cancelling",
+        "cancelled",
+    )
     job.thread.join(5)
     status = ask(server, "job.status", {"job_id": job.id})["result"]
     assert status["state"] == "cancelled" and status["result"] == {"stopped": True}
@@ -167,7 +192,10 @@ def test_shutdown_then_only_exit(server):
 def test_exit_without_shutdown_is_code_1_and_serve_loop_stops():
     out = io.BytesIO()
     server = Server(FrameWriter(out))
-    stream = io.BytesIO(encode_frame({"jsonrpc": "2.0", "method": "exit"}) + encode_frame({"jsonrpc": "2.0", "id": 9, "method": "runtime.info"}))
+    stream = io.BytesIO(
+        encode_frame({"jsonrpc": "2.0", "method": "exit"})
+        + encode_frame({"jsonrpc": "2.0", "id": 9, "method": "runtime.info"})
+    )
     assert server.serve(FrameReader(stream)) == 1
     assert out.getvalue() == b""  # nothing after exit was answered
 
@@ -187,7 +215,14 @@ def test_progress_fields_that_clash_or_are_odd_do_not_break_a_job():
     jobs = JobManager(lambda m, p: sent.append((m, p)))
 
     def odd(ctx):
-        ctx.progress("train", job_id="spoof", kind="x", loss=np.float32(0.25), eta_s=float("nan"), metrics={"dice": np.float64(0.5)})
+        ctx.progress(
+            "train",
+            job_id="spoof",
+            kind="x",
+            loss=np.float32(0.25),
+            eta_s=float("nan"),
+            metrics={"dice": np.float64(0.5)},
+        )
         return {"ok": True}
 
     job = jobs.start("export", odd)
@@ -195,4 +230,8 @@ def test_progress_fields_that_clash_or_are_odd_do_not_break_a_job():
     assert job.status().state == "succeeded"
     progress = sent[0][1]
     assert progress["job_id"] == job.id and progress["kind"] == "export"
-    assert progress["loss"] == 0.25 and progress["metrics"] == {"dice": 0.5} and "eta_s" not in progress
+    assert (
+        progress["loss"] == 0.25
+        and progress["metrics"] == {"dice": 0.5}
+        and "eta_s" not in progress
+    )

@@ -28,8 +28,15 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def bench_model(name: str, iterations: int, train_steps: int, vit_b_size: int, vit_b_train: bool, static: bool,
-                with_torch_speed: bool = False) -> dict[str, Any]:
+def bench_model(
+    name: str,
+    iterations: int,
+    train_steps: int,
+    vit_b_size: int,
+    vit_b_train: bool,
+    static: bool,
+    with_torch_speed: bool = False,
+) -> dict[str, Any]:
     from ..data.images import load_image
     from ..data.loader import open_dataset
     from ..data.synthetic import SyntheticSpec, write_snapshot
@@ -46,12 +53,15 @@ def bench_model(name: str, iterations: int, train_steps: int, vit_b_size: int, v
         if name == "tiny":
             sam = build_sam_model("tiny")
             out["training"] = training_speed("tiny", dataset, work, train_steps, image_size=128)
-            out["onnx"] = onnx_latency(sam, max(iterations, 5), images if static else None, work)
+            # Milliseconds per call: many calls, or the median is just scheduler noise.
+            out["onnx"] = onnx_latency(sam, max(iterations, 30), images if static else None, work)
         elif name == "vit_b":
             sam = build_sam_model("vit_b", image_size=vit_b_size)
             out["note"] = f"vit_b architecture with random weights at input {vit_b_size}"
             if vit_b_train:
-                out["training"] = training_speed("vit_b", dataset, work, min(train_steps, 2), vit_b_size, rounds=1)
+                out["training"] = training_speed(
+                    "vit_b", dataset, work, min(train_steps, 2), vit_b_size, rounds=1
+                )
             out["onnx"] = onnx_latency(sam, iterations, images[:2] if static else None, work)
         else:
             raise ValueError(f"unknown bench model {name!r}; use tiny or vit_b")
@@ -65,14 +75,26 @@ def bench_model(name: str, iterations: int, train_steps: int, vit_b_size: int, v
     return out
 
 
-def run_bench(models: list[str], iterations: int = 3, train_steps: int = 6, threads: int = 0,
-              vit_b_size: int = 512, vit_b_train: bool = False, static: bool | None = None,
-              torch_speed: bool = False) -> dict[str, Any]:
+def run_bench(
+    models: list[str],
+    iterations: int = 3,
+    train_steps: int = 6,
+    threads: int = 0,
+    vit_b_size: int = 512,
+    vit_b_train: bool = False,
+    static: bool | None = None,
+    torch_speed: bool = False,
+) -> dict[str, Any]:
     """Run each model in a child process and gather the results."""
     results: dict[str, Any] = {
-        "host": {"cpus": os.cpu_count(), "machine": platform.machine(), "torch": torch.__version__, "threads": threads or torch.get_num_threads(),
-                 # Other processes share this machine; latency ratios are interleaved to cope.
-                 "load_average_at_start": os.getloadavg()},
+        "host": {
+            "cpus": os.cpu_count(),
+            "machine": platform.machine(),
+            "torch": torch.__version__,
+            "threads": threads or torch.get_num_threads(),
+            # Other processes share this machine; latency ratios are interleaved to cope.
+            "load_average_at_start": os.getloadavg(),
+        },
         "models": {},
     }
     pkg_root = str(Path(__file__).resolve().parents[2])
@@ -82,8 +104,19 @@ def run_bench(models: list[str], iterations: int = 3, train_steps: int = 6, thre
     t0 = time.perf_counter()
     for name in models:
         use_static = (name == "tiny") if static is None else static
-        cmd = [sys.executable, "-m", "delineate_runtime.bench.run", "--model", name, "--iterations", str(iterations),
-               "--train-steps", str(train_steps), "--vit-b-size", str(vit_b_size)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "delineate_runtime.bench.run",
+            "--model",
+            name,
+            "--iterations",
+            str(iterations),
+            "--train-steps",
+            str(train_steps),
+            "--vit-b-size",
+            str(vit_b_size),
+        ]
         if vit_b_train:
             cmd.append("--vit-b-train")
         if use_static:
@@ -92,7 +125,10 @@ def run_bench(models: list[str], iterations: int = 3, train_steps: int = 6, thre
             cmd.append("--torch-speed")
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
-            results["models"][name] = {"error": proc.stderr.strip().splitlines()[-1:] or ["failed"], "returncode": proc.returncode}
+            results["models"][name] = {
+                "error": proc.stderr.strip().splitlines()[-1:] or ["failed"],
+                "returncode": proc.returncode,
+            }
             continue
         results["models"][name] = json.loads(proc.stdout)
     results["seconds"] = time.perf_counter() - t0
@@ -115,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.ERROR)
     warnings.simplefilter("ignore")
-    result = bench_model(a.model, a.iterations, a.train_steps, a.vit_b_size, a.vit_b_train, a.static, a.torch_speed)
+    result = bench_model(
+        a.model, a.iterations, a.train_steps, a.vit_b_size, a.vit_b_train, a.static, a.torch_speed
+    )
     from ..protocol.jsonsafe import to_json_safe
 
     print(json.dumps(to_json_safe(result)))

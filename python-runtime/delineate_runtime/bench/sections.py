@@ -17,19 +17,34 @@ from ..export.quantize import decoder_calibration_feeds, encoder_calibration_fee
 from .timing import interleaved_latency, ratio
 
 
-def training_speed(arch: str, dataset: str, workdir: Path, steps: int, image_size: int | None = None, rounds: int = 2) -> dict[str, Any]:
+def training_speed(
+    arch: str,
+    dataset: str,
+    workdir: Path,
+    steps: int,
+    image_size: int | None = None,
+    rounds: int = 2,
+) -> dict[str, Any]:
     """Steps/s of the training loop with the embedding cache vs recomputing the encoder
     every step (decoder-only fine-tuning, same data and seed), measured by the training
     package's own alternating best-of-rounds comparison."""
     from ..training.cache_speed import measure_cache_speedup
 
     return measure_cache_speedup(
-        dataset, workdir / f"cache-speed-{arch}", arch=arch, image_size=image_size, rounds=rounds,
-        max_steps_per_epoch=steps, batch_size=2, val_modes=["box"],
+        dataset,
+        workdir / f"cache-speed-{arch}",
+        arch=arch,
+        image_size=image_size,
+        rounds=rounds,
+        max_steps_per_epoch=steps,
+        batch_size=2,
+        val_modes=["box"],
     )
 
 
-def onnx_latency(sam: Sam, iterations: int, static_images: list[np.ndarray] | None, workdir: Path) -> dict[str, Any]:
+def onnx_latency(
+    sam: Sam, iterations: int, static_images: list[np.ndarray] | None, workdir: Path
+) -> dict[str, Any]:
     """Encoder and decoder latency in onnxruntime (CPU), fp32 vs int8 (dynamic, and static
     QDQ when calibration images are given)."""
     size = sam.image_encoder.img_size
@@ -39,7 +54,10 @@ def onnx_latency(sam: Sam, iterations: int, static_images: list[np.ndarray] | No
     export_encoder_onnx(sam, enc)
     export_decoder_onnx(sam, dec)
     files = {"fp32": (enc, dec)}
-    files["int8_dynamic"] = (quantize_onnx(enc, workdir / "encoder.dyn.onnx"), quantize_onnx(dec, workdir / "decoder.dyn.onnx"))
+    files["int8_dynamic"] = (
+        quantize_onnx(enc, workdir / "encoder.dyn.onnx"),
+        quantize_onnx(dec, workdir / "decoder.dyn.onnx"),
+    )
     if static_images:
         pre = [preprocess_image(im, size, mean, std)[0] for im in static_images]
         feeds = encoder_calibration_feeds(pre)
@@ -52,7 +70,13 @@ def onnx_latency(sam: Sam, iterations: int, static_images: list[np.ndarray] | No
     x = np.random.default_rng(0).normal(size=(1, 3, size, size)).astype(np.float32)
     sessions = {k: (make_session(e), make_session(d)) for k, (e, d) in files.items()}
     emb = sessions["fp32"][0].run(None, {"image": x})[0]
-    feed = decoder_feed(emb, np.array([[size * 0.4, size * 0.5], [size * 0.6, size * 0.5]]), np.array([1, 0]), (size, size), size)
+    feed = decoder_feed(
+        emb,
+        np.array([[size * 0.4, size * 0.5], [size * 0.6, size * 0.5]]),
+        np.array([1, 0]),
+        (size, size),
+        size,
+    )
 
     def enc_call(s: ort.InferenceSession):
         return lambda: s.run(None, {"image": x})
@@ -61,7 +85,9 @@ def onnx_latency(sam: Sam, iterations: int, static_images: list[np.ndarray] | No
         return lambda: s.run(None, feed)
 
     enc_lat = interleaved_latency({k: enc_call(v[0]) for k, v in sessions.items()}, iterations)
-    dec_lat = interleaved_latency({k: dec_call(v[1]) for k, v in sessions.items()}, max(10, iterations * 10))
+    dec_lat = interleaved_latency(
+        {k: dec_call(v[1]) for k, v in sessions.items()}, max(10, iterations * 10)
+    )
     result: dict[str, Any] = {"input_size": size, "providers": sessions["fp32"][0].get_providers()}
     for k, (e, d) in files.items():
         result[k] = {
@@ -80,7 +106,9 @@ def onnx_latency(sam: Sam, iterations: int, static_images: list[np.ndarray] | No
             from ..export.parity import int8_parity
 
             q = OnnxSam(sessions[k][0], sessions[k][1], size, mean, std)  # type: ignore[arg-type]
-            result[k]["mask_iou_vs_fp32"] = int8_parity(fp32, q, static_images[:2], clicks_per_image=2)["mask_iou_mean"]
+            result[k]["mask_iou_vs_fp32"] = int8_parity(
+                fp32, q, static_images[:2], clicks_per_image=2
+            )["mask_iou_mean"]
     return result
 
 
@@ -96,7 +124,7 @@ def flops(sam: Sam) -> dict[str, Any]:
     try:
         return flops_per_pixel(sam)
     finally:
-        for p, flag in zip(sam.parameters(), flags):
+        for p, flag in zip(sam.parameters(), flags, strict=True):
             p.requires_grad_(flag)
 
 

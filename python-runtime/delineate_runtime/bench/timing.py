@@ -1,15 +1,17 @@
 """Latency helpers: interleave the variants being compared so load from other processes
-on a shared machine hits both alike, and report medians."""
+on a shared machine hits both alike, and report the best (minimum) time of each: on a
+shared CPU the minimum is the figure least disturbed by others; medians drift with load."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 
 
-def interleaved_latency(fns: dict[str, Callable[[], object]], iterations: int, warmup: int = 1) -> dict[str, float]:
-    """Median seconds per call of each fn, calling them round-robin."""
+def interleaved_latency(
+    fns: dict[str, Callable[[], object]], iterations: int, warmup: int = 1
+) -> dict[str, float]:
+    """Best seconds per call of each fn, calling them round-robin."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -19,7 +21,7 @@ def interleaved_latency(fns: dict[str, Callable[[], object]], iterations: int, w
             t0 = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in samples.items()}
+    return {k: min(v) for k, v in samples.items()}
 
 
 def ratio(a: float | None, b: float | None) -> float | None:

@@ -59,11 +59,19 @@ def load_manifest(root: Path) -> Manifest:
         raise BundleError(root, [f"{MANIFEST_NAME} must hold a JSON object"])
     version = raw.get("format_version")
     if isinstance(version, int) and version > FORMAT_VERSION:
-        raise BundleError(root, [f"{MANIFEST_NAME} has format_version {version}; this runtime reads up to {FORMAT_VERSION}"])
+        raise BundleError(
+            root,
+            [
+                f"{MANIFEST_NAME} has format_version {version}; "
+                f"this runtime reads up to {FORMAT_VERSION}"
+            ],
+        )
     try:
         return Manifest.model_validate(raw)
     except ValidationError as exc:
-        problems = [f"{MANIFEST_NAME}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        problems = [
+            f"{MANIFEST_NAME}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+        ]
         raise BundleError(root, problems) from exc
 
 
@@ -71,7 +79,11 @@ def listed_files(m: Manifest) -> list[str]:
     names = [m.encoder.file, m.decoder.file, m.checkpoint]
     names += [q.file for q in (m.encoder_int8, m.decoder_int8) if q is not None]
     names += list((m.torchscript or {}).values())
-    names += [f.external_data for f in (m.encoder, m.decoder, m.encoder_int8, m.decoder_int8) if f is not None and f.external_data]
+    names += [
+        f.external_data
+        for f in (m.encoder, m.decoder, m.encoder_int8, m.decoder_int8)
+        if f is not None and f.external_data
+    ]
     return names
 
 
@@ -94,24 +106,37 @@ def read_bundle(root: str | Path, verify_hashes: bool = True, check_onnx: bool =
                 continue
             actual = file_info(root / name)
             if actual.bytes != expected.bytes:
-                problems.append(f"{name} has {actual.bytes} bytes, {MANIFEST_NAME} says {expected.bytes} (truncated or replaced?)")
+                problems.append(
+                    f"{name} has {actual.bytes} bytes, {MANIFEST_NAME} says {expected.bytes} "
+                    "(truncated or replaced?)"
+                )
             elif actual.sha256 != expected.sha256:
-                problems.append(f"{name} sha256 differs from {MANIFEST_NAME} (file changed after export)")
+                problems.append(
+                    f"{name} sha256 differs from {MANIFEST_NAME} (file changed after export)"
+                )
     if check_onnx and not problems:
         size = manifest.preprocessing.image_size
         problems += encoder_problems(root / manifest.encoder.file, size)
         problems += decoder_problems(root / manifest.decoder.file)
-        for q, check in ((manifest.encoder_int8, lambda p: encoder_problems(p, size)), (manifest.decoder_int8, decoder_problems)):
+        for q, check in (
+            (manifest.encoder_int8, lambda p: encoder_problems(p, size)),
+            (manifest.decoder_int8, decoder_problems),
+        ):
             if q is not None:
                 problems += check(root / q.file)
         if not problems:
-            enc_out, dec_in = embedding_shapes(root / manifest.encoder.file, root / manifest.decoder.file)
+            enc_out, dec_in = embedding_shapes(
+                root / manifest.encoder.file, root / manifest.decoder.file
+            )
             # The exporter may leave the encoder's output dims symbolic; compare the known ones.
             clash = len(enc_out) != len(dec_in) or any(
-                isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(enc_out, dec_in)
+                isinstance(a, int) and isinstance(b, int) and a != b
+                for a, b in zip(enc_out, dec_in, strict=False)
             )
             if clash:
-                problems.append(f"encoder output {enc_out} does not match decoder image_embeddings {dec_in}")
+                problems.append(
+                    f"encoder output {enc_out} does not match decoder image_embeddings {dec_in}"
+                )
     if problems:
         raise BundleError(root, problems)
     return Bundle(root, manifest)

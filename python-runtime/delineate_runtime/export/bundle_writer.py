@@ -85,24 +85,45 @@ def quantize_pair(
     enc_feeds = dec_feeds = None
     n_encoder = len(calib)
     if method == "static":
-        inputs = [preprocess_image(im, prep.image_size, prep.pixel_mean, prep.pixel_std)[0] for im in calib]
+        inputs = [
+            preprocess_image(im, prep.image_size, prep.pixel_mean, prep.pixel_std)[0]
+            for im in calib
+        ]
         all_feeds = encoder_calibration_feeds(inputs)
         encoder = make_session(root / ENCODER_FILE)
-        dec_feeds = decoder_calibration_feeds([encoder.run(None, f)[0] for f in all_feeds], prep.image_size)
-        fp32_bytes = sum((root / n).stat().st_size for n in (ENCODER_FILE, ENCODER_FILE + ".data") if (root / n).exists())
+        dec_feeds = decoder_calibration_feeds(
+            [encoder.run(None, f)[0] for f in all_feeds], prep.image_size
+        )
+        fp32_bytes = sum(
+            (root / n).stat().st_size
+            for n in (ENCODER_FILE, ENCODER_FILE + ".data")
+            if (root / n).exists()
+        )
         if fp32_bytes > LARGE_ENCODER_BYTES and n_encoder > LARGE_ENCODER_MAX_CALIBRATION:
-            log.warning("calibrating the %d MB encoder on %d of %d images (calibration memory)",
-                        fp32_bytes >> 20, LARGE_ENCODER_MAX_CALIBRATION, n_encoder)
+            log.warning(
+                "calibrating the %d MB encoder on %d of %d images (calibration memory)",
+                fp32_bytes >> 20,
+                LARGE_ENCODER_MAX_CALIBRATION,
+                n_encoder,
+            )
             n_encoder = LARGE_ENCODER_MAX_CALIBRATION
         enc_feeds = all_feeds[:n_encoder]
     quantize_onnx(root / ENCODER_FILE, root / ENCODER_INT8_FILE, method, enc_feeds)
     quantize_onnx(root / DECODER_FILE, root / DECODER_INT8_FILE, method, dec_feeds)
     static = method == "static"
     return (
-        QuantizedFile(file=ENCODER_INT8_FILE, method=method, calibration_images=n_encoder if static else 0,
-                      external_data=side_file(root, ENCODER_INT8_FILE)),
-        QuantizedFile(file=DECODER_INT8_FILE, method=method, calibration_images=len(calib) if static else 0,
-                      external_data=side_file(root, DECODER_INT8_FILE)),
+        QuantizedFile(
+            file=ENCODER_INT8_FILE,
+            method=method,
+            calibration_images=n_encoder if static else 0,
+            external_data=side_file(root, ENCODER_INT8_FILE),
+        ),
+        QuantizedFile(
+            file=DECODER_INT8_FILE,
+            method=method,
+            calibration_images=len(calib) if static else 0,
+            external_data=side_file(root, DECODER_INT8_FILE),
+        ),
     )
 
 
@@ -114,9 +135,13 @@ def side_file(root: Path, onnx_name: str) -> str | None:
 
 def measure_int8(root: Path, prep: Preprocessing, images: Sequence[np.ndarray]) -> dict[str, Any]:
     def load(enc: str, dec: str) -> OnnxSam:
-        return OnnxSam.load(root / enc, root / dec, prep.image_size, prep.pixel_mean, prep.pixel_std)
+        return OnnxSam.load(
+            root / enc, root / dec, prep.image_size, prep.pixel_mean, prep.pixel_std
+        )
 
-    return int8_parity(load(ENCODER_FILE, DECODER_FILE), load(ENCODER_INT8_FILE, DECODER_INT8_FILE), images)
+    return int8_parity(
+        load(ENCODER_FILE, DECODER_FILE), load(ENCODER_INT8_FILE, DECODER_INT8_FILE), images
+    )
 
 
 def file_sizes(root: Path, names: Sequence[str]) -> dict[str, int]:
@@ -180,10 +205,16 @@ def write_bundle(
         export_decoder_onnx(sam, staging / DECODER_FILE, opset, external_data=external_data)
         user_images = list(images or [])
         parity_images = user_images[:2] or probe_images()
-        parity: dict[str, Any] = {"fp32_vs_pytorch": fp32_parity(sam, staging / ENCODER_FILE, staging / DECODER_FILE, parity_images)}
+        parity: dict[str, Any] = {
+            "fp32_vs_pytorch": fp32_parity(
+                sam, staging / ENCODER_FILE, staging / DECODER_FILE, parity_images
+            )
+        }
         encoder = encoder_io(prep.image_size, spec.prompt_embed_dim, grid, opset)
         encoder.external_data = side_file(staging, ENCODER_FILE)
-        decoder = decoder_io(spec.prompt_embed_dim, grid, opset, num_masks=sam.mask_decoder.num_mask_tokens)
+        decoder = decoder_io(
+            spec.prompt_embed_dim, grid, opset, num_masks=sam.mask_decoder.num_mask_tokens
+        )
         decoder.external_data = side_file(staging, DECODER_FILE)
         manifest = Manifest(
             created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -199,11 +230,21 @@ def write_bundle(
         )
         method = ("static" if user_images else "dynamic") if quantize == "auto" else quantize
         if method != "none":
-            manifest.encoder_int8, manifest.decoder_int8 = quantize_pair(staging, prep, method, user_images)
-            parity["int8_vs_fp32"] = {"method": method, **measure_int8(staging, prep, parity_images)}
+            manifest.encoder_int8, manifest.decoder_int8 = quantize_pair(
+                staging, prep, method, user_images
+            )
+            parity["int8_vs_fp32"] = {
+                "method": method,
+                **measure_int8(staging, prep, parity_images),
+            }
         if torchscript:
-            export_torchscript(sam, staging / "encoder.torchscript.pt", staging / "decoder.torchscript.pt")
-            manifest.torchscript = {"encoder": "encoder.torchscript.pt", "decoder": "decoder.torchscript.pt"}
+            export_torchscript(
+                sam, staging / "encoder.torchscript.pt", staging / "decoder.torchscript.pt"
+            )
+            manifest.torchscript = {
+                "encoder": "encoder.torchscript.pt",
+                "decoder": "decoder.torchscript.pt",
+            }
         parity["file_bytes"] = file_sizes(staging, listed_files(manifest))
         manifest.parity = parity
         write_manifest(staging, manifest)
@@ -215,7 +256,11 @@ def write_bundle(
     return read_bundle(target, verify_hashes=False)
 
 
-def requantize_bundle(root: str | Path, method: Literal["dynamic", "static"], images: Sequence[np.ndarray] | None = None) -> Bundle:
+def requantize_bundle(
+    root: str | Path,
+    method: Literal["dynamic", "static"],
+    images: Sequence[np.ndarray] | None = None,
+) -> Bundle:
     """Replace a bundle's int8 files (e.g. static calibration on newly chosen images)."""
     bundle = read_bundle(root)
     root = bundle.root
@@ -224,7 +269,10 @@ def requantize_bundle(root: str | Path, method: Literal["dynamic", "static"], im
     if method == "static" and not imgs:
         raise ValueError("static quantization needs calibration images")
     m.encoder_int8, m.decoder_int8 = quantize_pair(root, m.preprocessing, method, imgs)
-    m.parity["int8_vs_fp32"] = {"method": method, **measure_int8(root, m.preprocessing, imgs[:2] or probe_images())}
+    m.parity["int8_vs_fp32"] = {
+        "method": method,
+        **measure_int8(root, m.preprocessing, imgs[:2] or probe_images()),
+    }
     m.parity["file_bytes"] = file_sizes(root, listed_files(m))
     write_manifest(root, m)
     return read_bundle(root)

@@ -49,7 +49,9 @@ class TensorSpec(_Strict):
 
 class OnnxFile(_Strict):
     file: str
-    external_data: str | None = Field(default=None, description="side file holding the weights (models > 2 GB)")
+    external_data: str | None = Field(
+        default=None, description="side file holding the weights (models > 2 GB)"
+    )
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     opset: int
@@ -72,7 +74,9 @@ class Manifest(_Strict):
     format_version: int = FORMAT_VERSION
     created: str
     runtime_version: str
-    architecture: dict[str, Any] = Field(description="ModelSpec.to_dict(): enough to rebuild the network")
+    architecture: dict[str, Any] = Field(
+        description="ModelSpec.to_dict(): enough to rebuild the network"
+    )
     preprocessing: Preprocessing
     encoder: OnnxFile
     decoder: OnnxFile
@@ -93,7 +97,9 @@ def encoder_io(image_size: int, embed_dim: int, grid: int, opset: int) -> OnnxFi
     return OnnxFile(
         file=ENCODER_FILE,
         inputs=[TensorSpec(name="image", dtype="float32", shape=[1, 3, image_size, image_size])],
-        outputs=[TensorSpec(name="image_embeddings", dtype="float32", shape=[1, embed_dim, grid, grid])],
+        outputs=[
+            TensorSpec(name="image_embeddings", dtype="float32", shape=[1, embed_dim, grid, grid])
+        ],
         opset=opset,
         notes="input is the preprocessed image (see preprocessing); batch size 1",
     )
@@ -112,7 +118,9 @@ def decoder_io(embed_dim: int, grid: int, opset: int, num_masks: int) -> OnnxFil
             TensorSpec(name="orig_im_size", dtype="float32", shape=[2]),
         ],
         outputs=[
-            TensorSpec(name="masks", dtype="float32", shape=[1, num_masks, "orig_height", "orig_width"]),
+            TensorSpec(
+                name="masks", dtype="float32", shape=[1, num_masks, "orig_height", "orig_width"]
+            ),
             TensorSpec(name="iou_predictions", dtype="float32", shape=[1, num_masks]),
             TensorSpec(name="low_res_masks", dtype="float32", shape=[1, num_masks, low, low]),
         ],

@@ -37,7 +37,13 @@ def external_data_name(path: Path) -> str:
     return Path(path).name + ".data"
 
 
-def _export(module: torch.nn.Module, args: tuple, path: Path, external_data: bool | None = None, **kwargs: object) -> Path:
+def _export(
+    module: torch.nn.Module,
+    args: tuple,
+    path: Path,
+    external_data: bool | None = None,
+    **kwargs: object,
+) -> Path:
     """Export, then store weights in ONE side file ``<name>.data`` when the model is too big
     for a single protobuf (or when asked), instead of the exporter's one-file-per-tensor."""
     path = Path(path)
@@ -48,15 +54,23 @@ def _export(module: torch.nn.Module, args: tuple, path: Path, external_data: boo
         with warnings.catch_warnings(), torch.no_grad():
             # The legacy exporter warns about itself and about tracer int() casts we have handled.
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, args, str(raw), dynamo=False, do_constant_folding=True, **kwargs)
+            torch.onnx.export(
+                module, args, str(raw), dynamo=False, do_constant_folding=True, **kwargs
+            )
         side_files = [p for p in Path(tmp).iterdir() if p != raw]
         total = sum(p.stat().st_size for p in Path(tmp).iterdir())
         if external_data is None:
             external_data = bool(side_files) or total > PROTOBUF_LIMIT
         if external_data:
             model = onnx.load(str(raw), load_external_data=True)
-            onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                            location=external_data_name(path), size_threshold=1024)
+            onnx.save_model(
+                model,
+                str(path),
+                save_as_external_data=True,
+                all_tensors_to_one_file=True,
+                location=external_data_name(path),
+                size_threshold=1024,
+            )
         else:
             os.replace(raw, path)
     onnx.checker.check_model(str(path))
@@ -66,11 +80,15 @@ def _export(module: torch.nn.Module, args: tuple, path: Path, external_data: boo
 def _on_cpu_fp32(sam: Sam) -> Sam:
     p = next(sam.parameters())
     if p.device.type != "cpu" or p.dtype != torch.float32:
-        raise ValueError("export expects the model on the CPU in float32; call sam.float().cpu() first")
+        raise ValueError(
+            "export expects the model on the CPU in float32; call sam.float().cpu() first"
+        )
     return sam
 
 
-def export_encoder_onnx(sam: Sam, path: Path, opset: int = DEFAULT_OPSET, external_data: bool | None = None) -> Path:
+def export_encoder_onnx(
+    sam: Sam, path: Path, opset: int = DEFAULT_OPSET, external_data: bool | None = None
+) -> Path:
     """Write the image encoder: ``image`` (1x3xSxS float32) -> ``image_embeddings``."""
     _on_cpu_fp32(sam)
     size = sam.image_encoder.img_size
@@ -87,7 +105,11 @@ def export_encoder_onnx(sam: Sam, path: Path, opset: int = DEFAULT_OPSET, extern
 
 
 def export_decoder_onnx(
-    sam: Sam, path: Path, opset: int = DEFAULT_OPSET, return_single_mask: bool = False, external_data: bool | None = None
+    sam: Sam,
+    path: Path,
+    opset: int = DEFAULT_OPSET,
+    return_single_mask: bool = False,
+    external_data: bool | None = None,
 ) -> Path:
     """Write the decoder with the canonical SAM signature and a dynamic number of points.
 

@@ -51,14 +51,26 @@ class OnnxSam:
     pixel_std: tuple[float, float, float]
 
     @classmethod
-    def load(cls, encoder: Path, decoder: Path, image_size: int, mean, std, threads: int | None = None) -> OnnxSam:
-        return cls(make_session(encoder, threads), make_session(decoder, threads), image_size, tuple(mean), tuple(std))
+    def load(
+        cls, encoder: Path, decoder: Path, image_size: int, mean, std, threads: int | None = None
+    ) -> OnnxSam:
+        return cls(
+            make_session(encoder, threads),
+            make_session(decoder, threads),
+            image_size,
+            tuple(mean),
+            tuple(std),
+        )
 
     def embed(self, image: np.ndarray) -> np.ndarray:
         x, _ = preprocess_image(image, self.image_size, self.pixel_mean, self.pixel_std)
         return self.encoder.run(None, {"image": x})[0]
 
-    def predict(self, embedding: np.ndarray, points_xy, labels, orig_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, embedding: np.ndarray, points_xy, labels, orig_hw: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Return (mask logits 1xKxHxW at original size, iou predictions 1xK)."""
-        masks, iou, _ = self.decoder.run(None, decoder_feed(embedding, points_xy, labels, orig_hw, self.image_size))
+        masks, iou, _ = self.decoder.run(
+            None, decoder_feed(embedding, points_xy, labels, orig_hw, self.image_size)
+        )
         return masks, iou

@@ -20,13 +20,17 @@ from .onnx_sam import OnnxSam, decoder_feed, make_session
 from .preprocess import preprocess_image, scale_points
 
 
-def sample_clicks(h: int, w: int, n_sets: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+def sample_clicks(
+    h: int, w: int, n_sets: int, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Deterministic click sets of 1..3 points (mostly positive) in original pixels."""
     rng = np.random.default_rng(seed)
     sets = []
     for i in range(n_sets):
         n = 1 + i % 3
-        pts = np.stack([rng.uniform(0, w - 1, n), rng.uniform(0, h - 1, n)], axis=1).astype(np.float32)
+        pts = np.stack([rng.uniform(0, w - 1, n), rng.uniform(0, h - 1, n)], axis=1).astype(
+            np.float32
+        )
         labels = np.ones(n, np.float32)
         if n > 1:
             labels[-1] = 0.0
@@ -46,8 +50,12 @@ def torch_reference(sam: Sam, image: np.ndarray, clicks: Sequence[tuple[np.ndarr
     out = []
     for pts, labels in clicks:
         coords = torch.from_numpy(scale_points(pts[None], orig_hw, size))
-        sparse, dense = sam.prompt_encoder(points=(coords, torch.from_numpy(labels[None])), boxes=None, masks=None)
-        low, iou = sam.mask_decoder.predict_masks(emb, sam.prompt_encoder.get_dense_pe(), sparse, dense)
+        sparse, dense = sam.prompt_encoder(
+            points=(coords, torch.from_numpy(labels[None])), boxes=None, masks=None
+        )
+        low, iou = sam.mask_decoder.predict_masks(
+            emb, sam.prompt_encoder.get_dense_pe(), sparse, dense
+        )
         masks = sam.postprocess_masks(low, input_hw, orig_hw)
         out.append((masks.numpy(), iou.numpy()))
     return emb.numpy(), out
@@ -59,7 +67,9 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
-def fp32_parity(sam: Sam, encoder: Path, decoder: Path, images: Sequence[np.ndarray], clicks_per_image: int = 3) -> dict:
+def fp32_parity(
+    sam: Sam, encoder: Path, decoder: Path, images: Sequence[np.ndarray], clicks_per_image: int = 3
+) -> dict:
     size = sam.image_encoder.img_size
     mean = tuple(sam.pixel_mean.flatten().tolist())
     std = tuple(sam.pixel_std.flatten().tolist())
@@ -70,7 +80,7 @@ def fp32_parity(sam: Sam, encoder: Path, decoder: Path, images: Sequence[np.ndar
         emb_t, ref = torch_reference(sam, image, clicks)
         emb_o = onnx_sam.embed(image)
         enc_diff = max(enc_diff, float(np.abs(emb_o - emb_t).max()))
-        for (pts, labels), (masks_t, iou_t) in zip(clicks, ref):
+        for (pts, labels), (masks_t, iou_t) in zip(clicks, ref, strict=True):
             masks_d, _ = onnx_sam.predict(emb_t, pts, labels, image.shape[:2])
             masks_e, iou_e = onnx_sam.predict(emb_o, pts, labels, image.shape[:2])
             dec_diff = max(dec_diff, float(np.abs(masks_d - masks_t).max()))
@@ -86,14 +96,18 @@ def fp32_parity(sam: Sam, encoder: Path, decoder: Path, images: Sequence[np.ndar
     }
 
 
-def int8_parity(fp32: OnnxSam, int8: OnnxSam, images: Sequence[np.ndarray], clicks_per_image: int = 3) -> dict:
+def int8_parity(
+    fp32: OnnxSam, int8: OnnxSam, images: Sequence[np.ndarray], clicks_per_image: int = 3
+) -> dict:
     """Mask IoU of the int8 pipeline against fp32, per mask token, over sampled clicks.
 
     ``best_mask`` compares the mask each side would show (argmax of its own IoU head)."""
     ious, best = [], []
     for k, image in enumerate(images):
         emb32, emb8 = fp32.embed(image), int8.embed(image)
-        for pts, labels in sample_clicks(image.shape[0], image.shape[1], clicks_per_image, seed=100 + k):
+        for pts, labels in sample_clicks(
+            image.shape[0], image.shape[1], clicks_per_image, seed=100 + k
+        ):
             m32, q32 = fp32.predict(emb32, pts, labels, image.shape[:2])
             m8, _ = int8.predict(emb8, pts, labels, image.shape[:2])
             ious += [mask_iou(m8[0, t], m32[0, t]) for t in range(m32.shape[1])]
@@ -107,4 +121,11 @@ def int8_parity(fp32: OnnxSam, int8: OnnxSam, images: Sequence[np.ndarray], clic
     }
 
 
-__all__ = ["fp32_parity", "int8_parity", "mask_iou", "sample_clicks", "torch_reference", "decoder_feed"]
+__all__ = [
+    "fp32_parity",
+    "int8_parity",
+    "mask_iou",
+    "sample_clicks",
+    "torch_reference",
+    "decoder_feed",
+]

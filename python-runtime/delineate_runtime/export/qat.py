@@ -54,7 +54,9 @@ def strip_qat(sam: nn.Module) -> int:
     for parent in list(sam.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, nnqat.Linear):
-                plain = nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
+                plain = nn.Linear(
+                    child.in_features, child.out_features, bias=child.bias is not None
+                )
                 with torch.no_grad():
                     plain.weight.copy_(child.weight)
                     if child.bias is not None:

@@ -85,7 +85,9 @@ def decoder_calibration_feeds(
                     "image_embeddings": emb.astype(np.float32),
                     "point_coords": coords,
                     "point_labels": labels,
-                    "mask_input": (rng.normal(size=(1, 1, 4 * eh, 4 * ew)) * has_mask).astype(np.float32),
+                    "mask_input": (rng.normal(size=(1, 1, 4 * eh, 4 * ew)) * has_mask).astype(
+                        np.float32
+                    ),
                     "has_mask_input": np.array([has_mask], np.float32),
                     "orig_im_size": np.array([image_size, image_size], np.float32),
                 }
@@ -98,8 +100,14 @@ def _preprocessed_copy(src: Path, workdir: Path) -> Path:
     out = workdir / (src.stem + ".pre.onnx")
     large = (src.parent / (src.name + ".data")).exists()
     try:
-        quant_pre_process(str(src), str(out), skip_symbolic_shape=True, save_as_external_data=large,
-                          all_tensors_to_one_file=True, external_data_location=out.name + ".data")
+        quant_pre_process(
+            str(src),
+            str(out),
+            skip_symbolic_shape=True,
+            save_as_external_data=large,
+            all_tensors_to_one_file=True,
+            external_data_location=out.name + ".data",
+        )
         return out
     except Exception as exc:  # noqa: BLE001 - pre-processing is an optimisation only
         log.warning("quantization pre-processing of %s failed (%s); quantizing as is", src, exc)
@@ -123,7 +131,9 @@ def quantize_onnx(
         model = _preprocessed_copy(src, Path(tmp))
         if method == "dynamic":
             # uint8 weights: onnxruntime's CPU ConvInteger kernel exists for uint8 only.
-            quantize_dynamic(str(model), str(dst), weight_type=QuantType.QUInt8, use_external_data_format=large)
+            quantize_dynamic(
+                str(model), str(dst), weight_type=QuantType.QUInt8, use_external_data_format=large
+            )
         elif method == "static":
             if not calibration:
                 raise ValueError(f"static quantization of {src} needs calibration samples")

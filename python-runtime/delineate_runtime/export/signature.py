@@ -28,7 +28,9 @@ def _io(path: Path) -> tuple[dict[str, list[int | str]], dict[str, list[int | st
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf raises several unrelated types
-        raise ValueError(f"{path}: not a readable ONNX model ({exc.__class__.__name__}: {exc})") from exc
+        raise ValueError(
+            f"{path}: not a readable ONNX model ({exc.__class__.__name__}: {exc})"
+        ) from exc
 
     def dims(value_info: onnx.ValueInfoProto) -> list[int | str]:
         shape = value_info.type.tensor_type.shape
@@ -55,12 +57,22 @@ def decoder_problems(path: Path) -> list[str]:
         problems.append(f"{path.name}: unexpected decoder inputs {extra}")
     for name, rank in _DECODER_RANKS.items():
         if name in inputs and len(inputs[name]) != rank:
-            problems.append(f"{path.name}: input {name} has rank {len(inputs[name])}, expected {rank}")
-    if "point_coords" in inputs and len(inputs["point_coords"]) == 3 and isinstance(inputs["point_coords"][1], int):
-        problems.append(f"{path.name}: point_coords has a fixed number of points; it must be dynamic")
+            problems.append(
+                f"{path.name}: input {name} has rank {len(inputs[name])}, expected {rank}"
+            )
+    if (
+        "point_coords" in inputs
+        and len(inputs["point_coords"]) == 3
+        and isinstance(inputs["point_coords"][1], int)
+    ):
+        problems.append(
+            f"{path.name}: point_coords has a fixed number of points; it must be dynamic"
+        )
     missing_out = [n for n in DECODER_OUTPUTS if n not in outputs]
     if missing_out:
-        problems.append(f"{path.name}: missing decoder outputs {missing_out} (has {sorted(outputs)})")
+        problems.append(
+            f"{path.name}: missing decoder outputs {missing_out} (has {sorted(outputs)})"
+        )
     return problems
 
 
@@ -71,14 +83,18 @@ def encoder_problems(path: Path, image_size: int | None = None) -> list[str]:
         return [str(exc)]
     problems = []
     if list(inputs) != [ENCODER_INPUT]:
-        problems.append(f"{path.name}: encoder inputs are {list(inputs)}, expected ['{ENCODER_INPUT}']")
+        problems.append(
+            f"{path.name}: encoder inputs are {list(inputs)}, expected ['{ENCODER_INPUT}']"
+        )
     elif image_size is not None and inputs[ENCODER_INPUT] != [1, 3, image_size, image_size]:
         problems.append(
             f"{path.name}: encoder input shape {inputs[ENCODER_INPUT]} does not match "
             f"preprocessing.image_size {image_size} (expected [1, 3, {image_size}, {image_size}])"
         )
     if ENCODER_OUTPUT not in outputs:
-        problems.append(f"{path.name}: encoder outputs are {list(outputs)}, expected '{ENCODER_OUTPUT}'")
+        problems.append(
+            f"{path.name}: encoder outputs are {list(outputs)}, expected '{ENCODER_OUTPUT}'"
+        )
     return problems
 
 

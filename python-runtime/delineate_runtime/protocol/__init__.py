@@ -8,4 +8,13 @@ from .errors import RpcError
 from .framing import FrameReader, FrameWriter, FramingError, encode_frame
 from .methods import METHODS, NOTIFICATIONS, contract
 
-__all__ = ["METHODS", "NOTIFICATIONS", "FrameReader", "FrameWriter", "FramingError", "RpcError", "contract", "encode_frame"]
+__all__ = [
+    "METHODS",
+    "NOTIFICATIONS",
+    "FrameReader",
+    "FrameWriter",
+    "FramingError",
+    "RpcError",
+    "contract",
+    "encode_frame",
+]

@@ -22,7 +22,9 @@ from .framing import FrameReader, FrameWriter, FramingError
 
 
 class RpcClient:
-    def __init__(self, rfile: BinaryIO, wfile: BinaryIO, process: subprocess.Popen | None = None) -> None:
+    def __init__(
+        self, rfile: BinaryIO, wfile: BinaryIO, process: subprocess.Popen | None = None
+    ) -> None:
         self._reader = FrameReader(rfile)
         self._writer = FrameWriter(wfile)
         self._wfile = wfile
@@ -36,11 +38,21 @@ class RpcClient:
         threading.Thread(target=self._read_loop, daemon=True, name="rpc-client-reader").start()
 
     @classmethod
-    def spawn(cls, args: list[str] | None = None, env: dict[str, str] | None = None, cwd: str | None = None) -> RpcClient:
+    def spawn(
+        cls,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> RpcClient:
         """Start ``python -m delineate_runtime serve`` as a child process."""
         cmd = args or [sys.executable, "-m", "delineate_runtime", "serve"]
         proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}, cwd=cwd
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
         assert proc.stdin is not None and proc.stdout is not None
         return cls(proc.stdout, proc.stdin, proc)
@@ -75,7 +87,9 @@ class RpcClient:
                 self._pending.clear()
 
     # ---- sending ---------------------------------------------------------------------
-    def call(self, method: str, params: Any = None, timeout: float = 60.0, msg_id: Any = None) -> dict[str, Any]:
+    def call(
+        self, method: str, params: Any = None, timeout: float = 60.0, msg_id: Any = None
+    ) -> dict[str, Any]:
         """Send a request; return the raw response message (result or error)."""
         msg_id = next(self._ids) if msg_id is None else msg_id
         fut: Future = Future()
@@ -106,7 +120,9 @@ class RpcClient:
         self._wfile.flush()
 
     # ---- waiting ---------------------------------------------------------------------
-    def wait_notification(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 60.0) -> dict[str, Any]:
+    def wait_notification(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 60.0
+    ) -> dict[str, Any]:
         """The first queued notification matching ``predicate`` (others are dropped)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -117,7 +133,12 @@ class RpcClient:
             if predicate(msg):
                 return msg
 
-    def wait_job(self, job_id: str, timeout: float = 300.0, on_progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    def wait_job(
+        self,
+        job_id: str,
+        timeout: float = 300.0,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
         """Block until ``job.finished`` for ``job_id``; return its params."""
 
         def match(msg: dict[str, Any]) -> bool:

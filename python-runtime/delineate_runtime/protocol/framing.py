@@ -87,7 +87,9 @@ class FrameWriter:
         self._lock = threading.Lock()
 
     def write(self, message: Any) -> None:
-        body = json.dumps(to_json_safe(message), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        body = json.dumps(to_json_safe(message), ensure_ascii=False, allow_nan=False).encode(
+            "utf-8"
+        )
         frame = b"Content-Length: %d\r\n\r\n" % len(body) + body
         with self._lock:
             self._stream.write(frame)

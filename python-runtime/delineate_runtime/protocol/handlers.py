@@ -43,7 +43,9 @@ def _version(dist: str) -> str:
 
 def _must_exist(path: str | None, what: str) -> None:
     if path and not Path(path).exists():
-        raise RpcError(INVALID_INPUT, f"{what} not found: {path}", {"kind": "FileNotFoundError", "path": path})
+        raise RpcError(
+            INVALID_INPUT, f"{what} not found: {path}", {"kind": "FileNotFoundError", "path": path}
+        )
 
 
 def _reporter(ctx: JobContext) -> Callable[..., None]:
@@ -156,9 +158,18 @@ class Handlers:
         _must_exist(p.model.checkpoint, "checkpoint")
         _must_exist(p.calibration_dataset, "calibration dataset")
         if Path(p.out_dir).exists() and not p.overwrite:
-            raise RpcError(INVALID_INPUT, f"{p.out_dir} already exists; set overwrite to replace it", {"kind": "FileExistsError"})
+            raise RpcError(
+                INVALID_INPUT,
+                f"{p.out_dir} already exists; set overwrite to replace it",
+                {"kind": "FileExistsError"},
+            )
         args = p.model_dump(exclude={"model", "out_dir"})
-        job = self.jobs.start("export", lambda ctx: ops.export_model(p.out_dir, model=p.model.model_dump(), report=_reporter(ctx), **args))
+        job = self.jobs.start(
+            "export",
+            lambda ctx: ops.export_model(
+                p.out_dir, model=p.model.model_dump(), report=_reporter(ctx), **args
+            ),
+        )
         return JobStarted(job_id=job.id, kind=job.kind)
 
     def export_quantize(self, p: ExportQuantizeParams) -> JobStarted:
@@ -166,7 +177,13 @@ class Handlers:
         _must_exist(p.calibration_dataset, "calibration dataset")
         job = self.jobs.start(
             "quantize",
-            lambda ctx: ops.quantize_bundle(p.bundle, p.method, p.calibration_dataset, p.max_calibration_images, report=_reporter(ctx)),
+            lambda ctx: ops.quantize_bundle(
+                p.bundle,
+                p.method,
+                p.calibration_dataset,
+                p.max_calibration_images,
+                report=_reporter(ctx),
+            ),
         )
         return JobStarted(job_id=job.id, kind=job.kind)
 
@@ -177,6 +194,13 @@ class Handlers:
         images = [r.model_dump() for r in p.images]
         job = self.jobs.start(
             "embeddings",
-            lambda ctx: ops.compute_embeddings(p.bundle, images, p.out_dir, p.int8, report=_reporter(ctx), should_cancel=ctx.should_cancel),
+            lambda ctx: ops.compute_embeddings(
+                p.bundle,
+                images,
+                p.out_dir,
+                p.int8,
+                report=_reporter(ctx),
+                should_cancel=ctx.should_cancel,
+            ),
         )
         return JobStarted(job_id=job.id, kind=job.kind)

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .jsonsafe import to_json_safe
 from .errors import BUSY, JOB_NOT_FOUND, SHUTTING_DOWN, RpcError
+from .jsonsafe import to_json_safe
 from .methods import JobError, JobFinished, JobProgress, JobStatus
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,9 @@ class JobContext:
         for reserved in ("job_id", "kind", "stage"):
             safe.pop(reserved, None)  # ours; a caller's field of the same name must not clash
         try:
-            payload = JobProgress(job_id=self._job.id, kind=self._job.kind, stage=stage, **safe).model_dump(
-                mode="json", exclude_none=True
-            )
+            payload = JobProgress(
+                job_id=self._job.id, kind=self._job.kind, stage=stage, **safe
+            ).model_dump(mode="json", exclude_none=True)
         except (ValueError, TypeError):  # a field of an unexpected type must not abort the job
             log.warning("progress fields did not validate: %s", safe)
             payload = {"job_id": self._job.id, "kind": self._job.kind, "stage": stage, **safe}
@@ -103,7 +103,11 @@ class JobManager:
             if kind in self._exclusive:
                 running = [j for j in self._jobs.values() if j.kind == kind and j.finished is None]
                 if running:
-                    raise RpcError(BUSY, f"a {kind} job is already running ({running[0].id})", {"job_id": running[0].id})
+                    raise RpcError(
+                        BUSY,
+                        f"a {kind} job is already running ({running[0].id})",
+                        {"job_id": running[0].id},
+                    )
             job = Job(id=f"{kind}-{uuid.uuid4().hex[:10]}", kind=kind)
             self._jobs[job.id] = job
         job.thread = threading.Thread(target=self._run, args=(job, fn), name=job.id, daemon=True)
@@ -120,10 +124,16 @@ class JobManager:
             job.state = "cancelled"
         except BaseException as exc:  # noqa: BLE001 - a job failure must never kill the server
             log.exception("job %s failed", job.id)
-            job.error = JobError(message=str(exc) or exc.__class__.__name__, kind=exc.__class__.__name__, traceback=traceback.format_exc())
+            job.error = JobError(
+                message=str(exc) or exc.__class__.__name__,
+                kind=exc.__class__.__name__,
+                traceback=traceback.format_exc(),
+            )
             job.state = "failed"
         job.finished = time.time()
-        finished = JobFinished(job_id=job.id, kind=job.kind, state=job.state, result=job.result, error=job.error)  # type: ignore[arg-type]
+        finished = JobFinished(
+            job_id=job.id, kind=job.kind, state=job.state, result=job.result, error=job.error
+        )  # type: ignore[arg-type]
         try:
             self._notify("job.finished", finished.model_dump(mode="json"))
         except Exception:  # noqa: BLE001 - e.g. a result that is not JSON; status still has it

@@ -30,12 +30,16 @@ class JobRef(_Params):
 
 
 class TrainStartParams(_Params):
-    config: dict[str, Any] = Field(description="TrainConfig fields (dataset, run_dir, arch, epochs, ...)")
+    config: dict[str, Any] = Field(
+        description="TrainConfig fields (dataset, run_dir, arch, epochs, ...)"
+    )
 
 
 class ImageRef(_Params):
     path: str
-    window: dict[str, float] | None = Field(default=None, description="{center, width} for 16-bit/float images")
+    window: dict[str, float] | None = Field(
+        default=None, description="{center, width} for 16-bit/float images"
+    )
 
 
 class ModelRef(_Params):
@@ -180,19 +184,44 @@ METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         Method("runtime.info", NoParams, RuntimeInfo, "versions, device and capabilities"),
-        Method("train.start", TrainStartParams, JobStarted, "start fine-tuning; returns a job id at once"),
+        Method(
+            "train.start",
+            TrainStartParams,
+            JobStarted,
+            "start fine-tuning; returns a job id at once",
+        ),
         Method("job.status", JobRef, JobStatus, "state, last progress, result or error of a job"),
-        Method("job.cancel", JobRef, JobStatus, "ask a job to stop (training saves a resumable checkpoint)"),
+        Method(
+            "job.cancel",
+            JobRef,
+            JobStatus,
+            "ask a job to stop (training saves a resumable checkpoint)",
+        ),
         Method("job.list", NoParams, JobList, "all jobs of this server"),
         Method("evaluate", EvaluateParams, JobStarted, "metrics on a dataset split (job)"),
         Method("export.onnx", ExportOnnxParams, JobStarted, "write a model bundle (job)"),
-        Method("export.quantize", ExportQuantizeParams, JobStarted, "re-quantize a bundle's int8 files (job)"),
-        Method("embeddings.compute", EmbeddingsComputeParams, JobStarted, "image embeddings as .npy files (job)"),
-        Method("shutdown", NoParams, None, "cancel jobs, wait for them, answer null; then send exit"),
+        Method(
+            "export.quantize",
+            ExportQuantizeParams,
+            JobStarted,
+            "re-quantize a bundle's int8 files (job)",
+        ),
+        Method(
+            "embeddings.compute",
+            EmbeddingsComputeParams,
+            JobStarted,
+            "image embeddings as .npy files (job)",
+        ),
+        Method(
+            "shutdown", NoParams, None, "cancel jobs, wait for them, answer null; then send exit"
+        ),
         Method("exit", NoParams, None, "terminate the process", notification=True),
     )
 }
-NOTIFICATIONS: dict[str, type[BaseModel]] = {"job.progress": JobProgress, "job.finished": JobFinished}
+NOTIFICATIONS: dict[str, type[BaseModel]] = {
+    "job.progress": JobProgress,
+    "job.finished": JobFinished,
+}
 
 
 def contract() -> dict[str, Any]:

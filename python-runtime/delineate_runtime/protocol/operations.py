@@ -90,13 +90,23 @@ def export_model(
         torchscript=torchscript,
         overwrite=overwrite,
     )
-    return {"bundle": str(bundle.root), "parity": bundle.manifest.parity, "files": sorted(bundle.manifest.files)}
+    return {
+        "bundle": str(bundle.root),
+        "parity": bundle.manifest.parity,
+        "files": sorted(bundle.manifest.files),
+    }
 
 
 def quantize_bundle(
-    bundle: str, method: str, calibration_dataset: str | None, max_calibration_images: int = 16, report: Report = _quiet
+    bundle: str,
+    method: str,
+    calibration_dataset: str | None,
+    max_calibration_images: int = 16,
+    report: Report = _quiet,
 ) -> dict[str, Any]:
-    images = dataset_images(calibration_dataset, max_calibration_images) if calibration_dataset else []
+    images = (
+        dataset_images(calibration_dataset, max_calibration_images) if calibration_dataset else []
+    )
     report("quantize", method=method, calibration_images=len(images))
     b = requantize_bundle(bundle, method, images)  # type: ignore[arg-type]
     return {"bundle": str(b.root), "int8_vs_fp32": b.manifest.parity.get("int8_vs_fp32")}
@@ -117,7 +127,13 @@ def compute_embeddings(
     b = read_bundle(bundle)
     m = b.manifest
     enc = b.root / (m.encoder_int8.file if int8 and m.encoder_int8 else m.encoder.file)
-    runner = OnnxSam.load(enc, b.decoder, m.preprocessing.image_size, m.preprocessing.pixel_mean, m.preprocessing.pixel_std)
+    runner = OnnxSam.load(
+        enc,
+        b.decoder,
+        m.preprocessing.image_size,
+        m.preprocessing.pixel_mean,
+        m.preprocessing.pixel_std,
+    )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -129,9 +145,18 @@ def compute_embeddings(
         emb = runner.embed(img)
         path = out / f"{image_key(ref['path'], ref.get('window'))}.npy"
         np.save(path, emb)
-        written.append({"image": ref["path"], "embedding": str(path), "shape": list(emb.shape), "orig_hw": list(img.shape[:2])})
+        written.append(
+            {
+                "image": ref["path"],
+                "embedding": str(path),
+                "shape": list(emb.shape),
+                "orig_hw": list(img.shape[:2]),
+            }
+        )
         elapsed = time.time() - t0
-        report("embed", step=i + 1, steps=len(images), eta_s=elapsed / (i + 1) * (len(images) - i - 1))
+        report(
+            "embed", step=i + 1, steps=len(images), eta_s=elapsed / (i + 1) * (len(images) - i - 1)
+        )
     return {"encoder": enc.name, "embeddings": written}
 
 
@@ -159,11 +184,20 @@ def evaluate_model(
     def run(which: str, ref: dict[str, Any]) -> dict[str, Any]:
         report("evaluate", model=which, images=len(records))
         sam, _ = load_model(**ref)
-        pre = Preprocessor(sam.image_encoder.img_size, tuple(sam.pixel_mean.flatten().tolist()), tuple(sam.pixel_std.flatten().tolist()))
+        pre = Preprocessor(
+            sam.image_encoder.img_size,
+            tuple(sam.pixel_mean.flatten().tolist()),
+            tuple(sam.pixel_std.flatten().tolist()),
+        )
         metrics = evaluate_records(sam, records, pre, ds.categories, modes)
         return {"metrics": metrics, "val_dice": val_score(metrics)}
 
-    result: dict[str, Any] = {"dataset": dataset, "split": split, "images": len(records), "after": run("model", model)}
+    result: dict[str, Any] = {
+        "dataset": dataset,
+        "split": split,
+        "images": len(records),
+        "after": run("model", model),
+    }
     if base_model is not None:
         result["before"] = run("base_model", base_model)
         result["delta_val_dice"] = result["after"]["val_dice"] - result["before"]["val_dice"]

@@ -17,16 +17,31 @@ from pydantic import BaseModel, ValidationError
 from ..data.images import DatasetError
 from ..export import BundleError
 from ..models import CheckpointError
-from .errors import INTERNAL_ERROR, INVALID_INPUT, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR, RpcError
+from .errors import (
+    INTERNAL_ERROR,
+    INVALID_INPUT,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    RpcError,
+)
 from .framing import FrameReader, FrameWriter, FramingError
 from .handlers import Handlers
 from .jobs import JobManager
+from .jsonsafe import to_json_safe
 from .methods import METHODS
 from .stdio import protocol_stdio
-from .jsonsafe import to_json_safe
 
 log = logging.getLogger(__name__)
-INPUT_ERRORS = (FileNotFoundError, FileExistsError, BundleError, CheckpointError, DatasetError, ValueError)
+INPUT_ERRORS = (
+    FileNotFoundError,
+    FileExistsError,
+    BundleError,
+    CheckpointError,
+    DatasetError,
+    ValueError,
+)
 
 
 def _error(msg_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
@@ -72,11 +87,17 @@ class Server:
         is_request = "id" in msg
         msg_id = msg.get("id")
         if not _valid_id(msg_id):
-            return _error(None, INVALID_REQUEST, "Invalid Request: id must be a string, integer or null")
+            return _error(
+                None, INVALID_REQUEST, "Invalid Request: id must be a string, integer or null"
+            )
         if "method" not in msg and ("result" in msg or "error" in msg):
             return None  # a response; this server sends no requests, so nothing waits for it
         if msg.get("jsonrpc") != "2.0" or not isinstance(msg.get("method"), str):
-            return _error(msg_id, INVALID_REQUEST, 'Invalid Request: needs "jsonrpc": "2.0" and a string "method"')
+            return _error(
+                msg_id,
+                INVALID_REQUEST,
+                'Invalid Request: needs "jsonrpc": "2.0" and a string "method"',
+            )
         try:
             result = self.call(msg["method"], msg.get("params"))
         except RpcError as exc:
@@ -84,13 +105,35 @@ class Server:
         except ValidationError as exc:
             errors = [{"loc": ".".join(map(str, e["loc"])), "msg": e["msg"]} for e in exc.errors()]
             text = "; ".join(f"{e['loc'] or 'params'}: {e['msg']}" for e in errors)
-            return _error(msg_id, INVALID_PARAMS, f"Invalid params for {msg['method']}: {text}", {"errors": errors}) if is_request else None
+            return (
+                _error(
+                    msg_id,
+                    INVALID_PARAMS,
+                    f"Invalid params for {msg['method']}: {text}",
+                    {"errors": errors},
+                )
+                if is_request
+                else None
+            )
         except INPUT_ERRORS as exc:
             data = exc.to_dict() if hasattr(exc, "to_dict") else {}
-            return _error(msg_id, INVALID_INPUT, str(exc), {**data, "kind": exc.__class__.__name__}) if is_request else None
+            return (
+                _error(msg_id, INVALID_INPUT, str(exc), {**data, "kind": exc.__class__.__name__})
+                if is_request
+                else None
+            )
         except Exception as exc:  # noqa: BLE001 - never let one request take the server down
             log.exception("internal error in %s", msg["method"])
-            return _error(msg_id, INTERNAL_ERROR, f"Internal error: {exc}", {"kind": exc.__class__.__name__}) if is_request else None
+            return (
+                _error(
+                    msg_id,
+                    INTERNAL_ERROR,
+                    f"Internal error: {exc}",
+                    {"kind": exc.__class__.__name__},
+                )
+                if is_request
+                else None
+            )
         return {"jsonrpc": "2.0", "id": msg_id, "result": result} if is_request else None
 
     def call(self, method: str, params: Any) -> Any:
@@ -101,9 +144,13 @@ class Server:
             return None
         spec = METHODS.get(method)
         if spec is None:
-            raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}", {"known": sorted(METHODS)})
+            raise RpcError(
+                METHOD_NOT_FOUND, f"Method not found: {method}", {"known": sorted(METHODS)}
+            )
         if self.shutdown_requested:
-            raise RpcError(INVALID_REQUEST, f"the runtime is shut down; {method} refused (send exit)")
+            raise RpcError(
+                INVALID_REQUEST, f"the runtime is shut down; {method} refused (send exit)"
+            )
         if params is None:
             params = {}
         if not isinstance(params, dict):
@@ -141,7 +188,11 @@ class Server:
 
 
 def serve_stdio() -> int:
-    logging.basicConfig(level=os.environ.get("DELINEATE_LOG", "INFO"), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("DELINEATE_LOG", "INFO"),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     rfile, wfile = protocol_stdio()
     server = Server(FrameWriter(wfile))
     log.info("delineate runtime serving JSON-RPC on stdio (pid %d)", os.getpid())
