@@ -20,7 +20,7 @@ class FreezeStage:
 
     name: str
     epochs: int
-    scope: Literal["decoder_head", "decoder_and_last_n", "full"]
+    scope: Literal["decoder_head", "decoder", "decoder_and_last_n", "full"]
     lr_mult: float = 1.0
     last_n: int = 4
 

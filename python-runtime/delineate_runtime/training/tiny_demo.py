@@ -24,6 +24,19 @@ TINY_DEMO_CONFIG: dict[str, Any] = dict(
     prompt_mix={"points": 0.4, "box": 0.4, "none": 0.2},
 )
 
+# Slower (~80 epochs, ~2 min on 2 busy CPU cores) but prompt-aware: trained decoder-only on
+# cached embeddings of the random encoder, the model learns to segment the PROMPTED blob
+# (val Dice ~0.74 measured), whereas the fast config above mostly learns "bright = object"
+# and returns all blobs for any prompt (its Dice plateaus ~0.55 even after 30 epochs).
+TINY_DEMO_PROMPT_AWARE: dict[str, Any] = dict(
+    TINY_DEMO_CONFIG,
+    freeze="decoder_only",
+    epochs=80,
+    lr=3e-3,
+    prompt_mix={"points": 0.3, "box": 0.7},
+    correction_rounds=0,
+)
+
 
 def tiny_demo_config(dataset: str | Path, run_dir: str | Path, **overrides: Any) -> TrainConfig:
     d = dict(
