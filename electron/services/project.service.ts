@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { ApiError, type Handlers, type ImageStatus, type ProjectHandlers, type ProjectInfo } from '../contract/api.js';
+import { ApiError, type ImageStatus, type MethodName, type ParsedParams, type ProjectHandlers, type ProjectInfo, type Result } from '../contract/api.js';
 import { checkRle, rleArea } from '../contract/rle.js';
 import { PixelService } from './imaging/pixel.service.js';
 import { ImportService } from './importer/import.service.js';
@@ -61,6 +61,14 @@ class OpenProject {
   }
 }
 
+/**
+ * Handler shapes narrower than the contract's `T | Promise<T>`: most project calls are
+ * synchronous SQLite work, and saying so lets in-process callers (tests, benches) use the
+ * results directly while the class still satisfies `ProjectHandlers`.
+ */
+type Sync<M extends MethodName> = (params: ParsedParams<M>) => Result<M>;
+type Async<M extends MethodName> = (params: ParsedParams<M>) => Promise<Result<M>>;
+
 export class ProjectService implements ProjectHandlers {
   private project: OpenProject | null = null;
   private readonly now: () => string;
@@ -88,13 +96,13 @@ export class ProjectService implements ProjectHandlers {
 
   // ------------------------------------------------------------------ app / project
 
-  'app.info': Handlers['app.info'] = () => ({
+  'app.info': Sync<'app.info'> = () => ({
     version: this.opts.version ?? '0.0.0',
     transport: this.opts.transport,
     user: this.opts.user,
   });
 
-  'project.create': Handlers['project.create'] = ({ path: raw, name }) => {
+  'project.create': Sync<'project.create'> = ({ path: raw, name }) => {
     const dir = path.resolve(raw);
     const dbFile = path.join(dir, PROJECT_DB);
     if (existsSync(dbFile)) throw new ApiError('conflict', 'A project already exists in this folder: open it instead', dir);
@@ -114,7 +122,7 @@ export class ProjectService implements ProjectHandlers {
     return this.switchTo(new OpenProject(dir, db, this.opts.user, this.now));
   };
 
-  'project.open': Handlers['project.open'] = ({ path: raw }) => {
+  'project.open': Sync<'project.open'> = ({ path: raw }) => {
     const dir = path.resolve(raw);
     const dbFile = path.join(dir, PROJECT_DB);
     if (!existsSync(dbFile)) throw new ApiError('not_found', `No Delineate project here (no ${PROJECT_DB})`, dir);
@@ -123,28 +131,28 @@ export class ProjectService implements ProjectHandlers {
     return this.switchTo(new OpenProject(dir, db, this.opts.user, this.now));
   };
 
-  'project.current': Handlers['project.current'] = () => this.project?.info() ?? null;
+  'project.current': Sync<'project.current'> = () => this.project?.info() ?? null;
 
-  'project.close': Handlers['project.close'] = () => {
+  'project.close': Sync<'project.close'> = () => {
     this.close();
     return null;
   };
 
   // ------------------------------------------------------------------ images
 
-  'images.list': Handlers['images.list'] = () => this.open().images.list();
+  'images.list': Sync<'images.list'> = () => this.open().images.list();
 
-  'images.importPaths': Handlers['images.importPaths'] = async ({ paths }) => {
+  'images.importPaths': Async<'images.importPaths'> = async ({ paths }) => {
     const p = this.open();
     const { sources, unreadable } = await sourcesFromPaths(paths);
     return p.importer.importSources(sources, { unreadable });
   };
 
-  'images.importFiles': Handlers['images.importFiles'] = async ({ files }) => {
+  'images.importFiles': Async<'images.importFiles'> = async ({ files }) => {
     return this.open().importer.importSources(sourcesFromUploads(files));
   };
 
-  'images.setStatus': Handlers['images.setStatus'] = ({ imageId, status }) => {
+  'images.setStatus': Sync<'images.setStatus'> = ({ imageId, status }) => {
     const p = this.open();
     p.db.transaction(() => this.changeStatus(p, imageId, status))();
     return null;
@@ -161,21 +169,21 @@ export class ProjectService implements ProjectHandlers {
     });
   }
 
-  'image.get': Handlers['image.get'] = ({ imageId }) => {
+  'image.get': Sync<'image.get'> = ({ imageId }) => {
     const d = this.open().images.detail(imageId);
     if (!d) throw new ApiError('not_found', `No image with id ${imageId}`);
     return d;
   };
 
-  'image.pixels': Handlers['image.pixels'] = ({ imageId, frame }) => this.open().pixels.pixels(imageId, frame);
+  'image.pixels': Async<'image.pixels'> = ({ imageId, frame }) => this.open().pixels.pixels(imageId, frame);
 
-  'image.thumbnail': Handlers['image.thumbnail'] = async ({ imageId }) => ({ png: await this.open().pixels.thumbnail(imageId) });
+  'image.thumbnail': Async<'image.thumbnail'> = async ({ imageId }) => ({ png: await this.open().pixels.thumbnail(imageId) });
 
   // ------------------------------------------------------------------ labels
 
-  'labels.list': Handlers['labels.list'] = () => this.open().labels.list();
+  'labels.list': Sync<'labels.list'> = () => this.open().labels.list();
 
-  'labels.upsert': Handlers['labels.upsert'] = ({ id, name, color }) => {
+  'labels.upsert': Sync<'labels.upsert'> = ({ id, name, color }) => {
     const p = this.open();
     const trimmed = name.trim();
     if (!trimmed) throw new ApiError('bad_request', 'A label needs a name');
@@ -196,7 +204,7 @@ export class ProjectService implements ProjectHandlers {
     })();
   };
 
-  'labels.delete': Handlers['labels.delete'] = ({ id }) => {
+  'labels.delete': Sync<'labels.delete'> = ({ id }) => {
     const p = this.open();
     p.db.transaction(() => {
       const before = p.labels.get(id);
@@ -212,13 +220,13 @@ export class ProjectService implements ProjectHandlers {
 
   // ------------------------------------------------------------------ masks
 
-  'masks.list': Handlers['masks.list'] = ({ imageId }) => {
+  'masks.list': Sync<'masks.list'> = ({ imageId }) => {
     const p = this.open();
     if (p.images.status(imageId) === undefined) throw new ApiError('not_found', `No image with id ${imageId}`);
     return p.masks.listForImage(imageId);
   };
 
-  'masks.save': Handlers['masks.save'] = ({ imageId, frame, labelId, instance, rle, source, prompts }) => {
+  'masks.save': Sync<'masks.save'> = ({ imageId, frame, labelId, instance, rle, source, prompts }) => {
     const p = this.open();
     const img = p.images.media(imageId);
     if (!img) throw new ApiError('not_found', `No image with id ${imageId}`);
@@ -261,7 +269,7 @@ export class ProjectService implements ProjectHandlers {
     return { id, savedAt: at };
   };
 
-  'masks.delete': Handlers['masks.delete'] = (key) => {
+  'masks.delete': Sync<'masks.delete'> = (key) => {
     const p = this.open();
     p.db.transaction(() => {
       const existing = p.masks.find(key);
@@ -275,5 +283,5 @@ export class ProjectService implements ProjectHandlers {
     return null;
   };
 
-  'audit.list': Handlers['audit.list'] = ({ imageId, limit }) => this.open().audit.list(imageId, limit);
+  'audit.list': Sync<'audit.list'> = ({ imageId, limit }) => this.open().audit.list(imageId, limit);
 }

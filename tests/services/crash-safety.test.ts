@@ -52,7 +52,7 @@ test('SIGKILL during mask writes: integrity ok and every acknowledged edit prese
 
   const db = new Database(path.join(dir, PROJECT_DB));
   assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-  assert.equal(db.pragma('foreign_key_check').length, 0);
+  assert.equal((db.pragma('foreign_key_check') as unknown[]).length, 0);
   db.close();
 
   const s2 = newServices();

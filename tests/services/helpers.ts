@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { PixelFrame } from '../../electron/contract/api.js';
-import { createServices, type Services } from '../../electron/services/index.js';
+import { ProjectService } from '../../electron/services/index.js';
 import { generateCorpus, type Expected } from '../fixtures/generate-corpus.js';
 
 export function tempDir(prefix: string): string {
@@ -25,12 +25,13 @@ export function sharedCorpus(): Promise<{ dir: string; manifest: Record<string, 
   return corpus;
 }
 
-export function newServices(user = 'tester'): Services {
-  return createServices({ user, transport: 'browser', version: '0.0.0-test' });
+/** The project half of the services (the SAM half has its own tests under tests/inference). */
+export function newServices(user = 'tester'): ProjectService {
+  return new ProjectService({ user, transport: 'browser', version: '0.0.0-test' });
 }
 
 /** A fresh project in a temp folder; returns services and the folder. */
-export function newProject(user = 'tester'): { s: Services; dir: string } {
+export function newProject(user = 'tester'): { s: ProjectService; dir: string } {
   const dir = path.join(tempDir('project'), 'proj');
   const s = newServices(user);
   s['project.create']({ path: dir, name: 'Test project' });

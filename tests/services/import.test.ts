@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { methods, type ImageSummary, type ImportReport } from '../../electron/contract/api.js';
 import { encodeRle } from '../../electron/contract/rle.js';
-import type { Services } from '../../electron/services/index.js';
+import type { ProjectService } from '../../electron/services/index.js';
 import {
   CT, JPEG_DICOM, MONO1, MULTIFRAME, RASTER, RGB, colourValue, ctFileName, ctStored, grey16Value, grey8Value, jpegValue,
   mono1Value, multiframeValue, rgbValue, rleValue, type Expected,
@@ -17,7 +17,7 @@ import {
 import { newProject, removeDir, sample, sharedCorpus } from './helpers.js';
 
 describe('import of the generated corpus', () => {
-  let s: Services;
+  let s: ProjectService;
   let projectDir: string;
   let corpusDir: string;
   let manifest: Record<string, Expected>;
