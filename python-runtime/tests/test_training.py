@@ -327,3 +327,34 @@ def test_resume_after_a_crash_replays_the_lost_epoch(small_snapshot: Path, tmp_p
     a, b = _final_weights(tmp_path / "full"), _final_weights(tmp_path / "crash")
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
     assert full.history[-1]["val_dice"] == pytest.approx(resumed.history[-1]["val_dice"])
+
+
+def test_quantization_aware_training_saves_official_float_checkpoints(
+    small_snapshot: Path, tmp_path: Path
+) -> None:
+    r = train(
+        _cfg(
+            small_snapshot,
+            tmp_path / "qat",
+            epochs=1,
+            freeze="decoder_only",
+            qat_scope="decoder",
+            max_steps_per_epoch=3,
+        )
+    )
+    assert r.status == "completed"
+    qat_notes = [n for n in r.notes if n.startswith("quantization-aware training")]
+    assert qat_notes and int(qat_notes[0].split(": ")[1].split()[0]) > 0
+    # best.pt must be the official layout: no observer/fake-quant keys, loadable strictly
+    # into a plain model of the same architecture, with the trained decoder weights.
+    assert r.best_checkpoint is not None
+    best = read_state_dict(r.best_checkpoint)
+    assert not [k for k in best if "fake_quant" in k or "activation_post_process" in k]
+    from delineate_runtime.models import build_sam_model, load_checkpoint
+
+    load_checkpoint(build_sam_model("tiny", image_size=128), r.best_checkpoint)
+    initial = read_state_dict(Path(r.run_dir) / "initial.pt")  # random init, no base given
+    changed = [
+        k for k in best if k.startswith("mask_decoder") and not torch.equal(best[k], initial[k])
+    ]
+    assert changed, "QAT fine-tuning left the decoder unchanged"

@@ -74,6 +74,9 @@ class TrainConfig:
     device: str = "auto"
     amp: Literal["auto", "off", "bf16", "fp16"] = "auto"
     activation_checkpointing: bool = False
+    # quantization-aware training (torch.ao fake-quant Linear layers): None, "decoder",
+    # "encoder" or "all". Checkpoints are saved with plain Linear layers (official layout).
+    qat_scope: Literal["decoder", "encoder", "all"] | None = None
 
     # data
     val_fraction: float = 0.2

@@ -109,6 +109,13 @@ class _Trainer:
         self.teacher: Sam | None = None
         if cfg.distill_weight > 0:
             self.teacher = copy.deepcopy(self.sam).eval().requires_grad_(False)
+        if cfg.qat_scope is not None:
+            # After the teacher copy: the teacher stays the float base model.
+            from ..export.qat import prepare_qat
+
+            n = prepare_qat(self.sam, cfg.qat_scope)
+            self.sam.to(self.device)
+            self.notes.append(f"quantization-aware training: {n} Linear layers ({cfg.qat_scope})")
         self.weights = LossWeights(
             cfg.bce_weight,
             cfg.dice_weight,
@@ -392,7 +399,7 @@ class _Trainer:
                 st.best_score, st.best_epoch = score, epoch + 1
                 st.epochs_without_improvement = 0
                 if self.dist.is_main:
-                    save_official_format(self.sam, self.run.best)
+                    save_official_format(_float_copy(self.sam), self.run.best)
             else:
                 st.epochs_without_improvement += 1
             st.epoch, st.next_step = epoch + 1, 0
@@ -450,6 +457,17 @@ class _Trainer:
             world_size=self.dist.world_size,
             notes=self.notes,
         )
+
+
+def _float_copy(sam: Sam) -> Sam:
+    """The model as official-layout float modules: QAT layers (if any) turned back to Linear."""
+    from ..export.qat import strip_qat
+
+    if not any(type(m).__module__.startswith("torch.ao.nn.qat") for m in sam.modules()):
+        return sam
+    plain = copy.deepcopy(sam)
+    strip_qat(plain)
+    return plain
 
 
 def train(
