@@ -41,8 +41,8 @@ async function clickLatency(bundle: string, variant: Variant, origSize = 512, cl
   const runner = new SamRunner();
   try {
     await runner.load(files, false);
-    const grid = manifest.preprocessing.image_size / 16;
-    const dims = [1, 256, grid, grid];
+    // The decoder's own input shape (channels differ: 256 for vit_b, smaller for tiny).
+    const dims = manifest.decoder.inputs.find((i) => i.name === 'image_embeddings')!.shape.map(Number);
     const rand = rng(1);
     const data = new Float32Array(dims.reduce((a, b) => a * b, 1)).map(() => rand() * 2 - 1);
     const embedding = async () => ({ data: data.slice(), dims });

@@ -129,6 +129,20 @@ test('an encoder + canonical decoder ONNX pair installs; wrong files are named',
   assert.deepEqual(leftovers(m), []);
 });
 
+test('a .pth checkpoint is converted by the Python runtime with progress, validated and installed', { timeout: 300_000 }, async () => {
+  const m = fresh('pth-good');
+  const manifest = JSON.parse(readFileSync(path.join(bundle, 'model.json'), 'utf8')) as { architecture: Record<string, unknown> };
+  const { arch, ...spec } = manifest.architecture;
+  const stages: string[] = [];
+  const info = await m.importCheckpoint(path.join(bundle, 'checkpoint.pt'), { arch: String(arch), modelOptions: spec, onProgress: (p) => stages.push(p.stage) });
+  assert.ok(stages.length > 0, 'progress notifications arrived');
+  assert.equal(info.arch, 'tiny');
+  assert.deepEqual(info.variants, ['int8', 'fp32']);
+  assert.equal(info.baseModel, 'checkpoint.pt');
+  assert.deepEqual(m.list().map((x) => x.id), [info.id]);
+  assert.deepEqual(leftovers(m), []);
+});
+
 test('a .pth that is not a SAM checkpoint is refused by the runtime, clearly, nothing left', { timeout: 180_000 }, async () => {
   const m = fresh('pth');
   const fake = path.join(root, 'sam_vit_b_01ec64.pth');

@@ -103,3 +103,20 @@ test('a 16-bit PNG is fed through the display range the viewer shows', { timeout
   const iou = maskIoU(decodeRle(p.masks[p.best]!.rle), sl.lesion);
   assert.ok(iou >= 0.6, `IoU ${iou}`);
 });
+
+test('prepare embeds the next slices in the background; opening one is then a cache hit', { timeout: 60_000 }, async () => {
+  const list = await s['images.list']({});
+  const other = list.find((i) => i.id !== imageId)!;
+  const win = { center: 1000, width: 600 }; // a window not used before: nothing cached yet
+  const r = await s['sam.prepare']({ imageId, frame: 0, window: win, next: [{ imageId: other.id, frame: 0 }] });
+  assert.equal(r.cached, false);
+  const t0 = Date.now();
+  for (;;) {
+    const st = await s['sam.status']({});
+    if (st.queued === 0 && st.computing === null) break;
+    assert.ok(Date.now() - t0 < 30_000, 'background precompute finishes');
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  const next = await s['sam.prepare']({ imageId: other.id, frame: 0, window: win });
+  assert.equal(next.cached, true, 'the next slice was embedded in the background');
+});

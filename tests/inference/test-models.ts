@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findPython } from '../../electron/services/runtime/python-path.node.js';
@@ -29,17 +29,45 @@ export function runPython(args: string[], timeoutMs = 20 * 60_000): string {
   });
 }
 
-/** Build `name` once: into a temp folder renamed into place, so a killed build leaves nothing. */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Build `name` once: into a temp folder renamed into place, so a killed build leaves nothing.
+ * Test files run in parallel processes: the first takes a lock folder, the others wait for it.
+ */
 function cachedBundle(name: string, inputs: string[], args: (out: string) => string[]): string {
   const dir = path.join(repoRoot, '.cache/sam-test-models', `${name}-${hashOf(inputs, args('').join(' '))}`);
   if (existsSync(path.join(dir, 'model.json'))) return dir;
   mkdirSync(path.dirname(dir), { recursive: true });
-  const tmp = `${dir}.partial-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  runPython(args(tmp));
-  if (!existsSync(path.join(dir, 'model.json'))) renameSync(tmp, dir);
-  else rmSync(tmp, { recursive: true, force: true });
-  return dir;
+  const lock = `${dir}.lock`;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (existsSync(path.join(dir, 'model.json'))) return dir;
+      // A lock older than 30 minutes belongs to a build that was killed.
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > 30 * 60_000) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        /* gone meanwhile */
+      }
+      sleepSync(2000);
+    }
+  }
+  try {
+    if (existsSync(path.join(dir, 'model.json'))) return dir;
+    process.stderr.write(`building test model ${path.basename(dir)} with the Python runtime (once; cached under .cache/)\n`);
+    const tmp = `${dir}.partial-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    runPython(args(tmp));
+    renameSync(tmp, dir);
+    return dir;
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /** The runtime's tiny_demo model trained to segment bright blobs (a few minutes on 2 cores, once). */

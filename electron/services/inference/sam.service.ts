@@ -16,7 +16,7 @@ import { SamRunner } from './sam-runner.node.js';
 import { renderForSam, samplesOf, type DisplayWindow } from './sam-window.js';
 
 export const NO_MODEL_MESSAGE =
-  'No SAM model is installed in this project. Add one under Models: import an official checkpoint ' +
+  'No SAM model is installed in this project. Add one under SAM models (right panel): import an official checkpoint ' +
   '(sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth or sam_vit_h_4b8939.pth — the download links are in the ' +
   "README of Meta's segment-anything project), an encoder + decoder ONNX pair, or a Delineate model bundle folder. " +
   'Manual annotation works without a model.';
@@ -46,6 +46,8 @@ export class SamService implements SamHandlers {
   private lastEncodeMs: number | null = null;
   private importing: { stage: string; step: number | null; steps: number | null; file: string } | null = null;
   private background: Promise<void> | null = null;
+  /** True while a background item is being looked up or embedded (it has left the queue). */
+  private backgroundBusy = false;
 
   constructor(
     private readonly project: ProjectHandlers,
@@ -193,12 +195,15 @@ export class SamService implements SamHandlers {
 
   private async drain(files: ModelFiles): Promise<void> {
     for (let t = this.queue.shift(); t; t = this.queue.shift()) {
+      this.backgroundBusy = true;
       try {
         const d = await this.detail(t.imageId);
         const e = this.embedding(files, d, t);
         if (!e.cached) await e.value();
       } catch {
         /* a background precompute failing is not the user's problem now; the click recomputes */
+      } finally {
+        this.backgroundBusy = false;
       }
     }
   }
@@ -213,7 +218,7 @@ export class SamService implements SamHandlers {
     } catch {
       /* no project or no model: nothing to report */
     }
-    return { modelId, variant, computing: this.computing, queued: this.queue.length, lastEncodeMs: this.lastEncodeMs };
+    return { modelId, variant, computing: this.computing, queued: this.queue.length + (this.backgroundBusy ? 1 : 0), lastEncodeMs: this.lastEncodeMs };
   };
 
   'sam.predict': SamHandlers['sam.predict'] = async (p) => {

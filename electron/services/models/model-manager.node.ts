@@ -238,7 +238,16 @@ export class ModelManager {
   }
 
   /** An official .pth checkpoint, converted and exported (fp32 + int8) by the Python runtime. */
-  async importCheckpoint(file: string, opts: { arch?: string; onProgress?: (p: JobProgress) => void; signal?: AbortSignal } = {}): Promise<InstalledModel> {
+  async importCheckpoint(
+    file: string,
+    opts: {
+      arch?: string;
+      /** For non-official sizes (tiny test models): the ModelSpec fields besides arch. */
+      modelOptions?: Record<string, unknown>;
+      onProgress?: (p: JobProgress) => void;
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<InstalledModel> {
     if (!existsSync(file) || !statSync(file).isFile()) throw new ModelImportError(`${file}: file not found`, file);
     const arch = opts.arch ?? archFromCheckpointName(file);
     if (!arch) throw new ModelImportError(`${file}: cannot tell the architecture from the name; official names are sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth (or choose vit_b/vit_l/vit_h)`, file);
@@ -247,7 +256,7 @@ export class ModelManager {
     try {
       await this.runtime().runJob(
         exportOnnx,
-        { model: { checkpoint: file, arch }, out_dir: out, quantize: 'dynamic', base_model: path.basename(file) },
+        { model: { checkpoint: file, arch, ...modelRefOptions(opts.modelOptions) }, out_dir: out, quantize: 'dynamic', base_model: path.basename(file) },
         { ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.signal ? { signal: opts.signal } : {}) },
       );
     } catch (e) {
@@ -293,6 +302,13 @@ export class ModelManager {
     writeFileSync(tmp, JSON.stringify({ id }));
     renameSync(tmp, path.join(this.modelsDir, ACTIVE_FILE));
   }
+}
+
+/** The runtime's ModelRef takes image_size on its own and the other spec fields as model_options. */
+function modelRefOptions(spec: Record<string, unknown> | undefined): { image_size?: number; model_options?: Record<string, unknown> } {
+  if (!spec) return {};
+  const { image_size, ...rest } = spec;
+  return { ...(typeof image_size === 'number' ? { image_size } : {}), model_options: rest };
 }
 
 function manifestNameOf(file: string): string {
