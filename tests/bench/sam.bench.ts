@@ -82,7 +82,8 @@ export default async function samBench() {
   const cpus = os.cpus();
   const tiny = tinyBlobBundle();
   const vitb = randomBundle('vit_b');
-  const result: Record<string, unknown> = { machine: { cores: os.availableParallelism(), cpu: cpus[0]?.model ?? '?', onnxruntimeThreads: Math.min(8, os.availableParallelism()) } };
+  // Other processes on these 2 cores change the figures several-fold: record the load too.
+  const result: Record<string, unknown> = { machine: { cores: os.availableParallelism(), cpu: cpus[0]?.model ?? '?', onnxruntimeThreads: Math.min(8, os.availableParallelism()), loadAvg1mAtStart: os.loadavg()[0] } };
   const decoder: Record<string, unknown> = {};
   for (const [name, bundle] of [['tiny', tiny], ['vit_b', vitb]] as const) {
     const m = parseManifest(readFileSync(path.join(bundle, 'model.json'), 'utf8'), bundle);
@@ -94,6 +95,7 @@ export default async function samBench() {
   const fp32 = encoderRun(vitb, 'fp32', 3);
   const int8 = encoderRun(vitb, 'int8', 3);
   result.vitbEncoder1024 = { fp32, int8, int8SpeedupX: Number((fp32.perImageMs.median / int8.perImageMs.median).toFixed(2)) };
+  (result.machine as Record<string, unknown>).loadAvg1mAtEnd = os.loadavg()[0];
   return result;
 }
 
