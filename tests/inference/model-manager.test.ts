@@ -4,11 +4,15 @@
  * is not a checkpoint) fail with a message naming the file, and leave nothing behind.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { ModelImportError, ModelManager } from '../../electron/services/models/model-manager.node.js';
+import { externalDataFiles } from '../../electron/services/models/onnx-external-data.node.js';
+import { readOnnxIo } from '../../electron/services/models/onnx-signature.node.js';
+import { findPython } from '../../electron/services/runtime/python-path.node.js';
 import { RuntimeClient } from '../../electron/services/runtime/runtime-client.node.js';
 import { tinyBlobBundle } from './test-models.js';
 
@@ -126,6 +130,34 @@ test('an encoder + canonical decoder ONNX pair installs; wrong files are named',
   assert.equal(info.imageSize, 256, 'image size read from the encoder input');
   assert.deepEqual(info.variants, ['fp32']);
   assert.equal(info.name, 'Official pair');
+  assert.deepEqual(leftovers(m), []);
+});
+
+test('an encoder whose weights sit in an external data file installs with that file; a missing one is named', async () => {
+  const m = fresh('onnx-external');
+  const src = path.join(root, 'external');
+  mkdirSync(src, { recursive: true });
+  const enc = path.join(src, 'sam_vit_x_encoder.onnx');
+  // What exporters do past protobuf's 2 GB limit (a vit_h encoder): weights in a side file.
+  execFileSync(findPython(), ['-c', [
+    'import onnx, sys',
+    'm = onnx.load(sys.argv[1])',
+    "onnx.save_model(m, sys.argv[2], save_as_external_data=True, all_tensors_to_one_file=True, location='sam_vit_x_encoder.weights', size_threshold=0)",
+  ].join('\n'), path.join(bundle, 'encoder.onnx'), enc], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const weights = path.join(src, 'sam_vit_x_encoder.weights');
+  assert.ok(statSync(weights).size > statSync(enc).size, 'the weights moved to the side file');
+  assert.deepEqual(externalDataFiles(enc), ['sam_vit_x_encoder.weights']);
+  assert.deepEqual(externalDataFiles(path.join(bundle, 'decoder.onnx')), [], 'inline weights: no side files');
+
+  const info = await m.importOnnxPair(enc, path.join(bundle, 'decoder.onnx'), 'External pair');
+  const installed = path.dirname(m.files(info.id).encoder);
+  assert.ok(existsSync(path.join(installed, 'sam_vit_x_encoder.weights')), 'side file carried into the bundle');
+  const io = await readOnnxIo(m.files(info.id).encoder, 'installed encoder'); // onnxruntime opens it from its new home
+  assert.equal(io.inputs.length, 1);
+  assert.ok(JSON.parse(readFileSync(path.join(installed, 'model.json'), 'utf8')).files['sam_vit_x_encoder.weights'].sha256);
+
+  rmSync(weights);
+  await rejectsNaming(m.importOnnxPair(enc, path.join(bundle, 'decoder.onnx')), /sam_vit_x_encoder\.onnx: its weights file sam_vit_x_encoder\.weights is missing/);
   assert.deepEqual(leftovers(m), []);
 });
 

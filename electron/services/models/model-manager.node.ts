@@ -15,6 +15,7 @@ import { exportOnnx, type JobProgress } from '../runtime/runtime-methods.js';
 import type { ModelFiles } from '../inference/sam-engine.node.js';
 import { FORMAT_VERSION, MANIFEST_NAME, modelFiles, parseManifest, variantsOf, type BundleManifest, type Variant } from './bundle-manifest.js';
 import { decoderProblems, encoderProblems, readOnnxIo, type TensorInfo } from './onnx-signature.node.js';
+import { externalDataFiles } from './onnx-external-data.node.js';
 
 export const ACTIVE_FILE = 'active.json';
 const SAM_MEAN = [123.675, 116.28, 103.53];
@@ -203,6 +204,25 @@ export class ModelManager {
   /** An encoder + canonical decoder exported by the official segment-anything scripts (or any exporter with that signature). */
   async importOnnxPair(encoder: string, decoder: string, name?: string): Promise<InstalledModel> {
     for (const f of [encoder, decoder]) if (!existsSync(f) || !statSync(f).isFile()) throw new ModelImportError(`${f}: file not found`, f);
+    // Weights kept beside the .onnx files (external data, e.g. a vit_h encoder) travel with them
+    // under their own names, since the models refer to them by relative location.
+    const sideFiles = new Map<string, string>(); // name in the bundle -> source path
+    for (const model of [encoder, decoder]) {
+      let names: string[];
+      try {
+        names = externalDataFiles(model);
+      } catch (e) {
+        throw new ModelImportError((e as Error).message, model);
+      }
+      for (const n of names) {
+        const src = path.join(path.dirname(model), n);
+        const taken = sideFiles.get(n);
+        if (['encoder.onnx', 'decoder.onnx', MANIFEST_NAME].includes(n) || (taken !== undefined && taken !== src)) {
+          throw new ModelImportError(`${model}: its weights file name ${n} clashes with another file of the model; re-export with a distinct external data name`, model);
+        }
+        sideFiles.set(n, src);
+      }
+    }
     const encIo = await readOnnxIo(encoder, encoder).catch((e: Error) => Promise.reject(new ModelImportError(e.message, encoder)));
     const enc = encoderProblems(encIo, encoder);
     if (enc.problems.length) throw new ModelImportError(enc.problems.join('; '), encoder);
@@ -213,8 +233,9 @@ export class ModelManager {
     try {
       cpSync(encoder, path.join(staging, 'encoder.onnx'));
       cpSync(decoder, path.join(staging, 'decoder.onnx'));
+      for (const [n, src] of sideFiles) cpSync(src, path.join(staging, n));
       const files: Record<string, { bytes: number; sha256: string }> = {};
-      for (const f of ['encoder.onnx', 'decoder.onnx']) files[f] = { bytes: statSync(path.join(staging, f)).size, sha256: await sha256File(path.join(staging, f)) };
+      for (const f of ['encoder.onnx', 'decoder.onnx', ...sideFiles.keys()]) files[f] = { bytes: statSync(path.join(staging, f)).size, sha256: await sha256File(path.join(staging, f)) };
       const manifest = {
         format_version: FORMAT_VERSION,
         name: name ?? path.basename(decoder).replace(/\.onnx$/i, ''),
