@@ -3,7 +3,7 @@
  * every file's outcome, grouping, slice order, and decoded pixels against the phantom.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
@@ -216,5 +216,20 @@ describe('import of the generated corpus', () => {
     assert.equal(up.imported.length, 0);
     assert.deepEqual(up.duplicates.map((d) => d.imageId), [byName('rle.dcm').id, byName('rle.dcm').id]);
     assert.equal((await s['images.list']({})).length, images.length);
+  });
+
+  test('re-importing a file whose media copy was emptied or lost repairs it', async () => {
+    const grey8 = byName('grey8.png');
+    const original = readFileSync(path.join(corpusDir, 'raster', 'grey8.png'));
+    const detail = s['image.get']({ imageId: grey8.id });
+    const media = path.join(projectDir, 'media', readdirSync(path.join(projectDir, 'media')).find((f) => f.startsWith(detail.sha256))!);
+    truncateSync(media, 0); // what a power cut before the data reached the disk can leave
+    const again = await s['images.importPaths']({ paths: [path.join(corpusDir, 'raster', 'grey8.png')] });
+    assert.deepEqual(again.duplicates.map((d) => d.imageId), [grey8.id]);
+    assert.ok(readFileSync(media).equals(original), 'media file rewritten from the re-imported content');
+    rmSync(media);
+    await s['images.importPaths']({ paths: [path.join(corpusDir, 'raster', 'grey8.png')] });
+    assert.ok(readFileSync(media).equals(original), 'a lost media file is restored too');
+    assert.ok(!readdirSync(path.join(projectDir, 'media')).some((f) => f.endsWith('.tmp')), 'no temp files left');
   });
 });

@@ -9,7 +9,7 @@
  * (a later import of the same content reuses it).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { ImportFailure, ImportReport } from '../../contract/api.js';
 import { FileProblem } from '../imaging/file-problem.js';
@@ -76,6 +76,7 @@ export class ImportService {
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       const existing = this.d.images.idBySha(sha256);
       if (existing !== undefined) {
+        this.repairMedia(existing, bytes);
         report.duplicates.push({ file: source.file, imageId: existing });
         continue;
       }
@@ -128,6 +129,18 @@ export class ImportService {
     }
   }
 
+  /**
+   * A duplicate's media file is trusted only when its size matches: one lost or emptied
+   * outside our control (a power cut, a user's cleanup) is rewritten from the same content,
+   * so re-importing a file repairs its image.
+   */
+  private repairMedia(id: number, bytes: Uint8Array): void {
+    const rel = this.d.images.media(id)?.mediaPath;
+    if (!rel) return;
+    const target = path.join(this.d.projectDir, rel);
+    if (!mediaIntact(target, bytes)) writeMediaDurably(target, bytes);
+  }
+
   /** Runs inside the transaction. Records every media file it creates in `created`. */
   private writeBatch(ready: readonly Ready[], created: string[]): { id: number; duplicate: boolean }[] {
     const at = this.d.now();
@@ -138,16 +151,13 @@ export class ImportService {
       // Another import running at the same time may have stored this content since we probed it.
       const already = this.d.images.idBySha(r.image.sha256);
       if (already !== undefined) {
+        this.repairMedia(already, r.bytes);
         results.push({ id: already, duplicate: true });
         continue;
       }
       const target = path.join(this.d.projectDir, r.image.mediaPath);
-      if (!existsSync(target)) {
-        // Write then rename: a crash mid-write leaves a .tmp, never a half file under the hash name
-        // (which a later import would trust and skip).
-        const tmp = `${target}.${process.pid}.tmp`;
-        writeFileSync(tmp, r.bytes);
-        renameSync(tmp, target);
+      if (!mediaIntact(target, r.bytes)) {
+        writeMediaDurably(target, r.bytes);
         created.push(target);
       }
       const id = this.d.images.insert(r.image, at, this.d.user);
@@ -168,4 +178,30 @@ export class ImportService {
 function toFailure(file: string, e: unknown): ImportFailure {
   if (e instanceof FileProblem) return { file, code: e.code, reason: e.message };
   return { file, code: 'unreadable', reason: e instanceof Error ? e.message : String(e) };
+}
+
+function mediaIntact(target: string, bytes: Uint8Array): boolean {
+  return existsSync(target) && statSync(target).size === bytes.length;
+}
+
+/**
+ * Write then rename, with the bytes on disk before the rename: a crash mid-write leaves a
+ * .tmp (removed here when the write itself fails), never a half file under the hash name,
+ * and the row committed after this call never points at data still only in the page cache.
+ */
+function writeMediaDurably(target: string, bytes: Uint8Array): void {
+  const tmp = `${target}.${process.pid}.tmp`;
+  try {
+    const fd = openSync(tmp, 'w');
+    try {
+      for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, target);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
