@@ -83,6 +83,22 @@ function createWindow(): BrowserWindow {
     webPreferences: secureWebPreferences(path.join(here, 'preload.cjs')),
   });
   win.once('ready-to-show', () => win.show());
+  // Closing the window must not drop the last edits, which the renderer batches for up to
+  // 0.7 s: hold the close, let the page save what is pending (it exposes
+  // window.__delineateFlush for this), then close. A hung page still closes after 5 s.
+  let flushed = false;
+  win.on('close', (event) => {
+    if (flushed || win.webContents.isCrashed()) return;
+    event.preventDefault();
+    const flush = win.webContents.executeJavaScript('typeof window.__delineateFlush === "function" ? window.__delineateFlush() : null', true);
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 5000));
+    void Promise.race([flush, timeout])
+      .catch(() => undefined)
+      .finally(() => {
+        flushed = true;
+        if (!win.isDestroyed()) win.close();
+      });
+  });
   win.on('closed', () => {
     if (mainWindow === win) mainWindow = null;
   });

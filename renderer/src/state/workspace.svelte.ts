@@ -401,6 +401,11 @@ export class Workspace {
     });
   }
 
+  /** Edits not yet acknowledged by the store: waiting for their batch, being saved, or failed. */
+  get hasUnsavedEdits(): boolean {
+    return this.saver.pendingCount > 0 || this.saveState.kind === 'saving' || this.saveState.kind === 'error';
+  }
+
   async flushSaves(): Promise<void> {
     await this.saver.flush();
   }
