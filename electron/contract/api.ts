@@ -172,10 +172,10 @@ export type ModelInfo = z.infer<typeof ModelInfo>;
 export const ModelImportProgress = z.object({ stage: z.string(), step: z.number().nullable(), steps: z.number().nullable(), file: z.string() });
 
 /** The window SAM sees the frame through (the one the viewer shows); null for 8-bit images shown as stored. */
-const SamWindow = z.object({ center: z.number(), width: z.number().positive() }).nullable();
-export const SamPoint = z.object({ x: z.number(), y: z.number(), label: z.union([z.literal(0), z.literal(1)]) });
+const SamWindow = z.object({ center: z.number().finite(), width: z.number().finite().positive() }).nullable();
+export const SamPoint = z.object({ x: z.number().finite(), y: z.number().finite(), label: z.union([z.literal(0), z.literal(1)]) });
 export type SamPoint = z.infer<typeof SamPoint>;
-export const SamBox = z.object({ x0: z.number(), y0: z.number(), x1: z.number(), y1: z.number() });
+export const SamBox = z.object({ x0: z.number().finite(), y0: z.number().finite(), x1: z.number().finite(), y1: z.number().finite() });
 export type SamBox = z.infer<typeof SamBox>;
 const samTarget = { imageId: id, frame: z.number().int().nonnegative(), window: SamWindow };
 
@@ -187,6 +187,12 @@ export const SamPrediction = z.object({
   decodeMs: z.number().nonnegative(),
 });
 export type SamPrediction = z.infer<typeof SamPrediction>;
+
+/** The SAM prompts that produced a mask, kept with it for the audit trail. Bounded: it is stored as given. */
+export const MaskPrompts = z
+  .object({ points: z.array(SamPoint).max(200).optional(), box: SamBox.nullable().optional(), model: z.string().max(200).optional() })
+  .strict();
+export type MaskPrompts = z.infer<typeof MaskPrompts>;
 
 // ---------------------------------------------------------------- methods
 
@@ -233,7 +239,7 @@ export const methods = {
   'masks.list': { params: z.object({ imageId: id }).strict(), result: z.array(MaskRecord) },
   /** Create or replace the mask at (image, frame, label, instance). An all-zero mask deletes it. */
   'masks.save': {
-    params: maskKey.extend({ rle: Rle, source: MaskSource, prompts: z.unknown().optional() }).strict(),
+    params: maskKey.extend({ rle: Rle, source: MaskSource, prompts: MaskPrompts.optional() }).strict(),
     result: z.object({ id: id.nullable(), savedAt: z.string() }),
   },
   'masks.delete': { params: maskKey.strict(), result: z.null() },

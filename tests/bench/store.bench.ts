@@ -48,7 +48,7 @@ async function maskSaveLatency(root: string) {
     const rle = encodeRle(mask, size, size);
     encodeMs.push(performance.now() - t);
     t = performance.now();
-    s['masks.save']({ imageId, frame: 0, labelId: 1, instance: 1 + (edit % 3), rle, source: 'brush', prompts: { edit } });
+    s['masks.save']({ imageId, frame: 0, labelId: 1, instance: 1 + (edit % 3), rle, source: 'sam', prompts: { points: [{ x: edit % 512, y: 7, label: 1 }] } });
     saveMs.push(performance.now() - t);
   }
   s.close();

@@ -20,7 +20,7 @@ for (let instance = 1; instance < 1_000_000; instance++) {
   const mask = new Uint8Array(h * w);
   const area = 1 + (instance % (h * w - 1));
   mask.fill(1, 0, area);
-  s['masks.save']({ imageId, frame: 0, labelId: 1, instance, rle: encodeRle(mask, h, w), source: 'brush', prompts: { instance } });
+  s['masks.save']({ imageId, frame: 0, labelId: 1, instance, rle: encodeRle(mask, h, w), source: 'sam', prompts: { points: [{ x: instance, y: 1, label: 1 }] } });
   // every 3rd edit also rewrites instance 1, so updates are covered as well as inserts
   if (instance % 3 === 0) {
     const m1 = new Uint8Array(h * w).fill(1, 0, instance);

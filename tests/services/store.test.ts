@@ -94,7 +94,7 @@ test('masks: create, update, list, all-zero deletes; audit records each; first m
   const lesion = s['labels.list']({})[0]!;
   const key = { imageId, frame: 0, labelId: lesion.id, instance: 1 };
   const m1 = discMask(h, w, 20, 20, 6);
-  const r1 = s['masks.save']({ ...key, rle: encodeRle(m1, h, w), source: 'brush', prompts: { strokes: 1 } });
+  const r1 = s['masks.save']({ ...key, rle: encodeRle(m1, h, w), source: 'sam', prompts: { points: [{ x: 3, y: 4, label: 1 }], box: null } });
   assert.ok(r1.id);
   assert.equal(s['images.list']({})[0]!.status, 'in_progress');
   assert.equal(s['images.list']({})[0]!.maskCount, 1);

@@ -28,8 +28,19 @@ test('extra keys are refused (strict params)', () => {
   assert.throws(() => parseRequest('app.info', { x: 1 }), badRequest(/Unrecognized/));
   for (const m of methodNames) {
     // every method must refuse an unknown key: a loose schema would let junk through to services
-    assert.throws(() => parseRequest(m, { imageId: 1, frame: 0, path: '/p', unexpectedKey: 1 }), ApiError, m);
+    // (zod reports every issue at once, so the key is named even when required fields are missing)
+    // (`kind` picks a branch of discriminated unions such as models.import)
+    assert.throws(() => parseRequest(m, { imageId: 1, frame: 0, path: '/p', kind: 'bundle', unexpectedKey: 1 }), badRequest(/Unrecognized key.*unexpectedKey/), m);
   }
+});
+
+test('mask prompts are a bounded, known shape; coordinates must be finite', () => {
+  const base = { imageId: 1, frame: 0, labelId: 1, instance: 1, rle: { size: [2, 2], counts: [4] }, source: 'sam' };
+  const point = { x: 1, y: 2, label: 1 };
+  assert.equal(parseRequest<'masks.save'>('masks.save', { ...base, prompts: { points: [point], box: null } }).params.prompts?.points?.length, 1);
+  assert.throws(() => parseRequest('masks.save', { ...base, prompts: { blob: 'x'.repeat(1000) } }), badRequest(/Unrecognized key.*blob/));
+  assert.throws(() => parseRequest('masks.save', { ...base, prompts: { points: Array(201).fill(point) } }), badRequest(/prompts\.points/));
+  assert.throws(() => parseRequest('masks.save', { ...base, prompts: { points: [{ ...point, x: Infinity }] } }), badRequest(/prompts\.points\.0\.x/));
 });
 
 test('oversized values are refused', () => {

@@ -6,7 +6,7 @@
  * Runtime: browser (Svelte runes).
  */
 import { api } from '../transport';
-import { ApiError, type SamBox, type SamPoint } from '../../../electron/contract/api';
+import { ApiError, type MaskPrompts, type SamBox, type SamPoint } from '../../../electron/contract/api';
 import { decodeRle } from '../../../electron/contract/rle';
 import type { SliceMasks, LayerKey, Edit } from '../lib/masks';
 import { maskBox } from './samGeometry';
@@ -183,16 +183,17 @@ export class SamSession {
    * Enter: add the shown mask to `layer` of `slice` as one undoable edit (through the same
    * path as a brush stroke, so it autosaves and Ctrl+Z removes it). Returns the edit.
    */
-  accept(slice: SliceMasks, layer: LayerKey): Edit | null {
+  accept(slice: SliceMasks, layer: LayerKey): { edit: Edit; prompts: MaskPrompts } | null {
     const c = this.current;
     if (!c || slice.imageId !== this.target?.imageId || slice.frame !== this.target.frame) return null;
+    const prompts: MaskPrompts = { points: [...this.points], box: this.box };
     const box = maskBox(c.mask, slice.width, slice.height);
     if (!box) return null;
     const m = slice.begin(layer);
     for (let y = box.y0; y < box.y1; y++) for (let x = box.x0; x < box.x1; x++) if (c.mask[y * slice.width + x]) m[y * slice.width + x] = 1;
     const edit = slice.commit(box, 'sam');
     this.discard();
-    return edit;
+    return edit ? { edit, prompts } : null;
   }
 }
 

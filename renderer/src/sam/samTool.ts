@@ -60,8 +60,8 @@ export class SamPointer {
         ws.report(new Error('Add a label class before accepting a SAM mask.'));
         return true;
       }
-      const edit = samSession.accept(slice, layer);
-      if (edit) ws.edited(slice, edit, 'sam');
+      const accepted = samSession.accept(slice, layer);
+      if (accepted) ws.edited(slice, accepted.edit, 'sam', accepted.prompts);
       return true;
     }
     if (e.key === 'Escape' && samSession.hasPrompts) {

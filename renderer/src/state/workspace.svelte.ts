@@ -7,7 +7,7 @@
  * Runtime: browser (Svelte runes).
  */
 import { api, transportKind } from '../transport';
-import type { ImageStatus, ImageSummary, ImportReport, LabelClass, ProjectInfo } from '../../../electron/contract/api';
+import type { ImageStatus, ImageSummary, ImportReport, LabelClass, MaskPrompts, ProjectInfo } from '../../../electron/contract/api';
 import { decodeRle, encodeRle } from '../../../electron/contract/rle';
 import { groupImages, type BrowserRow, type StackItem } from '../lib/grouping';
 import { SliceMasks, layerKey, parseLayerKey, type Edit, type EditSource, type LayerKey } from '../lib/masks';
@@ -367,10 +367,11 @@ export class Workspace {
   }
 
   /** Called by the viewer after an edit was committed on the visible slice. */
-  edited(slice: SliceMasks, edit: Edit | null, source: EditSource | 'undo' | 'redo'): void {
+  /** `prompts`: the SAM prompts that produced the edit, stored with the mask for the audit trail. */
+  edited(slice: SliceMasks, edit: Edit | null, source: EditSource | 'undo' | 'redo', prompts?: MaskPrompts): void {
     if (!edit) return;
     this.maskVersion++;
-    this.queueSave(slice, edit, source);
+    this.queueSave(slice, edit, source, prompts);
   }
 
   undo(): void {
@@ -385,7 +386,7 @@ export class Workspace {
     this.edited(s, s.redo(), 'redo');
   }
 
-  private queueSave(slice: SliceMasks, k: LayerKey, source: EditSource | 'undo' | 'redo'): void {
+  private queueSave(slice: SliceMasks, k: LayerKey, source: EditSource | 'undo' | 'redo', prompts?: MaskPrompts): void {
     const key = `${slice.imageId}:${slice.frame}:${layerKey(k)}`;
     const imageId = slice.imageId;
     this.saver.mark({
@@ -394,7 +395,7 @@ export class Workspace {
         // Encode at save time: several edits in a burst become one save of the newest state.
         const mask = slice.layer(k) ?? new Uint8Array(slice.width * slice.height);
         const rle = encodeRle(mask, slice.height, slice.width);
-        await api.call('masks.save', { imageId, frame: slice.frame, labelId: k.labelId, instance: k.instance, rle, source });
+        await api.call('masks.save', { imageId, frame: slice.frame, labelId: k.labelId, instance: k.instance, rle, source, ...(prompts ? { prompts } : {}) });
         const img = this.images.find((i) => i.id === imageId);
         if (img && img.status === 'unlabelled') await this.setStatus([imageId], 'in_progress');
       },
