@@ -141,7 +141,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         if (verdict.via === 'query') {
           // Trade the URL token for the cookie and drop it from the address bar and history.
           url.searchParams.delete('token');
-          res.writeHead(303, { ...SECURITY_HEADERS, 'set-cookie': sessionCookie(port, token), location: url.pathname + url.search, 'cache-control': 'no-store' });
+          res.writeHead(303, { ...SECURITY_HEADERS, 'set-cookie': sessionCookie(port, token), location: sameOriginPath(url), 'cache-control': 'no-store' });
           res.end();
           return;
         }
@@ -173,4 +173,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * Where to send the browser after the token visit: the same path on this origin. Leading
+ * slashes are collapsed, since "//evil.example/" in a Location header is another host.
+ */
+export function sameOriginPath(url: URL): string {
+  return `/${url.pathname.replace(/^\/+/, '')}${url.search}`;
 }

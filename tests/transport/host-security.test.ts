@@ -89,6 +89,16 @@ describe('token on every request', () => {
     const api = await apiCall('/api/app.info', { cookie: jar });
     assert.equal(api.status, 200);
   });
+
+  test('the token visit redirects on this origin only, whatever the path looks like', async () => {
+    for (const p of ['/.//evil.example/', '//evil.example/x', '/%2F%2Fevil.example/']) {
+      const r = await rawRequest(host.port, { path: `${p}?token=${host.token}` });
+      assert.equal(r.status, 303, p);
+      const location = String(r.headers.location);
+      assert.ok(location.startsWith('/') && !location.startsWith('//'), `${p} -> ${location}`);
+      assert.equal(new URL(location, `http://127.0.0.1:${host.port}`).host, `127.0.0.1:${host.port}`, `${p} stays on the host`);
+    }
+  });
 });
 
 describe('DNS rebinding and cross-origin defence', () => {
