@@ -85,6 +85,7 @@ export async function validateBundle(dir: string, shownAs: string): Promise<Bund
     if (!existsSync(path.join(dir, f))) throw new ModelImportError(`${shownAs}: ${f} is missing (listed in ${MANIFEST_NAME})`, path.join(shownAs, f));
   }
   for (const [f, expected] of Object.entries(m.files)) {
+    if (f.includes('..') || path.isAbsolute(f)) throw new ModelImportError(`${shownAs}/${MANIFEST_NAME}: file name ${JSON.stringify(f)} leaves the bundle`, shownAs);
     const p = path.join(dir, f);
     if (!existsSync(p)) throw new ModelImportError(`${shownAs}: ${f} is missing (listed in ${MANIFEST_NAME} files)`, path.join(shownAs, f));
     const size = statSync(p).size;
