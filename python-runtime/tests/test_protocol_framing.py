@@ -62,6 +62,20 @@ def test_garbage_lines_between_frames_are_skipped():
     assert json.loads(FrameReader(stream).read()) == {"n": 1}
 
 
+def test_a_huge_line_without_newline_is_read_in_bounded_pieces():
+    class CountingStream(io.BytesIO):
+        longest = 0
+
+        def readline(self, size: int | None = -1) -> bytes:  # type: ignore[override]
+            line = super().readline(size)
+            CountingStream.longest = max(CountingStream.longest, len(line))
+            return line
+
+    stream = CountingStream(b"x" * 5_000_000 + b"\r\n" + encode_frame({"n": 2}))
+    assert json.loads(FrameReader(stream).read()) == {"n": 2}
+    assert CountingStream.longest <= 8192
+
+
 def test_truncated_body_is_end_of_stream():
     stream = io.BytesIO(b'Content-Length: 100\r\n\r\n{"short": 1}')
     assert FrameReader(stream).read() is None

@@ -61,6 +61,10 @@ def test_parse_error_has_null_id(server):
     assert resp["id"] is None and resp["error"]["code"] == PARSE_ERROR
     resp = server.handle_body(b"\xff\xfe not utf-8")
     assert resp["error"]["code"] == PARSE_ERROR
+    # nesting deep enough to exhaust the parser's recursion is refused, not fatal
+    resp = server.handle_body(b"[" * 200_000)
+    assert resp["error"]["code"] == PARSE_ERROR and "deeply" in resp["error"]["message"]
+    assert ask(server, "runtime.info")["result"]["torch"].startswith("2.")
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,9 @@ from .jsonsafe import to_json_safe
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024 * 1024
+# A header line longer than this is read in pieces, so a peer that never sends a newline
+# cannot make the reader buffer without bound.
+MAX_HEADER_LINE = 8192
 _LENGTH = b"content-length"
 
 
@@ -42,7 +45,7 @@ class FrameReader:
                 problems.append(f"malformed header line {line.strip()[:60]!r}")
             else:
                 headers[name.strip().lower()] = value.strip()
-            line = self._stream.readline()
+            line = self._stream.readline(MAX_HEADER_LINE)
             if not line:
                 return None
         if _LENGTH not in headers:
@@ -65,7 +68,7 @@ class FrameReader:
         """Skip blank lines and garbage until a line holding a header; a garbage prefix
         before ``Content-Length`` (an unterminated body after a bad header) is cut off."""
         while True:
-            line = self._stream.readline()
+            line = self._stream.readline(MAX_HEADER_LINE)
             if not line:
                 return None
             if not line.strip():

@@ -74,6 +74,9 @@ class Server:
             msg = json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return _error(None, PARSE_ERROR, f"Parse error: {exc}")
+        except RecursionError:
+            # e.g. 200,000 nested "[": refuse it like any unparsable body, keep serving
+            return _error(None, PARSE_ERROR, "Parse error: JSON nested too deeply")
         if isinstance(msg, list):
             if not msg:
                 return _error(None, INVALID_REQUEST, "Invalid Request: empty batch")
