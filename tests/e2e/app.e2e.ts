@@ -280,6 +280,7 @@ test('create, import, view, annotate, undo/redo, autosave, reload', { timeout: 1
     // ---- every other imported kind renders (MONOCHROME1, RGB, JPEG, RLE, multi-frame, rasters)
     const rows = page.getByTestId('browser-row');
     const n = await rows.count();
+    let multiFrameRows = 0;
     for (let i = 0; i < n; i++) {
       const row = rows.nth(i);
       const label = (await row.locator('.label').textContent()) ?? '';
@@ -289,6 +290,7 @@ test('create, import, view, annotate, undo/redo, autosave, reload', { timeout: 1
       const name = `09-row-${String(i).padStart(2, '0')}-${label.replace(/[^a-z0-9]+/gi, '_')}`;
       const frames = await page.getByTestId('slice-indicator').textContent();
       if (frames?.startsWith('Frame')) {
+        multiFrameRows++;
         await page.locator('.viewport').hover();
         await page.keyboard.press('End');
         await waitRendered(page);
@@ -296,6 +298,7 @@ test('create, import, view, annotate, undo/redo, autosave, reload', { timeout: 1
       }
       if (i < 12) await shot(page, name);
     }
+    assert.ok(multiFrameRows >= 1, 'the corpus multi-frame file was shown with a frame indicator and scrolled to its end');
 
     // ---- importing bytes from the file input: the same file again is a duplicate, not a copy
     await page.getByTestId('import-button').click();
