@@ -52,33 +52,12 @@ export class MasksRepository {
     return this.findStmt.get(k.imageId, k.frame, k.labelId, k.instance) as { id: number; area: number } | undefined;
   }
 
-  insert(k: MaskKey, m: { height: number; width: number; counts: number[]; area: number; prompts: unknown; source: string; author: string; at: string }): number {
-    const r = this.insertStmt.run({
-      ...k,
-      height: m.height,
-      width: m.width,
-      counts: countsToBlob(m.counts),
-      area: m.area,
-      prompts: m.prompts === undefined ? null : JSON.stringify(m.prompts),
-      source: m.source,
-      author: m.author,
-      at: m.at,
-    });
-    return Number(r.lastInsertRowid);
+  insert(k: MaskKey, m: MaskWrite): number {
+    return Number(this.insertStmt.run({ ...k, ...toRow(m) }).lastInsertRowid);
   }
 
-  update(id: number, m: { height: number; width: number; counts: number[]; area: number; prompts: unknown; source: string; author: string; at: string }): void {
-    this.updateStmt.run({
-      id,
-      height: m.height,
-      width: m.width,
-      counts: countsToBlob(m.counts),
-      area: m.area,
-      prompts: m.prompts === undefined ? null : JSON.stringify(m.prompts),
-      source: m.source,
-      author: m.author,
-      at: m.at,
-    });
+  update(id: number, m: MaskWrite): void {
+    this.updateStmt.run({ id, ...toRow(m) });
   }
 
   delete(id: number): void {
@@ -98,4 +77,30 @@ export class MasksRepository {
       author: r.author,
     }));
   }
+}
+
+/** What a mask write stores: the RLE, its area, the prompts that made it, and who/when. */
+export interface MaskWrite {
+  height: number;
+  width: number;
+  counts: number[];
+  area: number;
+  prompts: unknown;
+  source: string;
+  author: string;
+  at: string;
+}
+
+/** The column values of a mask write (counts as LEB128, prompts as JSON or NULL). */
+function toRow(m: MaskWrite) {
+  return {
+    height: m.height,
+    width: m.width,
+    counts: countsToBlob(m.counts),
+    area: m.area,
+    prompts: m.prompts === undefined ? null : JSON.stringify(m.prompts),
+    source: m.source,
+    author: m.author,
+    at: m.at,
+  };
 }
