@@ -28,7 +28,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { startSession } from '../e2e/harness.ts';
+import { startSession, waitRendered } from '../e2e/harness.ts';
 import { generateBenchSeries } from '../fixtures/generate-corpus.ts';
 import { createHttpApi } from '../../renderer/src/transport/http-client.ts';
 import { createServices, PROJECT_DB } from '../../electron/services/index.ts';
@@ -87,16 +87,9 @@ async function takeMeasures(page: Page): Promise<{ render: number[]; draw: numbe
   return out;
 }
 
-async function waitRendered(page: Page): Promise<void> {
-  await page.waitForFunction(() => {
-    const v = document.querySelector<HTMLElement>('.viewport')!;
-    return v.dataset.imageId !== '' && v.dataset.rendered === `delineate:${v.dataset.imageId}:${v.dataset.frame}`;
-  });
-}
-
 async function openSeries(page: Page, slices: number): Promise<void> {
   await page.getByTestId('browser-row').filter({ hasText: `${slices} slices` }).click();
-  await waitRendered(page);
+  await waitRendered(page, { overlayFrame: false });
   await page.locator('.viewport').hover();
   await takeMeasures(page); // drop the first display (fit, window from file)
 }
@@ -129,7 +122,7 @@ export default async function renderBench(): Promise<Record<string, unknown>> {
     await Promise.all(sent);
     const wheelRate = (slices - 1) / ((performance.now() - wheelStart) / 1000);
     await page.waitForFunction((n) => document.querySelector('[data-testid="slice-indicator"]')?.textContent?.includes(`${n} / ${n}`), slices);
-    await waitRendered(page);
+    await waitRendered(page, { overlayFrame: false });
     const wheel = await takeMeasures(page);
 
     // 2. Step by step on a fresh page (nothing cached but what the prefetcher fetches).
@@ -137,14 +130,14 @@ export default async function renderBench(): Promise<Record<string, unknown>> {
     await openSeries(page, slices);
     for (let i = 1; i < slices; i++) {
       await page.keyboard.press('ArrowDown');
-      await waitRendered(page);
+      await waitRendered(page, { overlayFrame: false });
     }
     const cold = await takeMeasures(page);
 
     // 3. Back up, every slice cached.
     for (let i = 1; i < slices; i++) {
       await page.keyboard.press('ArrowUp');
-      await waitRendered(page);
+      await waitRendered(page, { overlayFrame: false });
     }
     const warm = await takeMeasures(page);
 

@@ -11,13 +11,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { startSession, outputDir, type Session } from './harness.ts';
+import { pagePoint, shot, startSession, text, waitRendered, within, type Session } from './harness.ts';
 import { generateCorpus, CT, ctFileName, ctStored } from '../fixtures/generate-corpus.ts';
 import { createHttpApi } from '../../renderer/src/transport/http-client.ts';
 import type { DelineateApi } from '../../electron/contract/api.ts';
 
-const OUT = outputDir('e2e');
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(OUT, `${name}.png`) });
 
 /** Pixels of the mask overlay canvas that are not transparent (mouse moved off the viewport first, so the brush cursor is not counted). */
 async function overlayPixels(page: Page): Promise<number> {
@@ -49,36 +47,9 @@ async function overlayBox(page: Page): Promise<{ x0: number; y0: number; x1: num
   });
 }
 
-async function waitRendered(page: Page): Promise<number> {
-  // The viewport marks which image it has drawn; wait until that is the slice asked for.
-  await page.waitForFunction(() => {
-    const v = document.querySelector<HTMLElement>('.viewport')!;
-    return v.dataset.imageId !== '' && v.dataset.rendered === `delineate:${v.dataset.imageId}:${v.dataset.frame}`;
-  });
-  // One more frame so the overlay drawn after cornerstone's render is on the canvas.
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-  return Number(await page.locator('.viewport').getAttribute('data-image-id'));
-}
-
-async function text(page: Page, testId: string): Promise<string> {
-  return (await page.getByTestId(testId).textContent())?.trim() ?? '';
-}
-
-/** Polls `f` until it returns true or `ms` pass; returns the elapsed time or throws. */
-async function within(ms: number, what: string, f: () => Promise<boolean>): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await f()) return Date.now() - t0;
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Page coordinates of the centre of image pixel (x, y), from the viewport's fitted transform (square pixels). */
-async function pagePoint(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
-  const box = (await page.locator('.viewport').boundingBox())!;
-  const scale = Math.min(box.width / CT.size, box.height / CT.size);
-  return { x: box.x + box.width / 2 + (x + 0.5 - CT.size / 2) * scale, y: box.y + box.height / 2 + (y + 0.5 - CT.size / 2) * scale };
+/** Page coordinates of the centre of CT pixel (x, y). */
+function pixelPoint(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
+  return pagePoint(page, x + 0.5, y + 0.5, CT.size, CT.size);
 }
 
 test('create, import, view, annotate, undo/redo, autosave, reload', { timeout: 180_000 }, async () => {
@@ -142,7 +113,7 @@ test('create, import, view, annotate, undo/redo, autosave, reload', { timeout: 1
     const kOfFile = new Map(Array.from({ length: CT.slices }, (_, k) => [ctFileName(k), k]));
     const kOfImage = (id: number) => kOfFile.get(images.find((i) => i.id === id)!.fileName)!;
     const L = CT.lesion;
-    const at = await pagePoint(page, L.cx, L.cy);
+    const at = await pixelPoint(page, L.cx, L.cy);
     await page.mouse.move(at.x, at.y);
     const readouts: string[] = [];
     for (let step = 0; step <= L.slice; step++) {
@@ -253,10 +224,10 @@ test('create, import, view, annotate, undo/redo, autosave, reload', { timeout: 1
     // ---- polygon: a second instance, filled by clicking four points and Enter
     await page.keyboard.press('p');
     await page.keyboard.press('n');
-    const p0 = await pagePoint(page, 60, 150);
-    const p1 = await pagePoint(page, 100, 150);
-    const p2 = await pagePoint(page, 100, 190);
-    const p3 = await pagePoint(page, 60, 190);
+    const p0 = await pixelPoint(page, 60, 150);
+    const p1 = await pixelPoint(page, 100, 150);
+    const p2 = await pixelPoint(page, 100, 190);
+    const p3 = await pixelPoint(page, 60, 190);
     for (const p of [p0, p1, p2, p3]) await page.mouse.click(p.x, p.y);
     await page.keyboard.press('Enter');
     await within(1500, 'polygon saved', async () => {

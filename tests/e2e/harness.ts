@@ -63,3 +63,46 @@ export function outputDir(sub: string): string {
   mkdirSync(d, { recursive: true });
   return d;
 }
+
+/** Saves a screenshot under test-output/e2e/ for people to look at. */
+export function shot(page: Page, name: string): Promise<Buffer> {
+  return page.screenshot({ path: path.join(outputDir('e2e'), `${name}.png`) });
+}
+
+/** The trimmed text of the element with this test id ('' when it has none). */
+export async function text(page: Page, testId: string): Promise<string> {
+  return (await page.getByTestId(testId).textContent())?.trim() ?? '';
+}
+
+/** Polls `f` until it returns true or `ms` pass; returns the elapsed time or throws. */
+export async function within(ms: number, what: string, f: () => Promise<boolean>): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await f()) return Date.now() - t0;
+    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Waits until the viewport has drawn the slice it shows; returns its image id. With
+ * `overlayFrame` (default) it also waits for the overlay drawn after cornerstone's render;
+ * the render benchmark turns that off so its stepping pace is the viewer's, not ours.
+ */
+export async function waitRendered(page: Page, { overlayFrame = true }: { overlayFrame?: boolean } = {}): Promise<number> {
+  // The viewport marks which image it has drawn; wait until that is the slice asked for.
+  await page.waitForFunction(() => {
+    const v = document.querySelector<HTMLElement>('.viewport')!;
+    return v.dataset.imageId !== '' && v.dataset.rendered === `delineate:${v.dataset.imageId}:${v.dataset.frame}`;
+  });
+  // One more frame so the overlay drawn after cornerstone's render is on the canvas.
+  if (overlayFrame) await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  return Number(await page.locator('.viewport').getAttribute('data-image-id'));
+}
+
+/** Page point of continuous image coordinates (x, y) of a width x height image fitted in the viewport (square pixels). */
+export async function pagePoint(page: Page, x: number, y: number, width: number, height: number): Promise<{ x: number; y: number }> {
+  const box = (await page.locator('.viewport').boundingBox())!;
+  const scale = Math.min(box.width / width, box.height / height);
+  return { x: box.x + box.width / 2 + (x - width / 2) * scale, y: box.y + box.height / 2 + (y - height / 2) * scale };
+}

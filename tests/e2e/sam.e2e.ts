@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { startSession, outputDir, type Session } from './harness.ts';
+import { pagePoint, shot, startSession, waitRendered, within, type Session } from './harness.ts';
 import { createHttpApi } from '../../renderer/src/transport/http-client.ts';
 import type { DelineateApi } from '../../electron/contract/api.ts';
 import { countsFromString, decodeRle } from '../../electron/contract/rle.ts';
@@ -20,32 +20,12 @@ import { lesionDicom } from '../inference/lesion-dicom.ts';
 import { maskIoU } from '../inference/synthetic-lesion.ts';
 import { tinyBlobBundle } from '../inference/test-models.ts';
 
-const OUT = outputDir('e2e');
-const shot = (page: Page, name: string) => page.screenshot({ path: path.join(OUT, `${name}.png`) });
 const W = 256;
 const H = 192;
 
-async function within(ms: number, what: string, f: () => Promise<boolean>): Promise<number> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await f()) return Date.now() - t0;
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function waitRendered(page: Page): Promise<void> {
-  await page.waitForFunction(() => {
-    const v = document.querySelector<HTMLElement>('.viewport')!;
-    return v.dataset.imageId !== '' && v.dataset.rendered === `delineate:${v.dataset.imageId}:${v.dataset.frame}`;
-  });
-}
-
-/** Page point of continuous image coordinates (x, y) in the fitted viewport (square pixels). */
-async function pagePoint(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
-  const box = (await page.locator('.viewport').boundingBox())!;
-  const scale = Math.min(box.width / W, box.height / H);
-  return { x: box.x + box.width / 2 + (x - W / 2) * scale, y: box.y + box.height / 2 + (y - H / 2) * scale };
+/** Page point of continuous image coordinates (x, y) of the lesion slice. */
+function imagePoint(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
+  return pagePoint(page, x, y, W, H);
 }
 
 const sam = (page: Page, attr: string) => page.getByTestId('sam-overlay').getAttribute(`data-sam-${attr}`);
@@ -100,7 +80,7 @@ test('SAM: click a lesion, refine with a negative click, accept, reload', { time
 
     // ---- one click inside the lesion
     const c = slice.lesionCenter; // SAM coordinates: pixel centres at integers
-    const inside = await pagePoint(page, c.x + 0.5, c.y + 0.5);
+    const inside = await imagePoint(page, c.x + 0.5, c.y + 0.5);
     await page.mouse.click(inside.x, inside.y);
     await within(30_000, 'first mask', async () => Number(await sam(page, 'candidates')) === 3 && (await sam(page, 'phase')) === 'ready');
     const first = await shownMask(page);
@@ -120,7 +100,7 @@ test('SAM: click a lesion, refine with a negative click, accept, reload', { time
     // ---- a negative click (right button) just outside the lesion, refining the shown mask
     const version = Number(await sam(page, 'version'));
     const nx = c.x + slice.lesionRadius + 6;
-    const outside = await pagePoint(page, nx + 0.5, c.y + 0.5);
+    const outside = await imagePoint(page, nx + 0.5, c.y + 0.5);
     await page.mouse.click(outside.x, outside.y, { button: 'right' });
     await within(30_000, 'refined mask', async () => Number(await sam(page, 'version')) > version && (await sam(page, 'phase')) === 'ready');
     const refined = await shownMask(page);
