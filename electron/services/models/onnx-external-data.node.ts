@@ -11,12 +11,16 @@
  * field is not worth it); every hit must also be a plain file name that exists next to the
  * model, so stray bytes in inline weights cannot smuggle anything in.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const KEY = Buffer.from([0x0a, 0x08, ...Buffer.from('location', 'ascii'), 0x12]);
 /** Above this the .onnx itself holds the weights (external-data models are small): skip the scan. */
 const MAX_SCAN_BYTES = 2 ** 31;
+/** Scanned in chunks, so a model with inline weights (vit_l: 1.2 GB) is never held in memory whole. */
+const CHUNK_BYTES = 16 * 1024 * 1024;
+/** Longest match: the key, a varint length (≤ 5 bytes) and a name of at most 4096 bytes. */
+const OVERLAP_BYTES = KEY.length + 5 + 4096;
 
 function readVarint(buf: Buffer, at: number): { value: number; next: number } | null {
   let value = 0;
@@ -50,11 +54,27 @@ export function locationsIn(bytes: Buffer): string[] {
  */
 export function externalDataFiles(modelPath: string): string[] {
   if (statSync(modelPath).size >= MAX_SCAN_BYTES) return [];
-  const names = locationsIn(readFileSync(modelPath));
+  const names = new Set<string>();
+  const fd = openSync(modelPath, 'r');
+  try {
+    const buf = Buffer.alloc(CHUNK_BYTES + OVERLAP_BYTES);
+    let kept = 0; // bytes carried over from the previous chunk, so a match across chunks is found
+    for (let pos = 0; ; ) {
+      const n = readSync(fd, buf, kept, CHUNK_BYTES, pos);
+      if (n === 0) break;
+      pos += n;
+      const filled = kept + n;
+      for (const name of locationsIn(buf.subarray(0, filled))) names.add(name);
+      kept = Math.min(OVERLAP_BYTES, filled);
+      buf.copy(buf, 0, filled - kept, filled);
+    }
+  } finally {
+    closeSync(fd);
+  }
   const dir = path.dirname(modelPath);
   for (const n of names) {
     if (!isPlainFileName(n)) throw new Error(`${modelPath}: external data location ${JSON.stringify(n)} is not a file next to the model`);
     if (!existsSync(path.join(dir, n))) throw new Error(`${modelPath}: its weights file ${n} is missing (it must sit next to the .onnx file)`);
   }
-  return names;
+  return [...names];
 }
