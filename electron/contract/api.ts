@@ -12,6 +12,7 @@
  * (structured clone over IPC) or encode them (the HTTP host); the schemas stay the same.
  */
 import { z } from 'zod';
+import { trainingMethods } from './training.js';
 
 export const bytes = z.instanceof(Uint8Array);
 
@@ -166,6 +167,16 @@ export const ModelInfo = z.object({
   variants: z.array(z.enum(['int8', 'fp32'])),
   created: z.string(),
   metrics: z.record(z.unknown()),
+  /** Where a model came from: set for models trained in the app (dataset snapshot, settings, gate). */
+  lineage: z
+    .object({
+      datasetHash: z.string().nullable(),
+      trainedBy: z.string().nullable(),
+      parentModelId: z.string().nullable(),
+      config: z.record(z.unknown()),
+      gate: z.record(z.unknown()).nullable(),
+    })
+    .nullable(),
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 
@@ -239,7 +250,15 @@ export const methods = {
   'masks.list': { params: z.object({ imageId: id }).strict(), result: z.array(MaskRecord) },
   /** Create or replace the mask at (image, frame, label, instance). An all-zero mask deletes it. */
   'masks.save': {
-    params: maskKey.extend({ rle: Rle, source: MaskSource, prompts: MaskPrompts.optional() }).strict(),
+    params: maskKey
+      .extend({
+        rle: Rle,
+        source: MaskSource,
+        prompts: MaskPrompts.optional(),
+        /** The window the image was shown through while the mask was drawn (modality units); null for 8-bit shown as stored. */
+        window: z.object({ center: z.number().finite(), width: z.number().finite().positive() }).nullable().optional(),
+      })
+      .strict(),
     result: z.object({ id: id.nullable(), savedAt: z.string() }),
   },
   'masks.delete': { params: maskKey.strict(), result: z.null() },
@@ -293,6 +312,8 @@ export const methods = {
     result: SamPrediction,
   },
 
+  ...trainingMethods,
+
   'audit.list': {
     params: z.object({ imageId: id.optional(), limit: z.number().int().positive().max(10_000).default(200) }).strict(),
     result: z.array(AuditEntry),
@@ -310,8 +331,11 @@ export type Handlers = { [M in MethodName]: (params: ParsedParams<M>) => Promise
 
 /** The SAM/model methods (implemented by the SAM service); the rest are the project service's. */
 export type SamMethodName = Extract<MethodName, `models.${string}` | `sam.${string}`>;
-export type ProjectHandlers = Omit<Handlers, SamMethodName>;
+/** The retrain loop and its jobs (implemented by the training service). */
+export type TrainingMethodName = Extract<MethodName, `training.${string}` | `jobs.${string}`>;
+export type ProjectHandlers = Omit<Handlers, SamMethodName | TrainingMethodName>;
 export type SamHandlers = Pick<Handlers, SamMethodName>;
+export type TrainingHandlers = Pick<Handlers, TrainingMethodName>;
 
 /** What the renderer calls. One function, typed by method name. */
 export interface DelineateApi {

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { methodNames, type Handlers, type MethodName } from '../contract/api.js';
 import { SamService } from './inference/sam.service.js';
 import { ProjectService } from './project.service.js';
+import { pythonTrainingEnvironment } from './training/environment.node.js';
+import { TrainingService, type TrainingEnvironment } from './training/training.service.js';
 
 export { ProjectService, PROJECT_DB } from './project.service.js';
 
@@ -17,6 +19,10 @@ export interface CreateServicesOptions {
   transport: 'electron' | 'browser';
   /** App version reported by app.info; read from the nearest package.json when omitted. */
   version?: string;
+  /** Where training finds its Python (tests pass their own); the runtime's shared environment by default. */
+  trainingEnvironment?: TrainingEnvironment;
+  /** What the training plan assumes the runtime trains on ('cpu' unless told). */
+  trainingDevice?: string;
 }
 
 /** close() also stops the inference worker and the Python runtime child; await it where you can. */
@@ -38,18 +44,24 @@ function packageVersion(): string {
 }
 
 const isSamMethod = (m: MethodName): boolean => m.startsWith('models.') || m.startsWith('sam.');
+const isTrainingMethod = (m: MethodName): boolean => m.startsWith('training.') || m.startsWith('jobs.');
 
 export function createServices(opts: CreateServicesOptions): Services {
   const project = new ProjectService({ ...opts, version: opts.version ?? packageVersion() });
   const sam = new SamService(project);
+  const training = new TrainingService(project, () => sam.modelManager(), opts.trainingEnvironment ?? pythonTrainingEnvironment(), {
+    user: opts.user,
+    ...(opts.trainingDevice ? { device: opts.trainingDevice } : {}),
+  });
   const handlers: Record<string, unknown> = {};
   for (const m of methodNames) {
-    const owner = (isSamMethod(m) ? sam : project) as unknown as Record<string, (p: unknown) => unknown>;
+    const owner = (isSamMethod(m) ? sam : isTrainingMethod(m) ? training : project) as unknown as Record<string, (p: unknown) => unknown>;
     handlers[m] = (params: unknown) => owner[m]!(params);
   }
   return {
     ...(handlers as Handlers),
     close: async () => {
+      await training.close();
       project.close();
       await sam.close();
     },

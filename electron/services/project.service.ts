@@ -88,6 +88,11 @@ export class ProjectService implements ProjectHandlers {
     return p.info();
   }
 
+  /** The open project's folder and database, for sibling services (training); null when none is open. */
+  openProject(): { dir: string; db: Db } | null {
+    return this.project ? { dir: this.project.dir, db: this.project.db } : null;
+  }
+
   /** Closes the open project (if any) and releases the database. */
   close(): void {
     this.project?.close();
@@ -226,7 +231,7 @@ export class ProjectService implements ProjectHandlers {
     return p.masks.listForImage(imageId);
   };
 
-  'masks.save': Sync<'masks.save'> = ({ imageId, frame, labelId, instance, rle, source, prompts }) => {
+  'masks.save': Sync<'masks.save'> = ({ imageId, frame, labelId, instance, rle, source, prompts, window }) => {
     const p = this.open();
     const img = p.images.media(imageId);
     if (!img) throw new ApiError('not_found', `No image with id ${imageId}`);
@@ -255,7 +260,8 @@ export class ProjectService implements ProjectHandlers {
         }
         return null;
       }
-      const m = { height: h, width: w, counts: rle.counts, area, prompts, source, author, at };
+      const modelId = source === 'sam' ? (prompts?.model ?? null) : null;
+      const m = { height: h, width: w, counts: rle.counts, area, prompts, source, window: window ?? null, modelId, author, at };
       if (existing) {
         p.masks.update(existing.id, m);
         p.audit.record({ at, author, action: 'update', entity: 'mask', entityId: existing.id, imageId, detail: { ...detail, areaBefore: existing.area } });

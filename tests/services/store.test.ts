@@ -69,8 +69,23 @@ test('migrations run in order to the latest version and are idempotent', () => {
   assert.equal(migrate(db), latestSchemaVersion);
   assert.equal(migrate(db), latestSchemaVersion);
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-  assert.deepEqual(tables, ['audit', 'images', 'labels', 'masks', 'meta']);
+  assert.deepEqual(tables, ['audit', 'images', 'jobs', 'labels', 'masks', 'meta']);
   assert.deepEqual(migrations.map((m) => m.version), migrations.map((_, i) => i + 1)); // numbered without gaps
+  db.close();
+});
+
+test('a version-1 project upgrades in place: its masks keep their data and gain the retrain columns', () => {
+  const db = new Database(':memory:');
+  db.exec(migrations[0]!.sql);
+  db.pragma('user_version = 1');
+  db.prepare(`INSERT INTO images (sha256, kind, format, file_name, folder, media_path, byte_size, width, height, samples_per_pixel,
+    bits_allocated, bits_stored, signed, photometric, imported_at, imported_by) VALUES ('a', 'raster', 'png', 'a.png', '', 'media/a', 1, 2, 2, 1, 8, 8, 0, 'MONOCHROME2', 't', 'u')`).run();
+  db.prepare(`INSERT INTO masks (image_id, frame, label_id, instance, height, width, counts, area, source, author, created_at, updated_at)
+    VALUES (1, 0, 1, 1, 2, 2, x'0004', 4, 'brush', 'u', 't', 't')`).run();
+  assert.equal(migrate(db), latestSchemaVersion);
+  const row = db.prepare('SELECT area, view_window, model_id FROM masks').get() as { area: number; view_window: unknown; model_id: unknown };
+  assert.deepEqual(row, { area: 4, view_window: null, model_id: null });
+  assert.equal(db.prepare('SELECT pinned_val FROM images').pluck().get(), 0);
   db.close();
 });
 
@@ -82,7 +97,7 @@ test('a project written by a newer schema is refused with a clear message and le
   db.pragma(`user_version = ${latestSchemaVersion + 1}`);
   db.close();
   const s2 = newServices();
-  rejectsWith(() => s2['project.open']({ path: dir }), 'schema_too_new', /newer version of Delineate.*schema 2/);
+  rejectsWith(() => s2['project.open']({ path: dir }), 'schema_too_new', new RegExp(`newer version of Delineate.*schema ${latestSchemaVersion + 1}`));
   const check = new Database(file, { readonly: true });
   assert.equal(check.pragma('user_version', { simple: true }), latestSchemaVersion + 1);
   check.close();

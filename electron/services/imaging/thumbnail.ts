@@ -1,12 +1,13 @@
 /**
- * PNG thumbnails (longest side <= 128): windowed to 8 bits with the image's first window
- * (or its value range), MONOCHROME1 inverted so it looks as the viewer shows it.
+ * PNG thumbnails (longest side <= 128): windowed to 8 bits by the one window policy (the
+ * file's first window, else its value range), MONOCHROME1 inverted so it looks as the viewer shows it.
  *
  * Runtime: Node (sharp).
  */
 import sharp from 'sharp';
 import type { PixelFrame, WindowPreset } from '../../contract/api.js';
-import { rangeWindow, applyWindow } from './windowing.js';
+import { chooseWindow } from '../../contract/windowing.js';
+import { applyWindow } from './windowing.js';
 
 export const THUMBNAIL_SIZE = 128;
 
@@ -27,7 +28,7 @@ export async function renderThumbnail(f: PixelFrame, windows: readonly WindowPre
   if (f.samplesPerPixel === 3 && f.dtype === 'uint8') {
     grey = f.data;
   } else {
-    const win = windows[0] ?? rangeWindow(f.minValue * f.rescaleSlope + f.rescaleIntercept, f.maxValue * f.rescaleSlope + f.rescaleIntercept);
+    const win = chooseWindow({ stored: windows, minStored: f.minValue, maxStored: f.maxValue, slope: f.rescaleSlope, intercept: f.rescaleIntercept });
     grey = applyWindow(values, f.rescaleSlope, f.rescaleIntercept, win, f.photometric === 'MONOCHROME1');
   }
   const png = await sharp(grey, { raw: { width: f.width, height: f.height, channels: f.samplesPerPixel === 3 ? 3 : 1 } })

@@ -2,6 +2,7 @@
  * Window/level: turning modality values into 8-bit display grey. Runtime: pure.
  */
 import type { WindowPreset } from '../../contract/api.js';
+import { windowGrey } from '../../contract/windowing.js';
 
 /** Pair up (multi-valued) WindowCenter / WindowWidth / explanation values. */
 export function windowPresets(centers: number[], widths: number[], explanations: string[]): WindowPreset[] {
@@ -22,8 +23,9 @@ export function rangeWindow(min: number, max: number): WindowPreset {
 }
 
 /**
- * Map stored values to 0..255 with the DICOM linear VOI function (PS3.3 C.11.2.1.2),
- * after rescale. `invert` for MONOCHROME1 (high values shown dark).
+ * Map stored values to 0..255 through a window, after rescale, with THE formula of
+ * contract/windowing.ts (the viewer's), so thumbnails look as the viewer and SAM see the image.
+ * `invert` for MONOCHROME1 (high values shown dark).
  */
 export function applyWindow(
   values: ArrayLike<number>,
@@ -33,14 +35,8 @@ export function applyWindow(
   invert: boolean,
 ): Uint8Array {
   const out = new Uint8Array(values.length);
-  const c = win.center - 0.5;
-  const w = win.width - 1;
-  const lo = c - w / 2;
-  const scale = w > 0 ? 255 / w : 0;
   for (let i = 0; i < values.length; i++) {
-    const v = values[i]! * slope + intercept;
-    let g = w > 0 ? (v - lo) * scale : v > c ? 255 : 0;
-    g = g < 0 ? 0 : g > 255 ? 255 : g;
+    const g = windowGrey(values[i]! * slope + intercept, win);
     out[i] = invert ? 255 - g : g;
   }
   return out;

@@ -2,11 +2,14 @@
  * What SAM sees: a frame rendered to 8-bit RGB through the window the user is looking at.
  * Runtime: pure.
  *
- * The formula is the viewer's (cornerstone's linear LUT: ((v - c) / w + 0.5) * 255, clamped,
- * rounded), applied to modality values (stored * slope + intercept), so what the user sees is
- * what SAM sees. It is also the Python runtime's `apply_window`, so a model trained there sees
- * the same pixels. MONOCHROME1 is inverted after windowing, as the viewer shows it.
+ * The window and its formula are THE ones of contract/windowing.ts (the viewer's), so what
+ * the user sees is what SAM sees; the dataset snapshot stores exactly these bytes, so a model
+ * trained in the Python runtime sees them too. MONOCHROME1 is inverted after windowing, as
+ * the viewer shows it.
  */
+import { chooseWindow, showsAsStored, windowGrey, type DisplayWindow } from '../../contract/windowing.js';
+
+export type { DisplayWindow };
 
 export type SampleArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Float32Array;
 
@@ -18,11 +21,6 @@ export interface FrameForSam {
   rescaleSlope: number;
   rescaleIntercept: number;
   samples: SampleArray;
-}
-
-export interface DisplayWindow {
-  center: number;
-  width: number;
 }
 
 export interface RgbImage {
@@ -64,11 +62,7 @@ export function renderForSam(frame: FrameForSam, window: DisplayWindow | null): 
   const invert = frame.photometric === 'MONOCHROME1';
   const slope = frame.rescaleSlope;
   const intercept = frame.rescaleIntercept;
-  const grey = (v: number): number => {
-    if (!window) return v;
-    const g = ((v * slope + intercept - window.center) / window.width + 0.5) * 255;
-    return g <= 0 ? 0 : g >= 255 ? 255 : Math.round(g);
-  };
+  const grey = (v: number): number => (window ? windowGrey(v * slope + intercept, window) : v);
   const rgb = new Uint8Array(n * 3);
   if (spp === 1) {
     for (let i = 0; i < n; i++) {
@@ -80,4 +74,17 @@ export function renderForSam(frame: FrameForSam, window: DisplayWindow | null): 
     for (let i = 0; i < n * 3; i++) rgb[i] = grey(samples[i]!);
   }
   return { width, height, rgb };
+}
+
+/**
+ * The window SAM renders a frame through: the policy's (viewer -> stored -> range), or null
+ * for a frame shown as stored (8-bit photos). The same call feeds the dataset snapshot.
+ */
+export function samWindowFor(
+  px: { dtype: string; rescaleSlope: number; rescaleIntercept: number; minValue: number; maxValue: number },
+  stored: readonly DisplayWindow[],
+  viewer: DisplayWindow | null | undefined,
+): DisplayWindow | null {
+  if (showsAsStored(px.dtype, px.rescaleSlope, px.rescaleIntercept, { viewer, stored })) return null;
+  return chooseWindow({ viewer, stored, minStored: px.minValue, maxStored: px.maxValue, slope: px.rescaleSlope, intercept: px.rescaleIntercept });
 }

@@ -72,6 +72,10 @@ export interface ExportOnnxParams {
   quantize?: 'auto' | 'dynamic' | 'static' | 'none';
   overwrite?: boolean;
   base_model?: string;
+  calibration_dataset?: string;
+  dataset_hash?: string;
+  training_config?: Record<string, unknown>;
+  metrics?: Record<string, unknown>;
 }
 
 export const runtimeInfo = new RequestType0<RuntimeInfo, void>('runtime.info');
@@ -81,3 +85,58 @@ export const exportOnnx = new RequestType<ExportOnnxParams, JobStarted, void>('e
 export const shutdown = new RequestType0<null, void>('shutdown');
 export const jobProgress = new NotificationType<JobProgress>('job.progress');
 export const jobFinished = new NotificationType<JobFinished>('job.finished');
+
+export interface TrainStartParams {
+  /** TrainConfig fields (python-runtime/delineate_runtime/training/config.py). */
+  config: Record<string, unknown>;
+}
+
+export interface EvaluateParams {
+  model: ModelRef;
+  dataset: string;
+  base_model?: ModelRef;
+  split?: 'train' | 'val';
+  report_path?: string;
+  options?: { modes?: string[] };
+}
+
+/** aggregate() of evaluation/metrics.py: per-class means and their class mean. */
+export interface ModeMetrics {
+  dice_mean: number;
+  miou: number;
+  per_class: Record<string, { dice: number; iou: number; n: number }>;
+}
+
+export interface EvaluateResult {
+  dataset: string;
+  split: string;
+  images: number;
+  after: { metrics: Record<string, ModeMetrics>; val_dice: number };
+  before?: { metrics: Record<string, ModeMetrics>; val_dice: number };
+  delta_val_dice?: number;
+}
+
+/** TrainResult.to_dict() of training/loop.py (the fields the app reads). */
+export interface TrainResult {
+  status: 'completed' | 'early_stopped' | 'cancelled';
+  run_dir: string;
+  epochs_completed: number;
+  history: { epoch: number; train_loss?: number; val_dice?: number }[];
+  best_epoch: number | null;
+  best_val_dice: number | null;
+  start_val_dice: number | null;
+  best_checkpoint: string | null;
+  last_checkpoint: string;
+  model_spec: Record<string, unknown>;
+  device: Record<string, unknown>;
+  timing: Record<string, unknown>;
+}
+
+export interface ExportResult {
+  bundle: string;
+  parity: Record<string, unknown>;
+  files: string[];
+}
+
+export const trainStart = new RequestType<TrainStartParams, JobStarted, void>('train.start');
+export const evaluate = new RequestType<EvaluateParams, JobStarted, void>('evaluate');

@@ -37,12 +37,12 @@ export class MasksRepository {
   constructor(db: Db) {
     this.findStmt = db.prepare(`SELECT id, area FROM masks WHERE image_id = ? AND frame = ? AND label_id = ? AND instance = ?`);
     this.insertStmt = db.prepare(
-      `INSERT INTO masks (image_id, frame, label_id, instance, height, width, counts, area, prompts, source, author, created_at, updated_at)
-       VALUES (@imageId, @frame, @labelId, @instance, @height, @width, @counts, @area, @prompts, @source, @author, @at, @at)`,
+      `INSERT INTO masks (image_id, frame, label_id, instance, height, width, counts, area, prompts, source, view_window, model_id, author, created_at, updated_at)
+       VALUES (@imageId, @frame, @labelId, @instance, @height, @width, @counts, @area, @prompts, @source, @viewWindow, @modelId, @author, @at, @at)`,
     );
     this.updateStmt = db.prepare(
       `UPDATE masks SET height = @height, width = @width, counts = @counts, area = @area, prompts = @prompts, source = @source,
-       author = @author, updated_at = @at WHERE id = @id`,
+       view_window = @viewWindow, model_id = @modelId, author = @author, updated_at = @at WHERE id = @id`,
     );
     this.deleteStmt = db.prepare('DELETE FROM masks WHERE id = ?');
     this.listStmt = db.prepare(`SELECT ${columns} FROM masks WHERE image_id = ? ORDER BY frame, label_id, instance`);
@@ -87,6 +87,10 @@ export interface MaskWrite {
   area: number;
   prompts: unknown;
   source: string;
+  /** The window the image was shown through while drawing; null when shown as stored. */
+  window?: { center: number; width: number } | null | undefined;
+  /** The SAM model that produced the mask, if any. */
+  modelId?: string | null | undefined;
   author: string;
   at: string;
 }
@@ -100,6 +104,8 @@ function toRow(m: MaskWrite) {
     area: m.area,
     prompts: m.prompts === undefined ? null : JSON.stringify(m.prompts),
     source: m.source,
+    viewWindow: m.window ? JSON.stringify({ center: m.window.center, width: m.window.width }) : null,
+    modelId: m.modelId ?? null,
     author: m.author,
     at: m.at,
   };

@@ -101,6 +101,39 @@ CREATE TABLE audit (
 CREATE INDEX audit_image ON audit (image_id, id);
 `,
   },
+  {
+    version: 2,
+    name: 'retrain loop: mask window and model, validation pins, jobs',
+    sql: `
+-- The window the user saw while drawing (JSON {center, width} in modality units, NULL for 8-bit
+-- shown as stored): the dataset snapshot renders the image through it, as SAM saw it.
+ALTER TABLE masks ADD COLUMN view_window TEXT;
+-- The SAM model that produced a mask (NULL for hand-drawn masks).
+ALTER TABLE masks ADD COLUMN model_id TEXT;
+-- 1: this image (and so its whole study) is always on the validation side of a split.
+ALTER TABLE images ADD COLUMN pinned_val INTEGER NOT NULL DEFAULT 0 CHECK (pinned_val IN (0, 1));
+
+CREATE TABLE jobs (
+  id           TEXT    PRIMARY KEY,
+  kind         TEXT    NOT NULL,
+  state        TEXT    NOT NULL,
+  stage        TEXT    NOT NULL,
+  detail       TEXT    NOT NULL DEFAULT '',
+  settings     TEXT    NOT NULL,                  -- JSON, as asked for
+  progress     TEXT    NOT NULL DEFAULT '{}',     -- JSON {step, steps, epoch, epochs, etaS}
+  curves       TEXT    NOT NULL DEFAULT '[]',     -- JSON EpochPoint[]
+  loss_steps   TEXT    NOT NULL DEFAULT '[]',     -- JSON [step, loss][]
+  run_dir      TEXT    NOT NULL,                  -- relative to the project folder
+  dataset_hash TEXT,
+  outcome      TEXT,                              -- JSON TrainingOutcome
+  error        TEXT,                              -- JSON {code, message, file?}
+  author       TEXT    NOT NULL,
+  created_at   TEXT    NOT NULL,
+  updated_at   TEXT    NOT NULL
+) STRICT;
+CREATE INDEX jobs_created ON jobs (created_at);
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

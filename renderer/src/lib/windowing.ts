@@ -6,6 +6,7 @@
  *
  * Runtime: pure.
  */
+import { chooseWindow, modalityRange } from '../../../electron/contract/windowing';
 
 export interface Window {
   center: number;
@@ -27,22 +28,14 @@ export const CT_PRESETS: readonly NamedPreset[] = [
   { id: 'brain', name: 'Brain', center: 40, width: 80, key: '4' },
 ];
 
-/** Modality-value range of a frame given its stored min/max and rescale (slope may be negative). */
-export function modalityRange(minStored: number, maxStored: number, slope: number, intercept: number): [number, number] {
-  const a = minStored * slope + intercept;
-  const b = maxStored * slope + intercept;
-  return a <= b ? [a, b] : [b, a];
-}
+export { modalityRange };
 
 /**
- * "Auto from file": the first window stored in the file, else the full modality range of
- * the frame (width at least 1, so a constant image still renders).
+ * "Auto from file": the one window policy of contract/windowing.ts without a viewer choice
+ * (the first window stored in the file, else the frame's full modality range).
  */
 export function autoWindow(stored: readonly Window[], minStored: number, maxStored: number, slope: number, intercept: number): Window {
-  const first = stored.find((w) => Number.isFinite(w.center) && Number.isFinite(w.width) && w.width > 0);
-  if (first) return { center: first.center, width: first.width };
-  const [lo, hi] = modalityRange(minStored, maxStored, slope, intercept);
-  return { center: (lo + hi) / 2, width: Math.max(1, hi - lo) };
+  return chooseWindow({ stored, minStored, maxStored, slope, intercept });
 }
 
 /**

@@ -1,0 +1,136 @@
+/**
+ * Contract of the "Retrain on my data" loop and of long-running jobs: plan, start, watch,
+ * cancel, resume, validation pins, rollback. Spread into `methods` in api.ts.
+ *
+ * Runtime: pure (zod only), bundled into the renderer unchanged.
+ */
+import { z } from 'zod';
+
+const id = z.number().int().positive();
+const jobId = z.string().regex(/^[a-z0-9-]{1,64}$/);
+
+// ---------------------------------------------------------------- jobs
+
+export const JobKind = z.enum(['training']);
+export const JobState = z.enum(['running', 'cancelling', 'succeeded', 'failed', 'cancelled', 'interrupted']);
+export type JobState = z.infer<typeof JobState>;
+
+/** Stages of a training job, in order; the renderer names them. */
+export const TrainingStage = z.enum(['queued', 'environment', 'snapshot', 'caching', 'training', 'evaluating', 'exporting', 'gating', 'done']);
+export type TrainingStage = z.infer<typeof TrainingStage>;
+
+/** One point of the live curves: a finished epoch. */
+export const EpochPoint = z.object({ epoch: z.number().int().nonnegative(), trainLoss: z.number().nullable(), valDice: z.number().nullable() });
+export type EpochPoint = z.infer<typeof EpochPoint>;
+
+/** Dice per (mode, label) for the model in use and the new one, on the same validation images and prompts. */
+export const EvalRow = z.object({ mode: z.string(), label: z.string(), n: z.number().int().nonnegative(), before: z.number(), after: z.number() });
+export type EvalRow = z.infer<typeof EvalRow>;
+
+export const GateDecision = z.object({
+  /** The rule in words, stored with the model and shown. */
+  rule: z.string(),
+  minGain: z.number(),
+  before: z.number(),
+  after: z.number(),
+  parityOk: z.boolean(),
+  parity: z.record(z.unknown()),
+  passed: z.boolean(),
+  /** Why the new model was (or was not) made active, in a sentence. */
+  reason: z.string(),
+});
+export type GateDecision = z.infer<typeof GateDecision>;
+
+export const TrainingOutcome = z.object({
+  datasetHash: z.string(),
+  modelId: z.string().nullable(),
+  previousModelId: z.string().nullable(),
+  activated: z.boolean(),
+  gate: GateDecision,
+  evaluation: z.array(EvalRow),
+  trainSeconds: z.number().nonnegative(),
+  totalSeconds: z.number().nonnegative(),
+});
+export type TrainingOutcome = z.infer<typeof TrainingOutcome>;
+
+export const JobError = z.object({ code: z.string(), message: z.string(), file: z.string().optional() });
+
+export const JobInfo = z.object({
+  id: jobId,
+  kind: JobKind,
+  state: JobState,
+  stage: TrainingStage,
+  /** A sentence for the user: what is happening now. */
+  detail: z.string(),
+  step: z.number().int().nullable(),
+  steps: z.number().int().nullable(),
+  epoch: z.number().int().nullable(),
+  epochs: z.number().int().nullable(),
+  etaS: z.number().nullable(),
+  curves: z.array(EpochPoint),
+  /** Per-step training loss, thinned to at most a few hundred points. */
+  lossSteps: z.array(z.tuple([z.number(), z.number()])),
+  outcome: TrainingOutcome.nullable(),
+  error: JobError.nullable(),
+  /** A stopped run (cancelled, crashed, app closed) can continue from its last checkpoint. */
+  resumable: z.boolean(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  author: z.string(),
+});
+export type JobInfo = z.infer<typeof JobInfo>;
+
+// ---------------------------------------------------------------- plan
+
+export const TrainingSettings = z
+  .object({
+    preset: z.enum(['auto', 'decoder', 'last_blocks', 'progressive']).default('auto'),
+    epochs: z.number().int().min(1).max(500).optional(),
+    unfreezeLastN: z.number().int().min(0).max(32).optional(),
+    lr: z.number().positive().max(1).optional(),
+  })
+  .strict();
+export type TrainingSettings = z.infer<typeof TrainingSettings>;
+
+export const LabelReadiness = z.object({ labelId: id, name: z.string(), masks: z.number().int(), images: z.number().int(), need: z.number().int() });
+
+export const TrainingPlan = z.object({
+  ready: z.boolean(),
+  /** Why not ready, in a sentence (too few masks, no model to start from, ...). */
+  blocker: z.string().nullable(),
+  labels: z.array(LabelReadiness),
+  images: z.number().int(),
+  masks: z.number().int(),
+  split: z.object({ train: z.number().int(), val: z.number().int(), groups: z.number().int(), pinned: z.number().int(), groupBy: z.string() }),
+  baseModel: z.object({ id: z.string(), name: z.string(), arch: z.string() }).nullable(),
+  /** What the button will run (resolved from `auto`). */
+  settings: z.object({ preset: z.string(), mode: z.string(), epochs: z.number().int(), lr: z.number(), unfreezeLastN: z.number().int(), batchSize: z.number().int() }),
+  device: z.string(),
+  estimateS: z.number().nullable(),
+  environment: z.object({ ready: z.boolean(), path: z.string().nullable(), note: z.string() }),
+  running: jobId.nullable(),
+});
+export type TrainingPlan = z.infer<typeof TrainingPlan>;
+
+// ---------------------------------------------------------------- methods
+
+const empty = z.object({}).strict();
+
+export const trainingMethods = {
+  /** What pressing Retrain would do now; cheap (no Python). */
+  'training.plan': { params: z.object({ settings: TrainingSettings.optional() }).strict(), result: TrainingPlan },
+  /** Start a run; returns at once with the job id. */
+  'training.start': { params: z.object({ settings: TrainingSettings.optional() }).strict(), result: z.object({ jobId }) },
+  /** Continue a cancelled or crashed run from its last checkpoint. */
+  'training.resume': { params: z.object({ jobId }).strict(), result: z.object({ jobId }) },
+  /** Keep an image (and its study) on the validation side of every split. */
+  'training.pinValidation': { params: z.object({ imageId: id, pinned: z.boolean() }).strict(), result: z.null() },
+  /** Unlabelled images, most uncertain first (the current model's predicted IoU). */
+  'training.labelNext': {
+    params: z.object({ limit: z.number().int().positive().max(500).default(20) }).strict(),
+    result: z.object({ modelId: z.string().nullable(), images: z.array(z.object({ imageId: id, score: z.number(), reason: z.string() })) }),
+  },
+  'jobs.list': { params: empty, result: z.array(JobInfo) },
+  'jobs.get': { params: z.object({ jobId }).strict(), result: JobInfo },
+  'jobs.cancel': { params: z.object({ jobId }).strict(), result: JobInfo },
+} as const;

@@ -1,0 +1,138 @@
+/**
+ * Long-running jobs of a project (training runs), stored in its database so that a restart
+ * finds them: what was asked, where it got to, its curves and its outcome. Runtime: node.
+ *
+ * Progress is written at most every few hundred milliseconds by the owner (the training
+ * service); the renderer reads it through jobs.get.
+ */
+import type { JobInfo, JobState, TrainingOutcome, TrainingSettings, TrainingStage } from '../../contract/training.js';
+import type { Db } from '../store/project-database.js';
+
+interface JobRow {
+  id: string;
+  kind: 'training';
+  state: JobState;
+  stage: TrainingStage;
+  detail: string;
+  settings: string;
+  progress: string;
+  curves: string;
+  loss_steps: string;
+  run_dir: string;
+  dataset_hash: string | null;
+  outcome: string | null;
+  error: string | null;
+  author: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface JobProgressFields {
+  step: number | null;
+  steps: number | null;
+  epoch: number | null;
+  epochs: number | null;
+  etaS: number | null;
+}
+
+export interface StoredJob {
+  info: JobInfo;
+  settings: TrainingSettings;
+  runDir: string;
+  datasetHash: string | null;
+}
+
+const LIVE: readonly JobState[] = ['running', 'cancelling'];
+
+export class JobsRepository {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => string,
+  ) {}
+
+  create(j: { id: string; settings: TrainingSettings; runDir: string; author: string }): void {
+    const at = this.now();
+    this.db
+      .prepare(
+        `INSERT INTO jobs (id, kind, state, stage, detail, settings, run_dir, author, created_at, updated_at)
+         VALUES (?, 'training', 'running', 'queued', 'Starting', ?, ?, ?, ?, ?)`,
+      )
+      .run(j.id, JSON.stringify(j.settings), j.runDir, j.author, at, at);
+  }
+
+  get(id: string): StoredJob | null {
+    const r = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    return r ? toStored(r) : null;
+  }
+
+  list(limit = 50): StoredJob[] {
+    return (this.db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as JobRow[]).map(toStored);
+  }
+
+  /** Jobs that were running when the app (or its runtime) went away: they can only be resumed now. */
+  markInterrupted(reason: string): number {
+    const at = this.now();
+    const error = JSON.stringify({ code: 'interrupted', message: reason });
+    return this.db
+      .prepare(`UPDATE jobs SET state = 'interrupted', error = ?, updated_at = ? WHERE state IN (${LIVE.map(() => '?').join(', ')})`)
+      .run(error, at, ...LIVE).changes;
+  }
+
+  update(
+    id: string,
+    f: Partial<{
+      state: JobState;
+      stage: TrainingStage;
+      detail: string;
+      progress: JobProgressFields;
+      curves: JobInfo['curves'];
+      lossSteps: JobInfo['lossSteps'];
+      datasetHash: string;
+      outcome: TrainingOutcome | null;
+      error: JobInfo['error'];
+    }>,
+  ): void {
+    const sets: string[] = [];
+    const vals: unknown[] = [];
+    const put = (col: string, v: unknown) => {
+      sets.push(`${col} = ?`);
+      vals.push(v);
+    };
+    if (f.state !== undefined) put('state', f.state);
+    if (f.stage !== undefined) put('stage', f.stage);
+    if (f.detail !== undefined) put('detail', f.detail);
+    if (f.progress !== undefined) put('progress', JSON.stringify(f.progress));
+    if (f.curves !== undefined) put('curves', JSON.stringify(f.curves));
+    if (f.lossSteps !== undefined) put('loss_steps', JSON.stringify(f.lossSteps));
+    if (f.datasetHash !== undefined) put('dataset_hash', f.datasetHash);
+    if (f.outcome !== undefined) put('outcome', f.outcome === null ? null : JSON.stringify(f.outcome));
+    if (f.error !== undefined) put('error', f.error === null ? null : JSON.stringify(f.error));
+    put('updated_at', this.now());
+    this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...vals, id);
+  }
+}
+
+function toStored(r: JobRow): StoredJob {
+  const p = JSON.parse(r.progress) as Partial<JobProgressFields>;
+  const info: JobInfo = {
+    id: r.id,
+    kind: r.kind,
+    state: r.state,
+    stage: r.stage,
+    detail: r.detail,
+    step: p.step ?? null,
+    steps: p.steps ?? null,
+    epoch: p.epoch ?? null,
+    epochs: p.epochs ?? null,
+    etaS: p.etaS ?? null,
+    curves: JSON.parse(r.curves) as JobInfo['curves'],
+    lossSteps: JSON.parse(r.loss_steps) as JobInfo['lossSteps'],
+    outcome: r.outcome ? (JSON.parse(r.outcome) as TrainingOutcome) : null,
+    error: r.error ? (JSON.parse(r.error) as JobInfo['error']) : null,
+    resumable: r.state === 'cancelled' || r.state === 'interrupted' || (r.state === 'failed' && r.stage === 'training'),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    author: r.author,
+  };
+  return { info, settings: JSON.parse(r.settings) as TrainingSettings, runDir: r.run_dir, datasetHash: r.dataset_hash };
+}

@@ -1,0 +1,467 @@
+/**
+ * "Retrain on my data": plan, then one job that chains environment -> dataset snapshot ->
+ * fine-tuning -> before/after evaluation -> ONNX + int8 export -> gate -> install (and
+ * activate only if the gate passes). Runtime: node, never imports `electron`.
+ *
+ * The job is owned here, not in the renderer: the renderer starts it, polls jobs.get and
+ * cancels it. Its state lives in the project database (jobs table) and its files in
+ * `<project>/training/<job id>/`, so after a restart or a crash of the Python runtime the
+ * run is listed as interrupted and `training.resume` continues from its last checkpoint.
+ * Each run gets its own runtime process, so killing it touches nothing else.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ApiError, type ImageDetail, type PixelFrame, type TrainingHandlers } from '../../contract/api.js';
+import type { EpochPoint, JobInfo, TrainingOutcome, TrainingSettings, TrainingStage } from '../../contract/training.js';
+import { JobsRepository, type JobProgressFields } from '../jobs/jobs.repository.js';
+import type { ModelManager } from '../models/model-manager.node.js';
+import type { ProjectService } from '../project.service.js';
+import { RuntimeClient, RuntimeCrashedError } from '../runtime/runtime-client.node.js';
+import { exportOnnx, evaluate, trainStart, type EvaluateResult, type ExportResult, type JobProgress, type TrainResult } from '../runtime/runtime-methods.js';
+import { DATASETS_DIR, labelledFrames, writeSnapshot } from './dataset-snapshot.node.js';
+import { decide, evalRows } from './gate.js';
+import { estimateSeconds, resolveSettings, trainConfigFor, type ResolvedSettings } from './presets.js';
+
+/** Fewest masks per label before a run is worth it, and fewest validation frames. */
+export const MIN_MASKS_PER_LABEL = 8;
+export const MIN_VAL_FRAMES = 2;
+const EVAL_MODES = ['click1', 'click3', 'box', 'auto'];
+const PROGRESS_WRITE_MS = 400;
+const MAX_LOSS_POINTS = 400;
+
+export interface TrainingEnvironment {
+  /** The runtime's python, building its environment when needed (with progress). */
+  python(onProgress: (message: string) => void, signal: AbortSignal): Promise<string>;
+  /** Fast check, no build. */
+  status(): Promise<{ ready: boolean; python: string | null; note: string }>;
+  /** Extra environment for the runtime process (tests set threads, caches). */
+  env?: Record<string, string>;
+}
+
+export interface TrainingServiceOptions {
+  user: string;
+  now?: () => string;
+  /** Device the plan assumes before the runtime has been asked ('cpu' unless told). */
+  device?: string;
+}
+
+/** What a run needs to know again when it is resumed (kept in its folder). */
+interface RunFile {
+  baseModelId: string;
+  baseBundle: string;
+  baseCheckpoint: string;
+  arch: string;
+  modelOptions: Record<string, unknown>;
+  imageSize: number;
+  settings: ResolvedSettings;
+  config: Record<string, unknown>;
+  datasetHash: string;
+  datasetDir: string;
+}
+
+interface Live {
+  controller: AbortController;
+  runtime: RuntimeClient | null;
+  done: Promise<void>;
+}
+
+export class TrainingService implements TrainingHandlers {
+  private readonly live = new Map<string, Live>();
+  private readonly swept = new Set<string>();
+  private readonly now: () => string;
+
+  constructor(
+    private readonly project: ProjectService,
+    private readonly models: () => ModelManager,
+    private readonly environment: TrainingEnvironment,
+    private readonly opts: TrainingServiceOptions,
+  ) {
+    this.now = opts.now ?? (() => new Date().toISOString());
+  }
+
+  private open(): { dir: string; jobs: JobsRepository; db: NonNullable<ReturnType<ProjectService['openProject']>>['db'] } {
+    const p = this.project.openProject();
+    if (!p) throw new ApiError('no_project', 'Open or create a project first');
+    const jobs = new JobsRepository(p.db, this.now);
+    if (!this.swept.has(p.dir)) {
+      // Runs that were live when the app last stopped can only be resumed now.
+      if (![...this.live.keys()].some((id) => jobs.get(id))) jobs.markInterrupted('The app stopped while this run was going; Resume continues from its last checkpoint.');
+      this.swept.add(p.dir);
+    }
+    return { dir: p.dir, jobs, db: p.db };
+  }
+
+  // ------------------------------------------------------------------ plan
+
+  'training.plan': TrainingHandlers['training.plan'] = async ({ settings }) => {
+    const { db, jobs } = this.open();
+    const { frames, masks, labels, split } = labelledFrames(db);
+    const perLabel = labels.map((l) => {
+      const own = masks.filter((m) => m.labelId === l.id);
+      return { labelId: l.id, name: l.name, masks: own.length, images: new Set(own.map((m) => `${m.imageId}:${m.frame}`)).size, need: Math.max(0, MIN_MASKS_PER_LABEL - own.length) };
+    });
+    const used = perLabel.filter((l) => l.masks > 0);
+    const base = this.models().effectiveActive();
+    const baseInfo = base ? { id: base.id, name: base.name, arch: base.arch } : null;
+    const env = await this.environment.status();
+    const device = this.opts.device ?? 'cpu';
+    const resolved = resolveSettings(settings, { arch: base?.arch ?? 'vit_b', device, trainImages: split.train });
+    let blocker: string | null = null;
+    if (!base) blocker = 'No SAM model is installed: import one under SAM models first; retraining starts from it.';
+    else if (!existsSync(this.checkpointOf(base.id))) blocker = `The active model ${base.name} has no PyTorch checkpoint (it was imported as ONNX), so it cannot be fine-tuned; import its .pth checkpoint instead.`;
+    else if (used.length === 0) blocker = `No masks yet: accept at least ${MIN_MASKS_PER_LABEL} masks of a label to retrain.`;
+    else if (used.some((l) => l.need > 0))
+      blocker = `Too few masks: ${used.filter((l) => l.need > 0).map((l) => `${l.name} needs ${l.need} more`).join(', ')} (at least ${MIN_MASKS_PER_LABEL} per label).`;
+    else if (split.val < MIN_VAL_FRAMES || split.train < 1)
+      blocker = `Too few labelled images to hold some back for validation (${frames.length} labelled; need at least ${MIN_VAL_FRAMES + 2}).`;
+    const running = jobs.list(20).find((j) => j.info.state === 'running' || j.info.state === 'cancelling');
+    if (!blocker && running) blocker = 'A retraining run is already going.';
+    return {
+      ready: blocker === null,
+      blocker,
+      labels: perLabel,
+      images: frames.length,
+      masks: masks.length,
+      split: { train: split.train, val: split.val, groups: split.groups, pinned: split.pinned, groupBy: split.groupBy },
+      baseModel: baseInfo,
+      settings: resolved,
+      device,
+      estimateS: estimateSeconds(resolved, { arch: base?.arch ?? 'vit_b', device, trainImages: split.train, valImages: split.val }),
+      environment: { ready: env.ready, path: env.python, note: env.note },
+      running: running?.info.id ?? null,
+    };
+  };
+
+  private checkpointOf(modelId: string): string {
+    const mgr = this.models();
+    const m = mgr.manifest(modelId) as { checkpoint?: unknown };
+    return path.join(mgr.modelsDir, modelId, typeof m.checkpoint === 'string' ? m.checkpoint : 'checkpoint.pt');
+  }
+
+  // ------------------------------------------------------------------ start / resume / cancel
+
+  'training.start': TrainingHandlers['training.start'] = async ({ settings }) => {
+    const plan = await this['training.plan']({ settings });
+    if (!plan.ready) throw new ApiError(plan.running ? 'conflict' : 'bad_request', plan.blocker ?? 'Not ready to retrain');
+    const { jobs } = this.open();
+    const stamp = this.now().replace(/[^0-9]/g, '').slice(0, 14);
+    const id = `train-${stamp}-${randomUUID().slice(0, 6)}`;
+    jobs.create({ id, settings: settings ?? { preset: 'auto' }, runDir: `training/${id}`, author: this.opts.user });
+    this.launch(id, false);
+    return { jobId: id };
+  };
+
+  'training.resume': TrainingHandlers['training.resume'] = ({ jobId }) => {
+    const { jobs } = this.open();
+    const j = jobs.get(jobId);
+    if (!j) throw new ApiError('not_found', `No training run ${jobId}`);
+    if (this.live.has(jobId)) throw new ApiError('conflict', 'This run is still going');
+    if (!j.info.resumable) throw new ApiError('bad_request', `Run ${jobId} is ${j.info.state} and cannot be resumed`);
+    jobs.update(jobId, { state: 'running', error: null, detail: 'Resuming from the last checkpoint' });
+    this.launch(jobId, true);
+    return { jobId };
+  };
+
+  'jobs.list': TrainingHandlers['jobs.list'] = () => this.open().jobs.list().map((j) => j.info);
+
+  'jobs.get': TrainingHandlers['jobs.get'] = ({ jobId }) => {
+    const j = this.open().jobs.get(jobId);
+    if (!j) throw new ApiError('not_found', `No job ${jobId}`);
+    return j.info;
+  };
+
+  'jobs.cancel': TrainingHandlers['jobs.cancel'] = ({ jobId }) => {
+    const { jobs } = this.open();
+    const j = jobs.get(jobId);
+    if (!j) throw new ApiError('not_found', `No job ${jobId}`);
+    const l = this.live.get(jobId);
+    if (l) {
+      jobs.update(jobId, { state: 'cancelling', detail: 'Stopping after the current step (a checkpoint is kept)' });
+      l.controller.abort();
+    }
+    return jobs.get(jobId)!.info;
+  };
+
+  'training.pinValidation': TrainingHandlers['training.pinValidation'] = ({ imageId, pinned }) => {
+    const { db } = this.open();
+    const r = db.prepare('UPDATE images SET pinned_val = ? WHERE id = ?').run(pinned ? 1 : 0, imageId);
+    if (r.changes === 0) throw new ApiError('not_found', `No image with id ${imageId}`);
+    return null;
+  };
+
+  'training.labelNext': TrainingHandlers['training.labelNext'] = () => {
+    throw new ApiError('internal', 'Label next is not available yet');
+  };
+
+  /** Wait for a run to end (tests, and close()). */
+  async settled(jobId: string): Promise<void> {
+    await this.live.get(jobId)?.done;
+  }
+
+  async close(): Promise<void> {
+    for (const l of this.live.values()) l.controller.abort();
+    await Promise.all([...this.live.values()].map((l) => l.done));
+  }
+
+  /** The runtime process of a live run (tests kill it to simulate a crash). */
+  runtimeOf(jobId: string): RuntimeClient | null {
+    return this.live.get(jobId)?.runtime ?? null;
+  }
+
+  // ------------------------------------------------------------------ the run
+
+  private launch(id: string, resume: boolean): void {
+    const { dir, jobs } = this.open();
+    const controller = new AbortController();
+    const live: Live = { controller, runtime: null, done: Promise.resolve() };
+    this.live.set(id, live);
+    live.done = this.run(id, dir, jobs, live, resume)
+      .catch(() => undefined)
+      .finally(() => this.live.delete(id));
+  }
+
+  private async run(id: string, projectDir: string, jobs: JobsRepository, live: Live, resume: boolean): Promise<void> {
+    const t0 = performance.now();
+    const stored = jobs.get(id)!;
+    const runDir = path.join(projectDir, stored.runDir);
+    const runFile = path.join(runDir, 'run.json');
+    let stage: TrainingStage = 'environment';
+    const progress = new ProgressWriter(jobs, id, stored.info);
+    const set = (s: TrainingStage, detail: string, p: Partial<JobProgressFields> = {}) => {
+      stage = s;
+      progress.stage(s, detail, p);
+    };
+    const signal = live.controller.signal;
+    const checkCancel = () => {
+      if (signal.aborted) throw abortError();
+    };
+    try {
+      set('environment', 'Preparing the Python training environment');
+      const python = await this.environment.python((m) => set('environment', m), signal);
+      checkCancel();
+
+      let run: RunFile;
+      if (resume && existsSync(runFile)) {
+        run = JSON.parse(readFileSync(runFile, 'utf8')) as RunFile;
+        if (!existsSync(path.join(run.datasetDir, 'annotations.json'))) throw new ApiError('not_found', `The run's dataset snapshot is gone`, run.datasetDir);
+      } else {
+        set('snapshot', 'Writing the dataset snapshot');
+        const snap = await writeSnapshot(
+          {
+            db: this.project.openProject()!.db,
+            projectDir,
+            pixels: (imageId, frame) => this.project['image.pixels']({ imageId, frame }) as Promise<PixelFrame>,
+            detail: (imageId) => this.project['image.get']({ imageId }) as ImageDetail,
+          },
+          { onProgress: (step, steps) => progress.fields({ step, steps }) },
+        );
+        const mgr = this.models();
+        const base = mgr.effectiveActive();
+        if (!base) throw new ApiError('not_found', 'No SAM model is installed to start from');
+        const arch = mgr.manifest(base.id).architecture as Record<string, unknown>;
+        const { arch: archName, image_size, ...modelOptions } = arch;
+        const settings = resolveSettings(stored.settings, { arch: String(archName), device: this.opts.device ?? 'cpu', trainImages: snap.train });
+        run = {
+          baseModelId: base.id,
+          baseBundle: path.join(mgr.modelsDir, base.id),
+          baseCheckpoint: this.checkpointOf(base.id),
+          arch: String(archName),
+          modelOptions,
+          imageSize: Number(image_size),
+          settings,
+          config: trainConfigFor(settings),
+          datasetHash: snap.hash,
+          datasetDir: snap.dir,
+        };
+        mkdirSync(runDir, { recursive: true });
+        writeFileSync(`${runFile}.tmp`, JSON.stringify(run, null, 2));
+        renameSync(`${runFile}.tmp`, runFile);
+        jobs.update(id, { datasetHash: snap.hash });
+      }
+      checkCancel();
+
+      const runtime = RuntimeClient.start({ python, ...(this.environment.env ? { env: this.environment.env } : {}) });
+      live.runtime = runtime;
+      try {
+        set('training', 'Starting the Python runtime');
+        const modelRef = (checkpoint: string) => ({ checkpoint, arch: run.arch, image_size: run.imageSize, model_options: run.modelOptions });
+        const config = {
+          ...run.config,
+          dataset: run.datasetDir,
+          run_dir: path.join(runDir, 'run'),
+          arch: run.arch,
+          checkpoint: run.baseCheckpoint,
+          image_size: run.imageSize,
+          model_options: run.modelOptions,
+          cache_dir: path.join(projectDir, 'cache', 'training-embeddings'),
+          eval_before: false,
+          resume: true,
+        };
+        const tTrain = performance.now();
+        const result = (await runtime.runJob(trainStart, { config }, { signal, onProgress: (p) => progress.fromRuntime(p) })) as TrainResult;
+        const trainSeconds = (performance.now() - tTrain) / 1000;
+        if (result.status === 'cancelled') throw abortError();
+        const best = result.best_checkpoint;
+        if (!best || !existsSync(best)) throw new ApiError('internal', 'Training ended without a checkpoint to evaluate', runDir);
+
+        set('evaluating', 'Comparing the new model with the current one on the validation images');
+        const evaluation = (await runtime.runJob(
+          evaluate,
+          { model: modelRef(best), base_model: { bundle: run.baseBundle }, dataset: run.datasetDir, split: 'val', options: { modes: EVAL_MODES }, report_path: path.join(runDir, 'evaluation.json') },
+          { signal, onProgress: (p) => set('evaluating', `Evaluating the ${p.model === 'base_model' ? 'current' : 'new'} model`) },
+        )) as EvaluateResult;
+
+        set('exporting', 'Exporting to ONNX with int8 and checking parity');
+        const outDir = path.join(runDir, 'bundle');
+        rmSync(outDir, { recursive: true, force: true });
+        const exported = (await runtime.runJob(
+          exportOnnx,
+          {
+            model: modelRef(best),
+            out_dir: outDir,
+            quantize: 'dynamic',
+            base_model: run.baseModelId,
+            dataset_hash: run.datasetHash,
+            training_config: { ...config, settings: run.settings, trained_by: this.opts.user },
+            metrics: { val_dice_before: evaluation.before?.val_dice ?? null, val_dice_after: evaluation.after.val_dice },
+          },
+          { signal },
+        )) as ExportResult;
+
+        set('gating', 'Deciding whether to switch to the new model');
+        const gate = decide(evaluation, exported.parity);
+        const mgr = this.models();
+        const name = `${mgr.list().find((m) => m.id === run.baseModelId)?.name ?? run.arch} + ${run.datasetHash.slice(0, 8)}`;
+        const installed = await mgr.installTrained(outDir, name, {
+          datasetHash: run.datasetHash,
+          trainedBy: this.opts.user,
+          parentModelId: run.baseModelId,
+          config: { ...run.settings, jobId: id },
+          gate,
+        });
+        const previous = mgr.effectiveActive()?.id ?? null;
+        if (gate.passed) mgr.setActive(installed.id);
+        const outcome: TrainingOutcome = {
+          datasetHash: run.datasetHash,
+          modelId: installed.id,
+          previousModelId: previous,
+          activated: gate.passed,
+          gate,
+          evaluation: evalRows(evaluation),
+          trainSeconds,
+          totalSeconds: (performance.now() - t0) / 1000,
+        };
+        progress.flush();
+        jobs.update(id, { state: 'succeeded', stage: 'done', detail: gate.reason, outcome, error: null });
+      } finally {
+        live.runtime = null;
+        await runtime.close().catch(() => undefined);
+      }
+    } catch (e) {
+      progress.flush();
+      const cancelled = (e as Error).name === 'AbortError' || signal.aborted;
+      if (cancelled) {
+        jobs.update(id, { state: 'cancelled', detail: 'Cancelled; Resume continues from the last checkpoint', error: null });
+      } else {
+        const crashed = e instanceof RuntimeCrashedError;
+        const message = crashed
+          ? `${(e as Error).message}. The project is intact; Resume continues from the last checkpoint.`
+          : (e as Error).message;
+        const file = e instanceof ApiError ? e.file : undefined;
+        jobs.update(id, {
+          state: crashed ? 'interrupted' : 'failed',
+          stage,
+          detail: crashed ? 'The Python runtime stopped' : 'Failed',
+          error: { code: crashed ? 'runtime_crashed' : e instanceof ApiError ? e.code : 'failed', message, ...(file ? { file } : {}) },
+        });
+      }
+      throw e;
+    }
+  }
+}
+
+function abortError(): Error {
+  const e = new Error('cancelled');
+  e.name = 'AbortError';
+  return e;
+}
+
+/** Folds runtime progress into the job row: throttled writes, epoch curves, thinned loss. */
+class ProgressWriter {
+  private p: JobProgressFields;
+  private curves: EpochPoint[];
+  private loss: [number, number][];
+  private lastWrite = 0;
+  private pending: Parameters<JobsRepository['update']>[1] = {};
+  private globalStep = 0;
+
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly id: string,
+    info: JobInfo,
+  ) {
+    this.p = { step: info.step, steps: info.steps, epoch: info.epoch, epochs: info.epochs, etaS: info.etaS };
+    this.curves = [...info.curves];
+    this.loss = [...info.lossSteps];
+    this.globalStep = this.loss.at(-1)?.[0] ?? 0;
+  }
+
+  stage(stage: TrainingStage, detail: string, p: Partial<JobProgressFields> = {}): void {
+    this.p = { ...this.p, step: null, steps: null, etaS: null, ...p };
+    this.pending = { ...this.pending, stage, detail, progress: this.p };
+    this.flush();
+  }
+
+  fields(p: Partial<JobProgressFields>): void {
+    this.p = { ...this.p, ...p };
+    this.pending.progress = this.p;
+    this.maybeWrite();
+  }
+
+  fromRuntime(g: JobProgress): void {
+    const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+    if (g.stage === 'caching_embeddings') {
+      this.pending.stage = 'caching';
+      this.pending.detail = 'Computing image embeddings (once; cached for later runs)';
+      this.fields({ step: n(g.step), steps: n(g.steps), etaS: null });
+    } else if (g.stage === 'train') {
+      this.pending.stage = 'training';
+      this.pending.detail = `Training (${String(g.freeze_stage ?? 'fine-tuning')})`;
+      this.globalStep++;
+      const loss = n(g.loss);
+      if (loss !== null) this.loss.push([this.globalStep, loss]);
+      if (this.loss.length > MAX_LOSS_POINTS) this.loss = this.loss.filter((_, i) => i % 2 === 0);
+      this.pending.lossSteps = this.loss;
+      this.fields({ step: n(g.step), steps: n(g.steps), epoch: n(g.epoch), epochs: n(g.epochs), etaS: n(g.eta_s) });
+    } else if (g.stage === 'validating') {
+      this.pending.detail = `Validating epoch ${String(g.epoch ?? '')}`;
+      this.maybeWrite();
+    } else if (g.stage === 'epoch_end') {
+      const metrics = (g.metrics ?? {}) as Record<string, unknown>;
+      const epoch = n(g.epoch) ?? this.curves.length + 1;
+      this.curves = [...this.curves.filter((c) => c.epoch !== epoch), { epoch, trainLoss: n(g.loss), valDice: n(metrics.val_dice) }];
+      this.pending.curves = this.curves;
+      this.fields({ epoch, epochs: n(g.epochs), etaS: n(g.eta_s) });
+      this.flush();
+    }
+  }
+
+  private maybeWrite(): void {
+    if (performance.now() - this.lastWrite >= PROGRESS_WRITE_MS) this.flush();
+  }
+
+  flush(): void {
+    if (Object.keys(this.pending).length === 0) return;
+    try {
+      this.jobs.update(this.id, this.pending);
+    } catch {
+      /* the project was closed under the run; the run is being stopped */
+    }
+    this.pending = {};
+    this.lastWrite = performance.now();
+  }
+}
+
+export { DATASETS_DIR };
+export type { TrainingSettings };
