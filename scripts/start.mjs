@@ -3,10 +3,14 @@
 //
 // With an Electron binary (downloaded on first start where the internet allows) it opens
 // the desktop window; without one it starts the browser host on 127.0.0.1 and prints the
-// address to open. Options: --browser (always the browser host), --port N, --no-python.
+// address to open. Options: --browser (always the browser host), --port N, --prepare-python.
+//
+// The Python training environment (PyTorch, about 5.6 GB) is not built here: the app builds it
+// the first time the user presses "Retrain on my data". --prepare-python builds it now, in the
+// foreground, before the app opens. (--no-python and DELINEATE_NO_PYTHON=1 are still accepted
+// and do nothing: nothing Python is built by default.)
 //
 // Standard library only at the top level: this runs on a fresh clone before `npm ci`.
-import { mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -14,29 +18,28 @@ import { buildRenderer, compileElectron } from './lib/build.mjs';
 import { ensureDeps, ensureNativeForNode } from './lib/deps.mjs';
 import { ensureElectronBinary, ensureNativeForElectron } from './lib/electron-binary.mjs';
 import { log, run } from './lib/proc.mjs';
+import { ensurePythonEnv } from './lib/python-env.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
-  options: { browser: { type: 'boolean', default: false }, port: { type: 'string' }, 'no-python': { type: 'boolean', default: false } },
+  options: {
+    browser: { type: 'boolean', default: false },
+    port: { type: 'string' },
+    'prepare-python': { type: 'boolean', default: false },
+    'no-python': { type: 'boolean', default: false }, // accepted, does nothing (see above)
+  },
   strict: true,
 });
 
 if (!(await ensureDeps(root))) process.exit(1);
 if (!(await buildRenderer(root))) process.exit(1);
 
-if (!values['no-python'] && process.env.DELINEATE_NO_PYTHON !== '1') {
-  // Training needs the Python runtime; annotation does not. Prepare it in the background so
-  // the first "fine-tune" click does not wait, without ever delaying the window.
-  const logDir = path.join(root, '.cache');
-  mkdirSync(logDir, { recursive: true });
-  const logFile = path.join(logDir, 'python-env.log');
-  const fd = openSync(logFile, 'a');
-  void run(process.platform === 'win32' ? 'python' : 'python3', [path.join(root, 'python-runtime', 'tools', 'ensure_env.py')], {
-    cwd: root,
-    stdio: ['ignore', fd, fd],
-  }).then(({ code }) => {
-    if (code !== 0) log(`Python runtime setup failed (exit ${code}); training will be unavailable. Details: ${logFile}`);
-  });
+if (values['prepare-python']) {
+  // Training needs the Python runtime; annotation does not. Only on request: it is big.
+  log('preparing the Python training environment (PyTorch, about 5.6 GB download and disk; several minutes the first time)…');
+  const python = await ensurePythonEnv(root);
+  if (!python) process.exit(1);
+  log(`Python training environment ready: ${python}`);
 }
 
 const electron = values.browser ? null : await ensureElectronBinary(root);

@@ -95,10 +95,15 @@ async function pythonTests() {
     return;
   }
   log('python: pytest…');
+  // The env holds the pinned packages only; the runtime is imported from its source folder
+  // (also by the child processes the tests start: the CLI, torchrun).
+  const runtimeDir = path.join(root, 'python-runtime');
+  const pythonPath = [runtimeDir, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
   const { code, out } = await run(python, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', testsDir], {
-    cwd: path.join(root, 'python-runtime'),
+    cwd: runtimeDir,
     capture: true,
     echo: true,
+    env: { PYTHONPATH: pythonPath },
   });
   const counts = pytestCounts(out);
   // Exit 5 means no tests were collected: a suite that silently vanished is a failure.

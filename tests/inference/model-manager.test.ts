@@ -12,25 +12,25 @@ import { after, before, test } from 'node:test';
 import { ModelImportError, ModelManager } from '../../electron/services/models/model-manager.node.js';
 import { externalDataFiles } from '../../electron/services/models/onnx-external-data.node.js';
 import { readOnnxIo } from '../../electron/services/models/onnx-signature.node.js';
-import { findPython } from '../../electron/services/runtime/python-path.node.js';
+import { findPythonSync, runtimeEnv } from '../../electron/services/runtime/python-path.node.js';
 import { RuntimeClient } from '../../electron/services/runtime/runtime-client.node.js';
 import { tinyBlobBundle } from './test-models.js';
 
 let bundle: string;
 let root: string;
-let runtime: RuntimeClient | undefined;
+let runtime: Promise<RuntimeClient> | undefined;
 
 before(() => {
   bundle = tinyBlobBundle();
   root = mkdtempSync(path.join(os.tmpdir(), 'models-'));
 });
 after(async () => {
-  await runtime?.close(2000);
+  await (await runtime?.catch(() => undefined))?.close(2000);
   rmSync(root, { recursive: true, force: true });
 });
 
 function fresh(name: string): ModelManager {
-  return new ModelManager(path.join(root, name, 'models'), () => (runtime ??= RuntimeClient.start()));
+  return new ModelManager(path.join(root, name, 'models'), () => (runtime ??= RuntimeClient.launch()));
 }
 
 /** Nothing but installed model folders (and active.json) may be left in models/. */
@@ -139,11 +139,11 @@ test('an encoder whose weights sit in an external data file installs with that f
   mkdirSync(src, { recursive: true });
   const enc = path.join(src, 'sam_vit_x_encoder.onnx');
   // What exporters do past protobuf's 2 GB limit (a vit_h encoder): weights in a side file.
-  execFileSync(findPython(), ['-c', [
+  execFileSync(findPythonSync(), ['-c', [
     'import onnx, sys',
     'm = onnx.load(sys.argv[1])',
     "onnx.save_model(m, sys.argv[2], save_as_external_data=True, all_tensors_to_one_file=True, location='sam_vit_x_encoder.weights', size_threshold=0)",
-  ].join('\n'), path.join(bundle, 'encoder.onnx'), enc], { stdio: ['ignore', 'ignore', 'inherit'] });
+  ].join('\n'), path.join(bundle, 'encoder.onnx'), enc], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...runtimeEnv() } });
   const weights = path.join(src, 'sam_vit_x_encoder.weights');
   assert.ok(statSync(weights).size > statSync(enc).size, 'the weights moved to the side file');
   assert.deepEqual(externalDataFiles(enc), ['sam_vit_x_encoder.weights']);

@@ -7,16 +7,16 @@ import { after, test } from 'node:test';
 import { RuntimeClient, RuntimeCrashedError, RuntimeRequestError } from '../../electron/services/runtime/runtime-client.node.js';
 
 // One child for the answering tests: starting Python with torch takes seconds.
-let shared: RuntimeClient | undefined;
-function client(): RuntimeClient {
-  return (shared ??= RuntimeClient.start());
+let shared: Promise<RuntimeClient> | undefined;
+function client(): Promise<RuntimeClient> {
+  return (shared ??= RuntimeClient.launch());
 }
 after(async () => {
-  await shared?.close(2000);
+  await (await shared?.catch(() => undefined))?.close(2000);
 });
 
 test('runtime.info answers with versions and the methods the app needs', { timeout: 60_000 }, async () => {
-  const c = client();
+  const c = await client();
   const info = await c.info();
   assert.equal(info.protocol_version, 1);
   assert.ok(info.methods.includes('export.onnx'), `methods: ${info.methods.join(', ')}`);
@@ -24,7 +24,7 @@ test('runtime.info answers with versions and the methods the app needs', { timeo
 });
 
 test('a bad request gets an error answer, and the child keeps serving', { timeout: 60_000 }, async () => {
-  const c = client();
+  const c = await client();
   await assert.rejects(c.call('no.such.method', {}), (e: unknown) => e instanceof RuntimeRequestError && e.code === -32601);
   await assert.rejects(
     c.call('export.onnx', { model: { bundle: '/nonexistent' } }), // out_dir missing
@@ -34,7 +34,7 @@ test('a bad request gets an error answer, and the child keeps serving', { timeou
 });
 
 test('a killed child is reported to pending requests and crash listeners', { timeout: 60_000 }, async () => {
-  const c = RuntimeClient.start();
+  const c = await RuntimeClient.launch();
   await c.info();
   const reported = new Promise<RuntimeCrashedError>((resolve) => c.onCrash(resolve));
   process.kill(c.pid!, 'SIGKILL');

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import { encoderInput, preprocessShape, promptTensors, resizeBilinearPil } from '../../electron/services/inference/sam-preprocess.js';
 import { renderForSam, samplesOf } from '../../electron/services/inference/sam-window.js';
-import { findPython } from '../../electron/services/runtime/python-path.node.js';
+import { findPythonSync, runtimeEnv } from '../../electron/services/runtime/python-path.node.js';
 
 function noise(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -31,7 +31,7 @@ from PIL import Image
 a = np.frombuffer(sys.stdin.buffer.read(), np.uint8).reshape(${h}, ${w}, 3)
 out = [np.asarray(Image.fromarray(a).resize((ow, oh), Image.BILINEAR)).astype(np.int64).ravel().tolist() for ow, oh in json.loads(sys.argv[1])]
 print(json.dumps(out))`;
-  const pil = JSON.parse(execFileSync(findPython(), ['-c', script, JSON.stringify(sizes)], { input: rgb, maxBuffer: 256 << 20, encoding: 'utf8' })) as number[][];
+  const pil = JSON.parse(execFileSync(findPythonSync(), ['-c', script, JSON.stringify(sizes)], { input: rgb, maxBuffer: 256 << 20, encoding: 'utf8', env: { ...process.env, ...runtimeEnv() } })) as number[][];
   sizes.forEach(([ow, oh], k) => {
     const ours = resizeBilinearPil({ width: w, height: h, rgb }, ow, oh);
     let diff = 0;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findPython } from '../../electron/services/runtime/python-path.node.js';
+import { findPythonSync, runtimeEnv } from '../../electron/services/runtime/python-path.node.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const referenceScript = path.join(repoRoot, 'tests/inference/sam_reference.py');
@@ -20,8 +20,10 @@ function hashOf(files: string[], extra: string): string {
 }
 
 export function runPython(args: string[], timeoutMs = 20 * 60_000): string {
-  return execFileSync(findPython(), [referenceScript, ...args], {
+  // sam_reference.py imports delineate_runtime from its source folder (runtimeEnv's PYTHONPATH).
+  return execFileSync(findPythonSync(), [referenceScript, ...args], {
     cwd: repoRoot,
+    env: { ...process.env, ...runtimeEnv() },
     encoding: 'utf8',
     timeout: timeoutMs,
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -13,7 +13,7 @@ import { ModelImportError, ModelManager, type InstalledModel } from '../models/m
 import { RuntimeClient } from '../runtime/runtime-client.node.js';
 import type { Embedding, ModelFiles } from './sam-engine.node.js';
 import { SamRunner } from './sam-runner.node.js';
-import { renderForSam, samplesOf, type DisplayWindow } from './sam-window.js';
+import { renderForSam, samplesOf, samWindowFor, type DisplayWindow } from './sam-window.js';
 
 export const NO_MODEL_MESSAGE =
   'No SAM model is installed in this project. Add one under SAM models (right panel): import an official checkpoint ' +
@@ -35,7 +35,9 @@ const LOW_RES_KEEP = 64;
 
 export class SamService implements SamHandlers {
   private readonly runner: SamRunner;
-  private runtime: RuntimeClient | null = null;
+  /** One runtime process for all projects, started on first need (shared while it starts). */
+  private runtime: Promise<RuntimeClient> | null = null;
+  private runtimeAbort = new AbortController();
   private managers = new Map<string, ModelManager>();
   private caches = new Map<string, EmbeddingCache>();
   private readonly inflight = new Map<string, Promise<Embedding>>();
@@ -62,15 +64,38 @@ export class SamService implements SamHandlers {
     return p.path;
   }
 
+  /** The open project's model manager (the training service installs and activates through it). */
+  modelManager(): ModelManager {
+    return this.manager();
+  }
+
   private manager(): ModelManager {
     const root = this.projectPath();
     let m = this.managers.get(root);
     if (!m) {
-      m = new ModelManager(path.join(root, 'models'), () => (this.runtime ??= RuntimeClient.start(this.opts.python ? { python: this.opts.python } : {})));
+      m = new ModelManager(path.join(root, 'models'), () => this.launchRuntime());
       m.sweep();
       this.managers.set(root, m);
     }
     return m;
+  }
+
+  /** The runtime, launched once; a failed launch (e.g. the Python environment could not be built) is retried next time. */
+  private launchRuntime(): Promise<RuntimeClient> {
+    if (!this.runtime) {
+      const p = RuntimeClient.launch({
+        ...(this.opts.python ? { python: this.opts.python } : {}),
+        signal: this.runtimeAbort.signal,
+        onProgress: (g) => {
+          if (this.importing) this.importing = { ...this.importing, stage: `preparing the Python environment: ${g.message}`, step: g.step, steps: g.steps };
+        },
+      });
+      this.runtime = p;
+      p.catch(() => {
+        if (this.runtime === p) this.runtime = null;
+      });
+    }
+    return this.runtime;
   }
 
   private cache(): EmbeddingCache {
@@ -119,7 +144,7 @@ export class SamService implements SamHandlers {
   private async compute(files: ModelFiles, d: ImageDetail, t: Target, key: string): Promise<Embedding> {
     const px = (await this.project['image.pixels']({ imageId: t.imageId, frame: t.frame })) as PixelFrame;
     const samples = samplesOf(px.dtype, px.data);
-    const window = t.window ?? (px.dtype === 'uint8' ? null : { center: (px.minValue + px.maxValue) / 2, width: Math.max(1, px.maxValue - px.minValue) });
+    const window = samWindowFor(px, d.windows, t.window);
     const rgb = renderForSam({ ...px, samples }, window);
     this.computing = { imageId: t.imageId, frame: t.frame };
     try {
@@ -252,6 +277,10 @@ export class SamService implements SamHandlers {
 
   async close(): Promise<void> {
     await this.runner.close();
-    await this.runtime?.close();
+    this.runtimeAbort.abort();
+    const runtime = await this.runtime?.catch(() => null);
+    this.runtime = null;
+    this.runtimeAbort = new AbortController();
+    await runtime?.close();
   }
 }

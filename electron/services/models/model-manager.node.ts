@@ -18,6 +18,16 @@ import { decoderProblems, encoderProblems, readOnnxIo, type TensorInfo } from '.
 import { externalDataFiles } from './onnx-external-data.node.js';
 
 export const ACTIVE_FILE = 'active.json';
+/** Written by the app beside model.json of a model it trained: where it came from and the gate's verdict. */
+export const LINEAGE_FILE = 'lineage.json';
+
+export interface Lineage {
+  datasetHash: string | null;
+  trainedBy: string | null;
+  parentModelId: string | null;
+  config: Record<string, unknown>;
+  gate: Record<string, unknown> | null;
+}
 const SAM_MEAN = [123.675, 116.28, 103.53];
 const SAM_STD = [58.395, 57.12, 57.375];
 
@@ -31,6 +41,7 @@ export interface InstalledModel {
   variants: Variant[];
   created: string;
   metrics: Record<string, unknown>;
+  lineage: Lineage | null;
 }
 
 /** An import that failed; `file` is the file or folder at fault. */
@@ -114,7 +125,8 @@ const tensorSpec = (t: TensorInfo) => ({ name: t.name, dtype: t.dtype, shape: t.
 export class ModelManager {
   constructor(
     readonly modelsDir: string,
-    private readonly runtime: () => RuntimeClient,
+    /** The Python runtime, started (and its environment built) on first use. */
+    private readonly runtime: () => Promise<RuntimeClient>,
   ) {}
 
   private staging(): string {
@@ -154,7 +166,39 @@ export class ModelManager {
       variants: variantsOf(m),
       created: m.created,
       metrics: m.metrics,
+      lineage: this.lineage(id, m),
     };
+  }
+
+  /** The app's lineage record, else what model.json says (bundles exported elsewhere). */
+  private lineage(id: string, m: BundleManifest): Lineage | null {
+    try {
+      const l = JSON.parse(readFileSync(path.join(this.modelsDir, id, LINEAGE_FILE), 'utf8')) as Partial<Lineage>;
+      return {
+        datasetHash: typeof l.datasetHash === 'string' ? l.datasetHash : null,
+        trainedBy: typeof l.trainedBy === 'string' ? l.trainedBy : null,
+        parentModelId: typeof l.parentModelId === 'string' ? l.parentModelId : null,
+        config: l.config && typeof l.config === 'object' ? l.config : {},
+        gate: l.gate && typeof l.gate === 'object' ? l.gate : null,
+      };
+    } catch {
+      const extra = m as unknown as { dataset_hash?: unknown; training_config?: unknown };
+      if (typeof extra.dataset_hash !== 'string') return null;
+      const config = extra.training_config && typeof extra.training_config === 'object' ? (extra.training_config as Record<string, unknown>) : {};
+      return { datasetHash: extra.dataset_hash, trainedBy: typeof config.trained_by === 'string' ? config.trained_by : null, parentModelId: null, config, gate: null };
+    }
+  }
+
+  /**
+   * Install a bundle the runtime exported from a training run (moved, not copied; it is
+   * validated like any import) and record its lineage beside it.
+   */
+  async installTrained(bundleDir: string, name: string, lineage: Lineage): Promise<InstalledModel> {
+    const staging = this.staging();
+    rmSync(staging, { recursive: true, force: true });
+    renameSync(bundleDir, staging);
+    writeFileSync(path.join(staging, LINEAGE_FILE), JSON.stringify(lineage, null, 2));
+    return this.install(staging, bundleDir, name);
   }
 
   list(): InstalledModel[] {
@@ -276,7 +320,8 @@ export class ModelManager {
     const staging = this.staging();
     const out = path.join(staging, 'bundle');
     try {
-      await this.runtime().runJob(
+      const runtime = await this.runtime();
+      await runtime.runJob(
         exportOnnx,
         { model: { checkpoint: file, arch, ...modelRefOptions(opts.modelOptions) }, out_dir: out, quantize: 'dynamic', base_model: path.basename(file) },
         { ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.signal ? { signal: opts.signal } : {}) },

@@ -17,7 +17,7 @@ import {
   type RequestType,
   type RequestType0,
 } from 'vscode-jsonrpc/node.js';
-import { findPython, runtimeRoot } from './python-path.node.js';
+import { findPython, runtimeEnv, runtimeRoot, type PythonEnvProgress } from './python-path.node.js';
 import {
   jobCancel,
   jobFinished,
@@ -55,8 +55,9 @@ export class RuntimeRequestError extends Error {
 }
 
 export interface RuntimeClientOptions {
-  python?: string;
-  /** Extra environment (e.g. PYTHONPATH); merged over process.env. */
+  /** The interpreter (see findPython); RuntimeClient.launch finds it when absent. */
+  python: string;
+  /** Extra environment; merged over process.env and runtimeEnv() (PYTHONPATH, PYTHONUNBUFFERED). */
   env?: Record<string, string>;
   /** How much stderr to keep for crash reports. */
   stderrTailChars?: number;
@@ -116,11 +117,23 @@ export class RuntimeClient {
     conn.listen();
   }
 
-  static start(opts: RuntimeClientOptions = {}): RuntimeClient {
-    const python = opts.python ?? findPython();
-    const child = spawn(python, ['-m', 'delineate_runtime', 'serve'], {
+  /**
+   * Find the runtime's python (building its environment when missing, which can take minutes:
+   * `onProgress` reports it, `signal` stops waiting), then start() it.
+   */
+  static async launch(
+    opts: Partial<RuntimeClientOptions> & { onProgress?: (p: PythonEnvProgress) => void; signal?: AbortSignal } = {},
+  ): Promise<RuntimeClient> {
+    const { onProgress, signal, ...rest } = opts;
+    const python = rest.python ?? (await findPython({ ...(onProgress ? { onProgress } : {}), ...(signal ? { signal } : {}) }));
+    return RuntimeClient.start({ ...rest, python });
+  }
+
+  /** Spawn `<python> -m delineate_runtime serve` with the runtime's source on PYTHONPATH. */
+  static start(opts: RuntimeClientOptions): RuntimeClient {
+    const child = spawn(opts.python, ['-m', 'delineate_runtime', 'serve'], {
       cwd: runtimeRoot(),
-      env: { ...process.env, PYTHONUNBUFFERED: '1', ...opts.env },
+      env: { ...process.env, ...runtimeEnv(), ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
       windowsHide: true,
     });
