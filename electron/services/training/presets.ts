@@ -51,7 +51,8 @@ export function trainConfigFor(r: ResolvedSettings): Record<string, unknown> {
     lr: r.lr,
     batch_size: r.batchSize,
     weight_decay: 0.0,
-    early_stopping_patience: Math.max(6, Math.round(r.epochs / 4)),
+    // Generous: a decoder starting on a task it misses can sit near Dice 0 for a dozen epochs before it takes off.
+    early_stopping_patience: Math.max(12, Math.round(r.epochs / 3)),
     val_modes: ['box', 'click1'],
     prompt_mix: { points: 0.5, box: 0.4, none: 0.1 },
     correction_rounds: 1,

@@ -36,22 +36,24 @@ export interface Split {
 }
 
 const LEVELS: { by: GroupBy; key: (i: SplitItem) => string | null }[] = [
-  { by: 'patient', key: (i) => i.patientId },
-  { by: 'study', key: (i) => i.studyUid },
-  { by: 'series', key: (i) => i.seriesUid },
-  { by: 'folder', key: (i) => i.folder },
+  { by: 'patient', key: (i) => i.patientId || null },
+  { by: 'study', key: (i) => i.studyUid || null },
+  { by: 'series', key: (i) => i.seriesUid || null },
+  { by: 'folder', key: (i) => i.folder }, // always there ('' = the import root)
 ];
 
 /**
- * The coarsest level that still gives two groups or more. Items without a value at that level
- * fall back to the next finer one, prefixed so they never merge with a real group.
+ * The coarsest level that some item has and that still gives two groups or more. Items
+ * without a value at that level fall back to the next finer one, prefixed so they never
+ * merge with a real group.
  */
 function grouping(items: readonly SplitItem[]): { by: GroupBy; of: (i: SplitItem) => string } {
   for (let l = 0; l < LEVELS.length; l++) {
+    if (!items.some((i) => LEVELS[l]!.key(i) !== null)) continue;
     const of = (i: SplitItem): string => {
       for (let k = l; k < LEVELS.length; k++) {
         const v = LEVELS[k]!.key(i);
-        if (v) return `${LEVELS[k]!.by}:${v}`;
+        if (v !== null) return `${LEVELS[k]!.by}:${v}`;
       }
       return `item:${i.key}`;
     };

@@ -332,6 +332,10 @@ export class TrainingService implements TrainingHandlers {
         set('gating', 'Deciding whether to switch to the new model');
         const gate = decide(evaluation, exported.parity);
         const mgr = this.models();
+        // Pin the model in use first: with no explicit choice the newest model is the active
+        // one, and a refused model must never become active by merely being installed.
+        const previous = mgr.effectiveActive()?.id ?? null;
+        if (previous && mgr.activeId() !== previous) mgr.setActive(previous);
         const name = `${mgr.list().find((m) => m.id === run.baseModelId)?.name ?? run.arch} + ${run.datasetHash.slice(0, 8)}`;
         const installed = await mgr.installTrained(outDir, name, {
           datasetHash: run.datasetHash,
@@ -340,7 +344,6 @@ export class TrainingService implements TrainingHandlers {
           config: { ...run.settings, jobId: id },
           gate,
         });
-        const previous = mgr.effectiveActive()?.id ?? null;
         if (gate.passed) mgr.setActive(installed.id);
         const outcome: TrainingOutcome = {
           datasetHash: run.datasetHash,
