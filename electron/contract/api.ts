@@ -224,6 +224,11 @@ export const methods = {
   'project.create': { params: z.object({ path: nonEmpty, name: z.string().max(200).optional() }).strict(), result: ProjectInfo },
   'project.open': { params: z.object({ path: nonEmpty }).strict(), result: ProjectInfo },
   'project.current': { params: empty, result: ProjectInfo.nullable() },
+  /**
+   * Make (or reopen) the sample project at `path` (default: Delineate/Sample project in the
+   * home folder): a synthetic CT with lesions, some accepted masks and a starter model.
+   */
+  'project.openSample': { params: z.object({ path: nonEmpty.optional() }).strict(), result: ProjectInfo },
   'project.close': { params: empty, result: z.null() },
 
   'images.list': { params: empty, result: z.array(ImageSummary) },
@@ -333,7 +338,9 @@ export type Handlers = { [M in MethodName]: (params: ParsedParams<M>) => Promise
 export type SamMethodName = Extract<MethodName, `models.${string}` | `sam.${string}`>;
 /** The retrain loop and its jobs (implemented by the training service). */
 export type TrainingMethodName = Extract<MethodName, `training.${string}` | `jobs.${string}`>;
-export type ProjectHandlers = Omit<Handlers, SamMethodName | TrainingMethodName>;
+/** Composite calls wired in the composition root (they span the project and the models). */
+export type CompositeMethodName = 'project.openSample';
+export type ProjectHandlers = Omit<Handlers, SamMethodName | TrainingMethodName | CompositeMethodName>;
 export type SamHandlers = Pick<Handlers, SamMethodName>;
 export type TrainingHandlers = Pick<Handlers, TrainingMethodName>;
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { methodNames, type Handlers, type MethodName } from '../contract/api.js';
 import { SamService } from './inference/sam.service.js';
 import { ProjectService } from './project.service.js';
+import { openSampleProject } from './sample-project.node.js';
 import { pythonTrainingEnvironment } from './training/environment.node.js';
 import { TrainingService, type TrainingEnvironment } from './training/training.service.js';
 
@@ -53,8 +54,15 @@ export function createServices(opts: CreateServicesOptions): Services {
     user: opts.user,
     ...(opts.trainingDevice ? { device: opts.trainingDevice } : {}),
   });
+  const composite: Record<string, (p: unknown) => unknown> = {
+    'project.openSample': (p) => openSampleProject(project, () => sam.modelManager(), (p as { path?: string }).path),
+  };
   const handlers: Record<string, unknown> = {};
   for (const m of methodNames) {
+    if (composite[m]) {
+      handlers[m] = composite[m];
+      continue;
+    }
     const owner = (isSamMethod(m) ? sam : isTrainingMethod(m) ? training : project) as unknown as Record<string, (p: unknown) => unknown>;
     handlers[m] = (params: unknown) => owner[m]!(params);
   }

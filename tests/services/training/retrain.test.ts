@@ -78,7 +78,7 @@ test('too few masks: the plan says how many more each label needs, and start ref
     assert.equal(lesion.masks, 2);
     assert.equal(lesion.need, 6);
     assert.match(plan.blocker!, /lesion needs 6 more/);
-    await assert.rejects(few.s['training.start']({}), /lesion needs 6 more/);
+    await assert.rejects(async () => few.s['training.start']({}), /lesion needs 6 more/);
   } finally {
     await few.s.close();
     rmSync(few.dir, { recursive: true, force: true });
