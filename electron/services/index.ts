@@ -52,6 +52,7 @@ export function createServices(opts: CreateServicesOptions): Services {
   const sam = new SamService(project);
   const training = new TrainingService(project, () => sam.modelManager(), opts.trainingEnvironment ?? pythonTrainingEnvironment(), {
     user: opts.user,
+    sam,
     ...(opts.trainingDevice ? { device: opts.trainingDevice } : {}),
   });
   const composite: Record<string, (p: unknown) => unknown> = {

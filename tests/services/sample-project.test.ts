@@ -31,6 +31,19 @@ test('the sample project opens with its CT series, accepted masks, an active sta
   const plan = await s['training.plan']({});
   assert.equal(plan.ready, true, plan.blocker ?? '');
   assert.equal(plan.split.groupBy, 'patient');
+
+  // Label next: the unlabelled slices, most uncertain first, scored by the active model.
+  const next = await s['training.labelNext']({ limit: 10 });
+  assert.equal(next.modelId, models.activeId);
+  assert.equal(next.images.length, 10);
+  const unlabelled = new Set(images.filter((i) => i.maskCount === 0).map((i) => i.id));
+  for (const n of next.images) {
+    assert.ok(unlabelled.has(n.imageId), `image ${n.imageId} has no masks`);
+    assert.ok(n.score >= 0 && n.score <= 1 && /predicted IoU/.test(n.reason));
+  }
+  assert.deepEqual(next.images.map((n) => n.score), [...next.images.map((n) => n.score)].sort((a, b) => b - a), 'most uncertain first');
+  assert.ok(new Set(next.images.map((n) => n.score)).size > 1, 'the scores tell images apart');
+
   await s['project.close']({});
   const again = await s['project.openSample']({ path: dest });
   assert.equal(again.imageCount, 24);

@@ -12,7 +12,8 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ApiError, type ImageDetail, type PixelFrame, type TrainingHandlers } from '../../contract/api.js';
+import { ApiError, type ImageDetail, type PixelFrame, type SamHandlers, type TrainingHandlers } from '../../contract/api.js';
+import { decodeRle } from '../../contract/rle.js';
 import type { EpochPoint, JobInfo, TrainingOutcome, TrainingSettings, TrainingStage } from '../../contract/training.js';
 import { JobsRepository, type JobProgressFields } from '../jobs/jobs.repository.js';
 import type { ModelManager } from '../models/model-manager.node.js';
@@ -44,6 +45,8 @@ export interface TrainingServiceOptions {
   now?: () => string;
   /** Device the plan assumes before the runtime has been asked ('cpu' unless told). */
   device?: string;
+  /** SAM inference, for ranking unlabelled images by how unsure the active model is. */
+  sam?: Pick<SamHandlers, 'sam.predict' | 'sam.status'>;
 }
 
 /** What a run needs to know again when it is resumed (kept in its folder). */
@@ -190,8 +193,46 @@ export class TrainingService implements TrainingHandlers {
     return null;
   };
 
-  'training.labelNext': TrainingHandlers['training.labelNext'] = () => {
-    throw new ApiError('internal', 'Label next is not available yet');
+  /**
+   * Unlabelled images, most uncertain first: the active model is asked for a mask with no
+   * prompt (SAM's three candidates); low predicted IoU and candidates that disagree with each
+   * other mean the model does not know what is there. Embeddings already computed are reused;
+   * at most `limit` images are scored per call (each new one costs an encoder run).
+   */
+  'training.labelNext': TrainingHandlers['training.labelNext'] = async ({ limit }) => {
+    const { db } = this.open();
+    const sam = this.opts.sam;
+    if (!sam) throw new ApiError('internal', 'Label next needs the SAM service');
+    const modelId = this.models().effectiveActive()?.id ?? null;
+    if (!modelId) return { modelId: null, images: [] };
+    const rows = db
+      .prepare(
+        `SELECT i.id, i.frames FROM images i WHERE NOT EXISTS (SELECT 1 FROM masks m WHERE m.image_id = i.id AND m.area > 0)
+         ORDER BY i.series_uid, i.series_index, i.id LIMIT ?`,
+      )
+      .all(limit) as { id: number; frames: number }[];
+    const scored: { imageId: number; score: number; reason: string }[] = [];
+    for (const r of rows) {
+      const frame = Math.floor(r.frames / 2);
+      const p = await sam['sam.predict']({ imageId: r.id, frame, window: null, points: [], box: null, maskInput: null, multimask: true });
+      const best = Math.max(...p.masks.map((m) => m.score));
+      const decoded = p.masks.map((m) => decodeRle(m.rle));
+      let agree = 0;
+      let pairs = 0;
+      for (let a = 0; a < decoded.length; a++) for (let b = a + 1; b < decoded.length; b++) {
+        agree += maskAgreement(decoded[a]!, decoded[b]!);
+        pairs++;
+      }
+      const stability = pairs ? agree / pairs : 1;
+      const uncertainty = 1 - Math.max(0, Math.min(1, best)) * stability;
+      scored.push({
+        imageId: r.id,
+        score: Number(uncertainty.toFixed(4)),
+        reason: `predicted IoU ${best.toFixed(2)}, candidates agree ${(stability * 100).toFixed(0)} %`,
+      });
+    }
+    scored.sort((a, b) => b.score - a.score);
+    return { modelId, images: scored };
   };
 
   /** Wait for a run to end (tests, and close()). */
@@ -382,6 +423,19 @@ export class TrainingService implements TrainingHandlers {
       throw e;
     }
   }
+}
+
+/** IoU of two binary masks (1 when both are empty). */
+function maskAgreement(a: Uint8Array, b: Uint8Array): number {
+  let inter = 0;
+  let union = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] ? 1 : 0;
+    const y = b[i] ? 1 : 0;
+    inter += x & y;
+    union += x | y;
+  }
+  return union === 0 ? 1 : inter / union;
 }
 
 function abortError(): Error {
