@@ -82,12 +82,39 @@ export type JobInfo = z.infer<typeof JobInfo>;
 
 // ---------------------------------------------------------------- plan
 
+/**
+ * Where training runs: this computer, or a server reached over SSH that runs the same runtime
+ * over the same stdio JSON-RPC (the snapshot is copied there, the model comes back). Every
+ * field ends up in an ssh command line, so each is held to a narrow, option-free form.
+ */
+export const TrainingHost = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('local') }).strict(),
+  z
+    .object({
+      kind: z.literal('ssh'),
+      host: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9._:-]{0,252}$/, 'a host name or address'),
+      port: z.number().int().min(1).max(65535).default(22),
+      user: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'a user name'),
+      /** Private key file on this computer (else ssh's defaults and agent). */
+      identityFile: z.string().regex(/^\/[^\0\n]{1,4095}$/, 'an absolute path').optional(),
+      /** known_hosts file to use (else ssh's own). */
+      knownHostsFile: z.string().regex(/^\/[^\0\n]{1,4095}$/, 'an absolute path').optional(),
+      /** Folder on the server for the runtime, snapshots and runs. */
+      remoteDir: z.string().regex(/^\/[A-Za-z0-9._/ -]{0,1023}$/, 'an absolute path of letters, digits, . _ / - and spaces'),
+      /** The server's python 3.11+ that builds the runtime's environment. */
+      python: z.string().regex(/^[A-Za-z0-9._/-]{1,255}$/).default('python3'),
+    })
+    .strict(),
+]);
+export type TrainingHost = z.infer<typeof TrainingHost>;
+
 export const TrainingSettings = z
   .object({
     preset: z.enum(['auto', 'decoder', 'last_blocks', 'progressive']).default('auto'),
     epochs: z.number().int().min(1).max(500).optional(),
     unfreezeLastN: z.number().int().min(0).max(32).optional(),
     lr: z.number().positive().max(1).optional(),
+    host: TrainingHost.optional(),
   })
   .strict();
 export type TrainingSettings = z.infer<typeof TrainingSettings>;

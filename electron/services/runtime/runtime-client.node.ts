@@ -131,9 +131,21 @@ export class RuntimeClient {
 
   /** Spawn `<python> -m delineate_runtime serve` with the runtime's source on PYTHONPATH. */
   static start(opts: RuntimeClientOptions): RuntimeClient {
-    const child = spawn(opts.python, ['-m', 'delineate_runtime', 'serve'], {
+    return RuntimeClient.startCommand(opts.python, ['-m', 'delineate_runtime', 'serve'], {
       cwd: runtimeRoot(),
-      env: { ...process.env, ...runtimeEnv(), ...opts.env },
+      env: { ...runtimeEnv(), ...opts.env },
+      ...(opts.stderrTailChars ? { stderrTailChars: opts.stderrTailChars } : {}),
+    });
+  }
+
+  /**
+   * Speak the protocol with any command whose stdio is the runtime's (e.g. `ssh host python -m
+   * delineate_runtime serve` for a training server): same framing, jobs and crash detection.
+   */
+  static startCommand(command: string, args: string[], opts: { cwd?: string; env?: Record<string, string>; stderrTailChars?: number } = {}): RuntimeClient {
+    const child = spawn(command, args, {
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      env: { ...process.env, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
       windowsHide: true,
     });

@@ -18,11 +18,13 @@ import type { EpochPoint, JobInfo, TrainingOutcome, TrainingSettings, TrainingSt
 import { JobsRepository, type JobProgressFields } from '../jobs/jobs.repository.js';
 import type { ModelManager } from '../models/model-manager.node.js';
 import type { ProjectService } from '../project.service.js';
+import { runtimeRoot } from '../runtime/python-path.node.js';
 import { RuntimeClient, RuntimeCrashedError } from '../runtime/runtime-client.node.js';
 import { exportOnnx, evaluate, trainStart, type EvaluateResult, type ExportResult, type JobProgress, type TrainResult } from '../runtime/runtime-methods.js';
 import { DATASETS_DIR, labelledFrames, writeSnapshot } from './dataset-snapshot.node.js';
 import { decide, evalRows } from './gate.js';
 import { estimateSeconds, resolveSettings, trainConfigFor, type ResolvedSettings } from './presets.js';
+import { SshError, SshTrainingHost, type SshHost } from './ssh-host.node.js';
 
 /** Fewest masks per label before a run is worth it, and fewest validation frames. */
 export const MIN_MASKS_PER_LABEL = 8;
@@ -49,6 +51,21 @@ export interface TrainingServiceOptions {
   sam?: Pick<SamHandlers, 'sam.predict' | 'sam.status'>;
 }
 
+/**
+ * Where a run's runtime works: this computer (paths as they are) or an SSH server (files
+ * copied into its remoteDir, paths there). `rel` names a file's place under remoteDir.
+ */
+interface Place {
+  kind: 'local' | 'ssh';
+  label: string;
+  put(localDir: string, rel: string): Promise<string>;
+  putFile(localFile: string, rel: string): Promise<string>;
+  path(local: string, rel: string): string;
+  join(...parts: string[]): string;
+  get(remoteDir: string, localDir: string): Promise<void>;
+  start(): RuntimeClient;
+}
+
 /** What a run needs to know again when it is resumed (kept in its folder). */
 interface RunFile {
   baseModelId: string;
@@ -61,6 +78,13 @@ interface RunFile {
   config: Record<string, unknown>;
   datasetHash: string;
   datasetDir: string;
+  trainImages: number;
+}
+
+function writeRunFile(file: string, run: RunFile): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, JSON.stringify(run, null, 2));
+  renameSync(`${file}.tmp`, file);
 }
 
 interface Live {
@@ -250,6 +274,65 @@ export class TrainingService implements TrainingHandlers {
     return this.live.get(jobId)?.runtime ?? null;
   }
 
+  // ------------------------------------------------------------------ where it runs
+
+  private async localPlace(signal: AbortSignal, say: (m: string) => void): Promise<Place> {
+    say('Preparing the Python training environment');
+    const python = await this.environment.python(say, signal);
+    return {
+      kind: 'local',
+      label: 'this computer',
+      put: async (dir) => dir,
+      putFile: async (file) => file,
+      path: (local) => local,
+      join: (...parts) => path.join(...parts),
+      get: async (from, to) => {
+        if (from !== to) renameSync(from, to);
+      },
+      start: () => RuntimeClient.start({ python, ...(this.environment.env ? { env: this.environment.env } : {}) }),
+    };
+  }
+
+  private async sshPlace(hostSpec: SshHost, signal: AbortSignal, say: (m: string) => void): Promise<Place> {
+    const host = new SshTrainingHost(hostSpec, signal);
+    say(`Connecting to ${host.label}`);
+    await host.exec('true');
+    say(`Copying the runtime to ${host.label} (once per version)`);
+    const runtimeDir = await host.syncRuntime(runtimeRoot());
+    say(`Preparing the Python environment on ${host.label}`);
+    const python = await host.ensureEnv(runtimeDir, (line) => say(`${host.label}: ${line.replace(/^\[ensure_env\]\s*/, '')}`));
+    const base = hostSpec.remoteDir;
+    const at = (rel: string) => path.posix.join(base, rel);
+    return {
+      kind: 'ssh',
+      label: host.label,
+      put: async (dir, rel) => {
+        const remote = at(rel);
+        // Snapshots are immutable and named by content: copied once per server.
+        if ((await host.exec(`test -f '${remote}/.complete' && echo yes || echo no`)).trim() !== 'yes') {
+          await host.exec(`rm -rf '${remote}.partial'`);
+          await host.upload(dir, `${remote}.partial`);
+          await host.exec(`touch '${remote}.partial/.complete' && rm -rf '${remote}' && mv '${remote}.partial' '${remote}'`);
+        }
+        return remote;
+      },
+      putFile: async (file, rel) => {
+        const remote = at(rel);
+        const tmpDir = `${remote}.d`;
+        await host.exec(`mkdir -p '${path.posix.dirname(remote)}'`);
+        if ((await host.exec(`test -f '${remote}' && echo yes || echo no`)).trim() !== 'yes') {
+          await host.upload(path.dirname(file), tmpDir, (n) => n !== path.basename(file));
+          await host.exec(`mv '${tmpDir}/${path.basename(file)}' '${remote}' && rm -rf '${tmpDir}'`);
+        }
+        return remote;
+      },
+      path: (_local, rel) => at(rel),
+      join: (...parts) => path.posix.join(...parts),
+      get: (from, to) => host.download(from, to),
+      start: () => host.startRuntime(runtimeDir, python, this.environment.env ?? {}),
+    };
+  }
+
   // ------------------------------------------------------------------ the run
 
   private launch(id: string, resume: boolean): void {
@@ -278,8 +361,8 @@ export class TrainingService implements TrainingHandlers {
       if (signal.aborted) throw abortError();
     };
     try {
-      set('environment', 'Preparing the Python training environment');
-      const python = await this.environment.python((m) => set('environment', m), signal);
+      const host = stored.settings.host ?? { kind: 'local' as const };
+      const place = host.kind === 'ssh' ? await this.sshPlace(host, signal, (m) => set('environment', m)) : await this.localPlace(signal, (m) => set('environment', m));
       checkCancel();
 
       let run: RunFile;
@@ -314,28 +397,40 @@ export class TrainingService implements TrainingHandlers {
           config: trainConfigFor(settings),
           datasetHash: snap.hash,
           datasetDir: snap.dir,
+          trainImages: snap.train,
         };
-        mkdirSync(runDir, { recursive: true });
-        writeFileSync(`${runFile}.tmp`, JSON.stringify(run, null, 2));
-        renameSync(`${runFile}.tmp`, runFile);
+        writeRunFile(runFile, run);
         jobs.update(id, { datasetHash: snap.hash });
       }
       checkCancel();
 
-      const runtime = RuntimeClient.start({ python, ...(this.environment.env ? { env: this.environment.env } : {}) });
+      if (place.kind === 'ssh') set('snapshot', `Copying the dataset snapshot and the base model to ${place.label}`);
+      const dataset = await place.put(run.datasetDir, `datasets/${run.datasetHash}`);
+      const baseCheckpoint = await place.putFile(run.baseCheckpoint, `models/${run.baseModelId}.pt`);
+      const remoteRun = place.path(runDir, `runs/${id}`);
+      checkCancel();
+      const runtime = place.start();
       live.runtime = runtime;
       try {
-        set('training', 'Starting the Python runtime');
+        // Settings left on auto follow the device the runtime actually has (a GPU server
+        // gets the guide's progressive unfreezing); decided once, when the run is new.
+        const device = (await runtime.info()).device;
+        if (!resume && (stored.settings.preset ?? 'auto') === 'auto' && device !== (this.opts.device ?? 'cpu')) {
+          run.settings = resolveSettings(stored.settings, { arch: run.arch, device, trainImages: run.trainImages });
+          run.config = trainConfigFor(run.settings);
+          writeRunFile(runFile, run);
+        }
+        set('training', place.kind === 'ssh' ? `Starting the Python runtime on ${place.label}` : 'Starting the Python runtime');
         const modelRef = (checkpoint: string) => ({ checkpoint, arch: run.arch, image_size: run.imageSize, model_options: run.modelOptions });
         const config = {
           ...run.config,
-          dataset: run.datasetDir,
-          run_dir: path.join(runDir, 'run'),
+          dataset,
+          run_dir: place.join(remoteRun, 'run'),
           arch: run.arch,
-          checkpoint: run.baseCheckpoint,
+          checkpoint: baseCheckpoint,
           image_size: run.imageSize,
           model_options: run.modelOptions,
-          cache_dir: path.join(projectDir, 'cache', 'training-embeddings'),
+          cache_dir: place.path(path.join(projectDir, 'cache', 'training-embeddings'), 'cache/training-embeddings'),
           eval_before: false,
           resume: true,
         };
@@ -344,23 +439,25 @@ export class TrainingService implements TrainingHandlers {
         const trainSeconds = (performance.now() - tTrain) / 1000;
         if (result.status === 'cancelled') throw abortError();
         const best = result.best_checkpoint;
-        if (!best || !existsSync(best)) throw new ApiError('internal', 'Training ended without a checkpoint to evaluate', runDir);
+        if (!best) throw new ApiError('internal', 'Training ended without a checkpoint to evaluate', runDir);
 
         set('evaluating', 'Comparing the new model with the current one on the validation images');
         const evaluation = (await runtime.runJob(
           evaluate,
-          { model: modelRef(best), base_model: { bundle: run.baseBundle }, dataset: run.datasetDir, split: 'val', options: { modes: EVAL_MODES }, report_path: path.join(runDir, 'evaluation.json') },
+          { model: modelRef(best), base_model: modelRef(baseCheckpoint), dataset, split: 'val', options: { modes: EVAL_MODES }, report_path: place.join(remoteRun, 'evaluation.json') },
           { signal, onProgress: (p) => set('evaluating', `Evaluating the ${p.model === 'base_model' ? 'current' : 'new'} model`) },
         )) as EvaluateResult;
 
         set('exporting', 'Exporting to ONNX with int8 and checking parity');
         const outDir = path.join(runDir, 'bundle');
         rmSync(outDir, { recursive: true, force: true });
+        const exportDir = place.join(remoteRun, 'bundle');
         const exported = (await runtime.runJob(
           exportOnnx,
           {
             model: modelRef(best),
-            out_dir: outDir,
+            out_dir: exportDir,
+            overwrite: true,
             quantize: 'dynamic',
             base_model: run.baseModelId,
             dataset_hash: run.datasetHash,
@@ -370,6 +467,8 @@ export class TrainingService implements TrainingHandlers {
           { signal },
         )) as ExportResult;
 
+        if (place.kind === 'ssh') set('exporting', `Copying the new model back from ${place.label}`);
+        await place.get(exportDir, outDir);
         set('gating', 'Deciding whether to switch to the new model');
         const gate = decide(evaluation, exported.parity);
         const mgr = this.models();
@@ -409,6 +508,7 @@ export class TrainingService implements TrainingHandlers {
         jobs.update(id, { state: 'cancelled', detail: 'Cancelled; Resume continues from the last checkpoint', error: null });
       } else {
         const crashed = e instanceof RuntimeCrashedError;
+        const code = crashed ? 'runtime_crashed' : e instanceof SshError ? 'ssh_failed' : e instanceof ApiError ? e.code : 'failed';
         const message = crashed
           ? `${(e as Error).message}. The project is intact; Resume continues from the last checkpoint.`
           : (e as Error).message;
@@ -417,7 +517,7 @@ export class TrainingService implements TrainingHandlers {
           state: crashed ? 'interrupted' : 'failed',
           stage,
           detail: crashed ? 'The Python runtime stopped' : 'Failed',
-          error: { code: crashed ? 'runtime_crashed' : e instanceof ApiError ? e.code : 'failed', message, ...(file ? { file } : {}) },
+          error: { code, message, ...(file ? { file } : {}) },
         });
       }
       throw e;
