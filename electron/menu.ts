@@ -1,5 +1,5 @@
 /**
- * The application menu. Commands that need the renderer (open project, import) are sent to
+ * The application menu. Commands that need the renderer (open project, import, retrain) are sent to
  * it as MenuCommand; it runs the dialog and the API call, the same path as its toolbar.
  *
  * Runtime: Electron main.
@@ -34,6 +34,13 @@ export function buildMenu(opts: { getWindow: () => BrowserWindow | null; isPacka
         { type: 'separator' },
         { role: 'togglefullscreen' },
         ...(opts.isPackaged ? [] : [{ type: 'separator' as const }, { role: 'reload' as const }, { role: 'toggleDevTools' as const }]),
+      ],
+    },
+    {
+      label: '&Training',
+      submenu: [
+        // Shift+R is the renderer's shortcut; shown here but not registered, so typing R in a text field still works.
+        { label: 'Retrain on My Data…', ...(opts.isMac ? {} : { accelerator: 'Shift+R', registerAccelerator: false }), click: send('training.retrain') },
       ],
     },
     { label: '&Help', submenu: [{ label: 'Keyboard Shortcuts', accelerator: 'F1', click: send('help.shortcuts') }] },

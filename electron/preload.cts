@@ -17,7 +17,7 @@ const PICK_FILES = 'delineate:pickFiles';
 const PICK_FOLDER = 'delineate:pickFolder';
 const PICK_PROJECT_FOLDER = 'delineate:pickProjectFolder';
 const METHODS_ARG = '--delineate-methods=';
-const MENU_COMMANDS: ReadonlySet<string> = new Set<MenuCommand>(['project.new', 'project.open', 'import.files', 'import.folder', 'help.shortcuts']);
+const MENU_COMMANDS: ReadonlySet<string> = new Set<MenuCommand>(['project.new', 'project.open', 'import.files', 'import.folder', 'training.retrain', 'help.shortcuts']);
 
 const allowed: ReadonlySet<string> = new Set(
   (process.argv.find((a) => a.startsWith(METHODS_ARG)) ?? METHODS_ARG).slice(METHODS_ARG.length).split(',').filter(Boolean),

@@ -67,6 +67,8 @@ export const ImageSummary = z.object({
   /** Position of this image inside its series (0-based), by ImagePositionPatient then InstanceNumber. */
   seriesIndex: z.number().int().nonnegative(),
   maskCount: z.number().int().nonnegative(),
+  /** Kept on the validation side of every retrain split (with its whole patient/study). */
+  validationPinned: z.boolean(),
 });
 export type ImageSummary = z.infer<typeof ImageSummary>;
 

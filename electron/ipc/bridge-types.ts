@@ -39,8 +39,8 @@ export interface DelineateBridge extends DesktopDialogs {
   onMenu(listener: (command: MenuCommand) => void): () => void;
 }
 
-export type MenuCommand = 'project.new' | 'project.open' | 'import.files' | 'import.folder' | 'help.shortcuts';
-export const MENU_COMMANDS: readonly MenuCommand[] = ['project.new', 'project.open', 'import.files', 'import.folder', 'help.shortcuts'];
+export type MenuCommand = 'project.new' | 'project.open' | 'import.files' | 'import.folder' | 'training.retrain' | 'help.shortcuts';
+export const MENU_COMMANDS: readonly MenuCommand[] = ['project.new', 'project.open', 'import.files', 'import.folder', 'training.retrain', 'help.shortcuts'];
 export const DIALOG_CHANNELS = {
   pickFiles: 'delineate:pickFiles',
   pickFolder: 'delineate:pickFolder',

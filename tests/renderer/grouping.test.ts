@@ -8,7 +8,7 @@ function img(p: Partial<ImageSummary>): ImageSummary {
   return {
     id: nextId++, kind: 'dicom', fileName: 'x.dcm', folder: 'in', status: 'unlabelled', width: 4, height: 4, frames: 1,
     modality: 'CT', patientName: 'DOE^JANE', patientId: 'P1', studyUid: '1.2', studyDescription: 'Chest', seriesUid: '1.2.3',
-    seriesDescription: 'Axial', seriesNumber: 2, seriesIndex: 0, maskCount: 0, ...p,
+    seriesDescription: 'Axial', seriesNumber: 2, seriesIndex: 0, maskCount: 0, validationPinned: false, ...p,
   };
 }
 

@@ -44,6 +44,16 @@ test('the sample project opens with its CT series, accepted masks, an active sta
   assert.deepEqual(next.images.map((n) => n.score), [...next.images.map((n) => n.score)].sort((a, b) => b - a), 'most uncertain first');
   assert.ok(new Set(next.images.map((n) => n.score)).size > 1, 'the scores tell images apart');
 
+  // A validation pin is stored with the image and pulls its whole patient into validation.
+  const unpinnedPlan = await s['training.plan']({});
+  const trainImage = labelled.find((i) => i.patientId !== labelled.find((x) => x.validationPinned)?.patientId)!;
+  await s['training.pinValidation']({ imageId: trainImage.id, pinned: true });
+  assert.equal((await s['images.list']({})).find((i) => i.id === trainImage.id)!.validationPinned, true);
+  const pinnedPlan = await s['training.plan']({});
+  assert.equal(pinnedPlan.split.pinned, 1);
+  assert.ok(pinnedPlan.split.val >= 4 && pinnedPlan.split.val >= unpinnedPlan.split.val);
+  await s['training.pinValidation']({ imageId: trainImage.id, pinned: false });
+
   await s['project.close']({});
   const again = await s['project.openSample']({ path: dest });
   assert.equal(again.imageCount, 24);

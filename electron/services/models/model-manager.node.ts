@@ -22,6 +22,8 @@ export const ACTIVE_FILE = 'active.json';
 export const LINEAGE_FILE = 'lineage.json';
 
 export interface Lineage {
+  /** The name the app gave the model (bundles exported by the runtime carry none). */
+  name?: string;
   datasetHash: string | null;
   trainedBy: string | null;
   parentModelId: string | null;
@@ -156,9 +158,10 @@ export class ModelManager {
 
   private describe(id: string, m: BundleManifest): InstalledModel {
     const arch = typeof m.architecture.arch === 'string' ? m.architecture.arch : 'unknown';
+    const lineage = this.lineage(id, m);
     return {
       id,
-      name: typeof m.name === 'string' ? m.name : m.base_model ?? id,
+      name: lineage?.name ?? (typeof m.name === 'string' ? m.name : m.base_model ?? id),
       arch,
       baseModel: m.base_model ?? null,
       imageSize: m.preprocessing.image_size,
@@ -166,7 +169,7 @@ export class ModelManager {
       variants: variantsOf(m),
       created: m.created,
       metrics: m.metrics,
-      lineage: this.lineage(id, m),
+      lineage,
     };
   }
 
@@ -175,6 +178,7 @@ export class ModelManager {
     try {
       const l = JSON.parse(readFileSync(path.join(this.modelsDir, id, LINEAGE_FILE), 'utf8')) as Partial<Lineage>;
       return {
+        ...(typeof l.name === 'string' ? { name: l.name } : {}),
         datasetHash: typeof l.datasetHash === 'string' ? l.datasetHash : null,
         trainedBy: typeof l.trainedBy === 'string' ? l.trainedBy : null,
         parentModelId: typeof l.parentModelId === 'string' ? l.parentModelId : null,
@@ -197,7 +201,7 @@ export class ModelManager {
     const staging = this.staging();
     rmSync(staging, { recursive: true, force: true });
     renameSync(bundleDir, staging);
-    writeFileSync(path.join(staging, LINEAGE_FILE), JSON.stringify(lineage, null, 2));
+    writeFileSync(path.join(staging, LINEAGE_FILE), JSON.stringify({ ...lineage, name }, null, 2));
     return this.install(staging, bundleDir, name);
   }
 

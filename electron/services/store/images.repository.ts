@@ -59,7 +59,10 @@ const summaryColumns = `
   i.patient_name AS patientName, i.patient_id AS patientId, i.study_uid AS studyUid,
   i.study_description AS studyDescription, i.series_uid AS seriesUid, i.series_description AS seriesDescription,
   i.series_number AS seriesNumber, i.series_index AS seriesIndex,
-  (SELECT count(*) FROM masks m WHERE m.image_id = i.id) AS maskCount`;
+  (SELECT count(*) FROM masks m WHERE m.image_id = i.id) AS maskCount, i.pinned_val AS validationPinned`;
+
+type SummaryRow = Omit<ImageSummary, 'validationPinned'> & { validationPinned: number };
+const toSummary = (r: SummaryRow): ImageSummary => ({ ...r, validationPinned: r.validationPinned === 1 });
 
 export class ImagesRepository {
   private readonly insertStmt;
@@ -103,7 +106,8 @@ export class ImagesRepository {
   list(): ImageSummary[] {
     return this.db
       .prepare(`SELECT ${summaryColumns} FROM images i ORDER BY i.kind, i.patient_name, i.study_uid, i.series_uid, i.folder, i.series_index, i.id`)
-      .all() as ImageSummary[];
+      .all()
+      .map((r) => toSummary(r as SummaryRow));
   }
 
   detail(id: number): ImageDetail | undefined {
@@ -113,10 +117,11 @@ export class ImagesRepository {
          i.signed, i.rescale_slope AS rescaleSlope, i.rescale_intercept AS rescaleIntercept, i.pixel_spacing AS pixelSpacing,
          i.windows, i.transfer_syntax AS transferSyntax FROM images i WHERE i.id = ?`,
       )
-      .get(id) as (Omit<ImageDetail, 'signed' | 'pixelSpacing' | 'windows'> & { signed: number; pixelSpacing: string | null; windows: string }) | undefined;
+      .get(id) as (Omit<ImageDetail, 'signed' | 'pixelSpacing' | 'windows' | 'validationPinned'> & { signed: number; pixelSpacing: string | null; windows: string; validationPinned: number }) | undefined;
     if (!row) return undefined;
     return {
       ...row,
+      validationPinned: row.validationPinned === 1,
       signed: row.signed === 1,
       pixelSpacing: row.pixelSpacing ? (JSON.parse(row.pixelSpacing) as [number, number]) : null,
       windows: JSON.parse(row.windows) as WindowPreset[],

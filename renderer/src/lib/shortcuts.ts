@@ -11,7 +11,7 @@ export type Action =
   | 'undo' | 'redo'
   | 'slice.next' | 'slice.prev' | 'slice.next10' | 'slice.prev10' | 'slice.first' | 'slice.last'
   | 'view.fit' | 'view.outline' | 'window.auto' | 'window.preset1' | 'window.preset2' | 'window.preset3' | 'window.preset4'
-  | 'instance.new' | 'image.done' | 'polygon.close' | 'polygon.cancel' | 'help';
+  | 'instance.new' | 'image.done' | 'polygon.close' | 'polygon.cancel' | 'training.retrain' | 'help';
 
 export interface Shortcut {
   action: Action;
@@ -41,6 +41,7 @@ export const SHORTCUTS: readonly Shortcut[] = [
   { action: 'tool.wl', label: 'W', description: 'Window/level tool (right-drag always works)', group: 'Tools', match: plain('w') },
   { action: 'tool.zoom', label: 'Z', description: 'Zoom tool (Ctrl+wheel always works)', group: 'Tools', match: plain('z') },
   { action: 'tool.pan', label: 'H', description: 'Pan tool (middle-drag always works)', group: 'Tools', match: plain('h') },
+  { action: 'training.retrain', label: 'Shift+R', description: 'Retrain on my data (shows the plan first)', group: 'Tools', match: (e) => !mod(e) && !e.altKey && e.shiftKey && e.key.toLowerCase() === 'r' },
   { action: 'brush.smaller', label: '[', description: 'Smaller brush', group: 'Editing', match: (e) => !mod(e) && e.key === '[' },
   { action: 'brush.larger', label: ']', description: 'Larger brush', group: 'Editing', match: (e) => !mod(e) && e.key === ']' },
   { action: 'undo', label: 'Ctrl+Z', description: 'Undo', group: 'Editing', match: (e) => mod(e) && !e.shiftKey && e.key.toLowerCase() === 'z' },

@@ -40,6 +40,8 @@ export class SamSession {
   dragBox = $state.raw<SamBox | null>(null);
   lastDecodeMs = $state<number | null>(null);
   lastEncodeMs = $state<number | null>(null);
+  /** The SAM model that prepared the current target (sam.prepare's answer); recorded with accepted masks. */
+  modelId = $state<string | null>(null);
   private target: SamTarget | null = null;
   private targetKey = '';
   private preparing: Promise<boolean> | null = null;
@@ -63,12 +65,14 @@ export class SamSession {
     if (key !== this.targetKey) this.discard();
     this.target = t;
     this.targetKey = key;
+    this.modelId = null;
     this.phase = 'preparing';
     const p = api
       .call('sam.prepare', { imageId: t.imageId, frame: t.frame, window: t.window, next })
       .then((r) => {
         if (this.targetKey !== key) return false;
         this.lastEncodeMs = r.encodeMs;
+        this.modelId = r.modelId;
         this.phase = 'ready';
         return true;
       })
@@ -97,6 +101,7 @@ export class SamSession {
     this.target = null;
     this.targetKey = '';
     this.preparing = null;
+    this.modelId = null;
     this.phase = 'idle';
   }
 
@@ -186,7 +191,7 @@ export class SamSession {
   accept(slice: SliceMasks, layer: LayerKey): { edit: Edit; prompts: MaskPrompts } | null {
     const c = this.current;
     if (!c || slice.imageId !== this.target?.imageId || slice.frame !== this.target.frame) return null;
-    const prompts: MaskPrompts = { points: [...this.points], box: this.box };
+    const prompts: MaskPrompts = { points: [...this.points], box: this.box, ...(this.modelId ? { model: this.modelId } : {}) };
     const box = maskBox(c.mask, slice.width, slice.height);
     if (!box) return null;
     const m = slice.begin(layer);

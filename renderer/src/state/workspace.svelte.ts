@@ -16,6 +16,11 @@ import { batchBySize } from '../lib/batches';
 import { rememberProject } from './recent';
 
 export type Tool = 'brush' | 'eraser' | 'polygon' | 'sam' | 'wl' | 'zoom' | 'pan';
+export interface ShownWindow {
+  imageId: number;
+  frame: number;
+  window: { center: number; width: number } | null;
+}
 export type LeafRow = Extract<BrowserRow, { type: 'series' | 'image' }>;
 
 export const TOOLS: { id: Tool; name: string; key: string }[] = [
@@ -59,6 +64,8 @@ export class Workspace {
   outlineView = $state(false);
   helpOpen = $state(false);
   importOpen = $state(false);
+  /** The "Retrain on my data" dialog (button, Shift+R, menu). */
+  retrainOpen = $state(false);
   importing = $state(false);
   importReport = $state.raw<ImportReport | null>(null);
   errors = $state<{ id: number; text: string }[]>([]);
@@ -71,6 +78,12 @@ export class Workspace {
   maskVersion = $state(0);
   /** The slice currently shown, with its masks loaded (null while loading). */
   slice = $state.raw<SliceMasks | null>(null);
+  /**
+   * The window the viewer shows the visible slice through (modality units), set by the
+   * viewport; null for colour images, which are shown as stored. Saved with every mask, so a
+   * snapshot and SAM see the image as the person who drew on it did.
+   */
+  shownWindow: ShownWindow | null = null;
   /** Instance numbers created in this session per label (so an empty new instance is selectable). */
   private extraInstances = new Map<number, Set<number>>();
 
@@ -125,6 +138,11 @@ export class Workspace {
     await this.withBusy(async () => this.afterOpen(await api.call('project.open', { path }), false));
   }
 
+  /** The sample project (made on first use in the home folder, reopened after that). */
+  async openSample(): Promise<void> {
+    await this.withBusy(async () => this.afterOpen(await api.call('project.openSample', {}), false));
+  }
+
   async closeProject(): Promise<void> {
     await this.saver.flush();
     await this.withBusy(async () => {
@@ -137,6 +155,8 @@ export class Workspace {
   private resetProjectState(): void {
     this.openRow = null;
     this.slice = null;
+    this.shownWindow = null;
+    this.retrainOpen = false;
     this.slices.clear();
     this.loadedImages.clear();
     this.extraInstances.clear();
@@ -389,13 +409,16 @@ export class Workspace {
   private queueSave(slice: SliceMasks, k: LayerKey, source: EditSource | 'undo' | 'redo', prompts?: MaskPrompts): void {
     const key = `${slice.imageId}:${slice.frame}:${layerKey(k)}`;
     const imageId = slice.imageId;
+    // The window as the edit was made (edits happen on the visible slice); read now, not at save time.
+    const shown = this.shownWindow;
+    const viewWindow = shown && shown.imageId === imageId && shown.frame === slice.frame ? shown.window : undefined;
     this.saver.mark({
       key,
       run: async () => {
         // Encode at save time: several edits in a burst become one save of the newest state.
         const mask = slice.layer(k) ?? new Uint8Array(slice.width * slice.height);
         const rle = encodeRle(mask, slice.height, slice.width);
-        await api.call('masks.save', { imageId, frame: slice.frame, labelId: k.labelId, instance: k.instance, rle, source, ...(prompts ? { prompts } : {}) });
+        await api.call('masks.save', { imageId, frame: slice.frame, labelId: k.labelId, instance: k.instance, rle, source, ...(prompts ? { prompts } : {}), ...(viewWindow !== undefined ? { window: viewWindow } : {}) });
         const img = this.images.find((i) => i.id === imageId);
         if (img && img.status === 'unlabelled') await this.setStatus([imageId], 'in_progress');
       },

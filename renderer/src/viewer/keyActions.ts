@@ -59,11 +59,12 @@ export function runAction(action: Action, ws: Workspace, viewer: ViewerCommands,
       return true;
     case 'polygon.close': return viewer.closePolygon(altKey);
     case 'polygon.cancel':
-      if (ws.helpOpen) {
-        ws.helpOpen = false;
+      if (ws.helpOpen || ws.retrainOpen) {
+        ws.helpOpen = ws.retrainOpen = false;
         return true;
       }
       return viewer.cancelPolygon();
+    case 'training.retrain': ws.retrainOpen = true; return true;
     case 'help': ws.helpOpen = !ws.helpOpen; return true;
   }
 }
