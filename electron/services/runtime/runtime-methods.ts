@@ -1,142 +1,45 @@
 /**
- * The Python runtime's JSON-RPC methods this app uses, each defined once as a value
- * (mirrors python-runtime/delineate_runtime/protocol/methods.py). Runtime: pure.
+ * The Python runtime's JSON-RPC methods as vscode-jsonrpc values. Every type comes from
+ * runtime-contract.generated.ts, which is generated from the runtime's own contract
+ * (protocol/methods.py); nothing here is a hand copy. Runtime: pure.
  */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc/node.js';
+import type { RuntimeMethods, RuntimeNotifications, TrainConfig } from './runtime-contract.generated.js';
 
-export interface RuntimeInfo {
-  protocol_version: number;
-  runtime_version: string;
-  python: string;
-  torch: string;
-  onnxruntime: string;
-  device: string;
-  archs: string[];
-  methods: string[];
-  capabilities: Record<string, boolean>;
-}
+export type {
+  EvaluateParams,
+  EvaluateResult,
+  ExportOnnxParams,
+  ExportResult,
+  JobError as JobErrorInfo,
+  JobStarted,
+  JobStatus,
+  ModelRef,
+  ModeMetrics,
+  RuntimeInfo,
+  TrainConfig,
+  TrainResult,
+} from './runtime-contract.generated.js';
 
-export interface JobStarted {
-  job_id: string;
-  kind: string;
-}
+type M = RuntimeMethods;
+export type JobProgress = RuntimeNotifications['job.progress'];
+export type JobFinished = RuntimeNotifications['job.finished'];
+export type JobState = JobFinished['state'];
+/** What a job method's job.finished carries as `result`. */
+export type JobResultOf<N extends keyof M> = M[N] extends { job: infer J } ? J : never;
 
-export interface JobErrorInfo {
-  message: string;
-  kind: string;
-  traceback?: string | null;
-}
+const request = <N extends keyof M>(name: N) => new RequestType<M[N]['params'], M[N]['result'], void>(name);
 
-export type JobState = 'running' | 'cancelling' | 'succeeded' | 'failed' | 'cancelled';
-
-export interface JobStatus {
-  job_id: string;
-  kind: string;
-  state: JobState;
-  progress?: Record<string, unknown> | null;
-  result?: unknown;
-  error?: JobErrorInfo | null;
-}
-
-export interface JobProgress {
-  job_id: string;
-  kind: string;
-  stage: string;
-  step?: number | null;
-  steps?: number | null;
-  epoch?: number | null;
-  epochs?: number | null;
-  eta_s?: number | null;
-  [k: string]: unknown;
-}
-
-export interface JobFinished {
-  job_id: string;
-  kind: string;
-  state: JobState;
-  result?: unknown;
-  error?: JobErrorInfo | null;
-}
-
-export interface ModelRef {
-  bundle?: string;
-  checkpoint?: string;
-  arch?: string;
-  image_size?: number;
-  model_options?: Record<string, unknown>;
-}
-
-export interface ExportOnnxParams {
-  model: ModelRef;
-  out_dir: string;
-  quantize?: 'auto' | 'dynamic' | 'static' | 'none';
-  overwrite?: boolean;
-  base_model?: string;
-  calibration_dataset?: string;
-  dataset_hash?: string;
-  training_config?: Record<string, unknown>;
-  metrics?: Record<string, unknown>;
-}
-
-export const runtimeInfo = new RequestType0<RuntimeInfo, void>('runtime.info');
-export const jobStatus = new RequestType<{ job_id: string }, JobStatus, void>('job.status');
-export const jobCancel = new RequestType<{ job_id: string }, JobStatus, void>('job.cancel');
-export const exportOnnx = new RequestType<ExportOnnxParams, JobStarted, void>('export.onnx');
+export const runtimeInfo = new RequestType0<M['runtime.info']['result'], void>('runtime.info');
+export const jobStatus = request('job.status');
+export const jobCancel = request('job.cancel');
+export const jobList = request('job.list');
+/** `config` is a dict on the wire, validated by the runtime as a TrainConfig: typed as one here. */
+export const trainStart = new RequestType<{ config: Partial<TrainConfig> & Pick<TrainConfig, 'dataset' | 'run_dir'> }, M['train.start']['result'], void>('train.start');
+export const evaluate = request('evaluate');
+export const exportOnnx = request('export.onnx');
+export const exportQuantize = request('export.quantize');
+export const embeddingsCompute = request('embeddings.compute');
 export const shutdown = new RequestType0<null, void>('shutdown');
 export const jobProgress = new NotificationType<JobProgress>('job.progress');
 export const jobFinished = new NotificationType<JobFinished>('job.finished');
-
-export interface TrainStartParams {
-  /** TrainConfig fields (python-runtime/delineate_runtime/training/config.py). */
-  config: Record<string, unknown>;
-}
-
-export interface EvaluateParams {
-  model: ModelRef;
-  dataset: string;
-  base_model?: ModelRef;
-  split?: 'train' | 'val';
-  report_path?: string;
-  options?: { modes?: string[] };
-}
-
-/** aggregate() of evaluation/metrics.py: per-class means and their class mean. */
-export interface ModeMetrics {
-  dice_mean: number;
-  miou: number;
-  per_class: Record<string, { dice: number; iou: number; n: number }>;
-}
-
-export interface EvaluateResult {
-  dataset: string;
-  split: string;
-  images: number;
-  after: { metrics: Record<string, ModeMetrics>; val_dice: number };
-  before?: { metrics: Record<string, ModeMetrics>; val_dice: number };
-  delta_val_dice?: number;
-}
-
-/** TrainResult.to_dict() of training/loop.py (the fields the app reads). */
-export interface TrainResult {
-  status: 'completed' | 'early_stopped' | 'cancelled';
-  run_dir: string;
-  epochs_completed: number;
-  history: { epoch: number; train_loss?: number; val_dice?: number }[];
-  best_epoch: number | null;
-  best_val_dice: number | null;
-  start_val_dice: number | null;
-  best_checkpoint: string | null;
-  last_checkpoint: string;
-  model_spec: Record<string, unknown>;
-  device: Record<string, unknown>;
-  timing: Record<string, unknown>;
-}
-
-export interface ExportResult {
-  bundle: string;
-  parity: Record<string, unknown>;
-  files: string[];
-}
-
-export const trainStart = new RequestType<TrainStartParams, JobStarted, void>('train.start');
-export const evaluate = new RequestType<EvaluateParams, JobStarted, void>('evaluate');

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from .errors import ERROR_CODES
 
@@ -171,6 +171,64 @@ class Empty(BaseModel):
     pass
 
 
+# ---- job results (what job.finished carries in `result`, per method) -----------------------
+class ClassMetrics(BaseModel):
+    dice: float
+    iou: float
+    n: int
+
+
+class ModeMetrics(BaseModel):
+    """evaluation.metrics.aggregate(): per-class means and their class mean."""
+
+    dice_mean: float
+    miou: float
+    per_class: dict[str, ClassMetrics]
+
+
+class EvaluatedModel(BaseModel):
+    metrics: dict[str, ModeMetrics] = Field(description="per prompt mode: click1, click3, box, auto")
+    val_dice: float = Field(description="mean Dice of box and click1: the early-stopping metric")
+
+
+class EvaluateResult(BaseModel):
+    dataset: str
+    split: str
+    images: int
+    after: EvaluatedModel
+    before: EvaluatedModel | None = None
+    delta_val_dice: float | None = None
+
+
+class ExportResult(BaseModel):
+    bundle: str
+    parity: dict[str, Any]
+    files: list[str]
+
+
+class QuantizeResult(BaseModel):
+    bundle: str
+    int8_vs_fp32: dict[str, Any] | None = None
+
+
+class EmbeddingFile(BaseModel):
+    image: str
+    embedding: str
+    shape: list[int]
+    orig_hw: list[int]
+
+
+class EmbeddingsResult(BaseModel):
+    encoder: str
+    embeddings: list[EmbeddingFile]
+
+
+def _train_result() -> Any:
+    from ..training.result import TrainResult
+
+    return TrainResult
+
+
 @dataclass(frozen=True)
 class Method:
     name: str
@@ -178,6 +236,8 @@ class Method:
     result: type[BaseModel] | None
     doc: str
     notification: bool = False
+    # For job methods: what job.finished's `result` holds (a pydantic model or dataclass).
+    job_result: Any = None
 
 
 METHODS: dict[str, Method] = {
@@ -189,6 +249,7 @@ METHODS: dict[str, Method] = {
             TrainStartParams,
             JobStarted,
             "start fine-tuning; returns a job id at once",
+            job_result=_train_result(),
         ),
         Method("job.status", JobRef, JobStatus, "state, last progress, result or error of a job"),
         Method(
@@ -198,19 +259,33 @@ METHODS: dict[str, Method] = {
             "ask a job to stop (training saves a resumable checkpoint)",
         ),
         Method("job.list", NoParams, JobList, "all jobs of this server"),
-        Method("evaluate", EvaluateParams, JobStarted, "metrics on a dataset split (job)"),
-        Method("export.onnx", ExportOnnxParams, JobStarted, "write a model bundle (job)"),
+        Method(
+            "evaluate",
+            EvaluateParams,
+            JobStarted,
+            "metrics on a dataset split (job)",
+            job_result=EvaluateResult,
+        ),
+        Method(
+            "export.onnx",
+            ExportOnnxParams,
+            JobStarted,
+            "write a model bundle (job)",
+            job_result=ExportResult,
+        ),
         Method(
             "export.quantize",
             ExportQuantizeParams,
             JobStarted,
             "re-quantize a bundle's int8 files (job)",
+            job_result=QuantizeResult,
         ),
         Method(
             "embeddings.compute",
             EmbeddingsComputeParams,
             JobStarted,
             "image embeddings as .npy files (job)",
+            job_result=EmbeddingsResult,
         ),
         Method(
             "shutdown", NoParams, None, "cancel jobs, wait for them, answer null; then send exit"
@@ -224,8 +299,17 @@ NOTIFICATIONS: dict[str, type[BaseModel]] = {
 }
 
 
+def _schema(t: Any) -> dict[str, Any]:
+    if isinstance(t, type) and issubclass(t, BaseModel):
+        return t.model_json_schema()
+    return TypeAdapter(t).json_schema()
+
+
 def contract() -> dict[str, Any]:
-    """Machine-readable description of the protocol for the Node side's contract test."""
+    """Machine-readable description of the protocol: the Node side's TypeScript types are
+    generated from it (scripts/gen-runtime-contract.ts) and a test fails when they drift."""
+    from ..training.config import TrainConfig
+
     return {
         "protocol_version": PROTOCOL_VERSION,
         "framing": "Content-Length (bytes of the UTF-8 JSON body), JSON-RPC 2.0",
@@ -235,9 +319,12 @@ def contract() -> dict[str, Any]:
                 "notification": m.notification,
                 "params": m.params.model_json_schema(),
                 "result": m.result.model_json_schema() if m.result else {"type": "null"},
+                **({"job_result": _schema(m.job_result)} if m.job_result is not None else {}),
             }
             for m in METHODS.values()
         },
+        # train.start's `config`: every TrainConfig field, as the runtime validates it.
+        "types": {"TrainConfig": _schema(TrainConfig)},
         "notifications": {name: model.model_json_schema() for name, model in NOTIFICATIONS.items()},
         "error_codes": ERROR_CODES,
     }

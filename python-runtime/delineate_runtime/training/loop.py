@@ -8,7 +8,6 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from .freezing import Stage, apply_scope, encoder_frozen, schedule, stage_at, tr
 from .losses import LossWeights, mask_losses
 from .run_state import RunDir, RunState
 from .sam_forward import TrainableSam, enable_activation_checkpointing
+from .result import TrainResult, TrainStatus
 from .samples import Sample, SampleFactory
 
 Progress = Callable[[dict[str, Any]], None]
@@ -46,28 +46,6 @@ def noop(_event: dict[str, Any]) -> None:
 
 class TrainingCancelled(Exception):
     pass
-
-
-@dataclass
-class TrainResult:
-    status: str  # "completed" | "early_stopped" | "cancelled"
-    run_dir: str
-    epochs_completed: int
-    history: list[dict[str, Any]]
-    best_epoch: int | None
-    best_val_dice: float | None
-    start_val_dice: float | None
-    best_checkpoint: str | None
-    last_checkpoint: str
-    model_spec: dict[str, Any]
-    device: dict[str, Any]
-    timing: dict[str, Any]
-    epochs_to_90pct_best: int | None
-    world_size: int = 1
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _seed_everything(seed: int) -> None:
@@ -299,7 +277,7 @@ class _Trainer:
         return res
 
     # ---- the loop -----------------------------------------------------------------------
-    def run_epochs(self) -> str:
+    def run_epochs(self) -> TrainStatus:
         cfg, st = self.cfg, self.state
         if cfg.eval_before and st.start_score is None and st.epoch == 0 and st.next_step == 0:
             score = -1.0
@@ -311,7 +289,7 @@ class _Trainer:
                 score = val_score(ev, cfg.val_modes)
             st.start_score = self.dist.broadcast_float(score)
         current: Stage | None = None
-        status = "completed"
+        status: TrainStatus = "completed"
         n = len(self.train_recs)
         for epoch in range(st.epoch, self.total_epochs):
             stage = stage_at(self.stages, epoch)
@@ -430,7 +408,7 @@ class _Trainer:
             )
         self.dist.barrier()
 
-    def result(self, status: str) -> TrainResult:
+    def result(self, status: TrainStatus) -> TrainResult:
         st = self.state
         curve = [float(h["val_dice"]) for h in st.history]
         steps_per_s = st.train_steps / st.train_seconds if st.train_seconds else None

@@ -1,0 +1,124 @@
+/**
+ * Generates electron/services/runtime/runtime-contract.generated.ts from the Python runtime's
+ * own contract (`python -m delineate_runtime schema`, built from protocol/methods.py): the one
+ * source of the Node <-> Python protocol. tests/services/runtime/runtime-contract.test.ts
+ * regenerates it and fails when the committed file has drifted.
+ *
+ *   npx tsx scripts/gen-runtime-contract.ts
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compile, type JSONSchema } from 'json-schema-to-typescript';
+import { findPythonSync, runtimeEnv, runtimeRoot } from '../electron/services/runtime/python-path.node.js';
+
+type Schema = Record<string, unknown>;
+interface Contract {
+  protocol_version: number;
+  methods: Record<string, { doc: string; notification: boolean; params: Schema; result: Schema; job_result?: Schema }>;
+  notifications: Record<string, Schema>;
+  types: Record<string, Schema>;
+}
+
+export const GENERATED_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'electron', 'services', 'runtime', 'runtime-contract.generated.ts');
+
+export function readContract(): Contract {
+  const out = execFileSync(findPythonSync(), ['-m', 'delineate_runtime', 'schema'], {
+    cwd: runtimeRoot(),
+    env: { ...process.env, ...runtimeEnv() },
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  return JSON.parse(out) as Contract;
+}
+
+const pascal = (s: string) => s.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+
+/**
+ * Pydantic titles every field ("Protocol Version"); the generator would make a type alias of
+ * each. Keep titles only on object schemas (the models), and hoist every `$defs` to the root
+ * so one compile names each model once.
+ */
+function clean(s: unknown, defs: Record<string, unknown>): unknown {
+  if (Array.isArray(s)) return s.map((x) => clean(x, defs));
+  if (!s || typeof s !== 'object') return s;
+  const o = { ...(s as Record<string, unknown>) };
+  if (o.$defs) {
+    for (const [k, v] of Object.entries(o.$defs as Record<string, unknown>)) defs[k] = clean(v, defs);
+    delete o.$defs;
+  }
+  const isModel = o.type === 'object' && !!o.properties;
+  if (!isModel) delete o.title;
+  delete o.description; // kept in the Python source; JSDoc noise here
+  for (const [k, v] of Object.entries(o)) if (k !== 'properties') o[k] = clean(v, defs);
+  if (o.properties) o.properties = Object.fromEntries(Object.entries(o.properties as Record<string, unknown>).map(([k, v]) => [k, clean(v, defs)]));
+  return o;
+}
+
+export async function generate(c: Contract): Promise<string> {
+  const defs: Record<string, unknown> = {};
+  /** A named model goes to $defs once (under its Python name) and is referred to from there. */
+  const ref = (s: Schema, title = s.title as string | undefined): unknown => {
+    const cleaned = clean(s, defs) as Schema;
+    if (!title) return cleaned;
+    const def = { ...cleaned, title };
+    if (defs[title] && JSON.stringify(defs[title]) !== JSON.stringify(def)) throw new Error(`two different models are named ${title}`);
+    defs[title] = def;
+    return { $ref: `#/$defs/${title}` };
+  };
+  const methods: Record<string, unknown> = {};
+  for (const [name, m] of Object.entries(c.methods)) {
+    methods[name] = {
+      type: 'object',
+      additionalProperties: false,
+      required: ['params', 'result', ...(m.job_result ? ['job'] : [])],
+      properties: {
+        params: ref(m.params),
+        result: m.result.type === 'null' ? { type: 'null' } : ref(m.result),
+        ...(m.job_result ? { job: ref(m.job_result, (m.job_result.title as string | undefined) ?? `${pascal(name)}JobResult`) } : {}),
+      },
+    };
+  }
+  const notifications = Object.fromEntries(Object.entries(c.notifications).map(([n, s]) => [n, ref(s)]));
+  const types = Object.fromEntries(Object.entries(c.types).map(([n, s]) => [n, ref(s, n)]));
+  const root = {
+    title: 'RuntimeContract',
+    type: 'object',
+    additionalProperties: false,
+    required: ['methods', 'notifications', 'types'],
+    properties: {
+      methods: { title: 'RuntimeMethods', type: 'object', additionalProperties: false, required: Object.keys(methods), properties: methods },
+      notifications: { title: 'RuntimeNotifications', type: 'object', additionalProperties: false, required: Object.keys(notifications), properties: notifications },
+      types: { title: 'RuntimeTypes', type: 'object', additionalProperties: false, required: Object.keys(types), properties: types },
+    },
+    $defs: defs,
+  };
+  const ts = await compile(root as JSONSchema, 'RuntimeContract', {
+    bannerComment: '',
+    additionalProperties: false,
+    unreachableDefinitions: true,
+    format: true,
+    style: { singleQuote: true, printWidth: 140 },
+  });
+  const names = Object.keys(c.methods).filter((n) => !c.methods[n]!.notification);
+  return [
+    '/**',
+    ' * GENERATED by scripts/gen-runtime-contract.ts from the Python runtime\'s contract',
+    ' * (python-runtime/delineate_runtime/protocol/methods.py). Do not edit: change the Python',
+    ' * side and regenerate; tests/services/runtime/runtime-contract.test.ts fails on drift.',
+    ' */',
+    '/* eslint-disable */',
+    '',
+    `export const RUNTIME_PROTOCOL_VERSION = ${c.protocol_version};`,
+    `export const RUNTIME_METHOD_NAMES = ${JSON.stringify(names)} as const;`,
+    '',
+    ts.trim(),
+    '',
+  ].join('\n');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  writeFileSync(GENERATED_FILE, await generate(readContract()));
+  console.log(`wrote ${path.relative(process.cwd(), GENERATED_FILE)}`);
+}
