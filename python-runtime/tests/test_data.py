@@ -141,3 +141,36 @@ def test_folder_of_pairs(tmp_path: Path) -> None:
     (tmp_path / "masks" / "p3.png").unlink()
     with pytest.raises(DatasetError, match="p3.png"):
         open_dataset(tmp_path)
+
+
+def _pairs16(root: Path, n: int) -> None:
+    (root / "images").mkdir()
+    (root / "masks").mkdir()
+    for i in range(n):
+        img = np.full((8, 8), 1024 + 40 + i, np.uint16)  # HU 40+i stored with offset 1024
+        m = np.zeros((8, 8), np.uint8)
+        m[2:5, 2:5] = 1
+        Image.fromarray(img).save(root / "images" / f"s{i}.png")
+        Image.fromarray(m).save(root / "masks" / f"s{i}.png")
+
+
+def test_folder_pairs_honour_split_json_and_window_json(tmp_path: Path) -> None:
+    _pairs16(tmp_path, 4)
+    (tmp_path / "split.json").write_text(json.dumps({"train": ["s0.png", "s1.png"], "val": ["s2.png"]}))
+    (tmp_path / "window.json").write_text(
+        json.dumps({"default": {"center": 1064, "width": 400}, "images": {"s3.png": {"center": 1000, "width": 100}}})
+    )
+    ds = open_dataset(tmp_path)
+    by = {r.path.name: r for r in ds.records}
+    assert [by[f"s{i}.png"].split for i in range(3)] == ["train", "train", "val"]
+    assert by["s3.png"].split in ("train", "val")  # not named: hashed
+    assert by["s0.png"].window == {"center": 1064.0, "width": 400.0}
+    assert by["s3.png"].window == {"center": 1000.0, "width": 100.0}
+    px = load_image(by["s0.png"].path, by["s0.png"].window)
+    assert np.allclose(px[0, 0], (1064 - (1064 - 200)) / 400 * 255)  # stored 1064 at the window's centre
+    (tmp_path / "split.json").write_text(json.dumps({"s9.png": "val"}))
+    with pytest.raises(DatasetError, match="s9.png"):
+        open_dataset(tmp_path)
+    (tmp_path / "split.json").write_text(json.dumps({"s0.png": "test"}))
+    with pytest.raises(DatasetError, match="'train' or 'val'"):
+        open_dataset(tmp_path)
