@@ -336,14 +336,16 @@ export type Result<M extends MethodName> = z.output<Methods[M]['result']>;
 /** What the services implement; each transport dispatches to it after validation. */
 export type Handlers = { [M in MethodName]: (params: ParsedParams<M>) => Promise<Result<M>> | Result<M> };
 
-/** The SAM/model methods (implemented by the SAM service); the rest are the project service's. */
-export type SamMethodName = Extract<MethodName, `models.${string}` | `sam.${string}`>;
+/** The SAM methods (SAM service) and the model methods (models service); the rest are the project service's. */
+export type SamMethodName = Extract<MethodName, `sam.${string}`>;
+export type ModelsMethodName = Extract<MethodName, `models.${string}`>;
 /** The retrain loop and its jobs (implemented by the training service). */
 export type TrainingMethodName = Extract<MethodName, `training.${string}` | `jobs.${string}`>;
 /** Composite calls wired in the composition root (they span the project and the models). */
 export type CompositeMethodName = 'project.openSample';
-export type ProjectHandlers = Omit<Handlers, SamMethodName | TrainingMethodName | CompositeMethodName>;
+export type ProjectHandlers = Omit<Handlers, SamMethodName | ModelsMethodName | TrainingMethodName | CompositeMethodName>;
 export type SamHandlers = Pick<Handlers, SamMethodName>;
+export type ModelsHandlers = Pick<Handlers, ModelsMethodName>;
 export type TrainingHandlers = Pick<Handlers, TrainingMethodName>;
 
 /** What the renderer calls. One function, typed by method name. */

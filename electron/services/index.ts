@@ -8,6 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { methodNames, type Handlers, type MethodName } from '../contract/api.js';
 import { SamService } from './inference/sam.service.js';
+import { ModelsService } from './models/models.service.js';
+import { RuntimeLauncher } from './runtime/runtime-launcher.node.js';
 import { ProjectService } from './project.service.js';
 import { openSampleProject } from './sample-project.node.js';
 import { pythonTrainingEnvironment } from './training/environment.node.js';
@@ -44,19 +46,24 @@ function packageVersion(): string {
   return '0.0.0';
 }
 
-const isSamMethod = (m: MethodName): boolean => m.startsWith('models.') || m.startsWith('sam.');
+const isSamMethod = (m: MethodName): boolean => m.startsWith('sam.');
+const isModelsMethod = (m: MethodName): boolean => m.startsWith('models.');
 const isTrainingMethod = (m: MethodName): boolean => m.startsWith('training.') || m.startsWith('jobs.');
 
 export function createServices(opts: CreateServicesOptions): Services {
   const project = new ProjectService({ ...opts, version: opts.version ?? packageVersion() });
-  const sam = new SamService(project);
-  const training = new TrainingService(project, () => sam.modelManager(), opts.trainingEnvironment ?? pythonTrainingEnvironment(), {
+  // The composition root owns the shared Python runtime: model imports use it.
+  const runtime = new RuntimeLauncher();
+  let sam: SamService | null = null;
+  const models = new ModelsService(project, runtime, { beforeDelete: (id) => sam?.release(id) ?? Promise.resolve() });
+  sam = new SamService(project, () => models.manager());
+  const training = new TrainingService(project, () => models.manager(), opts.trainingEnvironment ?? pythonTrainingEnvironment(), {
     user: opts.user,
     sam,
     ...(opts.trainingDevice ? { device: opts.trainingDevice } : {}),
   });
   const composite: Record<string, (p: unknown) => unknown> = {
-    'project.openSample': (p) => openSampleProject(project, () => sam.modelManager(), (p as { path?: string }).path),
+    'project.openSample': (p) => openSampleProject(project, () => models.manager(), (p as { path?: string }).path),
   };
   const handlers: Record<string, unknown> = {};
   for (const m of methodNames) {
@@ -64,7 +71,7 @@ export function createServices(opts: CreateServicesOptions): Services {
       handlers[m] = composite[m];
       continue;
     }
-    const owner = (isSamMethod(m) ? sam : isTrainingMethod(m) ? training : project) as unknown as Record<string, (p: unknown) => unknown>;
+    const owner = (isSamMethod(m) ? sam : isModelsMethod(m) ? models : isTrainingMethod(m) ? training : project) as unknown as Record<string, (p: unknown) => unknown>;
     handlers[m] = (params: unknown) => owner[m]!(params);
   }
   return {
@@ -72,7 +79,8 @@ export function createServices(opts: CreateServicesOptions): Services {
     close: async () => {
       await training.close();
       project.close();
-      await sam.close();
+      await sam!.close();
+      await runtime.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
- * The SAM and model-manager half of the API: embeddings (cached on disk, computed in the
- * inference worker), predictions, and the project's models. Runtime: node, no `electron`.
+ * The SAM half of the API: embeddings (cached on disk, computed in the inference worker) and
+ * predictions with the project's active model (owned by the models service). Runtime: node,
+ * no `electron`.
  *
  * It reads images through the project service (the same decoded pixels the viewer gets) and
  * renders them through the window the viewer shows before SAM sees them.
@@ -9,8 +10,7 @@ import path from 'node:path';
 import { encodeRle } from '../../contract/rle.js';
 import { ApiError, type ImageDetail, type PixelFrame, type ProjectHandlers, type SamHandlers } from '../../contract/api.js';
 import { EmbeddingCache, embeddingKey } from '../embedding-cache/embedding-cache.node.js';
-import { ModelImportError, ModelManager, type InstalledModel } from '../models/model-manager.node.js';
-import { RuntimeClient } from '../runtime/runtime-client.node.js';
+import type { InstalledModel, ModelManager } from '../models/model-manager.node.js';
 import type { Embedding, ModelFiles } from './sam-engine.node.js';
 import { SamRunner } from './sam-runner.node.js';
 import { renderForSam, samplesOf, samWindowFor, type DisplayWindow } from './sam-window.js';
@@ -26,7 +26,6 @@ export interface SamServiceOptions {
   cacheLimitBytes?: number;
   /** Threads for onnxruntime in the worker (default: the cores, up to 8). */
   threads?: number;
-  python?: string;
 }
 
 type Target = { imageId: number; frame: number; window: DisplayWindow | null };
@@ -35,10 +34,6 @@ const LOW_RES_KEEP = 64;
 
 export class SamService implements SamHandlers {
   private readonly runner: SamRunner;
-  /** One runtime process for all projects, started on first need (shared while it starts). */
-  private runtime: Promise<RuntimeClient> | null = null;
-  private runtimeAbort = new AbortController();
-  private managers = new Map<string, ModelManager>();
   private caches = new Map<string, EmbeddingCache>();
   private readonly inflight = new Map<string, Promise<Embedding>>();
   private readonly lowRes = new Map<string, Float32Array>();
@@ -46,13 +41,14 @@ export class SamService implements SamHandlers {
   private queue: Target[] = [];
   private computing: { imageId: number; frame: number } | null = null;
   private lastEncodeMs: number | null = null;
-  private importing: { stage: string; step: number | null; steps: number | null; file: string } | null = null;
   private background: Promise<void> | null = null;
   /** True while a background item is being looked up or embedded (it has left the queue). */
   private backgroundBusy = false;
 
   constructor(
     private readonly project: ProjectHandlers,
+    /** The open project's models (the models service owns them). */
+    private readonly models: () => ModelManager,
     private readonly opts: SamServiceOptions = {},
   ) {
     this.runner = new SamRunner(opts.threads);
@@ -62,40 +58,6 @@ export class SamService implements SamHandlers {
     const p = this.project['project.current']({}) as { path: string } | null;
     if (!p) throw new ApiError('no_project', 'Open or create a project first');
     return p.path;
-  }
-
-  /** The open project's model manager (the training service installs and activates through it). */
-  modelManager(): ModelManager {
-    return this.manager();
-  }
-
-  private manager(): ModelManager {
-    const root = this.projectPath();
-    let m = this.managers.get(root);
-    if (!m) {
-      m = new ModelManager(path.join(root, 'models'), () => this.launchRuntime());
-      m.sweep();
-      this.managers.set(root, m);
-    }
-    return m;
-  }
-
-  /** The runtime, launched once; a failed launch (e.g. the Python environment could not be built) is retried next time. */
-  private launchRuntime(): Promise<RuntimeClient> {
-    if (!this.runtime) {
-      const p = RuntimeClient.launch({
-        ...(this.opts.python ? { python: this.opts.python } : {}),
-        signal: this.runtimeAbort.signal,
-        onProgress: (g) => {
-          if (this.importing) this.importing = { ...this.importing, stage: `preparing the Python environment: ${g.message}`, step: g.step, steps: g.steps };
-        },
-      });
-      this.runtime = p;
-      p.catch(() => {
-        if (this.runtime === p) this.runtime = null;
-      });
-    }
-    return this.runtime;
   }
 
   private cache(): EmbeddingCache {
@@ -109,7 +71,7 @@ export class SamService implements SamHandlers {
   }
 
   private activeModel(): { model: InstalledModel; files: ModelFiles } {
-    const mgr = this.manager();
+    const mgr = this.models();
     const model = mgr.effectiveActive();
     if (!model) throw new ApiError('not_found', NO_MODEL_MESSAGE);
     return { model, files: mgr.files(model.id, 'auto') };
@@ -157,52 +119,7 @@ export class SamService implements SamHandlers {
     }
   }
 
-  private wrap<T>(f: () => Promise<T>): Promise<T> {
-    return f().catch((e: unknown) => {
-      if (e instanceof ModelImportError) throw new ApiError('bad_request', e.message, e.file);
-      throw e;
-    });
-  }
 
-  // ------------------------------------------------------------------ models
-
-  'models.list': SamHandlers['models.list'] = () => {
-    const mgr = this.manager();
-    return { models: mgr.list(), activeId: mgr.effectiveActive()?.id ?? null, importing: this.importing };
-  };
-
-  'models.import': SamHandlers['models.import'] = (p) =>
-    this.wrap(async () => {
-      const mgr = this.manager();
-      if (p.kind === 'bundle') return mgr.importBundle(p.path);
-      if (p.kind === 'onnx') return mgr.importOnnxPair(p.encoder, p.decoder, p.name);
-      if (this.importing) throw new ApiError('conflict', `A checkpoint import is already running (${this.importing.file})`);
-      this.importing = { stage: 'starting the Python runtime', step: null, steps: null, file: p.path };
-      try {
-        return await mgr.importCheckpoint(p.path, {
-          ...(p.arch ? { arch: p.arch } : {}),
-          onProgress: (g) => (this.importing = { stage: g.stage, step: g.step ?? null, steps: g.steps ?? null, file: p.path }),
-        });
-      } finally {
-        this.importing = null;
-      }
-    });
-
-  'models.delete': SamHandlers['models.delete'] = (p) =>
-    this.wrap(async () => {
-      const mgr = this.manager();
-      const files = mgr.files(p.id, 'auto');
-      await this.runner.release(p.id);
-      void files;
-      mgr.delete(p.id);
-      return null;
-    });
-
-  'models.setActive': SamHandlers['models.setActive'] = (p) =>
-    this.wrap(async () => {
-      this.manager().setActive(p.id);
-      return null;
-    });
 
   // ------------------------------------------------------------------ SAM
 
@@ -275,12 +192,12 @@ export class SamService implements SamHandlers {
     return handle;
   }
 
+  /** Let go of a model's sessions before its files are removed. */
+  release(modelId: string): Promise<void> {
+    return this.runner.release(modelId);
+  }
+
   async close(): Promise<void> {
     await this.runner.close();
-    this.runtimeAbort.abort();
-    const runtime = await this.runtime?.catch(() => null);
-    this.runtime = null;
-    this.runtimeAbort = new AbortController();
-    await runtime?.close();
   }
 }

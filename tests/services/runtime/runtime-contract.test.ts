@@ -19,7 +19,7 @@ test('the generated runtime contract matches the Python runtime (regenerate on d
 });
 
 test('every request and notification the app sends is a method of the runtime', () => {
-  const sent = Object.values(methods)
+  const sent = (Object.values(methods) as unknown[])
     .filter((v): v is { method: string } => typeof v === 'object' && v !== null && typeof (v as { method?: unknown }).method === 'string')
     .map((v) => v.method);
   assert.ok(sent.length >= 10);
