@@ -150,3 +150,16 @@ export function countsFromString(s: string): number[] {
   }
   return counts;
 }
+
+/** IoU of two binary masks of the same size (1 when both are empty). */
+export function maskIoU(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let inter = 0;
+  let union = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] ? 1 : 0;
+    const y = b[i] ? 1 : 0;
+    inter += x & y;
+    union += x | y;
+  }
+  return union === 0 ? 1 : inter / union;
+}

@@ -15,7 +15,7 @@ import type { Page } from 'playwright-core';
 import type { DelineateApi } from '../../electron/contract/api.ts';
 import { countsFromString, decodeRle } from '../../electron/contract/rle.ts';
 import { createHttpApi } from '../../renderer/src/transport/http-client.ts';
-import { phantomSeries, PHANTOM, type PhantomSlice } from '../fixtures/lesion-phantom.ts';
+import { interiorPoint, phantomSeries, PHANTOM, type PhantomSlice } from '../fixtures/lesion-phantom.ts';
 import { maskIoU } from '../inference/synthetic-lesion.ts';
 import { pagePoint, shot, startSession, waitRendered, within, type Session } from './harness.ts';
 
@@ -27,19 +27,9 @@ const TO_LABEL = series.filter((s) => s.patient >= 2 && s.patient <= 4);
 
 const sam = (page: Page, attr: string) => page.getByTestId('sam-overlay').getAttribute(`data-sam-${attr}`);
 
-/** The most interior lesion pixel, and points on the lesion's border by rays from it (a hand-drawn polygon). */
-function interior(mask: Uint8Array): { x: number; y: number } {
-  let best = { x: 0, y: 0, d: -1 };
-  for (let y = 0; y < N; y++) for (let x = 0; x < N; x++) {
-    if (!mask[y * N + x]) continue;
-    let d = 0;
-    while (d < N && mask[y * N + Math.min(N - 1, x + d)] && mask[y * N + Math.max(0, x - d)] && mask[Math.min(N - 1, y + d) * N + x] && mask[Math.max(0, y - d) * N + x]) d++;
-    if (d > best.d) best = { x, y, d };
-  }
-  return { x: best.x + 0.5, y: best.y + 0.5 };
-}
+/** Points on the lesion's border by rays from its most interior pixel (a hand-drawn polygon). */
 function outline(mask: Uint8Array, rays = 24): { x: number; y: number }[] {
-  const c = interior(mask);
+  const c = interiorPoint(mask, N);
   const pts: { x: number; y: number }[] = [];
   for (let k = 0; k < rays; k++) {
     const a = (2 * Math.PI * k) / rays;
@@ -78,7 +68,7 @@ async function showSlice(page: Page, api: DelineateApi, target: PhantomSlice): P
 async function clickIoU(page: Page, target: PhantomSlice): Promise<number> {
   await page.keyboard.press('s');
   await within(120_000, 'embedding ready', async () => (await sam(page, 'phase')) === 'ready');
-  const c = interior(target.lesion);
+  const c = interiorPoint(target.lesion, N);
   const at = await pagePoint(page, c.x, c.y, N, N);
   const version = Number((await sam(page, 'version')) ?? 0);
   await page.mouse.click(at.x, at.y);

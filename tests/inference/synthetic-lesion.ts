@@ -39,14 +39,4 @@ export function syntheticSlice(width: number, height: number, seed = 1, lesion =
   return { width, height, stored, lesion: mask, lesionCenter: { x: cx, y: cy }, lesionRadius: r };
 }
 
-export function maskIoU(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let inter = 0;
-  let union = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] ? 1 : 0;
-    const y = b[i] ? 1 : 0;
-    inter += x & y;
-    union += x | y;
-  }
-  return union === 0 ? 1 : inter / union;
-}
+export { maskIoU } from '../../electron/contract/rle.js';

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiError, type ImageDetail, type PixelFrame, type SamHandlers, type TrainingHandlers } from '../../contract/api.js';
-import { decodeRle } from '../../contract/rle.js';
+import { decodeRle, maskIoU } from '../../contract/rle.js';
 import type { EpochPoint, JobInfo, TrainingOutcome, TrainingSettings, TrainingStage } from '../../contract/training.js';
 import { JobsRepository, type JobProgressFields } from '../jobs/jobs.repository.js';
 import type { ModelManager } from '../models/model-manager.node.js';
@@ -244,7 +244,7 @@ export class TrainingService implements TrainingHandlers {
       let agree = 0;
       let pairs = 0;
       for (let a = 0; a < decoded.length; a++) for (let b = a + 1; b < decoded.length; b++) {
-        agree += maskAgreement(decoded[a]!, decoded[b]!);
+        agree += maskIoU(decoded[a]!, decoded[b]!);
         pairs++;
       }
       const stability = pairs ? agree / pairs : 1;
@@ -523,19 +523,6 @@ export class TrainingService implements TrainingHandlers {
       throw e;
     }
   }
-}
-
-/** IoU of two binary masks (1 when both are empty). */
-function maskAgreement(a: Uint8Array, b: Uint8Array): number {
-  let inter = 0;
-  let union = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] ? 1 : 0;
-    const y = b[i] ? 1 : 0;
-    inter += x & y;
-    union += x | y;
-  }
-  return union === 0 ? 1 : inter / union;
 }
 
 function abortError(): Error {

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { JobInfo } from '../../../electron/contract/training.js';
 import { decodeRle, encodeRle } from '../../../electron/contract/rle.js';
-import { PHANTOM, type PhantomSlice } from '../../fixtures/lesion-phantom.js';
+import { interiorPoint, PHANTOM, type PhantomSlice } from '../../fixtures/lesion-phantom.js';
 import { maskIoU } from '../../inference/synthetic-lesion.js';
 import { retrainProject, type RetrainProject } from './retrain-harness.js';
 
@@ -43,22 +43,10 @@ async function waitFor(jobId: string, done: (j: JobInfo) => boolean, timeoutMs =
 }
 const ended = (j: JobInfo) => !['running', 'cancelling'].includes(j.state);
 
-/** The most interior lesion pixel (farthest from the border), where a radiologist clicks. */
-function interiorClick(mask: Uint8Array, n: number): { x: number; y: number } {
-  let best = { x: 0, y: 0, d: -1 };
-  for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) {
-    if (!mask[y * n + x]) continue;
-    let d = 0;
-    while (d < n && mask[y * n + Math.min(n - 1, x + d)] && mask[y * n + Math.max(0, x - d)] && mask[Math.min(n - 1, y + d) * n + x] && mask[Math.max(0, y - d) * n + x]) d++;
-    if (d > best.d) best = { x, y, d };
-  }
-  return { x: best.x + 0.5, y: best.y + 0.5 };
-}
-
 async function clickIoU(slice: PhantomSlice & { imageId: number }): Promise<{ iou: number; modelId: string }> {
   const target = { imageId: slice.imageId, frame: 0, window: PHANTOM.window };
   const { modelId } = await p.s['sam.prepare'](target);
-  const pt = interiorClick(slice.lesion, PHANTOM.size);
+  const pt = interiorPoint(slice.lesion, PHANTOM.size);
   const r = await p.s['sam.predict']({ ...target, points: [{ ...pt, label: 1 }], box: null, maskInput: null, multimask: true });
   return { iou: maskIoU(decodeRle(r.masks[r.best]!.rle), slice.lesion), modelId };
 }
