@@ -106,6 +106,13 @@ test('retrain from the app: sample project, label, Retrain, Dice +0.3, new model
     await shot(page, 'retrain-01-starter-click');
     await page.keyboard.press('Escape');
 
+    // ---- Label next: the viewer jumps to the unlabelled slice the model is least sure about
+    await page.getByTestId('label-next').click();
+    await page.getByTestId('label-next-reason').waitFor({ timeout: 120_000 });
+    assert.match((await page.getByTestId('label-next-reason').textContent()) ?? '', /predicted IoU/);
+    const suggested = await waitRendered(page);
+    assert.equal((await api.call('images.list', {})).find((i) => i.id === suggested)?.maskCount, 0, 'label next shows an unlabelled image');
+
     // ---- label 12 more slices by hand with the polygon tool
     for (const target of TO_LABEL) {
       const imageId = await showSlice(page, api, target);

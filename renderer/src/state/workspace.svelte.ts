@@ -289,6 +289,19 @@ export class Workspace {
     }
   }
 
+  /** Show an image (its series, at its slice) wherever it sits in the browser. */
+  async showImage(imageId: number): Promise<boolean> {
+    for (const r of this.rows) {
+      if (r.type !== 'series' && r.type !== 'image') continue;
+      const index = r.stack.findIndex((item) => item.imageId === imageId);
+      if (index >= 0) {
+        await this.openStack(r, index);
+        return true;
+      }
+    }
+    return false;
+  }
+
   step(delta: number): void {
     void this.goToSlice(this.sliceIndex + delta);
   }
