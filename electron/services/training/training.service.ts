@@ -95,7 +95,8 @@ interface Live {
 
 export class TrainingService implements TrainingHandlers {
   private readonly live = new Map<string, Live>();
-  private readonly swept = new Set<string>();
+  /** Databases (one per opening of a project) whose stale live jobs have been marked interrupted. */
+  private readonly swept = new WeakSet<object>();
   private readonly now: () => string;
 
   constructor(
@@ -111,10 +112,11 @@ export class TrainingService implements TrainingHandlers {
     const p = this.project.openProject();
     if (!p) throw new ApiError('no_project', 'Open or create a project first');
     const jobs = new JobsRepository(p.db, this.now);
-    if (!this.swept.has(p.dir)) {
-      // Runs that were live when the app last stopped can only be resumed now.
-      if (![...this.live.keys()].some((id) => jobs.get(id))) jobs.markInterrupted('The app stopped while this run was going; Resume continues from its last checkpoint.');
-      this.swept.add(p.dir);
+    if (!this.swept.has(p.db)) {
+      // A fresh opening of the project: runs still marked live were stopped when the app or the
+      // project closed (a run holds the database it started with, so none can be live here).
+      jobs.markInterrupted('The run stopped when the app or its project closed; Resume continues from its last checkpoint.');
+      this.swept.add(p.db);
     }
     return { dir: p.dir, jobs, db: p.db };
   }
@@ -340,9 +342,16 @@ export class TrainingService implements TrainingHandlers {
     const controller = new AbortController();
     const live: Live = { controller, runtime: null, done: Promise.resolve() };
     this.live.set(id, live);
+    // Closing or switching the project stops the run (it resumes when the project is back).
+    const watch = setInterval(() => {
+      if (this.project.openProject()?.dir !== dir) controller.abort();
+    }, 1000);
     live.done = this.run(id, dir, jobs, live, resume)
       .catch(() => undefined)
-      .finally(() => this.live.delete(id));
+      .finally(() => {
+        clearInterval(watch);
+        this.live.delete(id);
+      });
   }
 
   private async run(id: string, projectDir: string, jobs: JobsRepository, live: Live, resume: boolean): Promise<void> {
@@ -357,8 +366,16 @@ export class TrainingService implements TrainingHandlers {
       progress.stage(s, detail, p);
     };
     const signal = live.controller.signal;
+    // The run belongs to the project it started in: its models, its database. If the user
+    // closes or switches projects meanwhile, it stops at the next stage (the job row then reads
+    // interrupted when that project is opened again, and Resume finishes it there).
+    const models = this.models();
     const checkCancel = () => {
       if (signal.aborted) throw abortError();
+      if (this.project.openProject()?.dir !== projectDir) {
+        live.controller.abort();
+        throw abortError();
+      }
     };
     try {
       const host = stored.settings.host ?? { kind: 'local' as const };
@@ -380,7 +397,7 @@ export class TrainingService implements TrainingHandlers {
           },
           { onProgress: (step, steps) => progress.fields({ step, steps }) },
         );
-        const mgr = this.models();
+        const mgr = models;
         const base = mgr.effectiveActive();
         if (!base) throw new ApiError('not_found', 'No SAM model is installed to start from');
         const arch = mgr.manifest(base.id).architecture as Record<string, unknown>;
@@ -470,8 +487,9 @@ export class TrainingService implements TrainingHandlers {
         if (place.kind === 'ssh') set('exporting', `Copying the new model back from ${place.label}`);
         await place.get(exportDir, outDir);
         set('gating', 'Deciding whether to switch to the new model');
+        checkCancel();
         const gate = decide(evaluation, exported.parity);
-        const mgr = this.models();
+        const mgr = models;
         // Pin the model in use first: with no explicit choice the newest model is the active
         // one, and a refused model must never become active by merely being installed.
         const previous = mgr.effectiveActive()?.id ?? null;

@@ -47,3 +47,33 @@ test('a run that was live when the app died is interrupted and resumable after a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('closing the project stops its run; reopened, the run is there to resume and nothing leaked into another project', { timeout: 300_000 }, async () => {
+  const { retrainProject } = await import('./retrain-harness.js');
+  const p = await retrainProject({ patients: 4, slices: 3 });
+  try {
+    const { jobId } = await p.s['training.start']({ settings: { preset: 'decoder', epochs: 200 } });
+    for (;;) {
+      const j = await p.s['jobs.get']({ jobId });
+      if (j.stage === 'training' && (j.epoch ?? 0) >= 2) break;
+      assert.equal(j.state, 'running', j.error?.message);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const other = path.join(p.dir, 'other');
+    await p.s['project.create']({ path: other }); // switches away from the training project
+    const t0 = Date.now();
+    while (p.s['project.current']({}) && Date.now() - t0 < 30_000) {
+      const runtimes = await import('node:child_process').then((cp) => cp.execFileSync('sh', ['-c', `pgrep -f -P ${process.pid} 'delineate_runtime serve' || true`], { encoding: 'utf8' }).trim());
+      if (!runtimes) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal((await p.s['models.list']({})).models.length, 0, 'no model appeared in the other project');
+    await p.s['project.open']({ path: path.join(p.dir, 'proj') });
+    const j = await p.s['jobs.get']({ jobId });
+    assert.ok(j.resumable, `the stopped run can be resumed (state ${j.state})`);
+    assert.ok(['cancelled', 'interrupted'].includes(j.state), j.state);
+  } finally {
+    await p.s.close();
+    rmSync(p.dir, { recursive: true, force: true });
+  }
+});
