@@ -10,6 +10,7 @@ import path from 'node:path';
 import { encodeRle } from '../../../electron/contract/rle.js';
 import { createServices, type Services } from '../../../electron/services/index.js';
 import { pythonTrainingEnvironment } from '../../../electron/services/training/environment.node.js';
+import type { TrainingEnvironment } from '../../../electron/services/training/training.service.js';
 import { phantomSeries, PHANTOM, type PhantomSlice } from '../../fixtures/lesion-phantom.js';
 import { tinyBlobBundle } from '../../inference/test-models.js';
 
@@ -24,9 +25,11 @@ export interface RetrainProject {
 /** One torch thread: on a shared 2-core machine OpenMP spinning makes training much slower. */
 export const TRAIN_ENV = { OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
 
-export async function retrainProject(opts: { patients?: number; slices?: number; labelled?: (s: PhantomSlice) => boolean } = {}): Promise<RetrainProject> {
+export async function retrainProject(
+  opts: { patients?: number; slices?: number; labelled?: (s: PhantomSlice) => boolean; environment?: TrainingEnvironment } = {},
+): Promise<RetrainProject> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'retrain-'));
-  const s = createServices({ user: 'tester', transport: 'browser', version: 'test', trainingEnvironment: pythonTrainingEnvironment(TRAIN_ENV) });
+  const s = createServices({ user: 'tester', transport: 'browser', version: 'test', trainingEnvironment: opts.environment ?? pythonTrainingEnvironment(TRAIN_ENV) });
   await s['project.create']({ path: path.join(dir, 'proj'), name: 'Retrain' });
   const series = phantomSeries(opts.patients ?? 6, opts.slices ?? 4);
   const report = await s['images.importFiles']({ files: series.map((p) => ({ name: p.fileName, bytes: new Uint8Array(p.dicom) })) });
