@@ -29,8 +29,15 @@ export interface PresetInputs {
   trainImages: number;
 }
 
-/** Steps a run should take: enough updates to learn, bounded so a CPU run stays in minutes. */
+/**
+ * Steps a run should take: enough updates to learn, bounded so a CPU run stays in minutes.
+ * The tiny model starts from a decoder that knows nothing of the task and needs ~400 (the
+ * retrain tests); a vit_b-shaped decoder step costs ~0.8 s on 2 cores (bench), so official
+ * sizes get 250 decoder steps (about 4-5 minutes with validation), and early stopping ends
+ * sooner when a pretrained decoder converges.
+ */
 const TARGET_STEPS: Record<Mode, number> = { decoder: 400, last_blocks: 300, progressive: 600 };
+const OFFICIAL_DECODER_STEPS = 250;
 
 export function resolveSettings(s: TrainingSettings | undefined, x: PresetInputs): ResolvedSettings {
   const gpu = x.device !== 'cpu';
@@ -38,7 +45,8 @@ export function resolveSettings(s: TrainingSettings | undefined, x: PresetInputs
   const mode: Mode = s?.preset && s.preset !== 'auto' ? s.preset : gpu ? 'progressive' : 'decoder';
   const batchSize = mode === 'decoder' ? 4 : gpu ? 4 : 2;
   const stepsPerEpoch = Math.max(1, Math.ceil(Math.max(1, x.trainImages) / batchSize));
-  const epochs = s?.epochs ?? Math.min(mode === 'decoder' ? 120 : 40, Math.max(8, Math.ceil(TARGET_STEPS[mode] / stepsPerEpoch)));
+  const target = mode === 'decoder' && !tiny ? OFFICIAL_DECODER_STEPS : TARGET_STEPS[mode];
+  const epochs = s?.epochs ?? Math.min(mode === 'decoder' ? 120 : 40, Math.max(8, Math.ceil(target / stepsPerEpoch)));
   const lr = s?.lr ?? (mode === 'decoder' ? (tiny ? 3e-3 : 1e-3) : mode === 'last_blocks' ? (tiny ? 1e-3 : 1e-4) : tiny ? 1e-3 : 1e-4);
   const unfreezeLastN = s?.unfreezeLastN ?? (mode === 'last_blocks' ? 2 : mode === 'progressive' ? 4 : 0);
   return { preset: s?.preset ?? 'auto', mode, epochs, lr, unfreezeLastN, batchSize };
@@ -77,11 +85,13 @@ export function trainConfigFor(r: ResolvedSettings): Record<string, unknown> {
 }
 
 /** Rough seconds per image embedding and per training step on 2 CPU cores (bench figures), by arch. */
-const CPU_COST: Record<string, { embed: number; step: number; fullStep: number }> = {
-  tiny: { embed: 0.03, step: 0.03, fullStep: 0.15 },
-  vit_b: { embed: 6, step: 0.25, fullStep: 25 },
-  vit_l: { embed: 18, step: 0.25, fullStep: 70 },
-  vit_h: { embed: 35, step: 0.25, fullStep: 130 },
+// embed: encoder per image; step: decoder train step (batch 4); val: prompted decode per
+// validation image; save: checkpoints written per epoch (last.pt, best.pt).
+const CPU_COST: Record<string, { embed: number; step: number; fullStep: number; val: number; save: number }> = {
+  tiny: { embed: 0.03, step: 0.03, fullStep: 0.15, val: 0.01, save: 0.05 },
+  vit_b: { embed: 8, step: 0.8, fullStep: 25, val: 0.11, save: 1.7 },
+  vit_l: { embed: 22, step: 0.8, fullStep: 70, val: 0.11, save: 4.5 },
+  vit_h: { embed: 40, step: 0.8, fullStep: 130, val: 0.11, save: 9 },
 };
 
 /** Seconds, or null when there is nothing to go on (a GPU we have not measured). */
@@ -92,6 +102,6 @@ export function estimateSeconds(r: ResolvedSettings, x: PresetInputs & { valImag
   const images = x.trainImages + x.valImages;
   const perStep = r.mode === 'decoder' ? c.step : c.fullStep;
   // embeddings once; steps; validation each epoch (decode only when cached) and the final before/after evaluation (4 modes, 2 models)
-  const s = images * c.embed + steps * perStep + r.epochs * x.valImages * c.step + 2 * x.valImages * (c.embed + 4 * c.step) + 20;
+  const s = images * c.embed + steps * perStep + r.epochs * (x.valImages * c.val + c.save) + 2 * x.valImages * (c.embed + 4 * c.val) + 20;
   return Math.round(s * scale);
 }
