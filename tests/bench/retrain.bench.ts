@@ -28,22 +28,27 @@ const PATIENTS = 10;
 const SLICES = 5;
 const round = (x: number, d = 1) => Number(x.toFixed(d));
 
-async function tinyThroughTheButton() {
+export async function tinyThroughTheButton() {
   const p = await retrainProject({ patients: PATIENTS, slices: SLICES });
   try {
     const t0 = performance.now();
     const { jobId } = await p.s['training.start']({});
-    const stageStart = new Map<string, number>();
+    // Time in each stage, summed over the transitions seen while polling.
+    const spent = new Map<string, number>();
     let j: JobInfo;
+    let last = { stage: '', at: performance.now() };
     for (;;) {
       j = await p.s['jobs.get']({ jobId });
-      if (!stageStart.has(j.stage)) stageStart.set(j.stage, performance.now());
+      const now = performance.now();
+      if (j.stage !== last.stage) {
+        if (last.stage) spent.set(last.stage, (spent.get(last.stage) ?? 0) + now - last.at);
+        last = { stage: j.stage, at: now };
+      }
       if (!['running', 'cancelling'].includes(j.state)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const end = performance.now();
-    const stages = [...stageStart.entries()];
-    const stageSeconds = Object.fromEntries(stages.map(([s, t], i) => [s, round(((stages[i + 1]?.[1] ?? end) - t) / 1000)]));
+    const stageSeconds = Object.fromEntries([...spent].map(([s, ms]) => [s, round(ms / 1000)]));
     const o = j.outcome;
     return {
       state: j.state,

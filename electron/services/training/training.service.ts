@@ -64,6 +64,8 @@ interface Place {
   join(...parts: string[]): string;
   get(remoteDir: string, localDir: string): Promise<void>;
   start(): RuntimeClient;
+  /** Remove a finished run's checkpoints (hundreds of MB for vit_b; the bundle keeps the weights). */
+  dropCheckpoints(runDir: string): Promise<void>;
 }
 
 /** What a run needs to know again when it is resumed (kept in its folder). */
@@ -292,6 +294,9 @@ export class TrainingService implements TrainingHandlers {
         if (from !== to) renameSync(from, to);
       },
       start: () => RuntimeClient.start({ python, ...(this.environment.env ? { env: this.environment.env } : {}) }),
+      dropCheckpoints: async (dir) => {
+        for (const f of ['checkpoints', 'best.pt', 'initial.pt']) rmSync(path.join(dir, f), { recursive: true, force: true });
+      },
     };
   }
 
@@ -332,6 +337,9 @@ export class TrainingService implements TrainingHandlers {
       join: (...parts) => path.posix.join(...parts),
       get: (from, to) => host.download(from, to),
       start: () => host.startRuntime(runtimeDir, python, this.environment.env ?? {}),
+      dropCheckpoints: async (dir) => {
+        await host.exec(`rm -rf '${dir}/checkpoints' '${dir}/best.pt' '${dir}/initial.pt'`);
+      },
     };
   }
 
@@ -513,6 +521,8 @@ export class TrainingService implements TrainingHandlers {
           trainSeconds,
           totalSeconds: (performance.now() - t0) / 1000,
         };
+        // The installed bundle holds the weights; the run keeps its run.json and evaluation.
+        await place.dropCheckpoints(place.join(remoteRun, 'run')).catch(() => undefined);
         progress.flush();
         jobs.update(id, { state: 'succeeded', stage: 'done', detail: gate.reason, outcome, error: null });
       } finally {

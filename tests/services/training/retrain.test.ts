@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { JobInfo } from '../../../electron/contract/training.js';
@@ -96,6 +96,9 @@ test('retrain: validation Dice rises by >= 0.3, the new model is active, and a c
 
   const list = await p.s['models.list']({});
   assert.equal(list.activeId, o.modelId);
+  const runDir = path.join(p.dir, 'proj', 'training', jobId, 'run');
+  assert.ok(existsSync(path.join(runDir, 'run.json')), 'the run keeps its record');
+  assert.ok(!existsSync(path.join(runDir, 'checkpoints')) && !existsSync(path.join(runDir, 'best.pt')), 'and drops its checkpoints once the model is installed');
   const trained = list.models.find((m) => m.id === o.modelId)!;
   trainedId = trained.id;
   assert.equal(trained.lineage?.datasetHash, o.datasetHash);

@@ -114,7 +114,8 @@ test('the same run completes on the SSH host: runtime copied, trained there, mod
   // It ran there: the run's checkpoints are in the server's folder, not in the project.
   const server = host.remoteDir;
   assert.ok(readdirSync(server).some((n) => /^runtime-[0-9a-f]{12}$/.test(n)), 'the runtime was copied to the server');
-  assert.ok(existsSync(path.join(server, 'runs', jobId, 'run', 'checkpoints')), 'checkpoints on the server');
+  assert.ok(existsSync(path.join(server, 'runs', jobId, 'run', 'run.json')), 'the run was made on the server');
+  assert.ok(!existsSync(path.join(server, 'runs', jobId, 'run', 'checkpoints')), 'and its checkpoints dropped there once the model is back');
   assert.ok(existsSync(path.join(server, 'datasets', o.datasetHash, 'annotations.json')), 'the snapshot on the server');
   assert.ok(!existsSync(path.join(p.dir, 'proj', 'training', jobId, 'run')), 'no training run in the project folder');
   assert.match(sshdLog, /Accepted publickey/);
