@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { ApiError, methodNames, parseRequest } from '../../electron/contract/api.js';
 import { createDispatch } from '../../electron/ipc/dispatch.js';
 import { answerIpcCall, isTrustedRendererUrl } from '../../electron/ipc/ipc-envelope.js';
+import { sshArgs } from '../../electron/services/training/ssh-host.node.js';
 import { fakeHandlers } from './fake-handlers.js';
 
 const badRequest = (re: RegExp) => (e: unknown) => e instanceof ApiError && e.code === 'bad_request' && re.test(e.message);
@@ -84,4 +85,22 @@ test('the IPC side answers only the app:// renderer, with errors as data', async
   assert.deepEqual(ok, { ok: true, result: { version: '0.0.0-test', transport: 'browser', user: 'tester' } });
   const bad = await answerIpcCall(dispatch, 'app://delineate/index.html', 'nope', {});
   assert.equal(!bad.ok && bad.error.code, 'bad_request');
+});
+
+test('an SSH training host cannot smuggle ssh options or shell into its fields', () => {
+  const host = { kind: 'ssh', host: 'gpu01.hospital.local', port: 22, user: 'train', remoteDir: '/data/delineate', identityFile: '/home/u/.ssh/id_ed25519' };
+  const start = (h: Record<string, unknown>) => parseRequest<'training.start'>('training.start', { settings: { preset: 'decoder', host: h } });
+  assert.equal((start(host).params.settings?.host as { python?: string }).python, 'python3', 'the server python defaults');
+  assert.throws(() => start({ ...host, host: '-oProxyCommand=touch /tmp/x' }), badRequest(/host/));
+  assert.throws(() => start({ ...host, user: '-l root' }), badRequest(/user/));
+  assert.throws(() => start({ ...host, remoteDir: "/data/x'; rm -rf ~; '" }), badRequest(/remoteDir/));
+  assert.throws(() => start({ ...host, remoteDir: 'relative/dir' }), badRequest(/remoteDir/));
+  assert.throws(() => start({ ...host, python: 'python3; curl evil' }), badRequest(/python/));
+  assert.throws(() => start({ ...host, identityFile: '-i/etc/shadow' }), badRequest(/identityFile/));
+  assert.throws(() => start({ ...host, port: 0 }), badRequest(/port/));
+  assert.throws(() => start({ ...host, extra: 1 }), badRequest(/Unrecognized/));
+  // And ssh is told where its options end: the host name can never be read as one.
+  const args = sshArgs(start(host).params.settings!.host as Parameters<typeof sshArgs>[0]);
+  assert.deepEqual(args.slice(-2), ['--', 'gpu01.hospital.local']);
+  assert.ok(args.includes('BatchMode=yes'), 'never waits for a password prompt nobody sees');
 });
