@@ -163,7 +163,7 @@ def test_folder_pairs_honour_split_json_and_window_json(tmp_path: Path) -> None:
     ds = open_dataset(tmp_path)
     by = {r.path.name: r for r in ds.records}
     assert [by[f"s{i}.png"].split for i in range(3)] == ["train", "train", "val"]
-    assert by["s3.png"].split in ("train", "val")  # not named: hashed
+    assert by["s3.png"].split == derived_split("s3.png", 0.2)  # not named: hashed
     assert by["s0.png"].window == {"center": 1064.0, "width": 400.0}
     assert by["s3.png"].window == {"center": 1000.0, "width": 100.0}
     px = load_image(by["s0.png"].path, by["s0.png"].window)

@@ -9,7 +9,6 @@ import {
   isActive,
   modeName,
   modeSummary,
-  newestJob,
   progressFraction,
   progressText,
   settingsFromForm,
@@ -86,12 +85,10 @@ test('states: active ones poll; which run to show on opening a project', () => {
   assert.ok(!isActive('succeeded') && !isActive('interrupted'));
   assert.ok(showOnOpen({ state: 'running', resumable: false }));
   assert.ok(showOnOpen({ state: 'interrupted', resumable: true }));
+  assert.ok(showOnOpen({ state: 'failed', resumable: true }), 'a failed run that can continue is shown');
   assert.ok(showOnOpen({ state: 'cancelled', resumable: true }));
   assert.ok(!showOnOpen({ state: 'succeeded', resumable: false }));
   assert.ok(!showOnOpen({ state: 'failed', resumable: false }));
-  const newest = newestJob([job({ id: 'a', createdAt: '2025-01-02T00:00:00Z' }), job({ id: 'b', createdAt: '2025-01-03T00:00:00Z' }), job({ id: 'c', createdAt: '2025-01-01T00:00:00Z' })]);
-  assert.equal(newest?.id, 'b');
-  assert.equal(newestJob([]), null);
 });
 
 test('advanced form: blanks are automatic, bad values are named', () => {

@@ -360,8 +360,7 @@ export class ModelManager {
   }
 
   /** The chosen model, else the only/newest installed one (so one import is enough to start). */
-  effectiveActive(): InstalledModel | null {
-    const models = this.list();
+  effectiveActive(models: readonly InstalledModel[] = this.list()): InstalledModel | null {
     const id = this.activeId();
     return models.find((m) => m.id === id) ?? models.at(-1) ?? null;
   }

@@ -52,7 +52,8 @@ export class ModelsService implements ModelsHandlers {
 
   'models.list': ModelsHandlers['models.list'] = () => {
     const mgr = this.manager();
-    return { models: mgr.list(), activeId: mgr.effectiveActive()?.id ?? null, importing: this.importing };
+    const models = mgr.list(); // each listing reads every model's files: once per call
+    return { models, activeId: mgr.effectiveActive(models)?.id ?? null, importing: this.importing };
   };
 
   'models.import': ModelsHandlers['models.import'] = (p) =>

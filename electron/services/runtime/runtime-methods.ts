@@ -25,8 +25,6 @@ type M = RuntimeMethods;
 export type JobProgress = RuntimeNotifications['job.progress'];
 export type JobFinished = RuntimeNotifications['job.finished'];
 export type JobState = JobFinished['state'];
-/** What a job method's job.finished carries as `result`. */
-export type JobResultOf<N extends keyof M> = M[N] extends { job: infer J } ? J : never;
 
 const request = <N extends keyof M>(name: N) => new RequestType<M[N]['params'], M[N]['result'], void>(name);
 

@@ -103,7 +103,7 @@ export interface Snapshot {
   train: number;
   val: number;
   groupBy: string;
-  /** Snapshot image file (relative) -> the app's image id and frame, for reuse of embeddings and for reports. */
+  /** True when an identical snapshot was already there (nothing was written). */
   reused: boolean;
 }
 

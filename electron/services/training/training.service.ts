@@ -21,7 +21,7 @@ import type { ProjectService } from '../project.service.js';
 import { runtimeRoot } from '../runtime/python-path.node.js';
 import { RuntimeClient, RuntimeCrashedError } from '../runtime/runtime-client.node.js';
 import { exportOnnx, evaluate, trainStart, type EvaluateResult, type ExportResult, type JobProgress, type TrainResult } from '../runtime/runtime-methods.js';
-import { DATASETS_DIR, labelledFrames, writeSnapshot } from './dataset-snapshot.node.js';
+import { labelledFrames, writeSnapshot } from './dataset-snapshot.node.js';
 import { decide, evalRows } from './gate.js';
 import { estimateSeconds, resolveSettings, trainConfigFor, type ResolvedSettings } from './presets.js';
 import { SshError, SshTrainingHost, type SshHost } from './ssh-host.node.js';
@@ -71,7 +71,6 @@ interface Place {
 /** What a run needs to know again when it is resumed (kept in its folder). */
 interface RunFile {
   baseModelId: string;
-  baseBundle: string;
   baseCheckpoint: string;
   arch: string;
   modelOptions: Record<string, unknown>;
@@ -91,7 +90,6 @@ function writeRunFile(file: string, run: RunFile): void {
 
 interface Live {
   controller: AbortController;
-  runtime: RuntimeClient | null;
   done: Promise<void>;
 }
 
@@ -263,19 +261,9 @@ export class TrainingService implements TrainingHandlers {
     return { modelId, images: scored };
   };
 
-  /** Wait for a run to end (tests, and close()). */
-  async settled(jobId: string): Promise<void> {
-    await this.live.get(jobId)?.done;
-  }
-
   async close(): Promise<void> {
     for (const l of this.live.values()) l.controller.abort();
     await Promise.all([...this.live.values()].map((l) => l.done));
-  }
-
-  /** The runtime process of a live run (tests kill it to simulate a crash). */
-  runtimeOf(jobId: string): RuntimeClient | null {
-    return this.live.get(jobId)?.runtime ?? null;
   }
 
   // ------------------------------------------------------------------ where it runs
@@ -348,13 +336,15 @@ export class TrainingService implements TrainingHandlers {
   private launch(id: string, resume: boolean): void {
     const { dir, jobs } = this.open();
     const controller = new AbortController();
-    const live: Live = { controller, runtime: null, done: Promise.resolve() };
+    const live: Live = { controller, done: Promise.resolve() };
     this.live.set(id, live);
-    // Closing or switching the project stops the run (it resumes when the project is back).
+    // The run belongs to the project it started in: closing or switching the project stops it
+    // (watched each second, and checked again before each stage; it resumes when the project is back).
+    const ours = () => this.project.openProject()?.dir === dir;
     const watch = setInterval(() => {
-      if (this.project.openProject()?.dir !== dir) controller.abort();
+      if (!ours()) controller.abort();
     }, 1000);
-    live.done = this.run(id, dir, jobs, live, resume)
+    live.done = this.run(id, dir, jobs, live.controller, ours, resume)
       .catch(() => undefined)
       .finally(() => {
         clearInterval(watch);
@@ -362,7 +352,7 @@ export class TrainingService implements TrainingHandlers {
       });
   }
 
-  private async run(id: string, projectDir: string, jobs: JobsRepository, live: Live, resume: boolean): Promise<void> {
+  private async run(id: string, projectDir: string, jobs: JobsRepository, controller: AbortController, ours: () => boolean, resume: boolean): Promise<void> {
     const t0 = performance.now();
     const stored = jobs.get(id)!;
     const runDir = path.join(projectDir, stored.runDir);
@@ -373,17 +363,13 @@ export class TrainingService implements TrainingHandlers {
       stage = s;
       progress.stage(s, detail, p);
     };
-    const signal = live.controller.signal;
-    // The run belongs to the project it started in: its models, its database. If the user
-    // closes or switches projects meanwhile, it stops at the next stage (the job row then reads
-    // interrupted when that project is opened again, and Resume finishes it there).
+    const signal = controller.signal;
+    // Its models are those of its project, taken now; a stopped run's row reads interrupted when
+    // that project is opened again.
     const models = this.models();
     const checkCancel = () => {
+      if (!ours()) controller.abort();
       if (signal.aborted) throw abortError();
-      if (this.project.openProject()?.dir !== projectDir) {
-        live.controller.abort();
-        throw abortError();
-      }
     };
     try {
       const host = stored.settings.host ?? { kind: 'local' as const };
@@ -413,7 +399,6 @@ export class TrainingService implements TrainingHandlers {
         const settings = resolveSettings(stored.settings, { arch: String(archName), device: this.opts.device ?? 'cpu', trainImages: snap.train });
         run = {
           baseModelId: base.id,
-          baseBundle: path.join(mgr.modelsDir, base.id),
           baseCheckpoint: this.checkpointOf(base.id),
           arch: String(archName),
           modelOptions,
@@ -435,7 +420,6 @@ export class TrainingService implements TrainingHandlers {
       const remoteRun = place.path(runDir, `runs/${id}`);
       checkCancel();
       const runtime = place.start();
-      live.runtime = runtime;
       try {
         // Settings left on auto follow the device the runtime actually has (a GPU server
         // gets the guide's progressive unfreezing); decided once, when the run is new.
@@ -500,9 +484,10 @@ export class TrainingService implements TrainingHandlers {
         const mgr = models;
         // Pin the model in use first: with no explicit choice the newest model is the active
         // one, and a refused model must never become active by merely being installed.
-        const previous = mgr.effectiveActive()?.id ?? null;
+        const installedBefore = mgr.list();
+        const previous = mgr.effectiveActive(installedBefore)?.id ?? null;
         if (previous && mgr.activeId() !== previous) mgr.setActive(previous);
-        const name = `${mgr.list().find((m) => m.id === run.baseModelId)?.name ?? run.arch} + ${run.datasetHash.slice(0, 8)}`;
+        const name = `${installedBefore.find((m) => m.id === run.baseModelId)?.name ?? run.arch} + ${run.datasetHash.slice(0, 8)}`;
         const installed = await mgr.installTrained(outDir, name, {
           datasetHash: run.datasetHash,
           trainedBy: this.opts.user,
@@ -526,7 +511,6 @@ export class TrainingService implements TrainingHandlers {
         progress.flush();
         jobs.update(id, { state: 'succeeded', stage: 'done', detail: gate.reason, outcome, error: null });
       } finally {
-        live.runtime = null;
         await runtime.close().catch(() => undefined);
       }
     } catch (e) {
@@ -635,5 +619,3 @@ class ProgressWriter {
   }
 }
 
-export { DATASETS_DIR };
-export type { TrainingSettings };

@@ -6,6 +6,7 @@ dumps them as JSON Schema (``python -m delineate_runtime schema``) for its contr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -236,8 +237,10 @@ class Method:
     result: type[BaseModel] | None
     doc: str
     notification: bool = False
-    # For job methods: what job.finished's `result` holds (a pydantic model or dataclass).
-    job_result: Any = None
+    # For job methods: what job.finished's `result` holds (a pydantic model or dataclass),
+    # given as a loader so that importing this module stays free of torch (the training
+    # package's __init__ imports the loop); only contract() calls it.
+    job_result: Callable[[], Any] | None = None
 
 
 METHODS: dict[str, Method] = {
@@ -249,7 +252,7 @@ METHODS: dict[str, Method] = {
             TrainStartParams,
             JobStarted,
             "start fine-tuning; returns a job id at once",
-            job_result=_train_result(),
+            job_result=_train_result,
         ),
         Method("job.status", JobRef, JobStatus, "state, last progress, result or error of a job"),
         Method(
@@ -264,28 +267,28 @@ METHODS: dict[str, Method] = {
             EvaluateParams,
             JobStarted,
             "metrics on a dataset split (job)",
-            job_result=EvaluateResult,
+            job_result=lambda: EvaluateResult,
         ),
         Method(
             "export.onnx",
             ExportOnnxParams,
             JobStarted,
             "write a model bundle (job)",
-            job_result=ExportResult,
+            job_result=lambda: ExportResult,
         ),
         Method(
             "export.quantize",
             ExportQuantizeParams,
             JobStarted,
             "re-quantize a bundle's int8 files (job)",
-            job_result=QuantizeResult,
+            job_result=lambda: QuantizeResult,
         ),
         Method(
             "embeddings.compute",
             EmbeddingsComputeParams,
             JobStarted,
             "image embeddings as .npy files (job)",
-            job_result=EmbeddingsResult,
+            job_result=lambda: EmbeddingsResult,
         ),
         Method(
             "shutdown", NoParams, None, "cancel jobs, wait for them, answer null; then send exit"
@@ -319,7 +322,7 @@ def contract() -> dict[str, Any]:
                 "notification": m.notification,
                 "params": m.params.model_json_schema(),
                 "result": m.result.model_json_schema() if m.result else {"type": "null"},
-                **({"job_result": _schema(m.job_result)} if m.job_result is not None else {}),
+                **({"job_result": _schema(m.job_result())} if m.job_result is not None else {}),
             }
             for m in METHODS.values()
         },

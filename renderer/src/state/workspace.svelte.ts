@@ -250,6 +250,16 @@ export class Workspace {
     }
   }
 
+  /** Keep an image (and its patient or study) on the validation side of every retrain split. */
+  async setValidationPinned(imageId: number, pinned: boolean): Promise<void> {
+    try {
+      await api.call('training.pinValidation', { imageId, pinned });
+      this.images = this.images.map((i) => (i.id === imageId ? { ...i, validationPinned: pinned } : i));
+    } catch (e) {
+      this.report(e);
+    }
+  }
+
   async setStatus(imageIds: number[], status: ImageStatus): Promise<void> {
     try {
       for (const imageId of imageIds) await api.call('images.setStatus', { imageId, status });

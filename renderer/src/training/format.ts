@@ -172,7 +172,7 @@ export function settingsFromForm(f: AdvancedForm): { settings: TrainingSettings;
 
 // ---------------------------------------------------------------- evaluation
 
-export const MODE_ORDER = ['click1', 'click3', 'box', 'auto'] as const;
+const MODE_ORDER = ['click1', 'click3', 'box', 'auto'] as const;
 const MODE_NAMES: Record<string, string> = { click1: '1 click', click3: '3 clicks', box: 'Box', auto: 'No prompt' };
 
 export function modeName(mode: string): string {
@@ -184,7 +184,7 @@ const modeRank = (m: string): number => {
   return i < 0 ? MODE_ORDER.length : i;
 };
 
-export interface TableRow extends EvalRow {
+interface TableRow extends EvalRow {
   modeName: string;
   delta: number;
 }
@@ -196,7 +196,7 @@ export function evalTable(rows: readonly EvalRow[]): TableRow[] {
     .map((r) => ({ ...r, modeName: modeName(r.mode), delta: r.after - r.before }));
 }
 
-export interface ModeSummary {
+interface ModeSummary {
   mode: string;
   name: string;
   n: number;
@@ -242,13 +242,6 @@ export function formatDelta(d: number): string {
 /** The first characters of a content hash, enough to tell snapshots apart. */
 export function shortHash(h: string | null | undefined, n = 8): string {
   return h ? h.replace(/^sha256[:-]/, '').slice(0, n) : '–';
-}
-
-/** The newest job (by creation time), or null. */
-export function newestJob<T extends Pick<JobInfo, 'createdAt'>>(jobs: readonly T[]): T | null {
-  let best: T | null = null;
-  for (const j of jobs) if (!best || j.createdAt > best.createdAt) best = j;
-  return best;
 }
 
 /** Whether a job found on opening a project should be shown: still running, or stopped and able to continue. */

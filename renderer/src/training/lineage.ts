@@ -7,7 +7,7 @@
 import type { ModelInfo } from '../../../electron/contract/api';
 import { formatDice, formatLr, presetName, shortHash } from './format';
 
-export interface LineageView {
+interface LineageView {
   base: string;
   dataset: string;
   trainedBy: string;

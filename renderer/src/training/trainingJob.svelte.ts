@@ -1,7 +1,6 @@
 /**
  * The retrain loop's state in the renderer: the job being watched (polled every 700 ms while
- * it runs), the model choice after it ends (keep / switch back / use anyway), and the
- * validation pins set in this session.
+ * it runs) and the model choice after it ends (keep / switch back / use anyway).
  *
  * Runtime: browser (Svelte runes).
  */
@@ -9,9 +8,9 @@ import { api } from '../transport';
 import type { JobInfo, TrainingSettings } from '../../../electron/contract/training';
 import { samSession } from '../sam/samSession.svelte';
 import { workspace } from '../state/workspace.svelte';
-import { isActive, newestJob, showOnOpen, EMPTY_FORM, type AdvancedForm } from './format';
+import { isActive, showOnOpen, EMPTY_FORM, type AdvancedForm } from './format';
 
-export const POLL_MS = 700;
+const POLL_MS = 700;
 /** Consecutive failed polls before the error is shown and polling stops. */
 const MAX_POLL_FAILURES = 3;
 
@@ -28,8 +27,6 @@ export class TrainingJobs {
   modelsVersion = $state(0);
   /** The Advanced settings as last typed (kept between openings of the dialog). */
   form = $state<AdvancedForm>({ ...EMPTY_FORM });
-  /** Images pinned to validation in this session (the image list does not carry the flag). */
-  pins = $state.raw<ReadonlyMap<number, boolean>>(new Map());
   busy = $state(false);
 
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -53,7 +50,7 @@ export class TrainingJobs {
     try {
       const jobs = await api.call('jobs.list', {});
       if (gen !== this.generation) return;
-      const j = newestJob(jobs);
+      const j = jobs[0]; // jobs.list answers newest first
       if (j && showOnOpen(j)) this.show(j);
     } catch (e) {
       this.report(e);
@@ -68,7 +65,6 @@ export class TrainingJobs {
     this.dismissed = false;
     this.collapsed = false;
     this.activeModelId = null;
-    this.pins = new Map();
   }
 
   /** Watch `jobId` from now on (a new run, a resumed one, or one found running). */
@@ -199,22 +195,6 @@ export class TrainingJobs {
 
   dismiss(): void {
     if (!this.running) this.dismissed = true;
-  }
-
-  /** This session's change, else what the image list says. */
-  pinned(imageId: number, stored = false): boolean {
-    return this.pins.get(imageId) ?? stored;
-  }
-
-  async setPinned(imageId: number, pinned: boolean): Promise<void> {
-    const before = this.pins;
-    this.pins = new Map(before).set(imageId, pinned);
-    try {
-      await api.call('training.pinValidation', { imageId, pinned });
-    } catch (e) {
-      this.pins = before;
-      this.report(e);
-    }
   }
 }
 

@@ -59,8 +59,8 @@ export function runAction(action: Action, ws: Workspace, viewer: ViewerCommands,
       return true;
     case 'polygon.close': return viewer.closePolygon(altKey);
     case 'polygon.cancel':
-      if (ws.helpOpen || ws.retrainOpen) {
-        ws.helpOpen = ws.retrainOpen = false;
+      if (ws.helpOpen) {
+        ws.helpOpen = false;
         return true;
       }
       return viewer.cancelPolygon();

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -108,6 +108,6 @@ test('content-addressed: the same masks give the same snapshot, a changed mask a
   assert.ok(existsSync(path.join(a.dir, 'annotations.json')), 'the earlier snapshot stays as it was (a trained model refers to it)');
   const annotations = JSON.parse(readFileSync(path.join(c.dir, 'annotations.json'), 'utf8')) as { images: unknown[] };
   assert.equal(annotations.images.length, series.length);
-  const leftovers = (await import('node:fs')).readdirSync(path.dirname(a.dir)).filter((n) => n.startsWith('.tmp-'));
+  const leftovers = readdirSync(path.dirname(a.dir)).filter((n) => n.startsWith('.tmp-'));
   assert.deepEqual(leftovers, []);
 });

@@ -4,6 +4,7 @@
  * blocked by it. Job rows survive exactly as written (curves included).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,10 +62,9 @@ test('closing the project stops its run; reopened, the run is there to resume an
     }
     const other = path.join(p.dir, 'other');
     await p.s['project.create']({ path: other }); // switches away from the training project
+    // Wait for the run's runtime process to go (the run stops within the watch's second).
     const t0 = Date.now();
-    while (p.s['project.current']({}) && Date.now() - t0 < 30_000) {
-      const runtimes = await import('node:child_process').then((cp) => cp.execFileSync('sh', ['-c', `pgrep -f -P ${process.pid} 'delineate_runtime serve' || true`], { encoding: 'utf8' }).trim());
-      if (!runtimes) break;
+    while (Date.now() - t0 < 30_000 && execFileSync('sh', ['-c', `pgrep -f -P ${process.pid} 'delineate_runtime serve' || true`], { encoding: 'utf8' }).trim()) {
       await new Promise((r) => setTimeout(r, 250));
     }
     assert.equal((await p.s['models.list']({})).models.length, 0, 'no model appeared in the other project');
