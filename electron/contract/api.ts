@@ -108,9 +108,12 @@ export type PixelFrame = z.infer<typeof PixelFrame>;
 
 export const ImportFailure = z.object({
   file: z.string(),
-  /** write_failed: the file was readable but its batch could not be stored (disk full, database error); nothing of that batch was kept. */
+  /** write_failed: the file was readable but could not be stored (disk full, database error); nothing of it was kept. */
   code: z.enum(['not_dicom', 'truncated', 'no_pixel_data', 'unsupported_syntax', 'unreadable', 'unsupported_format', 'write_failed']),
+  /** A plain sentence: what is wrong with the file. */
   reason: z.string(),
+  /** Technical detail (parser or codec message, tag, byte offset) for whoever digs further. */
+  detail: z.string().optional(),
 });
 export type ImportFailure = z.infer<typeof ImportFailure>;
 
@@ -118,6 +121,8 @@ export const ImportReport = z.object({
   imported: z.array(z.object({ file: z.string(), imageId: id })),
   duplicates: z.array(z.object({ file: z.string(), imageId: id })),
   failed: z.array(ImportFailure),
+  /** Imported, but the file is not quite what it says (a bad header value the data overrides, a mislabelled encoding). */
+  warnings: z.array(z.object({ file: z.string(), imageId: id, message: z.string() })),
   elapsedMs: z.number().nonnegative(),
 });
 export type ImportReport = z.infer<typeof ImportReport>;

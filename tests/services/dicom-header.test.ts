@@ -59,11 +59,12 @@ test('top-level attributes win over functional groups; missing ones fall back to
   assert.equal(h.slicePosition, null);
 });
 
-test('unsupported pixel layouts are reported as unsupported_format with the reason', () => {
+test('unsupported pixel layouts are reported as unsupported_format with the reason in words', () => {
   const cases: [Record<string, unknown>, RegExp][] = [
-    [{ BitsAllocated: 1, BitsStored: 1, HighBit: 0 }, /BitsAllocated 1/],
-    [{ PhotometricInterpretation: 'PALETTE COLOR', BitsAllocated: 8, BitsStored: 8, HighBit: 7 }, /PALETTE COLOR/],
-    [{ SamplesPerPixel: 3, PhotometricInterpretation: 'YBR_FULL_422', BitsAllocated: 8, BitsStored: 8, HighBit: 7 }, /YBR_FULL_422/],
+    [{ BitsAllocated: 12, BitsStored: 12, HighBit: 11 }, /12 bits per pixel sample/],
+    [{ SamplesPerPixel: 4, PhotometricInterpretation: 'ARGB', BitsAllocated: 8, BitsStored: 8, HighBit: 7 }, /4 samples per pixel/],
+    [{ PhotometricInterpretation: 'PALETTE COLOR', BitsAllocated: 8, BitsStored: 8, HighBit: 7 }, /palette colour image cannot be shown: the red palette descriptor/],
+    [{ SamplesPerPixel: 3, PhotometricInterpretation: 'YBR_PARTIAL_420', BitsAllocated: 8, BitsStored: 8, HighBit: 7 }, /uncompressed YBR_PARTIAL_420/],
   ];
   for (const [over, re] of cases) {
     const file = writeDicom({ ...base, ...over }, { transferSyntax: '1.2.840.10008.1.2.1', pixelFrames: [new Uint8Array(8 * 6 * 3 * 2)] });

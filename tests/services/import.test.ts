@@ -51,7 +51,8 @@ describe('import of the generated corpus', () => {
     assert.equal(report.imported.length + report.failed.length, Object.keys(manifest).length);
     assert.equal(report.duplicates.length, 0);
     const unsupported = report.failed.find((f) => f.code === 'unsupported_syntax')!;
-    assert.match(unsupported.reason, /1\.2\.840\.10008\.1\.2\.4\.100 \(MPEG2/);
+    assert.match(unsupported.reason, /compressed as MPEG2 Main Profile/);
+    assert.match(unsupported.detail ?? '', /1\.2\.840\.10008\.1\.2\.4\.100/);
     for (const f of report.failed) assert.ok(path.isAbsolute(f.file) && f.reason.length > 5);
     assert.equal(images.length, report.imported.length);
     // the media copies exist, named by content hash

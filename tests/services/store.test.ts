@@ -168,7 +168,7 @@ test('labels: add, rename, refuse duplicates and deleting a label in use', async
   s.close();
 });
 
-test('a batch that fails to store leaves no rows and no new media files; other batches are kept', async () => {
+test('a file the database refuses fails alone: the rest of its batch is kept, its media file is removed', async () => {
   const { s, dir } = project();
   const { dir: corpus } = await sharedCorpus();
   // A real SQLite failure inside the batch transaction: a trigger that aborts on one file.
@@ -177,14 +177,23 @@ test('a batch that fails to store leaves no rows and no new media files; other b
   db.close();
   const first = await s['images.importPaths']({ paths: [path.join(corpus, 'dicom')] }); // 5 files, no trigger hit
   assert.equal(first.imported.length, 5);
-  const mediaBefore = readdirSync(path.join(dir, 'media')).sort();
-  const r = await s['images.importPaths']({ paths: [path.join(corpus, 'ct')] });
-  assert.equal(r.imported.length, 0);
-  assert.equal(r.failed.length, 20);
-  assert.ok(r.failed.every((f) => f.code === 'write_failed' && /rolled back: disk on fire/.test(f.reason)));
-  assert.equal(s['images.list']({}).length, 5);
-  assert.deepEqual(readdirSync(path.join(dir, 'media')).sort(), mediaBefore);
-  assert.equal(s['audit.list']({ limit: 1000 }).filter((a) => a.entity === 'image').length, 5);
+  const r = await s['images.importPaths']({ paths: [path.join(corpus, 'ct')] }); // 20 files in one batch
+  assert.equal(r.imported.length, 19);
+  assert.equal(r.failed.length, 1);
+  const [failed] = r.failed;
+  assert.equal(path.basename(failed!.file), 'ct_05.dcm');
+  assert.equal(failed!.code, 'write_failed');
+  assert.match(failed!.reason, /could not be stored/);
+  assert.match(failed!.detail ?? '', /disk on fire/);
+  const images = s['images.list']({});
+  assert.equal(images.length, 24);
+  assert.ok(!images.some((i) => i.fileName === 'ct_05.dcm'));
+  // exactly one media file per stored image: the refused file's copy was removed
+  assert.equal(readdirSync(path.join(dir, 'media')).length, 24);
+  assert.equal(s['audit.list']({ limit: 1000 }).filter((a) => a.entity === 'image').length, 24);
+  // the series order is rebuilt over the 19 slices that were stored
+  const ct = images.filter((i) => i.fileName.startsWith('ct_')).map((i) => i.seriesIndex).sort((a, b) => a - b);
+  assert.deepEqual(ct, Array.from({ length: 19 }, (_, k) => k));
   s.close();
 });
 

@@ -55,6 +55,7 @@ export function fakeHandlers(frame: PixelFrame = ctFrame()): FakeHandlers {
       imported: p.files.map((f, i) => ({ file: f.name, imageId: i + 1 })),
       duplicates: [],
       failed: [],
+      warnings: [],
       elapsedMs: 1,
     })),
     'images.setStatus': notHere('images.setStatus'),

@@ -24,7 +24,10 @@ export interface DicomHeader {
   instanceNumber: number | null;
   rows: number;
   columns: number;
+  /** Number of Frames as a valid whole number (1 when absent); the file reader reconciles it with the pixel data. */
   frames: number;
+  /** The Number of Frames text when it is not a valid positive whole number ("A1", "1A"), else null. */
+  invalidFrames: string | null;
   samplesPerPixel: number;
   photometric: string;
   planarConfiguration: number;
@@ -104,7 +107,18 @@ function firstNumber(sources: DataSet[], tag: string): number | undefined {
   return firstNumbers(sources, tag)[0];
 }
 
+/** Number of Frames (IS): a positive whole number, or null for anything else ("A1", "1A", "0"). */
+function parseFrames(raw: string | null): number | null {
+  if (raw === null) return 1;
+  const t = raw.trim();
+  if (!/^\+?\d+$/.test(t)) return null;
+  const n = Number(t);
+  return n >= 1 && Number.isSafeInteger(n) ? n : null;
+}
+
 export function readDicomHeader(ds: DataSet): DicomHeader {
+  const framesText = ds.elements.x00280008 ? (ds.string('x00280008') ?? '') : null;
+  const frames = parseFrames(framesText);
   const bitsAllocated = ds.uint16('x00280100') ?? 0;
   const bitsStored = ds.uint16('x00280101') ?? bitsAllocated;
   const rescale = groupSources(ds, 'x00289145'); // Pixel Value Transformation
@@ -117,7 +131,8 @@ export function readDicomHeader(ds: DataSet): DicomHeader {
   const voiSource = voi.find((src) => src.elements.x00281050 && src.elements.x00281051) ?? ds;
   return {
     transferSyntax: str(ds, 'x00020010') ?? '1.2.840.10008.1.2',
-    sopClassUid: str(ds, 'x00080016'),
+    // A DICOMDIR (and other media objects) names its class only in the meta header.
+    sopClassUid: str(ds, 'x00080016') ?? str(ds, 'x00020002'),
     sopInstanceUid: str(ds, 'x00080018'),
     studyUid: str(ds, 'x0020000d'),
     seriesUid: str(ds, 'x0020000e'),
@@ -130,7 +145,8 @@ export function readDicomHeader(ds: DataSet): DicomHeader {
     instanceNumber: ds.elements.x00200013 ? (ds.intString('x00200013') ?? null) : null,
     rows: ds.uint16('x00280010') ?? 0,
     columns: ds.uint16('x00280011') ?? 0,
-    frames: Math.max(1, ds.elements.x00280008 ? (ds.intString('x00280008') ?? 1) : 1),
+    frames: frames ?? 1,
+    invalidFrames: frames === null ? framesText : null,
     samplesPerPixel: ds.uint16('x00280002') ?? 1,
     photometric: (str(ds, 'x00280004') ?? 'MONOCHROME2').trim(),
     planarConfiguration: ds.uint16('x00280006') ?? 0,
@@ -150,16 +166,23 @@ export function readDicomHeader(ds: DataSet): DicomHeader {
 
 /** Why this header cannot describe a decodable image, or null when it can. */
 export function headerProblem(h: DicomHeader): string | null {
-  if (h.rows <= 0 || h.columns <= 0) return `image size is ${h.columns}x${h.rows}`;
-  if (![8, 16, 32].includes(h.bitsAllocated)) return `BitsAllocated ${h.bitsAllocated} is not supported (8, 16 or 32)`;
-  if (h.bitsStored < 1 || h.bitsStored > h.bitsAllocated) return `BitsStored ${h.bitsStored} does not fit BitsAllocated ${h.bitsAllocated}`;
-  if (h.samplesPerPixel !== 1 && h.samplesPerPixel !== 3) return `SamplesPerPixel ${h.samplesPerPixel} is not supported (1 or 3)`;
-  if (h.samplesPerPixel === 3 && h.bitsAllocated !== 8) return `colour images with BitsAllocated ${h.bitsAllocated} are not supported`;
-  if (h.photometric === 'PALETTE COLOR') return 'PALETTE COLOR images are not supported';
+  if (h.rows <= 0 || h.columns <= 0) return `the image size in its header is ${h.columns} x ${h.rows} pixels`;
+  if (![1, 8, 16, 32].includes(h.bitsAllocated)) return `it stores ${h.bitsAllocated} bits per pixel sample (Bits Allocated), which no DICOM viewer reads (1, 8, 16 or 32 are valid)`;
+  if (h.bitsStored < 1 || h.bitsStored > h.bitsAllocated) return `its header says ${h.bitsStored} of ${h.bitsAllocated} bits hold the value (Bits Stored / Bits Allocated), which cannot be`;
+  if (h.samplesPerPixel !== 1 && h.samplesPerPixel !== 3) return `it has ${h.samplesPerPixel} samples per pixel (1 for greyscale or 3 for colour are supported)`;
+  if (h.bitsAllocated === 1 && h.samplesPerPixel !== 1) return 'it is a 1-bit colour image, which DICOM does not define';
+  if (h.photometric === 'PALETTE COLOR' && (h.samplesPerPixel !== 1 || h.bitsAllocated > 16)) return 'its palette colour indices are not 8- or 16-bit single samples';
   return null;
 }
 
-/** Bytes one uncompressed frame takes. */
+/** Bytes one uncompressed frame takes (1-bit frames are not byte-aligned: see nativeFrameBits). */
 export function nativeFrameBytes(h: DicomHeader): number {
-  return h.rows * h.columns * h.samplesPerPixel * (h.bitsAllocated / 8);
+  return Math.ceil(nativeFrameBits(h) / 8);
+}
+
+/** Bits one uncompressed frame takes; frames follow each other with no padding. */
+export function nativeFrameBits(h: DicomHeader): number {
+  // Uncompressed YBR_FULL_422 keeps one Cb/Cr pair per two pixels: 2 samples a pixel.
+  const samples = h.photometric === 'YBR_FULL_422' && h.samplesPerPixel === 3 ? Math.ceil(h.columns / 2) * 4 * h.rows : h.rows * h.columns * h.samplesPerPixel;
+  return samples * h.bitsAllocated;
 }

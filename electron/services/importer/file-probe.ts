@@ -5,17 +5,21 @@
  * Runtime: Node.
  */
 import type { NewImage } from '../store/images.repository.js';
-import { decodeDicomFrame, hasDicomMagic, parseDicomFile } from '../imaging/dicom-file.js';
+import { decodeDicomFrame, frameLayout, hasDicomMagic, parseDicomFile } from '../imaging/dicom-file.js';
 import { isEncapsulated, pixelEncoding } from '../imaging/transfer-syntax.js';
 import { FileProblem } from '../imaging/file-problem.js';
 import { probeRaster, sniffRaster } from '../imaging/raster.js';
 
-export type ProbedImage = Omit<NewImage, 'sha256' | 'fileName' | 'folder' | 'mediaPath' | 'byteSize'> & { extension: string };
+export type ProbedImage = Omit<NewImage, 'sha256' | 'fileName' | 'folder' | 'mediaPath' | 'byteSize'> & {
+  extension: string;
+  /** Imported, but not quite as the file says (shown in the import report). */
+  warnings: string[];
+};
 
 const dicomExtensions = /\.(dcm|dicom|dic|ima)$/i;
 
 export async function probeFile(fileName: string, bytes: Uint8Array): Promise<ProbedImage> {
-  if (bytes.length === 0) throw new FileProblem(dicomExtensions.test(fileName) ? 'not_dicom' : 'unsupported_format', 'file is empty');
+  if (bytes.length === 0) throw new FileProblem(dicomExtensions.test(fileName) ? 'not_dicom' : 'unsupported_format', 'The file is empty (0 bytes).');
   if (hasDicomMagic(bytes)) {
     const parsed = parseDicomFile(bytes);
     const h = parsed.header;
@@ -24,12 +28,9 @@ export async function probeFile(fileName: string, bytes: Uint8Array): Promise<Pr
       // Native pixels are checked by size alone; a compressed stream is only known good once
       // decoded, so decode the first frame now and report a bad one in the import report
       // rather than when someone opens it.
-      try {
-        await decodeDicomFrame(parsed, 0);
-      } catch (e) {
-        throw e instanceof FileProblem ? e : new FileProblem('unreadable', `first frame does not decode: ${(e as Error).message}`);
-      }
+      await decodeDicomFrame(parsed, 0);
     }
+    const out = frameLayout(parsed);
     return {
       kind: 'dicom',
       format: 'dicom',
@@ -37,12 +38,12 @@ export async function probeFile(fileName: string, bytes: Uint8Array): Promise<Pr
       width: h.columns,
       height: h.rows,
       frames: h.frames,
-      samplesPerPixel: h.samplesPerPixel,
-      bitsAllocated: h.bitsAllocated,
-      bitsStored: h.bitsStored,
-      signed: h.signed,
-      // Colour JPEG/J2K frames come out of the codec as RGB; say so up front.
-      photometric: h.samplesPerPixel === 3 ? 'RGB' : h.photometric,
+      // What the decoded frames look like (palette and YBR images are shown as RGB, 1-bit as 0/1 bytes).
+      samplesPerPixel: out.samplesPerPixel,
+      bitsAllocated: out.bitsAllocated,
+      bitsStored: out.bitsStored,
+      signed: out.signed,
+      photometric: out.photometric,
       rescaleSlope: h.rescaleSlope,
       rescaleIntercept: h.rescaleIntercept,
       pixelSpacing: h.pixelSpacing,
@@ -59,14 +60,15 @@ export async function probeFile(fileName: string, bytes: Uint8Array): Promise<Pr
       sopInstanceUid: h.sopInstanceUid,
       instanceNumber: h.instanceNumber,
       slicePosition: h.slicePosition,
+      warnings: parsed.warnings,
     };
   }
   const format = sniffRaster(bytes);
   if (!format) {
     if (dicomExtensions.test(fileName) || !/\.[a-z0-9]+$/i.test(fileName)) {
-      throw new FileProblem('not_dicom', 'not a DICOM Part 10 file (no "DICM" marker at byte 128)');
+      throw new FileProblem('not_dicom', 'This is not a DICOM file: it lacks the "DICM" marker every DICOM file carries at byte 128.', 'no Part 10 preamble');
     }
-    throw new FileProblem('unsupported_format', 'not DICOM, PNG, JPEG, BMP or TIFF');
+    throw new FileProblem('unsupported_format', 'This file is not an image Delineate reads (DICOM, PNG, JPEG, BMP or TIFF).');
   }
   const r = await probeRaster(bytes, format);
   return {
@@ -97,5 +99,6 @@ export async function probeFile(fileName: string, bytes: Uint8Array): Promise<Pr
     sopInstanceUid: null,
     instanceNumber: null,
     slicePosition: null,
+    warnings: [],
   };
 }

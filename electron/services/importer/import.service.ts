@@ -3,8 +3,10 @@
  *
  * Per batch: read + hash + probe every file (async, nothing written), then ONE SQLite
  * transaction that copies the media (named by sha256), inserts the rows and audit entries,
- * and re-orders the touched series. If the transaction fails, the rows roll back and the
- * media files this batch created are deleted; the batch's files are reported 'write_failed'.
+ * and re-orders the touched series. Each file is written under its own savepoint: one that
+ * fails (a row the database refuses, a media file that cannot be written) rolls back alone,
+ * its media file is removed, and it is reported 'write_failed' while the rest of the batch
+ * is kept. Only a failing commit (a full disk) loses the batch, and then nothing of it stays.
  * Media files are named by content hash, so a leftover from a hard crash is harmless
  * (a later import of the same content reuses it).
  */
@@ -35,7 +37,10 @@ interface Ready {
   image: NewImage;
   /** Other files in this batch with the same content: reported as duplicates of this one. */
   twins: string[];
+  warnings: string[];
 }
+
+type WriteResult = { id: number; duplicate: boolean } | { failed: string };
 
 export const DEFAULT_BATCH_SIZE = 200;
 
@@ -51,6 +56,7 @@ export class ImportService {
       imported: [],
       duplicates: [],
       failed: (opts.unreadable ?? []).map((u) => ({ file: u.file, code: 'unreadable', reason: u.reason })),
+      warnings: [],
       elapsedMs: 0,
     };
     const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
@@ -70,7 +76,7 @@ export class ImportService {
       try {
         bytes = await source.read();
       } catch (e) {
-        report.failed.push({ file: source.file, code: 'unreadable', reason: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+        report.failed.push({ file: source.file, code: 'unreadable', reason: 'The file could not be read from disk.', detail: (e as NodeJS.ErrnoException).code ?? (e as Error).message });
         continue;
       }
       const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -93,12 +99,13 @@ export class ImportService {
         report.failed.push(toFailure(source.file, e));
         continue;
       }
-      const { extension, ...rest } = probed;
+      const { extension, warnings, ...rest } = probed;
       const entry: Ready = {
         source,
         bytes,
         image: { ...rest, sha256, fileName: source.fileName, folder: source.folder, mediaPath: `media/${sha256}.${extension}`, byteSize: bytes.length },
         twins: [],
+        warnings,
       };
       ready.push(entry);
       pendingBySha.set(sha256, entry);
@@ -109,9 +116,17 @@ export class ImportService {
     try {
       const results = this.d.db.transaction(() => this.writeBatch(ready, created))();
       ready.forEach((r, k) => {
-        const { id, duplicate } = results[k]!;
+        const result = results[k]!;
+        if ('failed' in result) {
+          const failure = { code: 'write_failed' as const, reason: 'The file was read but could not be stored in the project; nothing of it was kept.', detail: result.failed };
+          report.failed.push({ file: r.source.file, ...failure });
+          for (const t of r.twins) report.failed.push({ file: t, ...failure });
+          return;
+        }
+        const { id, duplicate } = result;
         (duplicate ? report.duplicates : report.imported).push({ file: r.source.file, imageId: id });
         for (const t of r.twins) report.duplicates.push({ file: t, imageId: id });
+        if (!duplicate) for (const message of r.warnings) report.warnings.push({ file: r.source.file, imageId: id, message });
       });
     } catch (e) {
       for (const f of created) {
@@ -121,10 +136,11 @@ export class ImportService {
           /* already gone: nothing to clean */
         }
       }
-      const reason = `not stored, the batch of ${ready.length} file(s) was rolled back: ${(e as Error).message}`;
+      const reason = `The project could not save this group of ${ready.length} file(s) (is the disk full?); nothing of it was kept.`;
+      const detail = (e as Error).message;
       for (const r of ready) {
-        report.failed.push({ file: r.source.file, code: 'write_failed', reason });
-        for (const t of r.twins) report.failed.push({ file: t, code: 'write_failed', reason });
+        report.failed.push({ file: r.source.file, code: 'write_failed', reason, detail });
+        for (const t of r.twins) report.failed.push({ file: t, code: 'write_failed', reason, detail });
       }
     }
   }
@@ -141,33 +157,46 @@ export class ImportService {
     if (!mediaIntact(target, bytes)) writeMediaDurably(target, bytes);
   }
 
-  /** Runs inside the transaction. Records every media file it creates in `created`. */
-  private writeBatch(ready: readonly Ready[], created: string[]): { id: number; duplicate: boolean }[] {
+  /**
+   * Runs inside the batch's transaction, each file under its own savepoint (a nested
+   * better-sqlite3 transaction). Records every media file it creates in `created`.
+   */
+  private writeBatch(ready: readonly Ready[], created: string[]): WriteResult[] {
     const at = this.d.now();
-    const results: { id: number; duplicate: boolean }[] = [];
+    const results: WriteResult[] = [];
     const series = new Set<string>();
     const folders = new Set<string>();
     for (const r of ready) {
-      // Another import running at the same time may have stored this content since we probed it.
-      const already = this.d.images.idBySha(r.image.sha256);
-      if (already !== undefined) {
-        this.repairMedia(already, r.bytes);
-        results.push({ id: already, duplicate: true });
-        continue;
+      let mine: string | null = null;
+      try {
+        const result = this.d.db.transaction((): WriteResult => {
+          // Another import running at the same time may have stored this content since we probed it.
+          const already = this.d.images.idBySha(r.image.sha256);
+          if (already !== undefined) {
+            this.repairMedia(already, r.bytes);
+            return { id: already, duplicate: true };
+          }
+          const target = path.join(this.d.projectDir, r.image.mediaPath);
+          if (!mediaIntact(target, r.bytes)) {
+            writeMediaDurably(target, r.bytes);
+            mine = target;
+          }
+          const id = this.d.images.insert(r.image, at, this.d.user);
+          this.d.audit.record({
+            at, author: this.d.user, action: 'create', entity: 'image', entityId: id, imageId: id,
+            detail: { file: r.source.file, sha256: r.image.sha256, kind: r.image.kind },
+          });
+          return { id, duplicate: false };
+        })();
+        if (mine) created.push(mine);
+        results.push(result);
+        if (!('id' in result) || result.duplicate) continue;
+        if (r.image.kind === 'dicom' && r.image.seriesUid) series.add(r.image.seriesUid);
+        if (r.image.kind === 'raster') folders.add(r.image.folder);
+      } catch (e) {
+        if (mine) rmSync(mine, { force: true });
+        results.push({ failed: (e as Error).message });
       }
-      const target = path.join(this.d.projectDir, r.image.mediaPath);
-      if (!mediaIntact(target, r.bytes)) {
-        writeMediaDurably(target, r.bytes);
-        created.push(target);
-      }
-      const id = this.d.images.insert(r.image, at, this.d.user);
-      this.d.audit.record({
-        at, author: this.d.user, action: 'create', entity: 'image', entityId: id, imageId: id,
-        detail: { file: r.source.file, sha256: r.image.sha256, kind: r.image.kind },
-      });
-      results.push({ id, duplicate: false });
-      if (r.image.kind === 'dicom' && r.image.seriesUid) series.add(r.image.seriesUid);
-      if (r.image.kind === 'raster') folders.add(r.image.folder);
     }
     for (const uid of series) this.d.images.setSeriesIndex(orderSlices(this.d.images.seriesMembers(uid)));
     for (const f of folders) this.d.images.setSeriesIndex(orderSlices(this.d.images.folderMembers(f)));
@@ -176,8 +205,8 @@ export class ImportService {
 }
 
 function toFailure(file: string, e: unknown): ImportFailure {
-  if (e instanceof FileProblem) return { file, code: e.code, reason: e.message };
-  return { file, code: 'unreadable', reason: e instanceof Error ? e.message : String(e) };
+  if (e instanceof FileProblem) return { file, code: e.code, reason: e.message, ...(e.detail ? { detail: e.detail } : {}) };
+  return { file, code: 'unreadable', reason: 'The file could not be read as an image.', detail: e instanceof Error ? e.message : String(e) };
 }
 
 function mediaIntact(target: string, bytes: Uint8Array): boolean {

@@ -210,7 +210,7 @@ export class Workspace {
   async importFiles(files: { name: string; file: Blob }[]): Promise<void> {
     if (files.length === 0) return;
     await this.runImport(async () => {
-      const merged: ImportReport = { imported: [], duplicates: [], failed: [], elapsedMs: 0 };
+      const merged: ImportReport = { imported: [], duplicates: [], failed: [], warnings: [], elapsedMs: 0 };
       const sized = files.map((f) => ({ ...f, size: f.file.size }));
       for (const batch of batchBySize(sized, IMPORT_BATCH_BYTES, IMPORT_BATCH_FILES)) {
         const payload = await Promise.all(batch.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.file.arrayBuffer()) })));
@@ -218,6 +218,7 @@ export class Workspace {
         merged.imported.push(...r.imported);
         merged.duplicates.push(...r.duplicates);
         merged.failed.push(...r.failed);
+        merged.warnings.push(...r.warnings);
         merged.elapsedMs += r.elapsedMs;
       }
       return merged;
