@@ -42,11 +42,10 @@ export function readPalette(ds: DataSet, signedIndices: boolean): Palette {
     }
     shape = { entries, firstMapped, bits };
     const data = ds.elements[dataTag];
-    if (!data) {
-      if (ds.elements[segmentedTag]) throw new Error('segmented palettes (0028,1221-1223) are not supported yet');
-      throw new Error(`the ${name} palette data (0028,${dataTag.slice(5)}) is missing`);
-    }
-    tables.push(lutValues(ds, data.dataOffset, data.length, entries, bits, name));
+    const segmented = ds.elements[segmentedTag];
+    if (data) tables.push(lutValues(ds, data.dataOffset, data.length, entries, bits, name));
+    else if (segmented) tables.push(segmentedLut(words(ds, segmented.dataOffset, segmented.length, name), entries, name));
+    else throw new Error(`the ${name} palette data (0028,${dataTag.slice(5)}) is missing`);
   }
   return { entries: shape!.entries, firstMapped: shape!.firstMapped, bits: shape!.bits as 8 | 16, red: tables[0]!, green: tables[1]!, blue: tables[2]! };
 }
@@ -66,6 +65,66 @@ function lutValues(ds: DataSet, offset: number, length: number, entries: number,
     out[i] = bits === 8 ? v & 0xff : v;
   }
   return out;
+}
+
+function words(ds: DataSet, offset: number, length: number, name: string): number[] {
+  if (offset + length > ds.byteArray.length) throw new Error(`the ${name} palette data runs past the end of the file`);
+  return Array.from({ length: Math.floor(length / 2) }, (_, i) => ds.byteArrayParser.readUint16(ds.byteArray, offset + i * 2));
+}
+
+/** numpy's round-half-to-even, as pydicom rounds interpolated palette entries. */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Expand a segmented palette (PS3.3 C.7.9.2, 16-bit words): discrete segments (0) list
+ * values, linear segments (1) ramp from the previous value to a new one, indirect segments
+ * (2) replay earlier segments. Interpolation and the indirect offset follow pydicom, the
+ * reference the decoding is tested against.
+ */
+export function expandSegments(data: readonly number[], maxSegments = Infinity, previous: number | null = null, depth = 0): number[] {
+  if (depth > 8) throw new Error('the segmented palette refers to itself too deeply');
+  const lut: number[] = [];
+  let at = 0;
+  let segments = 0;
+  while (at + 1 < data.length && segments < maxSegments) {
+    const opcode = data[at]!;
+    const length = data[at + 1]!;
+    at += 2;
+    if (opcode === 0) {
+      lut.push(...data.slice(at, at + length));
+      at += length;
+    } else if (opcode === 1) {
+      const y0 = lut.length ? lut[lut.length - 1]! : previous;
+      if (y0 === null) throw new Error('the segmented palette starts with a linear segment');
+      const y1 = data[at++]!;
+      if (y0 === y1 || length === 1) {
+        for (let i = 0; i < length; i++) lut.push(length === 1 ? roundHalfEven(y0 + (y1 - y0)) : y1);
+      } else {
+        // np.linspace(y0 + step, y1, length): start + i * (stop - start) / (length - 1), last value exact
+        const start = y0 + (y1 - y0) / length;
+        const delta = (y1 - start) / (length - 1);
+        for (let i = 0; i < length; i++) lut.push(roundHalfEven(i === length - 1 ? y1 : i * delta + start));
+      }
+    } else if (opcode === 2) {
+      if (!lut.length) throw new Error('the segmented palette starts with an indirect segment');
+      const offset = (data[at + 1]! << 16) | data[at]!;
+      at += 2;
+      lut.push(...expandSegments(data.slice(offset), length, lut[lut.length - 1]!, depth + 1));
+    } else {
+      throw new Error(`the segmented palette has an unknown segment type ${opcode}`);
+    }
+    segments++;
+  }
+  return lut;
+}
+
+function segmentedLut(data: number[], entries: number, name: string): Uint16Array {
+  const lut = expandSegments(data);
+  if (lut.length < entries) throw new Error(`the segmented ${name} palette expands to ${lut.length} entries, its descriptor says ${entries}`);
+  return Uint16Array.from(lut.slice(0, entries));
 }
 
 /** Interleaved RGB (uint8 or uint16 by the palette's depth) from one frame of indices. */
