@@ -21,11 +21,42 @@ const nonEmpty = z.string().min(1).max(4096);
 
 // ---------------------------------------------------------------- domain shapes
 
-/** COCO-style uncompressed RLE: column-major run lengths, starting with a run of 0s. */
-export const Rle = z.object({
-  size: z.tuple([z.number().int().positive(), z.number().int().positive()]), // [height, width]
-  counts: z.array(z.number().int().nonnegative()).max(50_000_000),
-});
+/** Largest mask, in pixels, a request may carry (16384 x 16384). */
+export const MAX_MASK_PIXELS = 16384 * 16384;
+
+/**
+ * COCO-style uncompressed RLE: column-major run lengths, starting with a run of 0s.
+ *
+ * Validated by one plain loop rather than a per-element zod schema: a mask can carry
+ * millions of runs, and the runs are bounded by the mask's own size first (an RLE cannot have
+ * more runs than pixels, plus the leading 0-run), so a hostile request is refused before any
+ * per-run work.
+ */
+export const Rle = z
+  .object({
+    size: z.tuple([z.number().int().positive(), z.number().int().positive()]), // [height, width]
+    counts: z.custom<number[]>((v) => Array.isArray(v), { message: 'counts must be an array of run lengths' }),
+  })
+  .superRefine((rle, ctx) => {
+    const [h, w] = rle.size;
+    const pixels = h * w;
+    if (pixels > MAX_MASK_PIXELS) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['size'], message: `a mask of ${w}x${h} is larger than the ${MAX_MASK_PIXELS}-pixel limit` });
+      return;
+    }
+    const counts = rle.counts;
+    if (counts.length > pixels + 1) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['counts'], message: `${counts.length} runs cannot describe ${pixels} pixels` });
+      return;
+    }
+    for (let i = 0; i < counts.length; i++) {
+      const n = counts[i];
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['counts', i], message: 'run lengths are non-negative integers' });
+        return;
+      }
+    }
+  });
 export type Rle = z.infer<typeof Rle>;
 
 export const ImageStatus = z.enum(['unlabelled', 'in_progress', 'done']);
@@ -43,6 +74,8 @@ export const ProjectInfo = z.object({
   name: z.string(),
   schemaVersion: z.number().int(),
   imageCount: z.number().int().nonnegative(),
+  /** Records found unsafe when the project was opened (paths leading out of its folder): refused, never used. */
+  warnings: z.array(z.string()),
 });
 export type ProjectInfo = z.infer<typeof ProjectInfo>;
 

@@ -1,7 +1,12 @@
 /**
  * Who may talk to the browser host: requests addressed to 127.0.0.1/localhost on our port
- * (a DNS-rebinding page arrives with its own Host), from our own origin, carrying the
- * per-run token in a header, the session cookie, or (first visit only) the URL.
+ * (a DNS-rebinding page arrives with its own Host), from our own origin.
+ *
+ * Two secrets, because browsers share cookies across ports on one host: any other program's
+ * page on 127.0.0.1 receives our cookie. So the cookie carries only a *page key*, which loads
+ * the renderer's files (public code) and nothing else. The API *token* travels only in the
+ * `x-delineate-token` header; the renderer takes it from the first visit's URL fragment and
+ * keeps it in sessionStorage, which is scoped to our exact origin (port included).
  *
  * Runtime: Node (crypto for constant-time comparison).
  */
@@ -19,8 +24,9 @@ export function cookieName(port: number): string {
   return `delineate_${port}`;
 }
 
-export function sessionCookie(port: number, token: string): string {
-  return `${cookieName(port)}=${token}; Path=/; HttpOnly; SameSite=Strict`;
+/** The page-key cookie: loads the renderer's files, never accepted by the API. */
+export function sessionCookie(port: number, pageKey: string): string {
+  return `${cookieName(port)}=${pageKey}; Path=/; HttpOnly; SameSite=Strict`;
 }
 
 export function tokensEqual(expected: string, given: string | undefined | null): boolean {
@@ -50,17 +56,19 @@ export function allowedOrigins(port: number): Set<string> {
 export type GuardVerdict = { ok: true; via: 'header' | 'cookie' | 'query' } | { ok: false; status: 401 | 403; reason: string };
 
 /**
- * Decide whether a request may proceed. `queryToken` is honoured only for page loads
- * (the printed URL); API calls must use the header or the cookie.
+ * Decide whether a request may proceed. API calls need the token in the header, nothing
+ * else. Page loads take the header, the page-key cookie, or (the printed URL) the token in
+ * the query, which the host then trades for the cookie.
  */
 export function checkRequest(opts: {
   port: number;
   token: string;
+  pageKey: string;
   headers: IncomingHttpHeaders;
   queryToken?: string | null;
   isApi: boolean;
 }): GuardVerdict {
-  const { port, token, headers, isApi } = opts;
+  const { port, token, pageKey, headers, isApi } = opts;
   if (!allowedHosts(port).has(String(headers.host ?? '').toLowerCase())) {
     return { ok: false, status: 403, reason: 'Host header is not this Delineate host' };
   }
@@ -77,9 +85,10 @@ export function checkRequest(opts: {
   if (fromHeader !== undefined) {
     return tokensEqual(token, fromHeader) ? { ok: true, via: 'header' } : { ok: false, status: 403, reason: 'Wrong token' };
   }
+  if (isApi) return { ok: false, status: 401, reason: 'Token required: API calls carry it in the x-delineate-token header' };
   const fromCookie = parseCookies(headers.cookie).get(cookieName(port));
-  if (fromCookie !== undefined && tokensEqual(token, fromCookie)) return { ok: true, via: 'cookie' };
-  if (!isApi && opts.queryToken != null) {
+  if (fromCookie !== undefined && tokensEqual(pageKey, fromCookie)) return { ok: true, via: 'cookie' };
+  if (opts.queryToken != null) {
     return tokensEqual(token, opts.queryToken) ? { ok: true, via: 'query' } : { ok: false, status: 403, reason: 'Wrong token' };
   }
   if (fromCookie !== undefined) return { ok: false, status: 403, reason: 'Wrong token' };

@@ -2,10 +2,12 @@
  * The browser host: the same renderer and services as the Electron shell, over HTTP on
  * 127.0.0.1 with a per-run token.
  *
- *   GET  /?token=T        first visit: sets the HttpOnly session cookie, redirects to /
- *   GET  /<asset>         the renderer build (dist/renderer), token (cookie) required
- *   POST /api/<method>    body: wire message (see wire.ts) or JSON; answer: wire message,
- *                         or an ApiErrorShape JSON body with a 4xx/5xx status
+ *   GET  /?token=T        first visit: sets the page-key cookie, redirects to /#token=T
+ *                         (the renderer moves the token into sessionStorage)
+ *   GET  /<asset>         the renderer build (dist/renderer), page-key cookie required
+ *   POST /api/<method>    token in the x-delineate-token header (never a cookie: see
+ *                         request-guard.ts); body: wire message (see wire.ts) or JSON;
+ *                         answer: wire message, or an ApiErrorShape JSON body with a 4xx/5xx status
  *
  * Runtime: Node.
  */
@@ -14,11 +16,12 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiError, type Handlers } from '../contract/api.js';
 import { createDispatch, type Dispatch } from '../ipc/dispatch.js';
+import { plainApiError } from '../ipc/plain-errors.js';
 import { httpStatusFor } from './errors.js';
 import { checkRequest, newToken, sessionCookie } from './request-guard.js';
 import { SECURITY_HEADERS } from './security-headers.js';
 import { findStaticFile, mimeTypeFor } from './static-files.js';
-import { decodeMessage, encodeMessage, MAX_REQUEST_BYTES, WIRE_CONTENT_TYPE, WireFormatError } from './wire.js';
+import { decodeMessage, encodeMessage, MAX_JSON_BYTES, MAX_REQUEST_BYTES, WIRE_CONTENT_TYPE, WireFormatError } from './wire.js';
 
 export const DEFAULT_MAX_BODY_BYTES = MAX_REQUEST_BYTES;
 const LOOPBACK = '127.0.0.1';
@@ -82,7 +85,10 @@ function decodeParams(body: Buffer, contentType: string): unknown {
   if (body.length === 0) return {};
   try {
     if (contentType.startsWith(WIRE_CONTENT_TYPE)) return decodeMessage(body);
-    if (contentType.startsWith('application/json')) return JSON.parse(body.toString('utf8'));
+    if (contentType.startsWith('application/json')) {
+      if (body.length > MAX_JSON_BYTES) throw new WireFormatError(`A JSON body of ${body.length} bytes is more than the ${MAX_JSON_BYTES}-byte limit`);
+      return JSON.parse(body.toString('utf8'));
+    }
   } catch (e) {
     const why = e instanceof WireFormatError || e instanceof SyntaxError ? e.message : String(e);
     throw new HttpFailure(400, new ApiError('bad_request', `Malformed request body: ${why}`));
@@ -127,6 +133,7 @@ async function handleStatic(req: IncomingMessage, res: ServerResponse, url: URL,
 
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const token = options.token ?? newToken();
+  const pageKey = newToken();
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const dispatch = createDispatch(options.handlers, options.logInternal ? { logInternal: options.logInternal } : {});
   let port = 0;
@@ -136,12 +143,14 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       try {
         const url = new URL(req.url ?? '/', `http://${LOOPBACK}:${port}`);
         const isApi = url.pathname.startsWith('/api/');
-        const verdict = checkRequest({ port, token, headers: req.headers, queryToken: url.searchParams.get('token'), isApi });
+        const verdict = checkRequest({ port, token, pageKey, headers: req.headers, queryToken: url.searchParams.get('token'), isApi });
         if (!verdict.ok) throw new HttpFailure(verdict.status, new ApiError('bad_request', verdict.reason));
         if (verdict.via === 'query') {
-          // Trade the URL token for the cookie and drop it from the address bar and history.
+          // Trade the URL token for the page-key cookie; the token moves to the fragment, which
+          // never leaves the browser, for the renderer to keep in sessionStorage.
           url.searchParams.delete('token');
-          res.writeHead(303, { ...SECURITY_HEADERS, 'set-cookie': sessionCookie(port, token), location: sameOriginPath(url), 'cache-control': 'no-store' });
+          const location = `${sameOriginPath(url)}#token=${encodeURIComponent(token)}`;
+          res.writeHead(303, { ...SECURITY_HEADERS, 'set-cookie': sessionCookie(port, pageKey), location, 'cache-control': 'no-store' });
           res.end();
           return;
         }
@@ -149,7 +158,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         else await handleStatic(req, res, url, options.staticDir);
       } catch (e) {
         if (e instanceof HttpFailure) sendError(res, e.status, e.apiError);
-        else sendError(res, 500, ApiError.from(e));
+        else {
+          options.logInternal?.(req.url ?? '?', e);
+          sendError(res, 500, plainApiError(e));
+        }
         // Unread request bodies would otherwise keep the socket busy.
         if (!req.complete) req.resume();
       }

@@ -22,6 +22,12 @@ export const WIRE_CONTENT_TYPE = 'application/x-delineate-frame';
  * file contents, so the renderer batches `images.importFiles` below this size.
  */
 export const MAX_REQUEST_BYTES = 256 * 1024 * 1024;
+/**
+ * Largest JSON part of a message. Parsing JSON blocks the event loop (about 10 ms per MB
+ * here), so a request may carry big binary blobs but not a huge JSON tree that would stall
+ * every other request while it is parsed.
+ */
+export const MAX_JSON_BYTES = 32 * 1024 * 1024;
 const MAGIC = [0x44, 0x4c, 0x4e, 0x31]; // "DLN1"
 const HEADER_BYTES = 8;
 const ALIGN = 8;
@@ -108,6 +114,7 @@ export function decodeMessage(message: Uint8Array): unknown {
   const buf = message.byteOffset % ALIGN === 0 ? message : message.slice();
   const jsonLength = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(4, true);
   if (HEADER_BYTES + jsonLength > buf.byteLength) throw new WireFormatError('Truncated message: JSON runs past the end');
+  if (jsonLength > MAX_JSON_BYTES) throw new WireFormatError(`The message's JSON part is ${jsonLength} bytes, more than the ${MAX_JSON_BYTES}-byte limit`);
   const blobStart = alignUp(HEADER_BYTES + jsonLength);
   let tree: unknown;
   try {

@@ -6,6 +6,7 @@
  * Runtime: pure Node (no `electron`).
  */
 import { ApiError, parseRequest, type Handlers, type MethodName } from '../contract/api.js';
+import { plainApiError } from './plain-errors.js';
 
 export type Dispatch = (method: unknown, params: unknown) => Promise<unknown>;
 
@@ -23,8 +24,10 @@ export function createDispatch(handlers: Handlers, options: DispatchOptions = {}
     try {
       return await handler.call(handlers, params);
     } catch (e) {
-      if (!(e instanceof ApiError)) logInternal(method as MethodName, e);
-      throw ApiError.from(e);
+      if (e instanceof ApiError) throw e;
+      // The raw message and stack go to the log; the caller gets a code and a sentence.
+      logInternal(method as MethodName, e);
+      throw plainApiError(e);
     }
   };
 }

@@ -4,13 +4,14 @@
  *
  * Runtime: Node. Never imports `electron`.
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ApiError, type ImageStatus, type MethodName, type ParsedParams, type ProjectHandlers, type ProjectInfo, type Result } from '../contract/api.js';
 import { checkRle, rleArea } from '../contract/rle.js';
 import { PixelService } from './imaging/pixel.service.js';
 import { ImportService } from './importer/import.service.js';
 import { sourcesFromPaths, sourcesFromUploads } from './importer/import-sources.js';
+import { checkCreateTarget, insideProject, lockProject, makeProjectFolders, projectPathFrom } from './project-folder.node.js';
 import { AuditRepository } from './store/audit.repository.js';
 import { ImagesRepository } from './store/images.repository.js';
 import { LabelsRepository } from './store/labels.repository.js';
@@ -35,12 +36,15 @@ class OpenProject {
   readonly audit: AuditRepository;
   readonly pixels: PixelService;
   readonly importer: ImportService;
+  /** Rows whose stored paths lead out of the folder (a crafted or damaged database): reported once, refused on use. */
+  readonly warnings: string[];
 
   constructor(
     readonly dir: string,
     readonly db: Db,
     user: string,
     now: () => string,
+    private readonly unlock: () => void,
   ) {
     this.images = new ImagesRepository(db);
     this.masks = new MasksRepository(db);
@@ -48,17 +52,34 @@ class OpenProject {
     this.audit = new AuditRepository(db);
     this.pixels = new PixelService(dir, this.images);
     this.importer = new ImportService({ db, images: this.images, audit: this.audit, projectDir: dir, user, now });
+    this.warnings = unsafeRows(dir, db);
   }
 
   info(): ProjectInfo {
     const name = (this.db.prepare("SELECT value FROM meta WHERE key = 'name'").pluck().get() as string | undefined) ?? path.basename(this.dir);
-    return { path: this.dir, name, schemaVersion: schemaVersion(this.db), imageCount: this.images.count() };
+    return { path: this.dir, name, schemaVersion: schemaVersion(this.db), imageCount: this.images.count(), warnings: this.warnings };
   }
 
   close(): void {
     this.pixels.clear();
     this.db.close();
+    this.unlock();
   }
+}
+
+/** Check every path the database stores against the folder; a sentence per kind of bad row. */
+function unsafeRows(dir: string, db: Db): string[] {
+  const out: string[] = [];
+  const images = db.prepare('SELECT id, media_path AS mediaPath, sha256 FROM images').all() as { id: number; mediaPath: string; sha256: string }[];
+  const bad = images.filter((r) => !/^[0-9a-f]{64}$/.test(r.sha256) || !insideProject(dir, r.mediaPath)).map((r) => r.id);
+  if (bad.length) out.push(`${bad.length} image record(s) point outside the project folder and are refused (ids ${bad.slice(0, 10).join(', ')}${bad.length > 10 ? ', …' : ''}).`);
+  const hasJobs = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").get();
+  if (hasJobs) {
+    const runs = db.prepare('SELECT id, run_dir AS runDir FROM jobs').all() as { id: string; runDir: string }[];
+    const badRuns = runs.filter((r) => !insideProject(dir, r.runDir)).map((r) => r.id);
+    if (badRuns.length) out.push(`${badRuns.length} training run record(s) point outside the project folder and are refused (${badRuns.slice(0, 5).join(', ')}).`);
+  }
+  return out;
 }
 
 /**
@@ -108,33 +129,49 @@ export class ProjectService implements ProjectHandlers {
   });
 
   'project.create': Sync<'project.create'> = ({ path: raw, name }) => {
-    const dir = path.resolve(raw);
+    const dir = projectPathFrom(raw);
+    checkCreateTarget(dir);
     const dbFile = path.join(dir, PROJECT_DB);
     if (existsSync(dbFile)) throw new ApiError('conflict', 'A project already exists in this folder: open it instead', dir);
     if (existsSync(dir) && readdirSync(dir).length > 0) {
       throw new ApiError('conflict', 'The folder is not empty: choose an empty or new folder for a project', dir);
     }
     try {
-      for (const sub of ['media', 'models']) mkdirSync(path.join(dir, sub), { recursive: true });
-    } catch (e) {
-      throw new ApiError('io', `Cannot create the project folder: ${(e as Error).message}`, dir);
+      makeProjectFolders(dir);
+    } catch {
+      throw new ApiError('io', 'The project folder could not be created there.', dir);
     }
-    const db = openProjectDatabase(dbFile, { create: true });
-    const at = this.now();
-    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?), (?, ?), (?, ?)').run(
-      'name', name?.trim() || path.basename(dir), 'created_at', at, 'created_by', this.opts.user,
-    );
-    return this.switchTo(new OpenProject(dir, db, this.opts.user, this.now));
+    return this.openAt(dir, dbFile, true, name);
   };
 
   'project.open': Sync<'project.open'> = ({ path: raw }) => {
-    const dir = path.resolve(raw);
+    const dir = projectPathFrom(raw);
     const dbFile = path.join(dir, PROJECT_DB);
     if (!existsSync(dbFile)) throw new ApiError('not_found', `No Delineate project here (no ${PROJECT_DB})`, dir);
-    const db = openProjectDatabase(dbFile, { create: false });
-    for (const sub of ['media', 'models']) mkdirSync(path.join(dir, sub), { recursive: true });
-    return this.switchTo(new OpenProject(dir, db, this.opts.user, this.now));
+    return this.openAt(dir, dbFile, false);
   };
+
+  /** Lock, open and (for a new project) name it; the lock is released if anything fails. */
+  private openAt(dir: string, dbFile: string, create: boolean, name?: string): ProjectInfo {
+    const unlock = lockProject(dir);
+    let db: Db | null = null;
+    try {
+      db = openProjectDatabase(dbFile, { create });
+      if (create) {
+        const at = this.now();
+        db.prepare('INSERT INTO meta (key, value) VALUES (?, ?), (?, ?), (?, ?)').run(
+          'name', name?.trim() || path.basename(dir), 'created_at', at, 'created_by', this.opts.user,
+        );
+      } else {
+        makeProjectFolders(dir);
+      }
+      return this.switchTo(new OpenProject(dir, db, this.opts.user, this.now, unlock));
+    } catch (e) {
+      db?.close();
+      unlock();
+      throw e;
+    }
+  }
 
   'project.current': Sync<'project.current'> = () => this.project?.info() ?? null;
 
@@ -159,7 +196,7 @@ export class ProjectService implements ProjectHandlers {
 
   'images.setStatus': Sync<'images.setStatus'> = ({ imageId, status }) => {
     const p = this.open();
-    p.db.transaction(() => this.changeStatus(p, imageId, status))();
+    p.db.transaction(() => this.changeStatus(p, imageId, status)).immediate();
     return null;
   };
 
@@ -206,7 +243,7 @@ export class ProjectService implements ProjectHandlers {
       p.labels.update(id, trimmed, color);
       p.audit.record({ at, author: this.opts.user, action: 'update', entity: 'label', entityId: id, imageId: null, detail: { from: before, to: { name: trimmed, color } } });
       return { id, name: trimmed, color };
-    })();
+    }).immediate();
   };
 
   'labels.delete': Sync<'labels.delete'> = ({ id }) => {
@@ -219,7 +256,7 @@ export class ProjectService implements ProjectHandlers {
       if (used > 0) throw new ApiError('conflict', `Label "${before.name}" is used by ${used} mask(s); delete or relabel them first`);
       p.labels.delete(id);
       p.audit.record({ at: this.now(), author: this.opts.user, action: 'delete', entity: 'label', entityId: id, imageId: null, detail: before });
-    })();
+    }).immediate();
     return null;
   };
 
@@ -271,7 +308,7 @@ export class ProjectService implements ProjectHandlers {
       p.audit.record({ at, author, action: 'create', entity: 'mask', entityId: newId, imageId, detail });
       if (p.images.status(imageId) === 'unlabelled') this.changeStatus(p, imageId, 'in_progress');
       return newId;
-    })();
+    }).immediate();
     return { id, savedAt: at };
   };
 
@@ -285,7 +322,7 @@ export class ProjectService implements ProjectHandlers {
         at: this.now(), author: this.opts.user, action: 'delete', entity: 'mask', entityId: existing.id, imageId: key.imageId,
         detail: { frame: key.frame, labelId: key.labelId, instance: key.instance, areaBefore: existing.area },
       });
-    })();
+    }).immediate();
     return null;
   };
 

@@ -70,12 +70,13 @@ describe('token on every request', () => {
     assert.equal((await apiCall(`/api/app.info?token=${host.token}`, {})).status, 401);
   });
 
-  test('first visit trades the URL token for an HttpOnly SameSite=Strict cookie, then assets load with it', async () => {
+  test('first visit trades the URL token for a page-key cookie and hands the token to the page in the fragment', async () => {
     const first = await rawRequest(host.port, { path: `/?token=${host.token}` });
     assert.equal(first.status, 303);
-    assert.equal(first.headers.location, '/', 'token dropped from the address bar');
+    assert.equal(first.headers.location, `/#token=${encodeURIComponent(host.token)}`, 'token out of the query, into the fragment (never sent to a server)');
     const cookie = String(first.headers['set-cookie']);
-    assert.match(cookie, new RegExp(`^delineate_${host.port}=${host.token};`));
+    assert.match(cookie, new RegExp(`^delineate_${host.port}=[A-Za-z0-9_-]{43};`));
+    assert.ok(!cookie.includes(host.token), 'the cookie is not the API token');
     assert.match(cookie, /HttpOnly/);
     assert.match(cookie, /SameSite=Strict/);
     const jar = cookie.split(';')[0]!;
@@ -86,8 +87,17 @@ describe('token on every request', () => {
     const asset = await rawRequest(host.port, { path: '/assets/app.js', headers: { cookie: `other=1; ${jar}` } });
     assert.equal(asset.status, 200);
     assert.match(asset.headers['content-type'] ?? '', /^text\/javascript/);
-    const api = await apiCall('/api/app.info', { cookie: jar });
-    assert.equal(api.status, 200);
+  });
+
+  test('the cookie is no credential for the API: another local server that receives it cannot replay it (issue 9, finding 1)', async () => {
+    const first = await rawRequest(host.port, { path: `/?token=${host.token}` });
+    const jar = String(first.headers['set-cookie']).split(';')[0]!;
+    const value = jar.split('=')[1]!;
+    // as a cookie, as the header, or both: refused
+    assert.equal((await apiCall('/api/app.info', { cookie: jar })).status, 401);
+    assert.equal((await apiCall('/api/app.info', { 'x-delineate-token': value })).status, 403);
+    assert.equal((await apiCall('/api/app.info', { cookie: jar, 'x-delineate-token': value })).status, 403);
+    assert.equal((await apiCall('/api/app.info', { 'x-delineate-token': host.token })).status, 200);
   });
 
   test('the token visit redirects on this origin only, whatever the path looks like', async () => {

@@ -38,13 +38,17 @@ test('npm start serves the app on 127.0.0.1 with a token and stops cleanly on Ct
 
     const first = await fetch(url, { redirect: 'manual' });
     assert.equal(first.status, 303);
+    const token = new URL(url).searchParams.get('token')!;
+    assert.equal(first.headers.get('location'), `/#token=${encodeURIComponent(token)}`);
     const cookie = first.headers.get('set-cookie')!.split(';')[0]!;
     const page = await fetch(new URL('/', url), { headers: { cookie } });
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<div id="app">/);
     assert.equal((await fetch(new URL('/', url))).status, 401, 'no token, no page');
 
-    const info = await fetch(new URL('/api/app.info', url), { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: '{}' });
+    const byCookie = await fetch(new URL('/api/app.info', url), { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(byCookie.status, 401, 'the page cookie opens no API');
+    const info = await fetch(new URL('/api/app.info', url), { method: 'POST', headers: { 'x-delineate-token': token, 'content-type': 'application/json' }, body: '{}' });
     assert.equal(info.status, 200);
     const text = Buffer.from(await info.arrayBuffer()).toString('latin1');
     assert.match(text, /"transport":"browser"/, 'the real services answer');

@@ -13,9 +13,15 @@ import { FileProblem } from './file-problem.js';
 import { LruCache } from './frame-cache.js';
 import { decodeRaster, type RasterFormat } from './raster.js';
 import { renderThumbnail } from './thumbnail.js';
+import { insideProject } from '../project-folder.node.js';
 
 const FRAME_CACHE_BYTES = 512 * 1024 * 1024;
 const FILE_CACHE_BYTES = 256 * 1024 * 1024;
+
+/** A row whose stored path would lead out of the project folder (a crafted or damaged database). */
+function refusedRow(row: ImageMediaRow): ApiError {
+  return new ApiError('io', `Image ${row.id} is refused: its record in the project database points outside the project folder.`);
+}
 
 export class PixelService {
   private readonly frames = new LruCache<PixelFrame>(FRAME_CACHE_BYTES, (f) => f.data.byteLength + 200);
@@ -33,7 +39,8 @@ export class PixelService {
   }
 
   private readMedia(row: ImageMediaRow): Uint8Array {
-    const file = path.join(this.projectDir, row.mediaPath);
+    const file = insideProject(this.projectDir, row.mediaPath);
+    if (!file) throw refusedRow(row);
     try {
       return readFileSync(file);
     } catch (e) {
@@ -72,7 +79,9 @@ export class PixelService {
   async thumbnail(imageId: number): Promise<Uint8Array<ArrayBuffer>> {
     const row = this.row(imageId);
     const dir = path.join(this.projectDir, 'thumbs');
+    if (!/^[0-9a-f]{64}$/.test(row.sha256)) throw refusedRow(row);
     const file = path.join(dir, `${row.sha256}.png`);
+    if (!insideProject(this.projectDir, path.join('thumbs', `${row.sha256}.png`))) throw refusedRow(row);
     if (existsSync(file)) return new Uint8Array(readFileSync(file));
     const f = await this.pixels(imageId, Math.floor(row.frames / 2));
     const png = await renderThumbnail(f, row.windows);

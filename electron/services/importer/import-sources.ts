@@ -4,9 +4,15 @@
  *
  * Runtime: Node (fs).
  */
-import { readFileSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { FileProblem } from '../imaging/file-problem.js';
+
+/** Largest file an import reads (a DICOM study file is rarely over a few hundred MB). */
+export const MAX_IMPORT_FILE_BYTES = 2 * 1024 ** 3;
+/** Up to this size a file is read synchronously (about twice as fast for a few MB); larger ones off the event loop. */
+const SYNC_READ_BYTES = 32 * 1024 * 1024;
 
 export interface ImportSource {
   /** What the report names: the absolute path, or the name the renderer sent. */
@@ -39,17 +45,84 @@ function toPosix(p: string): string {
   return p.split(path.sep).join('/');
 }
 
+/**
+ * Read one regular file. Opened non-blocking and checked on the open descriptor (no race with
+ * a swap): a FIFO would block every request until someone writes to it, a device such as
+ * /dev/zero never ends. Size-checked before reading.
+ */
+export async function readRegularFile(file: string): Promise<Uint8Array> {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    throw new FileProblem('unreadable', 'The file could not be opened.', (e as NodeJS.ErrnoException).code ?? (e as Error).message);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new FileProblem('unsupported_format', 'This is not an ordinary file (a device, pipe or socket) and was not read.', kindOf(st));
+    if (st.size > MAX_IMPORT_FILE_BYTES) {
+      throw new FileProblem('unsupported_format', `The file is ${(st.size / 1024 ** 3).toFixed(1)} GB, more than the ${MAX_IMPORT_FILE_BYTES / 1024 ** 3} GB an import reads.`, `${st.size} bytes`);
+    }
+    if (st.size > SYNC_READ_BYTES) {
+      closeSync(fd);
+      fd = -1;
+      return await readLarge(file, st.size);
+    }
+    const out = new Uint8Array(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const n = readSync(fd, out, off, st.size - off, off);
+      if (n === 0) break; // shrank while we read: keep what is there
+      off += n;
+    }
+    return off === st.size ? out : out.subarray(0, off);
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+async function readLarge(file: string, size: number): Promise<Uint8Array> {
+  const h = await open(file, 'r');
+  try {
+    if (!(await h.stat()).isFile()) throw new FileProblem('unsupported_format', 'This is not an ordinary file and was not read.');
+    const out = new Uint8Array(size);
+    let off = 0;
+    while (off < size) {
+      const { bytesRead } = await h.read(out, off, Math.min(size - off, 16 * 1024 * 1024), off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+    }
+    return off === size ? out : out.subarray(0, off);
+  } finally {
+    await h.close();
+  }
+}
+
+function kindOf(st: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+  return st.isFIFO() ? 'FIFO' : st.isCharacterDevice() ? 'character device' : st.isBlockDevice() ? 'block device' : st.isSocket() ? 'socket' : 'special file';
+}
+
 /** Expand files and folders (recursively). Paths that do not exist are returned as unreadable. */
 export async function sourcesFromPaths(paths: readonly string[]): Promise<{ sources: ImportSource[]; unreadable: UnreadableSource[] }> {
   const sources: ImportSource[] = [];
   const unreadable: UnreadableSource[] = [];
   for (const raw of paths) {
+    if (!path.isAbsolute(raw)) {
+      unreadable.push({ file: raw, reason: 'Give the full path (a relative path would be read from wherever Delineate was started).' });
+      continue;
+    }
     const p = path.resolve(raw);
     let isDir: boolean;
     try {
-      isDir = (await stat(p)).isDirectory();
+      const st = await stat(p);
+      isDir = st.isDirectory();
+      if (!isDir && !st.isFile()) {
+        unreadable.push({ file: p, reason: `This is not an ordinary file (${kindOf(st)}) and was not read.` });
+        continue;
+      }
     } catch (e) {
-      unreadable.push({ file: p, reason: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      const code = (e as NodeJS.ErrnoException).code;
+      unreadable.push({ file: p, reason: code === 'ENOENT' ? 'There is no file or folder at this path.' : code === 'EACCES' ? 'Permission denied: Delineate may not read it.' : 'It could not be read.' });
       continue;
     }
     const files: string[] = [];
@@ -57,7 +130,7 @@ export async function sourcesFromPaths(paths: readonly string[]): Promise<{ sour
       try {
         await walk(p, files);
       } catch (e) {
-        unreadable.push({ file: p, reason: `cannot list folder: ${(e as Error).message}` });
+        unreadable.push({ file: p, reason: `The folder could not be listed (${(e as NodeJS.ErrnoException).code ?? 'error'}).` });
       }
     } else {
       files.push(p);
@@ -65,10 +138,7 @@ export async function sourcesFromPaths(paths: readonly string[]): Promise<{ sour
     const base = path.dirname(p);
     for (const f of files) {
       const rel = toPosix(path.relative(base, path.dirname(f)));
-      // Synchronous read on purpose: for files of a few MB it is about twice as fast as
-      // fs.promises.readFile (which goes through the thread pool in chunks), and it blocks
-      // the event loop only for the length of one read.
-      sources.push({ file: f, fileName: path.basename(f), folder: rel || path.basename(base) || '/', read: async () => readFileSync(f) });
+      sources.push({ file: f, fileName: path.basename(f), folder: rel || path.basename(base) || '/', read: () => readRegularFile(f) });
     }
   }
   return { sources, unreadable };

@@ -19,6 +19,7 @@ import { orderSlices } from '../imaging/slice-order.js';
 import type { AuditRepository } from '../store/audit.repository.js';
 import type { ImagesRepository, NewImage } from '../store/images.repository.js';
 import type { Db } from '../store/project-database.js';
+import { insideProject } from '../project-folder.node.js';
 import { type ProbedImage, probeFile } from './file-probe.js';
 import type { ImportSource, UnreadableSource } from './import-sources.js';
 
@@ -43,6 +44,7 @@ interface Ready {
 type WriteResult = { id: number; duplicate: boolean } | { failed: string };
 
 export const DEFAULT_BATCH_SIZE = 200;
+const CLOSED = 'The project was closed before this file could be stored; nothing of it was kept. Import it again.';
 
 export class ImportService {
   constructor(private readonly d: ImportDeps) {}
@@ -62,7 +64,13 @@ export class ImportService {
     const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
     mkdirSync(path.join(this.d.projectDir, 'media'), { recursive: true });
     for (let i = 0; i < sources.length; i += batchSize) {
-      await this.importBatch(sources.slice(i, i + batchSize), report);
+      const batch = sources.slice(i, i + batchSize);
+      if (!this.d.db.open) {
+        // Closed (or switched) while we were reading files: stop, store nothing more, say so.
+        for (const s of sources.slice(i)) report.failed.push({ file: s.file, code: 'write_failed', reason: CLOSED });
+        break;
+      }
+      await this.importBatch(batch, report);
     }
     report.elapsedMs = performance.now() - started;
     return report;
@@ -71,13 +79,20 @@ export class ImportService {
   private async importBatch(batch: readonly ImportSource[], report: ImportReport): Promise<void> {
     const ready: Ready[] = [];
     const pendingBySha = new Map<string, Ready>();
-    for (const source of batch) {
+    for (const [k, source] of batch.entries()) {
       let bytes: Uint8Array;
       try {
         bytes = await source.read();
       } catch (e) {
-        report.failed.push({ file: source.file, code: 'unreadable', reason: 'The file could not be read from disk.', detail: (e as NodeJS.ErrnoException).code ?? (e as Error).message });
+        report.failed.push(e instanceof FileProblem ? toFailure(source.file, e) : { file: source.file, code: 'unreadable', reason: 'The file could not be read from disk.', detail: (e as NodeJS.ErrnoException).code ?? (e as Error).message });
         continue;
+      }
+      if (!this.d.db.open) {
+        // The project was closed or switched during the read: nothing of this batch is stored.
+        for (const f of [...ready.flatMap((r) => [r.source.file, ...r.twins]), ...batch.slice(k).map((b) => b.file)]) {
+          report.failed.push({ file: f, code: 'write_failed', reason: CLOSED });
+        }
+        return;
       }
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       const existing = this.d.images.idBySha(sha256);
@@ -111,10 +126,16 @@ export class ImportService {
       pendingBySha.set(sha256, entry);
     }
     if (ready.length === 0) return;
+    if (!this.d.db.open) {
+      for (const r of ready) for (const f of [r.source.file, ...r.twins]) report.failed.push({ file: f, code: 'write_failed', reason: CLOSED });
+      return;
+    }
 
     const created: string[] = [];
     try {
-      const results = this.d.db.transaction(() => this.writeBatch(ready, created))();
+      // IMMEDIATE: take the write lock up front, so a second app on the project waits (busy
+      // timeout) instead of failing at its first write, and sees what the first committed.
+      const results = this.d.db.transaction(() => this.writeBatch(ready, created)).immediate();
       ready.forEach((r, k) => {
         const result = results[k]!;
         if ('failed' in result) {
@@ -153,8 +174,9 @@ export class ImportService {
   private repairMedia(id: number, bytes: Uint8Array): void {
     const rel = this.d.images.media(id)?.mediaPath;
     if (!rel) return;
-    const target = path.join(this.d.projectDir, rel);
-    if (!mediaIntact(target, bytes)) writeMediaDurably(target, bytes);
+    // The stored path is data: never write where a crafted database points outside the project.
+    const target = insideProject(this.d.projectDir, rel);
+    if (target && !mediaIntact(target, bytes)) writeMediaDurably(target, bytes);
   }
 
   /**

@@ -28,10 +28,11 @@ export function openProjectDatabase(file: string, opts: { create: boolean }): Db
         file,
       );
     }
+    // The busy timeout first: switching to WAL and migrating wait for another process then.
+    db.pragma('busy_timeout = 5000');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
     migrate(db);
     const check = db.pragma('quick_check', { simple: true });
     if (check !== 'ok') throw new ApiError('io', `Project database is damaged: ${String(check)}`, file);
@@ -43,15 +44,18 @@ export function openProjectDatabase(file: string, opts: { create: boolean }): Db
   }
 }
 
-/** Apply every migration newer than the database, each in its own transaction. */
+/**
+ * Apply every migration newer than the database, each in its own IMMEDIATE transaction that
+ * reads the version inside it: two processes opening a new project at once take turns, and
+ * the second finds the migration done instead of failing on "table meta already exists".
+ */
 export function migrate(db: Db): number {
-  const current = db.pragma('user_version', { simple: true }) as number;
   for (const m of migrations) {
-    if (m.version <= current) continue;
     db.transaction(() => {
+      if ((db.pragma('user_version', { simple: true }) as number) >= m.version) return;
       db.exec(m.sql);
       db.pragma(`user_version = ${m.version}`);
-    })();
+    }).immediate();
   }
   return db.pragma('user_version', { simple: true }) as number;
 }

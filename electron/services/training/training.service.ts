@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { insideProject } from '../project-folder.node.js';
 import { ApiError, type ImageDetail, type PixelFrame, type SamHandlers, type TrainingHandlers } from '../../contract/api.js';
 import { decodeRle, maskIoU } from '../../contract/rle.js';
 import type { EpochPoint, JobInfo, TrainingOutcome, TrainingSettings, TrainingStage } from '../../contract/training.js';
@@ -355,7 +356,8 @@ export class TrainingService implements TrainingHandlers {
   private async run(id: string, projectDir: string, jobs: JobsRepository, controller: AbortController, ours: () => boolean, resume: boolean): Promise<void> {
     const t0 = performance.now();
     const stored = jobs.get(id)!;
-    const runDir = path.join(projectDir, stored.runDir);
+    const runDir = insideProject(projectDir, stored.runDir);
+    if (!runDir) throw new ApiError('io', `Training run ${id} is refused: its record in the project database points outside the project folder.`);
     const runFile = path.join(runDir, 'run.json');
     let stage: TrainingStage = 'environment';
     const progress = new ProgressWriter(jobs, id, stored.info);

@@ -169,6 +169,7 @@ export class Workspace {
     this.resetProjectState();
     this.project = p;
     rememberProject({ path: p.path, name: p.name });
+    for (const w of p.warnings) this.errors = [...this.errors.slice(-4), { id: ++this.errorSeq, text: w }];
     await Promise.all([this.refreshImages(), this.refreshLabels()]);
     if (restore) this.restoreLastOpen();
   }

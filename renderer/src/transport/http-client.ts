@@ -1,9 +1,9 @@
 /**
  * DelineateApi over the browser host's HTTP endpoint (POST /api/<method>).
  *
- * In the browser the per-run token travels in the HttpOnly cookie the host set on the first
- * visit, so `token` is left out; Node callers (tests, benches) pass it and it goes in the
- * `x-delineate-token` header.
+ * The per-run token goes in the `x-delineate-token` header: the renderer takes it from
+ * sessionStorage (see session-token.ts), Node callers (tests, benches) pass it. The host
+ * never accepts it from a cookie, which other local servers' pages would receive too.
  *
  * Runtime: pure (fetch, TextDecoder); runs in Chromium and in Node tests.
  */
@@ -36,7 +36,7 @@ export function createHttpApi(options: HttpApiOptions = {}): DelineateApi {
           method: 'POST',
           headers,
           body: encodeMessage(params ?? {}) as unknown as BodyInit,
-          credentials: 'same-origin',
+          credentials: 'omit',
           cache: 'no-store',
         });
       } catch (e) {

@@ -15,6 +15,7 @@ import type { DelineateApi } from '../../../electron/contract/api.js';
 import type { DelineateBridge, DesktopDialogs, MenuCommand } from '../../../electron/ipc/bridge-types.js';
 import { createBridgeApi } from './bridge-client.js';
 import { createHttpApi } from './http-client.js';
+import { takeSessionToken } from './session-token.js';
 
 declare global {
   interface Window {
@@ -32,7 +33,12 @@ const validateResults = import.meta.env?.DEV === true;
 
 export const transportKind: TransportKind = bridge ? 'electron' : 'browser';
 
-export const api: DelineateApi = bridge ? createBridgeApi(bridge, { validateResults }) : createHttpApi({ validateResults });
+function browserApi(): DelineateApi {
+  const token = typeof window !== 'undefined' ? takeSessionToken({ location: window.location, storage: window.sessionStorage, history: window.history }) : undefined;
+  return createHttpApi({ validateResults, ...(token !== undefined ? { token } : {}) });
+}
+
+export const api: DelineateApi = bridge ? createBridgeApi(bridge, { validateResults }) : browserApi();
 
 export const desktop: DesktopDialogs | null = bridge
   ? {

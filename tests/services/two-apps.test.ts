@@ -1,0 +1,70 @@
+/**
+ * Two app processes on one project (issue 9, finding 9): the project lock lets one in and
+ * tells the other "open elsewhere"; underneath it, the database stays safe anyway: a first
+ * open that migrates a new database, and read-then-write transactions, from several
+ * processes at once, all succeed (no "table meta already exists", no "database is locked").
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { openProjectDatabase } from '../../electron/services/store/project-database.js';
+import { latestSchemaVersion } from '../../electron/services/store/migrations.js';
+import { newProject, removeDir, tempDir } from './helpers.js';
+
+const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'two-apps.child.ts');
+const dirs: string[] = [];
+after(() => dirs.forEach(removeDir));
+
+function run(mode: string, target: string, start: number): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', child, mode, target, String(start)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => (out += d));
+    p.stderr.on('data', (d: Buffer) => (out += d));
+    p.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+/** Children load tsx first (about a second); they start together at a shared moment after that. */
+const together = () => Date.now() + 2500;
+
+test('a new database opened by three processes at once is migrated once, and all three open it', { timeout: 120_000 }, async () => {
+  for (let round = 0; round < 3; round++) {
+    const dir = tempDir('migrate');
+    dirs.push(dir);
+    const file = path.join(dir, 'project.sqlite');
+    const at = together();
+    const results = await Promise.all([run('migrate', file, at), run('migrate', file, at), run('migrate', file, at)]);
+    for (const r of results) assert.equal(r.code, 0, r.out);
+    const db = openProjectDatabase(file, { create: false });
+    assert.equal(db.pragma('user_version', { simple: true }), latestSchemaVersion);
+    db.close();
+  }
+});
+
+test('read-then-write transactions from two processes at once: none fails, none is lost', { timeout: 120_000 }, async () => {
+  const { s, dir } = newProject();
+  s.close();
+  dirs.push(path.dirname(dir));
+  const file = path.join(dir, 'project.sqlite');
+  const at = together();
+  const results = await Promise.all([run('saves', file, at), run('saves', file, at)]);
+  for (const r of results) assert.equal(r.code, 0, r.out);
+  const db = openProjectDatabase(file, { create: false });
+  assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'counter'").pluck().get(), '400', 'every increment of both processes counted');
+  db.close();
+});
+
+test('two apps opening one project at once: one gets it, the other is told it is open elsewhere', { timeout: 120_000 }, async () => {
+  const { s, dir } = newProject();
+  s.close();
+  dirs.push(path.dirname(dir));
+  const at = together();
+  const results = await Promise.all([run('open', dir, at), run('open', dir, at)]);
+  const codes = results.map((r) => r.code).sort();
+  assert.ok(codes[0] === 0 && (codes[1] === 3 || codes[1] === 0), results.map((r) => `${r.code}: ${r.out}`).join(' | '));
+  const refused = results.find((r) => r.code === 3);
+  if (refused) assert.match(refused.out, /open in another Delineate \(process \d+/);
+});
