@@ -330,7 +330,13 @@ export const methods = {
    */
   'sam.prepare': {
     params: z.object({ ...samTarget, next: z.array(z.object({ imageId: id, frame: z.number().int().nonnegative() })).max(16).optional() }).strict(),
-    result: z.object({ modelId: z.string(), cached: z.boolean(), encodeMs: z.number().nonnegative() }),
+    result: z.object({
+      modelId: z.string(),
+      cached: z.boolean(),
+      encodeMs: z.number().nonnegative(),
+      /** Set when the embedding was computed but could not be kept on disk (a full disk): it is used from memory. */
+      cacheWarning: z.string().optional(),
+    }),
   },
   /** Embedding progress, for the indicator: what is being computed and how much is queued. */
   'sam.status': {

@@ -3,7 +3,7 @@
  * resources/sample-project/ (written by scripts/make-sample-project.ts) through the ordinary
  * import, mask and model paths, so it is a project like any other. Runtime: node.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,9 @@ export async function openSampleProject(project: ProjectService, models: () => M
   if (existsSync(path.join(target, PROJECT_DB))) return project['project.open']({ path: target });
   const src = sampleRoot();
   const meta = JSON.parse(readFileSync(path.join(src, 'sample.json'), 'utf8')) as { name: string };
+  // Our own place in the home folder (~/Delineate): made here, since project.create only
+  // creates a project inside a folder that exists.
+  mkdirSync(path.dirname(target), { recursive: true });
   project['project.create']({ path: target, name: meta.name });
   const report = await project['images.importPaths']({ paths: [path.join(src, 'images')] });
   if (report.failed.length) throw new ApiError('io', `The sample's images did not import: ${report.failed.map((f) => `${f.file}: ${f.reason}`).join('; ')}`, src);

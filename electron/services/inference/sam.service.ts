@@ -9,7 +9,8 @@
 import path from 'node:path';
 import { encodeRle } from '../../contract/rle.js';
 import { ApiError, type ImageDetail, type PixelFrame, type ProjectHandlers, type SamHandlers } from '../../contract/api.js';
-import { EmbeddingCache, embeddingKey } from '../embedding-cache/embedding-cache.node.js';
+import { EmbeddingCache, embeddingKey, type EntryExpectation, type StoreResult } from '../embedding-cache/embedding-cache.node.js';
+import { samGrid } from '../embedding-cache/embedding-fit.js';
 import type { InstalledModel, ModelManager } from '../models/model-manager.node.js';
 import type { Embedding, ModelFiles } from './sam-engine.node.js';
 import { SamRunner } from './sam-runner.node.js';
@@ -26,16 +27,22 @@ export interface SamServiceOptions {
   cacheLimitBytes?: number;
   /** Threads for onnxruntime in the worker (default: the cores, up to 8). */
   threads?: number;
+  /** Where cache repairs and failed cache writes are reported (default: console.warn). */
+  log?: (message: string) => void;
 }
 
 type Target = { imageId: number; frame: number; window: DisplayWindow | null };
+/** An embedding and where it came from; `store` says whether a computed one reached the disk cache. */
+type Loaded = { embedding: Embedding; fromDisk: boolean; store?: StoreResult };
 
 const LOW_RES_KEEP = 64;
 
 export class SamService implements SamHandlers {
   private readonly runner: SamRunner;
   private caches = new Map<string, EmbeddingCache>();
-  private readonly inflight = new Map<string, Promise<Embedding>>();
+  private readonly inflight = new Map<string, Promise<Loaded>>();
+  /** Embedding dims each model (by files.key) produced in this session: a cached entry must match them. */
+  private readonly shapes = new Map<string, number[]>();
   private readonly lowRes = new Map<string, Float32Array>();
   private lowResCounter = 0;
   private queue: Target[] = [];
@@ -64,7 +71,7 @@ export class SamService implements SamHandlers {
     const root = this.projectPath();
     let c = this.caches.get(root);
     if (!c) {
-      c = new EmbeddingCache(path.join(root, 'cache', 'embeddings'), this.opts.cacheLimitBytes ?? 2 * 1024 ** 3);
+      c = new EmbeddingCache(path.join(root, 'cache', 'embeddings'), this.opts.cacheLimitBytes ?? 2 * 1024 ** 3, { log: this.opts.log });
       this.caches.set(root, c);
     }
     return c;
@@ -85,14 +92,23 @@ export class SamService implements SamHandlers {
     return embeddingKey({ modelKey: files.key, imageSha256: d.sha256, frame: t.frame, window: t.window, photometric: d.photometric });
   }
 
+  /** What a cached entry must match to be used for `d` with this model (a misfit is discarded and recomputed). */
+  private expectation(files: ModelFiles, d: ImageDetail): EntryExpectation {
+    return { origHeight: d.height, origWidth: d.width, grid: samGrid(files.preprocessing.image_size), dims: this.shapes.get(files.key) };
+  }
+
   /** The embedding of `t`: from the worker's memory, the disk cache, or computed once (concurrent callers share it). */
-  private embedding(files: ModelFiles, d: ImageDetail, t: Target): { key: string; cached: boolean; value: () => Promise<Embedding> } {
+  private embedding(
+    files: ModelFiles,
+    d: ImageDetail,
+    t: Target,
+  ): { key: string; cached: boolean; load: () => Promise<Loaded>; value: () => Promise<Embedding> } {
     const key = this.keyOf(files, d, t);
     const cache = this.cache();
     const cached = cache.has(key);
-    const value = (): Promise<Embedding> => {
-      const hit = cache.get(key);
-      if (hit) return Promise.resolve({ data: hit.data, dims: hit.dims });
+    const load = (): Promise<Loaded> => {
+      const hit = cache.get(key, this.expectation(files, d));
+      if (hit) return Promise.resolve({ embedding: { data: hit.data, dims: hit.dims }, fromDisk: true });
       let p = this.inflight.get(key);
       if (!p) {
         p = this.compute(files, d, t, key).finally(() => this.inflight.delete(key));
@@ -100,10 +116,10 @@ export class SamService implements SamHandlers {
       }
       return p;
     };
-    return { key, cached, value };
+    return { key, cached, load, value: () => load().then((l) => l.embedding) };
   }
 
-  private async compute(files: ModelFiles, d: ImageDetail, t: Target, key: string): Promise<Embedding> {
+  private async compute(files: ModelFiles, d: ImageDetail, t: Target, key: string): Promise<Loaded> {
     const px = (await this.project['image.pixels']({ imageId: t.imageId, frame: t.frame })) as PixelFrame;
     const samples = samplesOf(px.dtype, px.data);
     const window = samWindowFor(px, d.windows, t.window);
@@ -112,8 +128,11 @@ export class SamService implements SamHandlers {
     try {
       const { embedding, ms } = await this.runner.embed(files, rgb, key);
       this.lastEncodeMs = ms;
-      this.cache().put({ key, data: embedding.data, dims: embedding.dims, origHeight: d.height, origWidth: d.width });
-      return embedding;
+      this.shapes.set(files.key, embedding.dims);
+      // A failed cache write (full disk, read-only project) is logged by the cache and costs a
+      // recompute later; this embedding is used from memory all the same.
+      const store = this.cache().put({ key, data: embedding.data, dims: embedding.dims, origHeight: d.height, origWidth: d.width });
+      return { embedding, fromDisk: false, store };
     } finally {
       this.computing = null;
     }
@@ -128,11 +147,17 @@ export class SamService implements SamHandlers {
     const d = await this.detail(p.imageId);
     const e = this.embedding(files, d, p);
     const t0 = performance.now();
-    await e.value();
+    const loaded = await e.load();
     // Background: the next slices, through the same window, one at a time; a new prepare replaces the queue.
     this.queue = (p.next ?? []).map((n) => ({ ...n, window: p.window }));
     this.background ??= this.drain(files).finally(() => (this.background = null));
-    return { modelId: model.id, cached: e.cached, encodeMs: e.cached ? 0 : performance.now() - t0 };
+    const notKept = loaded.store && !loaded.store.stored ? loaded.store.reason : null;
+    return {
+      modelId: model.id,
+      cached: loaded.fromDisk,
+      encodeMs: loaded.fromDisk ? 0 : performance.now() - t0,
+      ...(notKept ? { cacheWarning: `The image's embedding could not be kept on disk (${notKept}); it is used from memory and will be computed again after a restart.` } : {}),
+    };
   };
 
   private async drain(files: ModelFiles): Promise<void> {
