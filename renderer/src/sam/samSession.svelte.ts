@@ -30,6 +30,8 @@ export type SamPhase = 'idle' | 'preparing' | 'ready' | 'predicting' | 'no-model
 export class SamSession {
   phase = $state<SamPhase>('idle');
   message = $state('');
+  /** Set when the last embedding could not be kept on disk (a full disk): SAM still works from memory. */
+  cacheWarning = $state<string | null>(null);
   points = $state.raw<SamPoint[]>([]);
   box = $state.raw<SamBox | null>(null);
   candidates = $state.raw<Candidate[]>([]);
@@ -73,6 +75,7 @@ export class SamSession {
         if (this.targetKey !== key) return false;
         this.lastEncodeMs = r.encodeMs;
         this.modelId = r.modelId;
+        this.cacheWarning = r.cacheWarning ?? null;
         this.phase = 'ready';
         return true;
       })
