@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { projectPathFrom } from './project-folder.node.js';
 import { fileURLToPath } from 'node:url';
 import { ApiError, type ProjectInfo, type Rle } from '../contract/api.js';
 import type { ModelManager } from './models/model-manager.node.js';
@@ -36,7 +37,7 @@ export function defaultSamplePath(): string {
 }
 
 export async function openSampleProject(project: ProjectService, models: () => ModelManager, dest = defaultSamplePath()): Promise<ProjectInfo> {
-  const target = path.resolve(dest);
+  const target = projectPathFrom(dest); // a relative path would land wherever the app was started
   if (existsSync(path.join(target, PROJECT_DB))) return project['project.open']({ path: target });
   const src = sampleRoot();
   const meta = JSON.parse(readFileSync(path.join(src, 'sample.json'), 'utf8')) as { name: string };

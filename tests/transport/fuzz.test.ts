@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { z } from 'zod';
@@ -124,6 +124,7 @@ function keysOf(method: string): string[] {
 }
 
 test('a few thousand generated requests: the host never crashes, leaks no internals, and keeps answering', { timeout: 600_000 }, async () => {
+  const cwdBefore = readdirSync(process.cwd()).sort();
   await fuzzClass('unknown methods and odd paths', async function* () {
     for (const m of ['', 'nope', '../project.open', '%2e%2e/app.info', 'app.info/x', '__proto__', 'constructor', 'toString', 'a'.repeat(3000), '%00', 'project.open%00']) {
       yield [m, await send(m, '{}')];
@@ -196,5 +197,6 @@ test('a few thousand generated requests: the host never crashes, leaks no intern
   console.log(`fuzz: ${sent} requests`);
   for (const c of classes) console.log(`  ${c.name}: ${c.requests} requests, statuses ${JSON.stringify(c.statuses)}`);
   assert.ok(sent >= 2000, `${sent} requests sent`);
+  assert.deepEqual(readdirSync(process.cwd()).sort(), cwdBefore, 'nothing was created in the working folder (relative paths are refused)');
   assert.ok(classes.every((c) => c.requests > 0));
 });

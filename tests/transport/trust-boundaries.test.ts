@@ -151,6 +151,8 @@ describe('trust boundaries, through the HTTP host (issue 9)', () => {
     }
     assert.ok(!existsSync(path.resolve('relative-project')) && !existsSync(path.join(root, 'no')), 'nothing was created');
     assert.match((await failure(api.call('project.open', { path: 'relative-project' }))).message, /Give the full path/);
+    assert.match((await failure(api.call('project.openSample', { path: 'relative-sample' }))).message, /Give the full path/);
+    assert.ok(!existsSync(path.resolve('relative-sample')));
   });
 
   test('finding 5: a mask request at the size limit is refused cheaply and does not stall a small request', T, async () => {
