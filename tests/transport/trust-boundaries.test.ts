@@ -19,6 +19,8 @@ import { startHost, type RunningHost } from '../../electron/host/server.js';
 import { createServices, PROJECT_DB, type Services } from '../../electron/services/index.js';
 import { createHttpApi } from '../../renderer/src/transport/http-client.js';
 import { generateCorpus } from '../fixtures/generate-corpus.js';
+import { lesionDicom } from '../inference/lesion-dicom.js';
+import { tinyBlobBundle } from '../inference/test-models.js';
 import { removeDir, tempDir } from '../services/helpers.js';
 import { makeStaticDir, rawRequest } from './host-helpers.js';
 
@@ -216,6 +218,33 @@ describe('trust boundaries, through the HTTP host (issue 9)', () => {
     for (const f of r.failed) assertPlain(f.reason);
     const e1 = await failure(api.call('project.open', { path: '/etc/passwd' }));
     assertPlain(e1.message);
+    await api.call('project.close', {});
+  });
+
+  test('finding 6 and 12: a damaged or deleted embedding cache never fails a SAM call over HTTP', { timeout: 180_000 }, async () => {
+    const dir = await newProjectAt('sam-cache');
+    const { bytes } = lesionDicom(200, 150);
+    const imageId = (await api.call('images.importFiles', { files: [{ name: 'lesion.dcm', bytes: new Uint8Array(bytes) }] })).imported[0]!.imageId;
+    await api.call('models.import', { kind: 'bundle', path: tinyBlobBundle() });
+    const window = { center: 40, width: 400 };
+    assert.equal((await api.call('sam.prepare', { imageId, frame: 0, window })).cached, false);
+    const cacheDir = path.join(dir, 'cache', 'embeddings');
+    const entries = readdirSync(cacheDir).filter((n) => !n.includes('.tmp'));
+    assert.equal(entries.length, 1);
+    // a flipped bit in the header
+    const file = path.join(cacheDir, entries[0]!);
+    const b = readFileSync(file);
+    b[12]! ^= 0x04;
+    writeFileSync(file, b);
+    const click = { imageId, frame: 0, window, points: [{ x: 100, y: 75, label: 1 as const }], box: null, maskInput: null, multimask: true };
+    assert.equal((await api.call('sam.prepare', { imageId, frame: 0, window })).cached, false, 'recomputed, not thrown');
+    assert.ok((await api.call('sam.predict', click)).masks.length > 0);
+    // the whole cache folder deleted while the app runs
+    rmSync(path.join(dir, 'cache'), { recursive: true, force: true });
+    const w2 = { center: 60, width: 300 };
+    assert.equal((await api.call('sam.prepare', { imageId, frame: 0, window: w2 })).cached, false);
+    assert.ok((await api.call('sam.predict', { ...click, window: w2 })).masks.length > 0);
+    assert.ok(readdirSync(path.join(dir, 'cache', 'embeddings')).length >= 1, 'the cache folder was recreated');
     await api.call('project.close', {});
   });
 
