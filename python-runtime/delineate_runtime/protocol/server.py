@@ -2,6 +2,11 @@
 
 Requests are answered in order on the reading thread (they are all quick: long work runs
 as jobs); job threads send notifications through the same locked writer.
+
+Nothing a client sends may stop the server: a frame that cannot be read, parsed, validated,
+dispatched or answered gets a JSON-RPC error answer (id null when the id cannot be
+trusted), and the next frame is served as usual. Only a closed stdin/stdout or ``exit``
+ends the loop.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from typing import Any
 
@@ -26,7 +32,7 @@ from .errors import (
     PARSE_ERROR,
     RpcError,
 )
-from .framing import FrameReader, FrameWriter, FramingError
+from .framing import FrameReader, FrameWriter, FramingError, MessageEncodeError
 from .handlers import Handlers
 from .jobs import JobManager
 from .jsonsafe import to_json_safe
@@ -51,8 +57,25 @@ def _error(msg_id: Any, code: int, message: str, data: Any = None) -> dict[str, 
     return {"jsonrpc": "2.0", "id": msg_id, "error": err}
 
 
+# A lone UTF-16 surrogate (the JSON escape "\ud800" without its pair) is not Unicode text:
+# an id or method holding one cannot be echoed or looked up faithfully.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _valid_id(value: Any) -> bool:
-    return value is None or (isinstance(value, (str, int)) and not isinstance(value, bool))
+    if isinstance(value, str):
+        return not _LONE_SURROGATE.search(value)
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _valid_method(value: Any) -> bool:
+    return isinstance(value, str) and not _LONE_SURROGATE.search(value)
+
+
+def _answer_id(answer: Any) -> Any:
+    """The id of a single answer, for an error that replaces it; null for batches."""
+    msg_id = answer.get("id") if isinstance(answer, dict) else None
+    return msg_id if _valid_id(msg_id) else None
 
 
 class Server:
@@ -72,11 +95,15 @@ class Server:
         """The response to one frame body (a dict, a list for batches, or None)."""
         try:
             msg = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return _error(None, PARSE_ERROR, f"Parse error: {exc}")
+        except ValueError as exc:
+            # not UTF-8, not JSON, or an integer longer than Python converts (4,300 digits
+            # by default: sys.get_int_max_str_digits) - all of them ValueErrors
+            return _error(None, PARSE_ERROR, f"Parse error: {str(exc)[:300]}")
         except RecursionError:
             # e.g. 200,000 nested "[": refuse it like any unparsable body, keep serving
             return _error(None, PARSE_ERROR, "Parse error: JSON nested too deeply")
+        except MemoryError:
+            return _error(None, PARSE_ERROR, "Parse error: the message is too large to decode")
         if isinstance(msg, list):
             if not msg:
                 return _error(None, INVALID_REQUEST, "Invalid Request: empty batch")
@@ -91,15 +118,17 @@ class Server:
         msg_id = msg.get("id")
         if not _valid_id(msg_id):
             return _error(
-                None, INVALID_REQUEST, "Invalid Request: id must be a string, integer or null"
+                None,
+                INVALID_REQUEST,
+                "Invalid Request: id must be a string of Unicode text, an integer or null",
             )
         if "method" not in msg and ("result" in msg or "error" in msg):
             return None  # a response; this server sends no requests, so nothing waits for it
-        if msg.get("jsonrpc") != "2.0" or not isinstance(msg.get("method"), str):
+        if msg.get("jsonrpc") != "2.0" or not _valid_method(msg.get("method")):
             return _error(
                 msg_id,
                 INVALID_REQUEST,
-                'Invalid Request: needs "jsonrpc": "2.0" and a string "method"',
+                'Invalid Request: needs "jsonrpc": "2.0" and a "method" string of Unicode text',
             )
         try:
             result = self.call(msg["method"], msg.get("params"))
@@ -167,22 +196,55 @@ class Server:
         return to_json_safe(out.model_dump(mode="json") if isinstance(out, BaseModel) else out)
 
     # ---- the loop --------------------------------------------------------------------
+    def _send(self, answer: Any) -> bool:
+        """Write one answer; False when the client is gone (stdout closed).
+
+        An answer that cannot be encoded (e.g. an integer of more than 4,300 digits) is
+        replaced by an internal-error answer for the same id."""
+        try:
+            try:
+                self.writer.write(answer)
+            except MessageEncodeError as exc:
+                log.error("could not encode an answer: %s", exc)
+                fallback = _error(
+                    _answer_id(answer),
+                    INTERNAL_ERROR,
+                    f"Internal error: the answer could not be encoded: {exc}",
+                )
+                try:
+                    self.writer.write(fallback)
+                except MessageEncodeError:
+                    log.error("could not encode the error answer either; dropped")
+            return True
+        except (OSError, ValueError):  # ValueError: a write to a closed file
+            return False
+
     def serve(self, reader: FrameReader) -> int:
         while self.exit_code is None:
             try:
                 body = reader.read()
             except FramingError as exc:
-                self.writer.write(_error(None, PARSE_ERROR, f"Parse error: {exc}"))
+                if not self._send(_error(None, PARSE_ERROR, f"Parse error: {exc}")):
+                    break
                 continue
+            except MemoryError:
+                # the declared body fitted the limit but not this machine's memory: say so; the
+                # reader resynchronises on the next Content-Length header
+                if not self._send(_error(None, PARSE_ERROR, "Parse error: message too large")):
+                    break
+                continue
+            except OSError:
+                break  # stdin failed: same as closed
             if body is None:
                 break  # the client closed stdin
-            answer = self.handle_body(body)
-            if answer is not None:
-                try:
-                    self.writer.write(answer)
-                except (BrokenPipeError, ValueError):  # stdout closed: the client is gone
-                    log.warning("client went away; stopping")
-                    break
+            try:
+                answer = self.handle_body(body)
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the server
+                log.exception("could not handle a message")
+                answer = _error(None, INTERNAL_ERROR, f"Internal error: {str(exc)[:300]}")
+            if answer is not None and not self._send(answer):
+                log.warning("client went away; stopping")
+                break
         if self.exit_code is None:
             # No exit: the parent went away. Stop jobs so they leave resumable checkpoints.
             self.jobs.close(self.shutdown_timeout_s)
