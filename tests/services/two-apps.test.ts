@@ -2,8 +2,8 @@
  * Two app processes on one project (issue 9, finding 9): the project lock lets one in and
  * tells the other "open elsewhere"; underneath it, the database stays safe anyway: a first
  * open that migrates a new database, read-then-write transactions and imports of the same
- * files, from several
- * processes at once, all succeed (no "table meta already exists", no "database is locked").
+ * files, from several processes at once, all succeed (no "table meta already exists", no
+ * "database is locked", no media file deleted under a row).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
