@@ -248,6 +248,26 @@ describe('trust boundaries, through the HTTP host (issue 9)', () => {
     await api.call('project.close', {});
   });
 
+  // (a stopped runtime, SIGSTOP, is detected by its deadlines: tests/inference/runtime-faults.test.ts
+  // runs that with short deadlines; with the app's defaults it takes a minute)
+  test('finding 10 and 11: after the Python runtime is killed, the next checkpoint import gets a fresh runtime', { timeout: 300_000 }, async () => {
+    await newProjectAt('runtime');
+    const fake = path.join(root, 'sam_vit_b_01ec64.pth');
+    writeFileSync(fake, 'this is not a checkpoint');
+    const refusedByRuntime = async () => {
+      const e = await failure(api.call('models.import', { kind: 'checkpoint', path: fake }));
+      assert.match(e.message, /sam_vit_b_01ec64\.pth/);
+      assert.doesNotMatch(e.message, /crashed|stopped answering|not a protocol message/, 'a live runtime answered');
+    };
+    await refusedByRuntime(); // starts the runtime (imports torch)
+    const runtimePid = () => Number(execFileSync('pgrep', ['-P', String(process.pid), '-f', 'delineate_runtime']).toString().trim().split('\n')[0]);
+    process.kill(runtimePid(), 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    await refusedByRuntime(); // a new child, not the dead one
+    await refusedByRuntime();
+    await api.call('project.close', {});
+  });
+
   test('finding 9: a second app on the same project is refused with "open elsewhere"; a stale lock is taken over', T, async () => {
     const dir = await newProjectAt('locked');
     const child = path.join(here, 'open-project.child.ts');
