@@ -358,3 +358,37 @@ def test_quantization_aware_training_saves_official_float_checkpoints(
         k for k in best if k.startswith("mask_decoder") and not torch.equal(best[k], initial[k])
     ]
     assert changed, "QAT fine-tuning left the decoder unchanged"
+
+
+def test_decoder_only_checkpoints_keep_only_the_decoder_and_resume_exactly(
+    small_snapshot: Path, tmp_path: Path
+) -> None:
+    """last.pt is written every epoch: for a decoder-only run it holds the decoder (the
+    encoder is the base checkpoint's, loaded first on resume), so a vit_b run writes about
+    16 MB an epoch instead of 375 MB; resuming from it continues exactly."""
+    common = dict(epochs=2, freeze="decoder_only", augment=False, grad_accum_steps=1)
+    full = train(_cfg(small_snapshot, tmp_path / "full", **common))
+    assert full.status == "completed"
+    payload = torch.load(tmp_path / "full" / "checkpoints" / "last.pt", weights_only=True)
+    assert payload["partial"] is True
+    keys = set(payload["model"])
+    assert keys and all(k.startswith("mask_decoder.") for k in keys), sorted(keys)[:5]
+    whole = torch.load(tmp_path / "full" / "initial.pt", weights_only=True)
+    assert keys < set(whole), "a strict part of the model: no encoder or prompt-encoder weights"
+
+    calls = {"n": 0}
+
+    def cancel_after_3() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    cut = _cfg(small_snapshot, tmp_path / "cut", **common)
+    assert train(cut, lambda _e: None, cancel_after_3).status == "cancelled"
+    assert train(_cfg(small_snapshot, tmp_path / "cut", **common)).status == "completed"
+    a, b = _final_weights(tmp_path / "full"), _final_weights(tmp_path / "cut")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6), k
+    # best.pt stays a whole official-layout checkpoint
+    best = torch.load(tmp_path / "cut" / "best.pt", weights_only=True)
+    assert set(best) == set(whole)

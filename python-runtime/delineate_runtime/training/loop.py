@@ -111,14 +111,26 @@ class _Trainer:
         self.optimizer: torch.optim.Optimizer | None = None
         self.model: torch.nn.Module = TrainableSam(self.sam)
         self._optim_to_restore: dict[str, Any] | None = None
+        # Names of the parameters any stage so far has trained: what last.pt must keep.
+        self._touched: set[str] = set()
 
     # ---- resume ------------------------------------------------------------------------
     def resume(self) -> None:
         loaded = self.run.load_last() if self.cfg.resume else None
         if loaded is None:
             return
-        model_sd, optim_sd, state = loaded
-        self.sam.load_state_dict(model_sd)
+        model_sd, optim_sd, state, partial = loaded
+        if partial:
+            # Only the trained weights were saved: the rest is the starting point, which for
+            # a random start is initial.pt (not a re-run of the seeded init).
+            if self.cfg.checkpoint is None:
+                load_checkpoint(self.sam, self.run.initial)
+            unexpected = self.sam.load_state_dict(model_sd, strict=False).unexpected_keys
+            if unexpected:
+                raise ValueError(f"{self.run.last}: weights this model does not have: {unexpected[:5]}")
+            self._touched = set(model_sd)
+        else:
+            self.sam.load_state_dict(model_sd)
         self.state = state
         self._optim_to_restore = optim_sd
         self.notes.append(f"resumed at epoch {state.epoch + 1} step {state.next_step}")
@@ -128,6 +140,7 @@ class _Trainer:
     # ---- stages and optimiser ----------------------------------------------------------
     def enter_stage(self, stage: Stage) -> None:
         apply_scope(self.sam, stage.scope, stage.last_n)
+        self._touched |= {n for n, p in self.sam.named_parameters() if p.requires_grad}
         params = [p for p in self.sam.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
             params, lr=self.cfg.lr * stage.lr_mult, weight_decay=self.cfg.weight_decay
@@ -400,11 +413,16 @@ class _Trainer:
 
     def save_last(self) -> None:
         if self.dist.is_main:
+            full = self.sam.state_dict()
+            # QAT rewires modules (observers, fake-quant state): keep those runs whole.
+            partial = self.cfg.qat_scope is None and 0 < len(self._touched) < len(full)
+            keys = self._touched if partial else full.keys()
             self.run.save_last(
-                {k: v.detach().cpu() for k, v in self.sam.state_dict().items()},
+                {k: full[k].detach().cpu() for k in keys},
                 self.optimizer.state_dict() if self.optimizer else None,
                 self.state,
                 self.cfg.to_dict(),
+                partial=partial,
             )
         self.dist.barrier()
 

@@ -1,7 +1,9 @@
 """The run directory: resumable state, best weights, result summary.
 
 run_dir/
-  checkpoints/last.pt   model + optimizer + progress (written every epoch and on cancel)
+  checkpoints/last.pt   trained weights + optimizer + progress (written every epoch and on
+                        cancel); only the weights this run can change: a decoder-only
+                        vit_b run writes 48.7 MB (decoder + AdamW state), not 407 MB
   best.pt               best weights by validation Dice, official SAM layout
   initial.pt            starting weights when no base checkpoint was given (random init)
   run.json              TrainResult as JSON
@@ -63,23 +65,31 @@ class RunDir:
         optim_sd: dict[str, Any] | None,
         state: RunState,
         config: dict[str, Any],
+        partial: bool = False,
     ) -> None:
+        """``partial``: ``model_sd`` holds only the weights training touched; the rest is the
+        base checkpoint (or ``initial.pt``), which resume loads first."""
         payload = {
             "model": model_sd,
             "optimizer": optim_sd,
             "state": state.to_dict(),
             "config": config,
-            "format": "delineate-train-v1",
+            "partial": partial,
+            "format": "delineate-train-v2",
         }
         tmp = self.last.with_name("last.pt.tmp")
         torch.save(payload, tmp)
         os.replace(tmp, self.last)  # atomic: a crash leaves the previous checkpoint intact
 
-    def load_last(self) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None, RunState] | None:
+    def load_last(
+        self,
+    ) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None, RunState, bool] | None:
+        """(weights, optimizer, state, partial); v1 files are always whole."""
         if not self.last.is_file():
             return None
         payload = torch.load(self.last, map_location="cpu", weights_only=True)
-        return payload["model"], payload.get("optimizer"), RunState(**payload["state"])
+        partial = bool(payload.get("partial", False))
+        return payload["model"], payload.get("optimizer"), RunState(**payload["state"]), partial
 
     def write_result(self, result: dict[str, Any]) -> None:
         tmp = self.result.with_name("run.json.tmp")
