@@ -12,6 +12,7 @@
  * (structured clone over IPC) or encode them (the HTTP host); the schemas stay the same.
  */
 import { z } from 'zod';
+import { ImportReport } from './imports.js';
 import { trainingMethods } from './training.js';
 
 export const bytes = z.instanceof(Uint8Array);
@@ -139,26 +140,7 @@ export const PixelFrame = z.object({
 });
 export type PixelFrame = z.infer<typeof PixelFrame>;
 
-export const ImportFailure = z.object({
-  file: z.string(),
-  /** write_failed: the file was readable but could not be stored (disk full, database error); nothing of it was kept. */
-  code: z.enum(['not_dicom', 'truncated', 'no_pixel_data', 'unsupported_syntax', 'unreadable', 'unsupported_format', 'write_failed']),
-  /** A plain sentence: what is wrong with the file. */
-  reason: z.string(),
-  /** Technical detail (parser or codec message, tag, byte offset) for whoever digs further. */
-  detail: z.string().optional(),
-});
-export type ImportFailure = z.infer<typeof ImportFailure>;
-
-export const ImportReport = z.object({
-  imported: z.array(z.object({ file: z.string(), imageId: id })),
-  duplicates: z.array(z.object({ file: z.string(), imageId: id })),
-  failed: z.array(ImportFailure),
-  /** Imported, but the file is not quite what it says (a bad header value the data overrides, a mislabelled encoding). */
-  warnings: z.array(z.object({ file: z.string(), imageId: id, message: z.string() })),
-  elapsedMs: z.number().nonnegative(),
-});
-export type ImportReport = z.infer<typeof ImportReport>;
+export { ImportFailure, ImportReport } from './imports.js';
 
 export const LabelClass = z.object({
   id,
@@ -274,6 +256,8 @@ export const methods = {
   'images.list': { params: empty, result: z.array(ImageSummary) },
   /** Import files or folders (recursively) by path on the service's machine. */
   'images.importPaths': { params: z.object({ paths: z.array(nonEmpty).min(1).max(100_000) }).strict(), result: ImportReport },
+  /** The same as a job (kind "import"): progress through jobs.get, stop with jobs.cancel, the report in the job when it ends. */
+  'images.importStart': { params: z.object({ paths: z.array(nonEmpty).min(1).max(100_000) }).strict(), result: z.object({ jobId: z.string() }) },
   /** Import file contents sent by the renderer (browser drag-and-drop / file input). */
   'images.importFiles': {
     params: z.object({ files: z.array(z.object({ name: nonEmpty, bytes })).min(1).max(10_000) }).strict(),

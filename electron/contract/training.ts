@@ -5,18 +5,21 @@
  * Runtime: pure (zod only), bundled into the renderer unchanged.
  */
 import { z } from 'zod';
+import { ImportReport } from './imports.js';
 
 const id = z.number().int().positive();
 const jobId = z.string().regex(/^[a-z0-9-]{1,64}$/);
 
 // ---------------------------------------------------------------- jobs
 
-export const JobKind = z.enum(['training']);
+/** training: Retrain on my data; import: a folder import (images.importStart). */
+export const JobKind = z.enum(['training', 'import']);
+export type JobKind = z.infer<typeof JobKind>;
 export const JobState = z.enum(['running', 'cancelling', 'succeeded', 'failed', 'cancelled', 'interrupted']);
 export type JobState = z.infer<typeof JobState>;
 
-/** Stages of a training job, in order; the renderer names them. */
-export const TrainingStage = z.enum(['queued', 'environment', 'snapshot', 'caching', 'training', 'evaluating', 'exporting', 'gating', 'done']);
+/** Stages of a training job, in order, then an import job's (reading, storing); the renderer names them. */
+export const TrainingStage = z.enum(['queued', 'environment', 'snapshot', 'caching', 'training', 'evaluating', 'exporting', 'gating', 'done', 'reading', 'storing']);
 export type TrainingStage = z.infer<typeof TrainingStage>;
 
 /** One point of the live curves: a finished epoch. */
@@ -71,6 +74,8 @@ export const JobInfo = z.object({
   /** Per-step training loss, thinned to at most a few hundred points. */
   lossSteps: z.array(z.tuple([z.number(), z.number()])),
   outcome: TrainingOutcome.nullable(),
+  /** An import job's report, as far as it got (complete once the job has ended). */
+  importReport: ImportReport.nullable(),
   error: JobError.nullable(),
   /** A stopped run (cancelled, crashed, app closed) can continue from its last checkpoint. */
   resumable: z.boolean(),

@@ -12,6 +12,8 @@ import { PixelService } from './imaging/pixel.service.js';
 import { ImportService } from './importer/import.service.js';
 import { sourcesFromPaths, sourcesFromUploads } from './importer/import-sources.js';
 import { checkCreateTarget, insideProject, lockProject, makeProjectFolders, projectPathFrom } from './project-folder.node.js';
+import { JobsRepository } from './jobs/jobs.repository.js';
+import { randomBytes } from 'node:crypto';
 import { AuditRepository } from './store/audit.repository.js';
 import { ImagesRepository } from './store/images.repository.js';
 import { LabelsRepository } from './store/labels.repository.js';
@@ -36,6 +38,9 @@ class OpenProject {
   readonly audit: AuditRepository;
   readonly pixels: PixelService;
   readonly importer: ImportService;
+  readonly jobs: JobsRepository;
+  /** Import jobs running in this app, by job id: cancelled through jobs.cancel. */
+  readonly importJobs = new Map<string, AbortController>();
   /** Rows whose stored paths lead out of the folder (a crafted or damaged database): reported once, refused on use. */
   readonly warnings: string[];
 
@@ -53,6 +58,9 @@ class OpenProject {
     this.pixels = new PixelService(dir, this.images);
     this.importer = new ImportService({ db, images: this.images, audit: this.audit, projectDir: dir, user, now });
     this.warnings = unsafeRows(dir, db);
+    this.jobs = new JobsRepository(db, now);
+    // Imports that were running when the app or the project closed: say so; what they stored is kept.
+    this.jobs.markInterrupted('The import stopped when the app or its project closed. What it stored is kept; import the folder again to finish (files already in the project are skipped).', 'import');
   }
 
   info(): ProjectInfo {
@@ -61,6 +69,7 @@ class OpenProject {
   }
 
   close(): void {
+    for (const c of this.importJobs.values()) c.abort();
     this.pixels.clear();
     this.db.close();
     this.unlock();
@@ -189,6 +198,65 @@ export class ProjectService implements ProjectHandlers {
     const { sources, unreadable } = await sourcesFromPaths(paths);
     return p.importer.importSources(sources, { unreadable });
   };
+
+  'images.importStart': Async<'images.importStart'> = async ({ paths }) => {
+    const p = this.open();
+    const jobId = `import-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    p.jobs.createImport({ id: jobId, paths, author: this.opts.user });
+    const controller = new AbortController();
+    p.importJobs.set(jobId, controller);
+    void this.runImportJob(p, jobId, paths, controller).finally(() => p.importJobs.delete(jobId));
+    return { jobId };
+  };
+
+  /** Cancel a running import job of the open project; false when there is none by that id. */
+  cancelImport(jobId: string): boolean {
+    const c = this.project?.importJobs.get(jobId);
+    if (!c) return false;
+    this.project!.jobs.update(jobId, { state: 'cancelling', detail: 'Stopping after the current file; what was read is stored' });
+    c.abort();
+    return true;
+  }
+
+  private async runImportJob(p: OpenProject, jobId: string, paths: string[], controller: AbortController): Promise<void> {
+    const started = performance.now();
+    let last = 0;
+    const write = (f: Parameters<JobsRepository['update']>[1]) => {
+      if (p.db.open) p.jobs.update(jobId, f); // a project closed under the job: it reads as interrupted when reopened
+    };
+    try {
+      write({ stage: 'reading', detail: 'Listing the files' });
+      const { sources, unreadable } = await sourcesFromPaths(paths);
+      const report = await p.importer.importSources(sources, {
+        unreadable,
+        signal: controller.signal,
+        onProgress: ({ done, total, stage, report: partial }) => {
+          const now = performance.now();
+          if (now - last < 100 && done < total) return; // the renderer polls; a row update per file would be waste
+          last = now;
+          const elapsed = (now - started) / 1000;
+          const etaS = done > 0 ? Math.round((elapsed / done) * (total - done)) : null;
+          write({
+            stage,
+            detail: `${stage === 'reading' ? 'Reading' : 'Storing'}: ${done} of ${total} files`,
+            progress: { step: done, steps: total, epoch: null, epochs: null, etaS },
+            importReport: { ...partial, elapsedMs: now - started },
+          });
+        },
+      });
+      const cancelled = controller.signal.aborted;
+      write({
+        state: cancelled ? 'cancelled' : 'succeeded',
+        stage: 'done',
+        detail: `${report.imported.length} imported, ${report.duplicates.length} already in the project, ${report.failed.length} failed${cancelled ? `, ${report.cancelled} not imported (cancelled)` : ''}`,
+        progress: { step: sources.length - report.cancelled, steps: sources.length, epoch: null, epochs: null, etaS: 0 },
+        importReport: report,
+      });
+    } catch (e) {
+      const err = e instanceof ApiError ? e : new ApiError('io', 'The import stopped on an error; what it stored is kept.');
+      write({ state: 'failed', detail: err.message, error: { code: err.code, message: err.message } });
+    }
+  }
 
   'images.importFiles': Async<'images.importFiles'> = async ({ files }) => {
     return this.open().importer.importSources(sourcesFromUploads(files));

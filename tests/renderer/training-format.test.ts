@@ -26,6 +26,7 @@ import type { ModelInfo } from '../../electron/contract/api.ts';
 const job = (p: Partial<JobInfo>): JobInfo => ({
   id: 'train-1',
   kind: 'training',
+  importReport: null,
   state: 'running',
   stage: 'training',
   detail: '',

@@ -56,6 +56,7 @@ export function fakeHandlers(frame: PixelFrame = ctFrame()): FakeHandlers {
       duplicates: [],
       failed: [],
       warnings: [],
+      cancelled: 0,
       elapsedMs: 1,
     })),
     'images.setStatus': notHere('images.setStatus'),

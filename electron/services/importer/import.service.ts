@@ -49,9 +49,18 @@ const CLOSED = 'The project was closed before this file could be stored; nothing
 export class ImportService {
   constructor(private readonly d: ImportDeps) {}
 
+  /**
+   * `signal`: stop reading further files (what was read is still stored, the rest counted as
+   * `cancelled`). `onProgress`: after each file read and each batch stored.
+   */
   async importSources(
     sources: readonly ImportSource[],
-    opts: { batchSize?: number; unreadable?: readonly UnreadableSource[] } = {},
+    opts: {
+      batchSize?: number;
+      unreadable?: readonly UnreadableSource[];
+      signal?: AbortSignal;
+      onProgress?: (p: { done: number; total: number; stage: 'reading' | 'storing'; report: ImportReport }) => void;
+    } = {},
   ): Promise<ImportReport> {
     const started = performance.now();
     const report: ImportReport = {
@@ -59,10 +68,12 @@ export class ImportService {
       duplicates: [],
       failed: (opts.unreadable ?? []).map((u) => ({ file: u.file, code: 'unreadable', reason: u.reason })),
       warnings: [],
+      cancelled: 0,
       elapsedMs: 0,
     };
     const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
     mkdirSync(path.join(this.d.projectDir, 'media'), { recursive: true });
+    const progress = { done: 0, total: sources.length, report, signal: opts.signal, on: opts.onProgress };
     for (let i = 0; i < sources.length; i += batchSize) {
       const batch = sources.slice(i, i + batchSize);
       if (!this.d.db.open) {
@@ -70,16 +81,40 @@ export class ImportService {
         for (const s of sources.slice(i)) report.failed.push({ file: s.file, code: 'write_failed', reason: CLOSED });
         break;
       }
-      await this.importBatch(batch, report);
+      if (opts.signal?.aborted) {
+        report.cancelled += sources.length - i;
+        break;
+      }
+      await this.importBatch(batch, report, progress);
     }
     report.elapsedMs = performance.now() - started;
     return report;
   }
 
-  private async importBatch(batch: readonly ImportSource[], report: ImportReport): Promise<void> {
+  private async importBatch(
+    batch: readonly ImportSource[],
+    report: ImportReport,
+    progress: { done: number; total: number; report: ImportReport; signal?: AbortSignal | undefined; on?: ((p: { done: number; total: number; stage: 'reading' | 'storing'; report: ImportReport }) => void) | undefined },
+  ): Promise<void> {
     const ready: Ready[] = [];
     const pendingBySha = new Map<string, Ready>();
+    const tick = (stage: 'reading' | 'storing') => progress.on?.({ done: progress.done, total: progress.total, stage, report });
+    let slice = performance.now();
     for (const [k, source] of batch.entries()) {
+      // Reading a cached small file resolves without a macrotask turn: without this, an
+      // import of thousands of files would hold every other request (and its own progress
+      // polls) until it ended.
+      if (performance.now() - slice > 15) {
+        await new Promise((r) => setImmediate(r));
+        slice = performance.now();
+      }
+      if (progress.signal?.aborted) {
+        // Cancelled: what was read so far is stored below; the rest is not looked at.
+        report.cancelled += batch.length - k;
+        break;
+      }
+      progress.done++;
+      tick('reading');
       let bytes: Uint8Array;
       try {
         bytes = await source.read();
@@ -126,6 +161,7 @@ export class ImportService {
       pendingBySha.set(sha256, entry);
     }
     if (ready.length === 0) return;
+    tick('storing');
     if (!this.d.db.open) {
       for (const r of ready) for (const f of [r.source.file, ...r.twins]) report.failed.push({ file: f, code: 'write_failed', reason: CLOSED });
       return;

@@ -1,16 +1,18 @@
 /**
- * Long-running jobs of a project (training runs), stored in its database so that a restart
- * finds them: what was asked, where it got to, its curves and its outcome. Runtime: node.
+ * Long-running jobs of a project (training runs, folder imports), stored in its database so
+ * that a restart finds them: what was asked, where it got to, its curves and its outcome
+ * (a training outcome, or an import's report). Runtime: node.
  *
  * Progress is written at most every few hundred milliseconds by the owner (the training
- * service); the renderer reads it through jobs.get.
+ * service, the project service's importer); the renderer reads it through jobs.get.
  */
-import type { JobInfo, JobState, TrainingOutcome, TrainingSettings, TrainingStage } from '../../contract/training.js';
+import type { ImportReport } from '../../contract/imports.js';
+import type { JobInfo, JobKind, JobState, TrainingOutcome, TrainingSettings, TrainingStage } from '../../contract/training.js';
 import type { Db } from '../store/project-database.js';
 
 interface JobRow {
   id: string;
-  kind: 'training';
+  kind: JobKind;
   state: JobState;
   stage: TrainingStage;
   detail: string;
@@ -51,13 +53,22 @@ export class JobsRepository {
   ) {}
 
   create(j: { id: string; settings: TrainingSettings; runDir: string; author: string }): void {
+    this.insert(j.id, 'training', j.settings, j.runDir, j.author);
+  }
+
+  /** An import job: `paths` as asked; no run folder (run_dir holds where it would be, unused). */
+  createImport(j: { id: string; paths: readonly string[]; author: string }): void {
+    this.insert(j.id, 'import', { paths: j.paths }, `imports/${j.id}`, j.author);
+  }
+
+  private insert(id: string, kind: JobKind, settings: unknown, runDir: string, author: string): void {
     const at = this.now();
     this.db
       .prepare(
         `INSERT INTO jobs (id, kind, state, stage, detail, settings, run_dir, author, created_at, updated_at)
-         VALUES (?, 'training', 'running', 'queued', 'Starting', ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, 'running', 'queued', 'Starting', ?, ?, ?, ?, ?)`,
       )
-      .run(j.id, JSON.stringify(j.settings), j.runDir, j.author, at, at);
+      .run(id, kind, JSON.stringify(settings), runDir, author, at, at);
   }
 
   get(id: string): StoredJob | null {
@@ -69,13 +80,13 @@ export class JobsRepository {
     return (this.db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as JobRow[]).map(toStored);
   }
 
-  /** Jobs that were running when the app (or its runtime) went away: they can only be resumed now. */
-  markInterrupted(reason: string): number {
+  /** Jobs of `kind` that were running when the app (or its runtime) went away. */
+  markInterrupted(reason: string, kind: JobKind = 'training'): number {
     const at = this.now();
     const error = JSON.stringify({ code: 'interrupted', message: reason });
     return this.db
-      .prepare(`UPDATE jobs SET state = 'interrupted', error = ?, updated_at = ? WHERE state IN (${LIVE.map(() => '?').join(', ')})`)
-      .run(error, at, ...LIVE).changes;
+      .prepare(`UPDATE jobs SET state = 'interrupted', error = ?, updated_at = ? WHERE kind = ? AND state IN (${LIVE.map(() => '?').join(', ')})`)
+      .run(error, at, kind, ...LIVE).changes;
   }
 
   update(
@@ -89,6 +100,7 @@ export class JobsRepository {
       lossSteps: JobInfo['lossSteps'];
       datasetHash: string;
       outcome: TrainingOutcome | null;
+      importReport: ImportReport;
       error: JobInfo['error'];
     }>,
   ): void {
@@ -106,6 +118,7 @@ export class JobsRepository {
     if (f.lossSteps !== undefined) put('loss_steps', JSON.stringify(f.lossSteps));
     if (f.datasetHash !== undefined) put('dataset_hash', f.datasetHash);
     if (f.outcome !== undefined) put('outcome', f.outcome === null ? null : JSON.stringify(f.outcome));
+    if (f.importReport !== undefined) put('outcome', JSON.stringify(f.importReport)); // an import's outcome is its report
     if (f.error !== undefined) put('error', f.error === null ? null : JSON.stringify(f.error));
     put('updated_at', this.now());
     this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...vals, id);
@@ -127,9 +140,11 @@ function toStored(r: JobRow): StoredJob {
     etaS: p.etaS ?? null,
     curves: JSON.parse(r.curves) as JobInfo['curves'],
     lossSteps: JSON.parse(r.loss_steps) as JobInfo['lossSteps'],
-    outcome: r.outcome ? (JSON.parse(r.outcome) as TrainingOutcome) : null,
+    outcome: r.kind === 'training' && r.outcome ? (JSON.parse(r.outcome) as TrainingOutcome) : null,
+    importReport: r.kind === 'import' && r.outcome ? (JSON.parse(r.outcome) as ImportReport) : null,
     error: r.error ? (JSON.parse(r.error) as JobInfo['error']) : null,
-    resumable: r.state === 'cancelled' || r.state === 'interrupted' || (r.state === 'failed' && r.stage === 'training'),
+    // An import is not resumed: importing the folder again skips what is already stored.
+    resumable: r.kind === 'training' && (r.state === 'cancelled' || r.state === 'interrupted' || (r.state === 'failed' && r.stage === 'training')),
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     author: r.author,

@@ -209,6 +209,8 @@ export class TrainingService implements TrainingHandlers {
     if (l) {
       jobs.update(jobId, { state: 'cancelling', detail: 'Stopping after the current step (a checkpoint is kept)' });
       l.controller.abort();
+    } else if (j.info.kind === 'import') {
+      this.project.cancelImport(jobId);
     }
     return jobs.get(jobId)!.info;
   };

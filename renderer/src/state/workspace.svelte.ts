@@ -6,7 +6,7 @@
  *
  * Runtime: browser (Svelte runes).
  */
-import { api, transportKind } from '../transport';
+import { api, ApiError, transportKind } from '../transport';
 import type { ImageStatus, ImageSummary, ImportReport, LabelClass, MaskPrompts, ProjectInfo } from '../../../electron/contract/api';
 import { decodeRle, encodeRle } from '../../../electron/contract/rle';
 import { groupImages, type BrowserRow, type StackItem } from '../lib/grouping';
@@ -202,16 +202,49 @@ export class Workspace {
 
   // ------------------------------------------------------------ import
 
+  /** Progress of the import job running now (files read of all), for the import panel. */
+  importProgress = $state<{ jobId: string; done: number; total: number; detail: string; etaS: number | null } | null>(null);
+
+  /**
+   * Paths on this machine: an import job, polled for progress until it ends; Cancel stops it
+   * after the current file (what was read is stored).
+   */
   async importPaths(paths: string[]): Promise<void> {
     if (paths.length === 0) return;
-    await this.runImport(() => api.call('images.importPaths', { paths }));
+    await this.runImport(async () => {
+      const { jobId } = await api.call('images.importStart', { paths });
+      this.importProgress = { jobId, done: 0, total: 0, detail: 'Starting', etaS: null };
+      try {
+        for (;;) {
+          const j = await api.call('jobs.get', { jobId });
+          this.importProgress = { jobId, done: j.step ?? 0, total: j.steps ?? 0, detail: j.detail, etaS: j.etaS };
+          if (j.state !== 'running' && j.state !== 'cancelling') {
+            if (j.error && !j.importReport) throw new ApiError('io', j.error.message);
+            return j.importReport ?? { imported: [], duplicates: [], failed: [], warnings: [], cancelled: 0, elapsedMs: 0 };
+          }
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      } finally {
+        this.importProgress = null;
+      }
+    });
+  }
+
+  async cancelImport(): Promise<void> {
+    const p = this.importProgress;
+    if (!p) return;
+    try {
+      await api.call('jobs.cancel', { jobId: p.jobId });
+    } catch (e) {
+      this.report(e);
+    }
   }
 
   /** Sends file contents in batches the host accepts (size and count), merging the reports. */
   async importFiles(files: { name: string; file: Blob }[]): Promise<void> {
     if (files.length === 0) return;
     await this.runImport(async () => {
-      const merged: ImportReport = { imported: [], duplicates: [], failed: [], warnings: [], elapsedMs: 0 };
+      const merged: ImportReport = { imported: [], duplicates: [], failed: [], warnings: [], cancelled: 0, elapsedMs: 0 };
       const sized = files.map((f) => ({ ...f, size: f.file.size }));
       for (const batch of batchBySize(sized, IMPORT_BATCH_BYTES, IMPORT_BATCH_FILES)) {
         const payload = await Promise.all(batch.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.file.arrayBuffer()) })));

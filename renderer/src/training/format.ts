@@ -16,6 +16,8 @@ export const STAGE_NAMES: Record<TrainingStage, string> = {
   exporting: 'Exporting',
   gating: 'Deciding',
   done: 'Done',
+  reading: 'Reading files',
+  storing: 'Storing',
 };
 
 export function stageName(stage: string): string {
@@ -77,6 +79,9 @@ const STAGE_SPAN: Record<TrainingStage, [number, number]> = {
   exporting: [0.94, 0.98],
   gating: [0.98, 1],
   done: [1, 1],
+  // import jobs: their own bar, by files
+  reading: [0, 1],
+  storing: [0, 1],
 };
 
 const frac = (a: number | null, b: number | null): number | null => (a !== null && b !== null && b > 0 ? Math.min(1, Math.max(0, a / b)) : null);

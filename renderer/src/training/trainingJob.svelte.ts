@@ -50,7 +50,7 @@ export class TrainingJobs {
     try {
       const jobs = await api.call('jobs.list', {});
       if (gen !== this.generation) return;
-      const j = jobs[0]; // jobs.list answers newest first
+      const j = jobs.find((x) => x.kind === 'training'); // newest first; imports are jobs too
       if (j && showOnOpen(j)) this.show(j);
     } catch (e) {
       this.report(e);
