@@ -307,6 +307,8 @@ export const methods = {
     result: ModelInfo,
   },
   'models.delete': { params: z.object({ id: nonEmpty }).strict(), result: z.null() },
+  /** Stop the running checkpoint import (its models.import call then fails with "cancelled"); null when none runs. */
+  'models.cancelImport': { params: empty, result: z.null() },
   'models.setActive': { params: z.object({ id: nonEmpty.nullable() }).strict(), result: z.null() },
   /**
    * Compute (or load from the cache) the active model's embedding of a frame as the viewer

@@ -264,6 +264,12 @@ describe('trust boundaries, through the HTTP host (issue 9)', () => {
     process.kill(runtimePid(), 'SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
     await refusedByRuntime(); // a new child, not the dead one
+    // Cancel: the import fails as cancelled, installs nothing, and the next import works
+    const running = api.call('models.import', { kind: 'checkpoint', path: fake });
+    await api.call('models.cancelImport', {});
+    assert.match((await failure(running)).message, /cancelled; nothing was installed/);
+    assert.equal((await api.call('models.list', {})).models.length, 0);
+    await refusedByRuntime();
     await refusedByRuntime();
     await api.call('project.close', {});
   });

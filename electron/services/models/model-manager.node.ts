@@ -325,6 +325,7 @@ export class ModelManager {
     const out = path.join(staging, 'bundle');
     try {
       const runtime = await this.runtime();
+      if (opts.signal?.aborted) throw new Error('cancelled before the conversion started');
       await runtime.runJob(
         exportOnnx,
         { model: { checkpoint: file, arch, ...modelRefOptions(opts.modelOptions) }, out_dir: out, quantize: 'dynamic', base_model: path.basename(file) },

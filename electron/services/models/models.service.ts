@@ -19,6 +19,7 @@ export interface ModelsServiceOptions {
 export class ModelsService implements ModelsHandlers {
   private managers = new Map<string, ModelManager>();
   private importing: { stage: string; step: number | null; steps: number | null; file: string } | null = null;
+  private importAbort: AbortController | null = null;
 
   constructor(
     private readonly project: ProjectHandlers,
@@ -63,15 +64,30 @@ export class ModelsService implements ModelsHandlers {
       if (p.kind === 'onnx') return mgr.importOnnxPair(p.encoder, p.decoder, p.name);
       if (this.importing) throw new ApiError('conflict', `A checkpoint import is already running (${this.importing.file})`);
       this.importing = { stage: 'starting the Python runtime', step: null, steps: null, file: p.path };
+      const abort = new AbortController();
+      this.importAbort = abort;
       try {
         return await mgr.importCheckpoint(p.path, {
           ...(p.arch ? { arch: p.arch } : {}),
+          signal: abort.signal,
           onProgress: (g) => (this.importing = { stage: g.stage, step: g.step ?? null, steps: g.steps ?? null, file: p.path }),
         });
+      } catch (e) {
+        if (abort.signal.aborted) throw new ApiError('conflict', 'The checkpoint import was cancelled; nothing was installed.', p.path);
+        throw e;
       } finally {
         this.importing = null;
+        this.importAbort = null;
       }
     });
+
+  'models.cancelImport': ModelsHandlers['models.cancelImport'] = async () => {
+    if (this.importAbort && this.importing) {
+      this.importing = { ...this.importing, stage: 'cancelling' };
+      this.importAbort.abort();
+    }
+    return null;
+  };
 
   'models.delete': ModelsHandlers['models.delete'] = (p) =>
     this.wrap(async () => {

@@ -367,7 +367,10 @@ export class RuntimeClient {
       if (opts.onProgress) waiter.onProgress = opts.onProgress;
       this.jobs.set(started.job_id, waiter);
       if (this.failure) reject(this.failure);
-      opts.signal?.addEventListener('abort', () => void this.request(jobCancel, { job_id: started.job_id }).catch(() => undefined), { once: true });
+      const cancel = () => void this.request(jobCancel, { job_id: started.job_id }).catch(() => undefined);
+      // Aborted while the job was being started: an 'abort' listener added now would never fire.
+      if (opts.signal?.aborted) cancel();
+      else opts.signal?.addEventListener('abort', cancel, { once: true });
     });
     if (finished.state === 'succeeded') return finished.result;
     if (finished.state === 'cancelled') {
