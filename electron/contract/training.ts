@@ -119,6 +119,8 @@ export const TrainingSettings = z
     epochs: z.number().int().min(1).max(500).optional(),
     unfreezeLastN: z.number().int().min(0).max(32).optional(),
     lr: z.number().positive().max(1).optional(),
+    /** Choose the learning rate with a range test before the first epoch; `lr` is then only the fallback. */
+    lrFind: z.boolean().optional(),
     host: TrainingHost.optional(),
   })
   .strict();
@@ -136,7 +138,7 @@ export const TrainingPlan = z.object({
   split: z.object({ train: z.number().int(), val: z.number().int(), groups: z.number().int(), pinned: z.number().int(), groupBy: z.string() }),
   baseModel: z.object({ id: z.string(), name: z.string(), arch: z.string() }).nullable(),
   /** What the button will run (resolved from `auto`). */
-  settings: z.object({ preset: z.string(), mode: z.string(), epochs: z.number().int(), lr: z.number(), unfreezeLastN: z.number().int(), batchSize: z.number().int() }),
+  settings: z.object({ preset: z.string(), mode: z.string(), epochs: z.number().int(), lr: z.number(), lrFind: z.boolean(), unfreezeLastN: z.number().int(), batchSize: z.number().int() }),
   device: z.string(),
   estimateS: z.number().nullable(),
   environment: z.object({ ready: z.boolean(), path: z.string().nullable(), note: z.string() }),

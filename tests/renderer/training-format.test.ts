@@ -94,10 +94,11 @@ test('states: active ones poll; which run to show on opening a project', () => {
 
 test('advanced form: blanks are automatic, bad values are named', () => {
   assert.deepEqual(settingsFromForm(EMPTY_FORM), { settings: { preset: 'auto' }, error: null });
-  assert.deepEqual(settingsFromForm({ preset: 'last_blocks', epochs: ' 12 ', unfreezeLastN: '3', lr: '1e-4' }), {
+  assert.deepEqual(settingsFromForm({ preset: 'last_blocks', epochs: ' 12 ', unfreezeLastN: '3', lr: '1e-4', lrFind: false }), {
     settings: { preset: 'last_blocks', epochs: 12, unfreezeLastN: 3, lr: 1e-4 },
     error: null,
   });
+  assert.deepEqual(settingsFromForm({ ...EMPTY_FORM, lrFind: true }), { settings: { preset: 'auto', lrFind: true }, error: null });
   assert.match(settingsFromForm({ ...EMPTY_FORM, epochs: '0' }).error ?? '', /Epochs/);
   assert.match(settingsFromForm({ ...EMPTY_FORM, epochs: '2.5' }).error ?? '', /whole number/);
   assert.match(settingsFromForm({ ...EMPTY_FORM, unfreezeLastN: '99' }).error ?? '', /Unfrozen blocks/);

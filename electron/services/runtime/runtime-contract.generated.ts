@@ -134,6 +134,9 @@ export interface TrainResult {
   epochs_to_90pct_best: number | null;
   world_size?: number;
   notes?: string[];
+  lr_range?: {
+    [k: string]: unknown;
+  } | null;
 }
 /**
  * This interface was referenced by `RuntimeContract`'s JSON-Schema
@@ -394,6 +397,7 @@ export interface TrainConfig {
   epochs?: number;
   batch_size?: number;
   lr?: number;
+  lr_find?: boolean;
   weight_decay?: number;
   grad_accum_steps?: number;
   max_steps_per_epoch?: number | null;

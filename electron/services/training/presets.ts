@@ -18,6 +18,8 @@ export interface ResolvedSettings {
   mode: Mode;
   epochs: number;
   lr: number;
+  /** Range test first (the runtime's lr_find); `lr` is the fallback. */
+  lrFind: boolean;
   unfreezeLastN: number;
   batchSize: number;
 }
@@ -49,7 +51,7 @@ export function resolveSettings(s: TrainingSettings | undefined, x: PresetInputs
   const epochs = s?.epochs ?? Math.min(mode === 'decoder' ? 120 : 40, Math.max(8, Math.ceil(target / stepsPerEpoch)));
   const lr = s?.lr ?? (mode === 'decoder' ? (tiny ? 3e-3 : 1e-3) : mode === 'last_blocks' ? (tiny ? 1e-3 : 1e-4) : tiny ? 1e-3 : 1e-4);
   const unfreezeLastN = s?.unfreezeLastN ?? (mode === 'last_blocks' ? 2 : mode === 'progressive' ? 4 : 0);
-  return { preset: s?.preset ?? 'auto', mode, epochs, lr, unfreezeLastN, batchSize };
+  return { preset: s?.preset ?? 'auto', mode, epochs, lr, lrFind: s?.lrFind ?? false, unfreezeLastN, batchSize };
 }
 
 /** The runtime's TrainConfig fields for these settings (dataset and run_dir added by the caller). */
@@ -57,6 +59,7 @@ export function trainConfigFor(r: ResolvedSettings): Record<string, unknown> {
   const common = {
     epochs: r.epochs,
     lr: r.lr,
+    lr_find: r.lrFind,
     batch_size: r.batchSize,
     weight_decay: 0.0,
     // Generous: a decoder starting on a task it misses can sit near Dice 0 for a dozen epochs before it takes off.
@@ -109,6 +112,8 @@ export function estimateSeconds(r: ResolvedSettings, x: PresetInputs & { valImag
   const images = x.trainImages + x.valImages;
   const perStep = r.mode === 'decoder' ? c.step : c.fullStep;
   // embeddings once; steps; validation each epoch (decode only when cached) and the final before/after evaluation (4 modes, 2 models)
-  const s = images * c.embed + steps * perStep + r.epochs * (x.valImages * c.val + c.save) + 2 * x.valImages * (c.embed + 4 * c.val) + 20;
+  // the range test, when asked for: up to 60 steps (it stops early once the loss blows up)
+  const rangeTest = r.lrFind ? 60 * perStep : 0;
+  const s = images * c.embed + steps * perStep + rangeTest + r.epochs * (x.valImages * c.val + c.save) + 2 * x.valImages * (c.embed + 4 * c.val) + 20;
   return Math.round(s * scale);
 }

@@ -54,6 +54,11 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 4
     lr: float = 1e-5
+    # Learning-rate range test before the first epoch (Smith 2017, "Cyclical Learning
+    # Rates"): a short run with the rate growing geometrically; ``lr`` becomes a tenth of the
+    # rate where the smoothed loss was lowest, and ``lr`` as given is only the fallback when
+    # the test cannot decide. The curve is kept in run.json.
+    lr_find: bool = False
     weight_decay: float = 0.01
     grad_accum_steps: int = 1
     max_steps_per_epoch: int | None = None

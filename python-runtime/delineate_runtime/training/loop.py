@@ -273,6 +273,47 @@ class _Trainer:
                 parts[k] = parts.get(k, 0.0) + v / len(samples)
         return total / len(samples), parts
 
+    # ---- learning-rate range test -------------------------------------------------------
+    def find_lr(self) -> None:
+        from .lr_range import run_range_test
+
+        cfg = self.cfg
+        n = len(self.train_recs)
+        order = np.random.default_rng([cfg.seed, 7919]).permutation(n)
+        steps = 60
+
+        def step_loss(i: int) -> torch.Tensor:
+            idx = [order[(i * cfg.batch_size + k) % n] for k in range(cfg.batch_size)]
+            samples = [
+                self.train_samples.make(int(j), 0, augment=False, with_image=self.cache is None)
+                for j in idx
+            ]
+            return self.step_loss(samples, 0, i)[0]
+
+        def report(i: int, total: int, lr: float, loss: float) -> None:
+            if self.dist.is_main:
+                self.progress({"stage": "lr_range", "step": i, "steps": total, "lr": lr, "loss": loss})
+
+        self.sam.train()
+        r = run_range_test(
+            self.model.parameters(),
+            step_loss,
+            lambda ps, lr: torch.optim.AdamW(ps, lr=lr, weight_decay=cfg.weight_decay),
+            steps=steps,
+            should_stop=lambda: bool(self.should_cancel()),
+            on_step=report,
+        )
+        # Every rank must train at the same rate: the main rank's choice wins.
+        chosen = self.dist.broadcast_float(r.suggested if r.suggested is not None else -1.0)
+        used = chosen if chosen > 0 else cfg.lr
+        self.state.lr_range = {**r.to_dict(), "lr_used": used}
+        self.notes.append(
+            f"learning-rate range test: {r.reason}; training at {used:.2e}"
+            if chosen > 0
+            else f"learning-rate range test could not decide ({r.reason}); training at the given {used:.2e}"
+        )
+        cfg.lr = used
+
     # ---- validation ------------------------------------------------------------------
     def validate(self) -> dict[str, Any]:
         recs = self.val_recs or self.train_recs
@@ -304,11 +345,16 @@ class _Trainer:
         current: Stage | None = None
         status: TrainStatus = "completed"
         n = len(self.train_recs)
+        if st.lr_range is not None:
+            self.cfg.lr = float(st.lr_range["lr_used"])  # resumed: the rate the test chose
         for epoch in range(st.epoch, self.total_epochs):
             stage = stage_at(self.stages, epoch)
             if current is None or stage.name != current.name:
                 self.enter_stage(stage)
                 current = stage
+                if cfg.lr_find and st.lr_range is None:
+                    self.find_lr()
+                    self.enter_stage(stage)  # a fresh optimizer at the chosen rate
             assert self.optimizer is not None
             order = np.random.default_rng([cfg.seed, epoch]).permutation(n)
             world = self.dist.world_size
@@ -440,6 +486,7 @@ class _Trainer:
             start_val_dice=st.start_score,
             best_checkpoint=str(self.run.best) if self.run.best.is_file() else None,
             last_checkpoint=str(self.run.last),
+            lr_range=st.lr_range,
             model_spec=self.spec.to_dict(),
             device=devmod.describe(self.device),
             timing={

@@ -29,6 +29,8 @@ class TrainResult:
     epochs_to_90pct_best: int | None
     world_size: int = 1
     notes: list[str] = field(default_factory=list)
+    # the learning-rate range test, when asked for: {lrs, losses, suggested, reason, lr_used}
+    lr_range: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -33,6 +33,8 @@ class RunState:
     epochs_without_improvement: int = 0
     train_steps: int = 0
     train_seconds: float = 0.0
+    # the range test's outcome (None until run): kept so a resumed run does not test again
+    lr_range: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

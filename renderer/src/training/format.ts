@@ -146,9 +146,11 @@ export interface AdvancedForm {
   epochs: string;
   unfreezeLastN: string;
   lr: string;
+  /** Find the rate with a range test (the typed rate, if any, is the fallback). */
+  lrFind: boolean;
 }
 
-export const EMPTY_FORM: AdvancedForm = { preset: 'auto', epochs: '', unfreezeLastN: '', lr: '' };
+export const EMPTY_FORM: AdvancedForm = { preset: 'auto', epochs: '', unfreezeLastN: '', lr: '', lrFind: false };
 
 /** The settings for training.plan / training.start from the form, or the first thing wrong with it. */
 export function settingsFromForm(f: AdvancedForm): { settings: TrainingSettings; error: null } | { settings: null; error: string } {
@@ -172,6 +174,7 @@ export function settingsFromForm(f: AdvancedForm): { settings: TrainingSettings;
     if (!Number.isFinite(lr) || lr <= 0 || lr > 1) return { settings: null, error: 'Learning rate must be a number above 0 and at most 1 (e.g. 1e-4)' };
     settings.lr = lr;
   }
+  if (f.lrFind) settings.lrFind = true;
   return { settings, error: null };
 }
 
