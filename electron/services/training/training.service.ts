@@ -594,6 +594,11 @@ class ProgressWriter {
       if (this.loss.length > MAX_LOSS_POINTS) this.loss = this.loss.filter((_, i) => i % 2 === 0);
       this.pending.lossSteps = this.loss;
       this.fields({ step: n(g.step), steps: n(g.steps), epoch: n(g.epoch), epochs: n(g.epochs), etaS: n(g.eta_s) });
+    } else if (g.stage === 'lr_range') {
+      this.pending.stage = 'training';
+      const lr = n(g.lr);
+      this.pending.detail = `Finding the learning rate (range test${lr !== null ? `, trying ${lr.toExponential(1)}` : ''})`;
+      this.fields({ step: n(g.step), steps: n(g.steps), etaS: null });
     } else if (g.stage === 'validating') {
       this.pending.detail = `Validating epoch ${String(g.epoch ?? '')}`;
       this.maybeWrite();
