@@ -39,8 +39,9 @@ export interface DelineateBridge extends DesktopDialogs {
   onMenu(listener: (command: MenuCommand) => void): () => void;
 }
 
-export type MenuCommand = 'project.new' | 'project.open' | 'import.files' | 'import.folder' | 'training.retrain' | 'help.shortcuts';
-export const MENU_COMMANDS: readonly MenuCommand[] = ['project.new', 'project.open', 'import.files', 'import.folder', 'training.retrain', 'help.shortcuts'];
+/** The application menu's commands: one list, the type derived from it (the preload checks against the list). */
+export const MENU_COMMANDS = ['project.new', 'project.open', 'import.files', 'import.folder', 'training.retrain', 'help.shortcuts'] as const;
+export type MenuCommand = (typeof MENU_COMMANDS)[number];
 export const DIALOG_CHANNELS = {
   pickFiles: 'delineate:pickFiles',
   pickFolder: 'delineate:pickFolder',

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { autoWindow, CT_PRESETS, dragWindow, formatWindow, modalityRange } from '../../renderer/src/lib/windowing.ts';
+import { autoWindow, CT_PRESETS, dragWindow, formatWindow, modalityRange, shownWindowOf } from '../../renderer/src/lib/windowing.ts';
 
 test('CT presets carry the usual values', () => {
   const byId = Object.fromEntries(CT_PRESETS.map((p) => [p.id, [p.center, p.width]]));
@@ -27,4 +27,10 @@ test('dragging right widens, dragging down raises the centre, width never below 
 test('formatWindow', () => {
   assert.equal(formatWindow({ center: -600, width: 1500 }), 'W 1500 L -600');
   assert.equal(formatWindow({ center: 0.25, width: 1.5 }), 'W 1.5 L 0.3');
+});
+
+test('the shown window: colour images as stored, greyscale through the viewer window (one rule for masks and SAM)', () => {
+  assert.equal(shownWindowOf(true, { center: 40, width: 400 }), null);
+  assert.equal(shownWindowOf(false, null), null);
+  assert.deepEqual(shownWindowOf(false, { center: 40, width: 400 }), { center: 40, width: 400 });
 });

@@ -53,3 +53,12 @@ export function formatWindow(w: Window): string {
   const f = (v: number) => (Math.abs(v) >= 10 ? Math.round(v).toString() : v.toFixed(1));
   return `W ${f(w.width)} L ${f(w.center)}`;
 }
+
+/**
+ * The window a slice is shown through, as SAM and saved masks record it: colour images are
+ * shown as stored (null), greyscale through the viewer's window. One rule for the viewport
+ * (which records it with each mask) and the SAM layer (which prepares the embedding with it).
+ */
+export function shownWindowOf(color: boolean, w: Window | null): Window | null {
+  return color || !w ? null : { center: w.center, width: w.width };
+}
