@@ -6,6 +6,7 @@
  */
 import { api } from '../transport';
 import type { JobInfo, TrainingSettings } from '../../../electron/contract/training';
+import { modelsList } from '../sam/modelsList.svelte';
 import { samSession } from '../sam/samSession.svelte';
 import { workspace } from '../state/workspace.svelte';
 import { isActive, showOnOpen, EMPTY_FORM, type AdvancedForm } from './format';
@@ -20,11 +21,6 @@ export class TrainingJobs {
   /** The panel was closed by the user (the job is still known; the tools panel can show it again). */
   dismissed = $state(false);
   collapsed = $state(false);
-  /** The active model id, as last read (to offer Switch back / Use the new model). */
-  activeModelId = $state<string | null>(null);
-  modelNames = $state.raw<Record<string, string>>({});
-  /** Bumped when a run installed or activated a model, so the model manager lists again. */
-  modelsVersion = $state(0);
   /** The Advanced settings as last typed (kept between openings of the dialog). */
   form = $state<AdvancedForm>({ ...EMPTY_FORM });
   busy = $state(false);
@@ -64,7 +60,7 @@ export class TrainingJobs {
     this.job = null;
     this.dismissed = false;
     this.collapsed = false;
-    this.activeModelId = null;
+    modelsList.clear();
   }
 
   /** Watch `jobId` from now on (a new run, a resumed one, or one found running). */
@@ -124,18 +120,7 @@ export class TrainingJobs {
   private async ended(j: JobInfo, live: boolean): Promise<void> {
     if (j.state === 'succeeded' && j.outcome?.modelId) {
       if (live && j.outcome.activated) samSession.modelChanged();
-      if (live) this.modelsVersion++;
-      await this.readModels();
-    }
-  }
-
-  private async readModels(): Promise<void> {
-    try {
-      const r = await api.call('models.list', {});
-      this.activeModelId = r.activeId;
-      this.modelNames = Object.fromEntries(r.models.map((m) => [m.id, m.name]));
-    } catch (e) {
-      this.report(e);
+      await modelsList.refresh(this.report);
     }
   }
 
@@ -184,8 +169,7 @@ export class TrainingJobs {
     try {
       await api.call('models.setActive', { id });
       samSession.modelChanged();
-      this.modelsVersion++;
-      await this.readModels();
+      await modelsList.refresh(this.report);
     } catch (e) {
       this.report(e);
     } finally {
