@@ -3,7 +3,7 @@
  * created once and reused. Runtime: node (runs inside the inference worker; benches and
  * tests may use it directly).
  */
-import os from 'node:os';
+import { defaultThreads } from './sam-threads.js';
 import * as ort from 'onnxruntime-node';
 import { encoderInput, promptTensors, type Box, type Point, type Preprocessing } from './sam-preprocess.js';
 import type { RgbImage } from './sam-window.js';
@@ -57,9 +57,7 @@ export function sessionOptions(threads = defaultThreads(), part: 'encoder' | 'de
   };
 }
 
-export function defaultThreads(): number {
-  return Math.max(1, Math.min(8, os.availableParallelism()));
-}
+export { defaultThreads };
 
 interface Sessions {
   encoder: ort.InferenceSession | null;

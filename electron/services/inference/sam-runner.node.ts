@@ -1,6 +1,6 @@
 /**
- * The inference worker seen from the services: the same calls as SamEngine, run off the
- * event loop. Runtime: node.
+ * The inference workers seen from the services: the same calls as SamEngine, run off the
+ * event loop, encoder and decoder in separate threads. Runtime: node.
  *
  * A worker that dies (out of memory, a native crash) rejects what was pending and is
  * restarted on the next call.
@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { DecodeRequest, DecodeResult, Embedding, ModelFiles } from './sam-engine.node.js';
+import { defaultThreads } from './sam-threads.js';
 import type { WorkerReply, WorkerRequest } from './sam-worker-protocol.js';
 import type { RgbImage } from './sam-window.js';
 
@@ -18,7 +19,7 @@ type Pending = { resolve: (v: { value: unknown; ms: number }) => void; reject: (
 export class SamWorkerError extends Error {
   constructor(
     message: string,
-    readonly code?: 'no_embedding',
+    readonly code?: 'no_embedding' | 'preempted',
   ) {
     super(message);
     this.name = 'SamWorkerError';
@@ -39,12 +40,17 @@ function startWorker(workerData: unknown): Worker {
   return new Worker(boot, { eval: true, workerData });
 }
 
-export class SamRunner {
+/** One worker thread and the calls waiting on it; restarted on the next call after it stops. */
+class WorkerSlot {
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
 
-  constructor(private readonly threads?: number) {}
+  constructor(private readonly threads: number | undefined) {}
+
+  get busy(): boolean {
+    return this.pending.size > 0;
+  }
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
@@ -68,7 +74,7 @@ export class SamRunner {
     return w;
   }
 
-  private send(msg: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<{ value: unknown; ms: number }> {
+  send(msg: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<{ value: unknown; ms: number }> {
     const w = this.ensure();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -77,34 +83,92 @@ export class SamRunner {
     });
   }
 
-  async load(files: ModelFiles, withEncoder = false): Promise<void> {
-    await this.send({ op: 'load', files, withEncoder });
+  /** Stop what runs now: its callers get `error`; the next call starts a fresh worker. */
+  async interrupt(error: SamWorkerError): Promise<void> {
+    const w = this.worker;
+    this.worker = null;
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+    await w?.terminate();
   }
 
-  async embed(files: ModelFiles, image: RgbImage, embeddingKey: string): Promise<{ embedding: Embedding; ms: number }> {
-    const r = await this.send({ op: 'embed', files, image, embeddingKey });
-    return { embedding: r.value as Embedding, ms: r.ms };
-  }
-
-  /** Decode; `embedding()` supplies the embedding when the worker no longer holds it. */
-  async decode(files: ModelFiles, embeddingKey: string, embedding: () => Promise<Embedding>, req: DecodeRequest): Promise<DecodeResult & { ms: number }> {
-    try {
-      const r = await this.send({ op: 'decode', files, embeddingKey, req });
-      return { ...(r.value as DecodeResult), ms: r.ms };
-    } catch (e) {
-      if (!(e instanceof SamWorkerError) || e.code !== 'no_embedding') throw e;
-      const r = await this.send({ op: 'decode', files, embeddingKey, embedding: await embedding(), req });
-      return { ...(r.value as DecodeResult), ms: r.ms };
-    }
-  }
-
-  async release(key: string): Promise<void> {
-    if (this.worker) await this.send({ op: 'release', key });
+  get started(): boolean {
+    return this.worker !== null;
   }
 
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = null;
     await w?.terminate();
+  }
+}
+
+/**
+ * Two workers, so a click never waits for an encoder run: the encoder worker computes
+ * embeddings (seconds for vit_b), the decoder worker answers prompts (milliseconds) from the
+ * embeddings it holds. An embedding computed in the background (the next slices) gives way
+ * to one for the slice on screen: the encoder worker is stopped and restarted rather than
+ * left to finish work nobody is waiting for.
+ */
+export class SamRunner {
+  private readonly encoder: WorkerSlot;
+  private readonly decoder: WorkerSlot;
+  /** Embeds sent to the encoder worker and not answered yet. */
+  private readonly embedsInFlight = new Map<string, { background: boolean }>();
+  /** How many background embeds were stopped for a foreground one (sam.status, tests). */
+  preempted = 0;
+
+  constructor(threads?: number) {
+    const all = threads ?? defaultThreads();
+    this.encoder = new WorkerSlot(all);
+    // The decoder is small (about 1 GMAC): one or two threads, leaving the rest to the encoder.
+    this.decoder = new WorkerSlot(Math.max(1, Math.floor(all / 2)));
+  }
+
+  async load(files: ModelFiles, withEncoder = false): Promise<void> {
+    await Promise.all([this.decoder.send({ op: 'load', files, withEncoder: false }), withEncoder ? this.encoder.send({ op: 'load', files, withEncoder: true }) : null]);
+  }
+
+  /**
+   * Compute an embedding. A foreground one (the slice on screen) stops background embeds of
+   * other slices that are running or queued; their callers get a SamWorkerError 'preempted'.
+   */
+  async embed(files: ModelFiles, image: RgbImage, embeddingKey: string, opts: { background?: boolean } = {}): Promise<{ embedding: Embedding; ms: number }> {
+    const background = opts.background === true;
+    if (!background) {
+      const stale = [...this.embedsInFlight].some(([k, e]) => e.background && k !== embeddingKey);
+      if (stale) {
+        this.preempted++;
+        this.embedsInFlight.clear();
+        await this.encoder.interrupt(new SamWorkerError('stopped: the slice on screen comes first', 'preempted'));
+      }
+    }
+    this.embedsInFlight.set(embeddingKey, { background });
+    try {
+      const r = await this.encoder.send({ op: 'embed', files, image, embeddingKey });
+      return { embedding: r.value as Embedding, ms: r.ms };
+    } finally {
+      if (this.embedsInFlight.get(embeddingKey)?.background === background) this.embedsInFlight.delete(embeddingKey);
+    }
+  }
+
+  /** Decode; `embedding()` supplies the embedding when the decoder worker does not hold it yet. */
+  async decode(files: ModelFiles, embeddingKey: string, embedding: () => Promise<Embedding>, req: DecodeRequest): Promise<DecodeResult & { ms: number }> {
+    try {
+      const r = await this.decoder.send({ op: 'decode', files, embeddingKey, req });
+      return { ...(r.value as DecodeResult), ms: r.ms };
+    } catch (e) {
+      if (!(e instanceof SamWorkerError) || e.code !== 'no_embedding') throw e;
+      const r = await this.decoder.send({ op: 'decode', files, embeddingKey, embedding: await embedding(), req });
+      return { ...(r.value as DecodeResult), ms: r.ms };
+    }
+  }
+
+  async release(key: string): Promise<void> {
+    await Promise.all([this.encoder.started ? this.encoder.send({ op: 'release', key }) : null, this.decoder.started ? this.decoder.send({ op: 'release', key }) : null]);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.encoder.close(), this.decoder.close()]);
   }
 }

@@ -102,6 +102,7 @@ export class SamService implements SamHandlers {
     files: ModelFiles,
     d: ImageDetail,
     t: Target,
+    background = false,
   ): { key: string; cached: boolean; load: () => Promise<Loaded>; value: () => Promise<Embedding> } {
     const key = this.keyOf(files, d, t);
     const cache = this.cache();
@@ -111,7 +112,7 @@ export class SamService implements SamHandlers {
       if (hit) return Promise.resolve({ embedding: { data: hit.data, dims: hit.dims }, fromDisk: true });
       let p = this.inflight.get(key);
       if (!p) {
-        p = this.compute(files, d, t, key).finally(() => this.inflight.delete(key));
+        p = this.compute(files, d, t, key, background).finally(() => this.inflight.delete(key));
         this.inflight.set(key, p);
       }
       return p;
@@ -119,14 +120,14 @@ export class SamService implements SamHandlers {
     return { key, cached, load, value: () => load().then((l) => l.embedding) };
   }
 
-  private async compute(files: ModelFiles, d: ImageDetail, t: Target, key: string): Promise<Loaded> {
+  private async compute(files: ModelFiles, d: ImageDetail, t: Target, key: string, background: boolean): Promise<Loaded> {
     const px = (await this.project['image.pixels']({ imageId: t.imageId, frame: t.frame })) as PixelFrame;
     const samples = samplesOf(px.dtype, px.data);
     const window = samWindowFor(px, d.windows, t.window);
     const rgb = renderForSam({ ...px, samples }, window);
     this.computing = { imageId: t.imageId, frame: t.frame };
     try {
-      const { embedding, ms } = await this.runner.embed(files, rgb, key);
+      const { embedding, ms } = await this.runner.embed(files, rgb, key, { background });
       this.lastEncodeMs = ms;
       this.shapes.set(files.key, embedding.dims);
       // A failed cache write (full disk, read-only project) is logged by the cache and costs a
@@ -165,7 +166,7 @@ export class SamService implements SamHandlers {
       this.backgroundBusy = true;
       try {
         const d = await this.detail(t.imageId);
-        const e = this.embedding(files, d, t);
+        const e = this.embedding(files, d, t, true);
         if (!e.cached) await e.value();
       } catch {
         /* a background precompute failing is not the user's problem now; the click recomputes */
