@@ -42,6 +42,10 @@ export class SamSession {
   dragBox = $state.raw<SamBox | null>(null);
   lastDecodeMs = $state<number | null>(null);
   lastEncodeMs = $state<number | null>(null);
+  /** How long computing an embedding took last time (not counting disk hits): the estimate shown while one computes. */
+  typicalEncodeMs = $state<number | null>(null);
+  /** When the current preparation started (performance.now()), for the elapsed time shown. */
+  preparingSince = $state<number | null>(null);
   /** The SAM model that prepared the current target (sam.prepare's answer); recorded with accepted masks. */
   modelId = $state<string | null>(null);
   private target: SamTarget | null = null;
@@ -69,11 +73,14 @@ export class SamSession {
     this.targetKey = key;
     this.modelId = null;
     this.phase = 'preparing';
+    this.preparingSince = performance.now();
     const p = api
       .call('sam.prepare', { imageId: t.imageId, frame: t.frame, window: t.window, next })
       .then((r) => {
         if (this.targetKey !== key) return false;
         this.lastEncodeMs = r.encodeMs;
+        if (!r.cached && r.encodeMs > 0) this.typicalEncodeMs = r.encodeMs;
+        this.preparingSince = null;
         this.modelId = r.modelId;
         this.cacheWarning = r.cacheWarning ?? null;
         this.phase = 'ready';
