@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -186,3 +187,69 @@ test('a .pth that is not a SAM checkpoint is refused by the runtime, clearly, no
   assert.deepEqual(m.list(), []);
   assert.deepEqual(leftovers(m), []);
 });
+
+/** ONNX files that each load but do not fit (issue 10): an encoder from another model, a decoder whose low_res_masks is [B, 4]. */
+function misfits(): { encoder: string; decoder: string } {
+  const out = path.join(root, 'misfits');
+  mkdirSync(out, { recursive: true });
+  const code = `
+import sys, numpy as np, onnx
+from onnx import helper, TensorProto, numpy_helper
+bundle, out = sys.argv[1], sys.argv[2]
+dec = onnx.load(bundle + "/decoder.onnx")
+emb = [i for i in dec.graph.input if i.name == "image_embeddings"][0]
+dims = [d.dim_value for d in emb.type.tensor_type.shape.dim]
+C, G = dims[1], dims[2]
+S = G * 16
+w = numpy_helper.from_array(np.zeros((C + 8, 3, 16, 16), np.float32), "w")
+node = helper.make_node("Conv", ["images", "w"], ["embeddings"], kernel_shape=[16, 16], strides=[16, 16])
+g = helper.make_graph([node], "enc", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, S, S])],
+                      [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, [1, C + 8, G, G])], [w])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+m.ir_version = dec.ir_version
+onnx.save(m, out + "/other-encoder.onnx")
+for n in dec.graph.node:
+    for i, o in enumerate(n.output):
+        if o == "low_res_masks":
+            n.output[i] = "low_res_full"
+    for i, x in enumerate(n.input):
+        if x == "low_res_masks":
+            n.input[i] = "low_res_full"
+opset = max(o.version for o in dec.opset_import if o.domain in ("", "ai.onnx"))
+if opset >= 18:
+    dec.graph.initializer.append(numpy_helper.from_array(np.array([2, 3], np.int64), "axes23"))
+    dec.graph.node.append(helper.make_node("ReduceMean", ["low_res_full", "axes23"], ["low_res_masks"], keepdims=0))
+else:
+    dec.graph.node.append(helper.make_node("ReduceMean", ["low_res_full"], ["low_res_masks"], axes=[2, 3], keepdims=0))
+old = [o for o in dec.graph.output if o.name == "low_res_masks"][0]
+dec.graph.output.remove(old)
+dec.graph.output.append(helper.make_tensor_value_info("low_res_masks", TensorProto.FLOAT, [1, 4]))
+onnx.save(dec, out + "/metrics-decoder.onnx")
+`;
+  execFileSync(findPythonSync(), ['-c', code, bundle, out], { env: { ...process.env, ...runtimeEnv() }, stdio: ['ignore', 'inherit', 'inherit'] });
+  return { encoder: path.join(out, 'other-encoder.onnx'), decoder: path.join(out, 'metrics-decoder.onnx') };
+}
+
+test('an encoder and decoder that do not fit, or a decoder with the wrong output shapes, are refused at import (pair and bundle)', async () => {
+  const m = fresh('misfits');
+  const bad = misfits();
+  const enc = path.join(bundle, 'encoder.onnx');
+  const dec = path.join(bundle, 'decoder.onnx');
+  await rejectsNaming(m.importOnnxPair(bad.encoder, dec), /are not a pair: the encoder makes embeddings of shape \[1, \d+, \d+, \d+\], the decoder takes/);
+  await rejectsNaming(m.importOnnxPair(enc, bad.decoder), /metrics-decoder\.onnx: output low_res_masks has shape \[1, 4\]/);
+  const swapped = brokenCopy('foreign-encoder', (d) => {
+    cpSync(bad.encoder, path.join(d, 'encoder.onnx'));
+    const manifestPath = path.join(d, 'model.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: Record<string, { bytes: number; sha256: string }> };
+    const bytes = readFileSync(path.join(d, 'encoder.onnx'));
+    manifest.files['encoder.onnx'] = { bytes: bytes.length, sha256: sha256Of(bytes) };
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+  });
+  await rejectsNaming(m.importBundle(swapped), /encoder\.onnx and .*decoder\.onnx are not a pair/);
+  assert.deepEqual(m.list(), []);
+  assert.deepEqual(leftovers(m), []);
+});
+
+function sha256Of(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}

@@ -14,7 +14,7 @@ import type { RuntimeClient } from '../runtime/runtime-client.node.js';
 import { exportOnnx, type JobProgress } from '../runtime/runtime-methods.js';
 import type { ModelFiles } from '../inference/sam-engine.node.js';
 import { FORMAT_VERSION, MANIFEST_NAME, modelFiles, parseManifest, variantsOf, type BundleManifest, type Variant } from './bundle-manifest.js';
-import { decoderProblems, encoderProblems, readOnnxIo, type TensorInfo } from './onnx-signature.node.js';
+import { decoderOutputProblems, decoderProblems, encoderProblems, pairProblems, readOnnxIo, type OnnxIo, type TensorInfo } from './onnx-signature.node.js';
 import { externalDataFiles } from './onnx-external-data.node.js';
 
 export const ACTIVE_FILE = 'active.json';
@@ -107,6 +107,7 @@ export async function validateBundle(dir: string, shownAs: string): Promise<Bund
   }
   const size = m.preprocessing.image_size;
   const problems: string[] = [];
+  const ios = new Map<string, OnnxIo>();
   for (const [f, kind] of [[m.encoder.file, 'enc'], [m.decoder.file, 'dec'], [m.encoder_int8?.file, 'enc'], [m.decoder_int8?.file, 'dec']] as const) {
     if (!f) continue;
     const label = `${shownAs}/${f}`;
@@ -116,7 +117,14 @@ export async function validateBundle(dir: string, shownAs: string): Promise<Bund
     } catch (e) {
       throw new ModelImportError((e as Error).message, path.join(shownAs, f));
     }
-    problems.push(...(kind === 'enc' ? encoderProblems(io, label, size).problems : decoderProblems(io, label)));
+    ios.set(f, io);
+    problems.push(...(kind === 'enc' ? encoderProblems(io, label, size).problems : [...decoderProblems(io, label), ...decoderOutputProblems(io, label)]));
+  }
+  // Each variant's encoder and decoder must fit each other (the app may run either pair).
+  for (const [e, d] of [[m.encoder.file, m.decoder.file], [m.encoder_int8?.file, m.decoder_int8?.file]] as const) {
+    const ei = e ? ios.get(e) : undefined;
+    const di = d ? ios.get(d) : undefined;
+    if (ei && di) problems.push(...pairProblems(ei, di, `${shownAs}/${e}`, `${shownAs}/${d}`));
   }
   if (problems.length) throw new ModelImportError(problems.join('; '), shownAs);
   return m;
@@ -276,8 +284,10 @@ export class ModelManager {
     const enc = encoderProblems(encIo, encoder);
     if (enc.problems.length) throw new ModelImportError(enc.problems.join('; '), encoder);
     const decIo = await readOnnxIo(decoder, decoder).catch((e: Error) => Promise.reject(new ModelImportError(e.message, decoder)));
-    const dec = decoderProblems(decIo, decoder);
+    const dec = [...decoderProblems(decIo, decoder), ...decoderOutputProblems(decIo, decoder)];
     if (dec.length) throw new ModelImportError(dec.join('; '), decoder);
+    const pair = pairProblems(encIo, decIo, encoder, decoder);
+    if (pair.length) throw new ModelImportError(pair.join('; '), decoder);
     const staging = this.staging();
     try {
       cpSync(encoder, path.join(staging, 'encoder.onnx'));

@@ -74,3 +74,53 @@ export function decoderProblems(io: OnnxIo, label: string): string[] {
   if (missingOut.length) problems.push(`${label}: missing decoder outputs ${missingOut.join(', ')} (has ${outs.join(', ')})`);
   return problems;
 }
+
+const num = (v: number | string | undefined): number | null => (typeof v === 'number' && v > 0 ? v : null);
+const shapeText = (s: (number | string)[]) => `[${s.join(', ')}]`;
+
+/**
+ * Problems with the decoder's output shapes: `masks` [B, K, H, W], `iou_predictions` [B, K],
+ * `low_res_masks` [B, K, 4G, 4G] with the same K, and 4G the side of its `mask_input`. Names
+ * alone are not enough: a decoder exported with extra metrics carries `low_res_masks` as
+ * [B, 4], and then every refinement click fails.
+ */
+export function decoderOutputProblems(io: OnnxIo, label: string): string[] {
+  const out = new Map(io.outputs.map((o) => [o.name, o.shape]));
+  const problems: string[] = [];
+  const masks = out.get('masks');
+  const ious = out.get('iou_predictions');
+  const low = out.get('low_res_masks');
+  if (masks && masks.length !== 4) problems.push(`${label}: output masks has shape ${shapeText(masks)}; expected [B, K, H, W]`);
+  if (ious && ious.length !== 2) problems.push(`${label}: output iou_predictions has shape ${shapeText(ious)}; expected [B, K]`);
+  if (low && low.length !== 4) problems.push(`${label}: output low_res_masks has shape ${shapeText(low)}; expected [B, K, 4G, 4G] (the low-resolution logits a refinement click sends back)`);
+  if (problems.length) return problems;
+  const k = [masks?.[1], ious?.[1], low?.[1]].map(num).filter((v): v is number => v !== null);
+  if (new Set(k).size > 1) problems.push(`${label}: masks, iou_predictions and low_res_masks disagree on the number of candidates (${k.join(' vs ')})`);
+  const maskInput = io.inputs.find((i) => i.name === 'mask_input')?.shape;
+  const side = num(maskInput?.[2]);
+  if (low && side !== null && num(low[2]) !== null && num(low[2]) !== side) {
+    problems.push(`${label}: low_res_masks is ${low[2]}x${low[3]} but mask_input takes ${side}x${side}: a refinement click could not send it back`);
+  }
+  return problems;
+}
+
+/**
+ * Whether an encoder and a decoder fit each other: the encoder's embeddings [1, C, G, G] must
+ * be what the decoder's `image_embeddings` takes, or the first click fails inside
+ * onnxruntime. Dimensions that a file leaves symbolic are not compared.
+ */
+export function pairProblems(enc: OnnxIo, dec: OnnxIo, encLabel: string, decLabel: string): string[] {
+  const made = enc.outputs[0]?.shape ?? [];
+  const taken = dec.inputs.find((i) => i.name === 'image_embeddings')?.shape ?? [];
+  if (made.length !== 4 || taken.length !== 4) return [];
+  for (let d = 1; d < 4; d++) {
+    const a = num(made[d]);
+    const b = num(taken[d]);
+    if (a !== null && b !== null && a !== b) {
+      return [
+        `${encLabel} and ${decLabel} are not a pair: the encoder makes embeddings of shape ${shapeText(made)}, the decoder takes ${shapeText(taken)}. Import the encoder and decoder exported from the same model.`,
+      ];
+    }
+  }
+  return [];
+}
