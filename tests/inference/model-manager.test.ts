@@ -73,7 +73,7 @@ test('a good bundle installs, lists with its facts, becomes active, and is delet
   assert.equal(m.effectiveActive()?.id, info.id, 'the only model is active without a choice');
   assert.match(m.files(info.id).encoder, /encoder\.int8\.onnx$/, 'int8 by default');
   assert.match(m.files(info.id, 'fp32').encoder, /encoder\.onnx$/);
-  const second = await m.importBundle(bundle);
+  const second = await m.importBundle(anotherModel());
   m.setActive(info.id);
   assert.equal(m.effectiveActive()?.id, info.id);
   m.delete(info.id);
@@ -250,6 +250,32 @@ test('an encoder and decoder that do not fit, or a decoder with the wrong output
   assert.deepEqual(leftovers(m), []);
 });
 
+/** A second, distinct model: the bundle with a decoder that differs in its bytes (doc string), not in what it computes. */
+function anotherModel(): string {
+  return brokenCopy('another', (d) => {
+    const code = 'import sys, onnx; m = onnx.load(sys.argv[1]); m.doc_string = "another"; onnx.save(m, sys.argv[1])';
+    execFileSync(findPythonSync(), ['-c', code, path.join(d, 'decoder.onnx')], { env: { ...process.env, ...runtimeEnv() }, stdio: ['ignore', 'inherit', 'inherit'] });
+    const manifestPath = path.join(d, 'model.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: Record<string, { bytes: number; sha256: string }> };
+    const bytes = readFileSync(path.join(d, 'decoder.onnx'));
+    manifest.files['decoder.onnx'] = { bytes: bytes.length, sha256: sha256Of(bytes) };
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+  });
+}
+
 function sha256Of(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
 }
+
+test('the same model twice is refused, naming the installed one; a folder or a file of the wrong kind is named for what it is', async () => {
+  const m = fresh('twice');
+  const first = await m.importBundle(bundle);
+  await rejectsNaming(m.importBundle(bundle), new RegExp(`installed already, as "${first.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`));
+  await rejectsNaming(m.importOnnxPair(path.join(bundle, 'encoder.onnx'), path.join(bundle, 'decoder.onnx')), /installed already/);
+  assert.equal(m.list().length, 1);
+  await rejectsNaming(m.importCheckpoint(bundle), /is a folder holding a model bundle: choose "Bundle folder"/);
+  const pth = path.join(root, 'sam_vit_b_01ec64.pth');
+  writeFileSync(pth, 'x');
+  await rejectsNaming(m.importBundle(pth), /is a checkpoint file, not a bundle folder/);
+  assert.deepEqual(leftovers(m), []);
+});

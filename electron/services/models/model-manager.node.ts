@@ -14,6 +14,7 @@ import type { RuntimeClient } from '../runtime/runtime-client.node.js';
 import { exportOnnx, type JobProgress } from '../runtime/runtime-methods.js';
 import type { ModelFiles } from '../inference/sam-engine.node.js';
 import { FORMAT_VERSION, MANIFEST_NAME, modelFiles, parseManifest, variantsOf, type BundleManifest, type Variant } from './bundle-manifest.js';
+import { RuntimeRequestError } from '../runtime/runtime-client.node.js';
 import { decoderOutputProblems, decoderProblems, encoderProblems, pairProblems, readOnnxIo, type OnnxIo, type TensorInfo } from './onnx-signature.node.js';
 import { externalDataFiles } from './onnx-external-data.node.js';
 
@@ -155,6 +156,8 @@ export class ModelManager {
   private async install(staging: string, shownAs: string, name: string): Promise<InstalledModel> {
     try {
       const m = await validateBundle(staging, shownAs);
+      const twin = this.sameWeights(m);
+      if (twin) throw new ModelImportError(`${shownAs}: this model is installed already, as "${twin.name}" (the same encoder and decoder files)`, shownAs);
       const id = `${slug(name)}-${randomUUID().slice(0, 6)}`;
       renameSync(staging, path.join(this.modelsDir, id));
       return this.describe(id, m);
@@ -162,6 +165,18 @@ export class ModelManager {
       rmSync(staging, { recursive: true, force: true });
       throw e;
     }
+  }
+
+  /** An installed model with the very same encoder and decoder files as `m` (by sha256), if any. */
+  private sameWeights(m: BundleManifest): InstalledModel | null {
+    const sig = (x: BundleManifest) => [x.files[x.encoder.file]?.sha256, x.files[x.decoder.file]?.sha256];
+    const [e, d] = sig(m);
+    if (!e || !d) return null;
+    for (const installed of this.list()) {
+      const [ie, id] = sig(this.manifest(installed.id));
+      if (ie === e && id === d) return installed;
+    }
+    return null;
   }
 
   private describe(id: string, m: BundleManifest): InstalledModel {
@@ -246,6 +261,9 @@ export class ModelManager {
   }
 
   async importBundle(folder: string): Promise<InstalledModel> {
+    if (existsSync(folder) && statSync(folder).isFile() && /\.(pth|pt)$/i.test(folder)) {
+      throw new ModelImportError(`${folder} is a checkpoint file, not a bundle folder: choose "Official .pth checkpoint" to convert and install it`, folder);
+    }
     if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new ModelImportError(`${folder}: not a folder (choose the bundle folder that holds ${MANIFEST_NAME})`, folder);
     await validateBundle(folder, folder); // fail fast, before copying gigabytes
     const staging = this.staging();
@@ -328,6 +346,10 @@ export class ModelManager {
       signal?: AbortSignal;
     } = {},
   ): Promise<InstalledModel> {
+    if (existsSync(file) && statSync(file).isDirectory()) {
+      const bundle = existsSync(path.join(file, MANIFEST_NAME));
+      throw new ModelImportError(`${file} is a folder${bundle ? ` holding a model bundle: choose "Bundle folder" to install it` : ': choose the .pth checkpoint file inside it'}`, file);
+    }
     if (!existsSync(file) || !statSync(file).isFile()) throw new ModelImportError(`${file}: file not found`, file);
     const arch = opts.arch ?? archFromCheckpointName(file);
     if (!arch) throw new ModelImportError(`${file}: cannot tell the architecture from the name; official names are sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth (or choose vit_b/vit_l/vit_h)`, file);
@@ -343,7 +365,9 @@ export class ModelManager {
       );
     } catch (e) {
       rmSync(staging, { recursive: true, force: true });
-      throw new ModelImportError(`${file}: ${(e as Error).message}`, file);
+      // The runtime's sentence, not its protocol method name ("export.onnx: ...").
+      const why = e instanceof RuntimeRequestError ? e.reason : (e as Error).message;
+      throw new ModelImportError(`${file}: ${why}`, file);
     }
     // The runtime publishes the bundle into out/ atomically; move it up to become the staging folder.
     const inner = `${staging}-b`;

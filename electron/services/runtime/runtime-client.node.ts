@@ -92,10 +92,11 @@ export class RuntimeRequestError extends Error {
   constructor(
     readonly method: string,
     readonly code: number,
-    message: string,
+    /** The runtime's own words, without the protocol method name (what a user is shown). */
+    readonly reason: string,
     readonly data?: unknown,
   ) {
-    super(`${method}: ${message}`);
+    super(`${method}: ${reason}`);
     this.name = 'RuntimeRequestError';
   }
 }
