@@ -74,6 +74,9 @@ test('a good bundle installs, lists with its facts, becomes active, and is delet
   assert.match(m.files(info.id).encoder, /encoder\.int8\.onnx$/, 'int8 by default');
   assert.match(m.files(info.id, 'fp32').encoder, /encoder\.onnx$/);
   const second = await m.importBundle(anotherModel());
+  assert.equal(m.effectiveActive()?.id, info.id, 'installing a second model does not switch the one in use');
+  m.setActive(second.id);
+  assert.equal(m.effectiveActive()?.id, second.id);
   m.setActive(info.id);
   assert.equal(m.effectiveActive()?.id, info.id);
   m.delete(info.id);

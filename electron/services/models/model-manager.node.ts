@@ -159,7 +159,11 @@ export class ModelManager {
       const twin = this.sameWeights(m);
       if (twin) throw new ModelImportError(`${shownAs}: this model is installed already, as "${twin.name}" (the same encoder and decoder files)`, shownAs);
       const id = `${slug(name)}-${randomUUID().slice(0, 6)}`;
+      // Installing does not change which model is in use: pin the current one (it may only be
+      // "the newest", which the new model would otherwise become under the user's clicks).
+      const inUse = this.effectiveActive();
       renameSync(staging, path.join(this.modelsDir, id));
+      if (inUse && this.activeId() !== inUse.id) this.setActive(inUse.id);
       return this.describe(id, m);
     } catch (e) {
       rmSync(staging, { recursive: true, force: true });
