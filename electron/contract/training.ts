@@ -18,6 +18,12 @@ export type JobKind = z.infer<typeof JobKind>;
 export const JobState = z.enum(['running', 'cancelling', 'succeeded', 'failed', 'cancelled', 'interrupted']);
 export type JobState = z.infer<typeof JobState>;
 
+/** The states of a job that is still going: one definition for the store and the renderer. */
+export const LIVE_JOB_STATES: readonly JobState[] = ['running', 'cancelling'];
+export function jobIsLive(state: JobState): boolean {
+  return LIVE_JOB_STATES.includes(state);
+}
+
 /** Stages of a training job, in order, then an import job's (reading, storing); the renderer names them. */
 export const TrainingStage = z.enum(['queued', 'environment', 'snapshot', 'caching', 'training', 'evaluating', 'exporting', 'gating', 'done', 'reading', 'storing']);
 export type TrainingStage = z.infer<typeof TrainingStage>;

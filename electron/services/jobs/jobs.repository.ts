@@ -7,7 +7,7 @@
  * service, the project service's importer); the renderer reads it through jobs.get.
  */
 import type { ImportReport } from '../../contract/imports.js';
-import type { JobInfo, JobKind, JobState, TrainingOutcome, TrainingSettings, TrainingStage } from '../../contract/training.js';
+import { LIVE_JOB_STATES, type JobInfo, type JobKind, type JobState, type TrainingOutcome, type TrainingSettings, type TrainingStage } from '../../contract/training.js';
 import type { Db } from '../store/project-database.js';
 
 interface JobRow {
@@ -44,7 +44,7 @@ export interface StoredJob {
   datasetHash: string | null;
 }
 
-const LIVE: readonly JobState[] = ['running', 'cancelling'];
+const LIVE = LIVE_JOB_STATES;
 
 export class JobsRepository {
   constructor(

@@ -8,6 +8,7 @@
  */
 import { api, ApiError, transportKind } from '../transport';
 import type { ImageStatus, ImageSummary, ImportReport, LabelClass, MaskPrompts, ProjectInfo } from '../../../electron/contract/api';
+import { jobIsLive } from '../../../electron/contract/training';
 import { decodeRle, encodeRle } from '../../../electron/contract/rle';
 import { groupImages, type BrowserRow, type StackItem } from '../lib/grouping';
 import { SliceMasks, layerKey, parseLayerKey, type Edit, type EditSource, type LayerKey } from '../lib/masks';
@@ -218,7 +219,7 @@ export class Workspace {
         for (;;) {
           const j = await api.call('jobs.get', { jobId });
           this.importProgress = { jobId, done: j.step ?? 0, total: j.steps ?? 0, detail: j.detail, etaS: j.etaS };
-          if (j.state !== 'running' && j.state !== 'cancelling') {
+          if (!jobIsLive(j.state)) {
             if (j.error && !j.importReport) throw new ApiError('io', j.error.message);
             return j.importReport ?? { imported: [], duplicates: [], failed: [], warnings: [], cancelled: 0, elapsedMs: 0 };
           }

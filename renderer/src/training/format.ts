@@ -4,7 +4,7 @@
  *
  * Runtime: pure (no DOM, no API); unit-tested in tests/renderer/training-format.test.ts.
  */
-import type { EvalRow, JobInfo, JobState, TrainingSettings, TrainingStage } from '../../../electron/contract/training';
+import { jobIsLive, type EvalRow, type JobInfo, type JobState, type TrainingSettings, type TrainingStage } from '../../../electron/contract/training';
 
 export const STAGE_NAMES: Record<TrainingStage, string> = {
   queued: 'Waiting to start',
@@ -38,8 +38,9 @@ export function stateName(state: JobState): string {
 }
 
 /** Still going: the panel polls and offers Cancel. */
+/** A run still going (the contract's one definition). */
 export function isActive(state: JobState): boolean {
-  return state === 'running' || state === 'cancelling';
+  return jobIsLive(state);
 }
 
 /** A rough duration for estimates and ETAs: "less than a minute", "about 12 min", "about 1 h 20 min". */
