@@ -12,9 +12,23 @@ import { latestSchemaVersion, migrations } from './migrations.js';
 export type Db = Database.Database;
 
 export function openProjectDatabase(file: string, opts: { create: boolean }): Db {
+  // Two apps opening a new project at the same moment can meet SQLite's deadlock guard
+  // (SQLITE_BUSY without waiting: both hold a read lock and want to write, e.g. while one
+  // switches the file to WAL). The loser backs off and opens again; nothing was written.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return openOnce(file, opts);
+    } catch (e) {
+      if (!(e instanceof ApiError) || !/database is locked|SQLITE_BUSY/.test(e.message) || attempt >= 20) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25 + Math.floor(Math.random() * 75 * attempt));
+    }
+  }
+}
+
+function openOnce(file: string, opts: { create: boolean }): Db {
   let db: Db;
   try {
-    db = new Database(file, { fileMustExist: !opts.create });
+    db = new Database(file, { fileMustExist: !opts.create, timeout: 5000 });
   } catch (e) {
     throw new ApiError(opts.create ? 'io' : 'not_found', `Cannot open project database: ${(e as Error).message}`, file);
   }
