@@ -109,8 +109,7 @@ describe('trust boundaries, through the HTTP host (issue 9)', () => {
     assert.deepEqual(readdirSync(outside).sort(), before, 'nothing was written outside the project');
     assert.ok(!existsSync(path.join(root, 'written.png')) && !existsSync(path.join(outside, 'written.png')));
     // the images whose rows are fine still work
-    const good = ids.slice(4).concat(ids.length > 4 ? [] : []);
-    for (const id of good) await api.call('image.pixels', { imageId: id, frame: 0 });
+    for (const id of ids.slice(4)) await api.call('image.pixels', { imageId: id, frame: 0 });
     await api.call('project.close', {});
   });
 

@@ -43,6 +43,8 @@ interface Ready {
 
 type WriteResult = { id: number; duplicate: boolean } | { failed: string };
 
+export type ImportProgress = (p: { done: number; total: number; stage: 'reading' | 'storing'; report: ImportReport }) => void;
+
 export const DEFAULT_BATCH_SIZE = 200;
 const CLOSED = 'The project was closed before this file could be stored; nothing of it was kept. Import it again.';
 
@@ -59,7 +61,7 @@ export class ImportService {
       batchSize?: number;
       unreadable?: readonly UnreadableSource[];
       signal?: AbortSignal;
-      onProgress?: (p: { done: number; total: number; stage: 'reading' | 'storing'; report: ImportReport }) => void;
+      onProgress?: ImportProgress;
     } = {},
   ): Promise<ImportReport> {
     const started = performance.now();
@@ -94,7 +96,7 @@ export class ImportService {
   private async importBatch(
     batch: readonly ImportSource[],
     report: ImportReport,
-    progress: { done: number; total: number; report: ImportReport; signal?: AbortSignal | undefined; on?: ((p: { done: number; total: number; stage: 'reading' | 'storing'; report: ImportReport }) => void) | undefined },
+    progress: { done: number; total: number; report: ImportReport; signal?: AbortSignal | undefined; on?: ImportProgress | undefined },
   ): Promise<void> {
     const ready: Ready[] = [];
     const pendingBySha = new Map<string, Ready>();
