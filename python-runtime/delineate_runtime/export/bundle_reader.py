@@ -77,11 +77,11 @@ def load_manifest(root: Path) -> Manifest:
 
 def listed_files(m: Manifest) -> list[str]:
     names = [m.encoder.file, m.decoder.file, m.checkpoint]
-    names += [q.file for q in (m.encoder_int8, m.decoder_int8) if q is not None]
+    names += [q.file for q in (m.encoder_int8, m.decoder_int8, m.decoder_fast) if q is not None]
     names += list((m.torchscript or {}).values())
     names += [
         f.external_data
-        for f in (m.encoder, m.decoder, m.encoder_int8, m.decoder_int8)
+        for f in (m.encoder, m.decoder, m.encoder_int8, m.decoder_int8, m.decoder_fast)
         if f is not None and f.external_data
     ]
     return names

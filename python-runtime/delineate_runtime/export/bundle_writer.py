@@ -24,18 +24,29 @@ from ..models import save_official_format, spec_of
 from .bundle_reader import Bundle, file_info, listed_files, read_bundle
 from .manifest import (
     CHECKPOINT_FILE,
+    DECODER_FAST_FILE,
     DECODER_FILE,
     DECODER_INT8_FILE,
     ENCODER_FILE,
     ENCODER_INT8_FILE,
+    FAST_DECODER_MIN_IOU,
     MANIFEST_NAME,
     Manifest,
     Preprocessing,
     QuantizedFile,
     decoder_io,
     encoder_io,
+    fast_decoder_file,
 )
-from .onnx_export import DEFAULT_OPSET, export_decoder_onnx, export_encoder_onnx, export_torchscript
+from .fast_decoder import fast_decoder_parity, parity_feeds
+from .modules import embedding_shape
+from .onnx_export import (
+    DEFAULT_OPSET,
+    export_decoder_onnx,
+    export_encoder_onnx,
+    export_fast_decoder_onnx,
+    export_torchscript,
+)
 from .onnx_sam import OnnxSam, make_session
 from .parity import fp32_parity, int8_parity
 from .preprocess import preprocess_image
@@ -144,6 +155,33 @@ def measure_int8(root: Path, prep: Preprocessing, images: Sequence[np.ndarray]) 
     )
 
 
+def add_fast_decoder(
+    root: Path, sam: Sam, manifest: Manifest, images: Sequence[np.ndarray], opset: int
+) -> dict[str, float]:
+    """Export decoder.fast.onnx and list it in the manifest when it agrees with the canonical
+    decoder (mask IoU >= FAST_DECODER_MIN_IOU on every prompt); otherwise leave it out, so the
+    app keeps the canonical one. Returns the parity figures either way."""
+    export_fast_decoder_onnx(sam, root / DECODER_FAST_FILE, opset)
+    prep = manifest.preprocessing
+    encoder = make_session(root / manifest.encoder.file)
+    inputs = [preprocess_image(im, prep.image_size, prep.pixel_mean, prep.pixel_std)[0] for im in images]
+    embeddings = [encoder.run(None, {"image": x})[0] for x in inputs]
+    parity = fast_decoder_parity(
+        make_session(root / manifest.decoder.file),
+        make_session(root / DECODER_FAST_FILE),
+        parity_feeds(embeddings, prep.image_size),
+    )
+    if parity["mask_iou_min"] >= FAST_DECODER_MIN_IOU:
+        _, embed_dim, grid, _ = embedding_shape(sam)
+        manifest.decoder_fast = fast_decoder_file(
+            embed_dim, grid, opset, sam.mask_decoder.num_mask_tokens, parity
+        )
+    else:
+        log.warning("fast decoder left out: mask IoU %.5f vs the canonical decoder", parity["mask_iou_min"])
+        (root / DECODER_FAST_FILE).unlink()
+    return parity
+
+
 def file_sizes(root: Path, names: Sequence[str]) -> dict[str, int]:
     return {n: (root / n).stat().st_size for n in names}
 
@@ -227,6 +265,9 @@ def write_bundle(
             dataset_hash=dataset_hash,
             training_config=training_config,
             metrics=metrics or {},
+        )
+        parity["fast_decoder_vs_canonical"] = add_fast_decoder(
+            staging, sam, manifest, parity_images, opset
         )
         method = ("static" if user_images else "dynamic") if quantize == "auto" else quantize
         if method != "none":

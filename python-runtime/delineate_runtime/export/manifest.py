@@ -17,6 +17,8 @@ ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 ENCODER_INT8_FILE = "encoder.int8.onnx"
 DECODER_INT8_FILE = "decoder.int8.onnx"
+DECODER_FAST_FILE = "decoder.fast.onnx"
+FAST_DECODER_MIN_IOU = 0.999
 CHECKPOINT_FILE = "checkpoint.pt"
 REQUIRED_FILES = (ENCODER_FILE, DECODER_FILE, CHECKPOINT_FILE)
 
@@ -65,6 +67,15 @@ class QuantizedFile(_Strict):
     calibration_images: int = 0
 
 
+class FastDecoderFile(OnnxFile):
+    """The rearranged decoder of `fast_decoder.py`; used only while its parity holds."""
+
+    parity: dict[str, float] = Field(
+        description="vs the canonical decoder on the same inputs: low_res_max_abs_diff, "
+        "mask_iou_min (worst thresholded low-res mask over every token and prompt)"
+    )
+
+
 class FileInfo(_Strict):
     bytes: int
     sha256: str
@@ -82,6 +93,7 @@ class Manifest(_Strict):
     decoder: OnnxFile
     encoder_int8: QuantizedFile | None = None
     decoder_int8: QuantizedFile | None = None
+    decoder_fast: FastDecoderFile | None = None
     torchscript: dict[str, str] | None = None
     checkpoint: str = CHECKPOINT_FILE
     checkpoint_format: str = "segment_anything state_dict (sam_model_registry layout)"
@@ -102,6 +114,25 @@ def encoder_io(image_size: int, embed_dim: int, grid: int, opset: int) -> OnnxFi
         ],
         opset=opset,
         notes="input is the preprocessed image (see preprocessing); batch size 1",
+    )
+
+
+def fast_decoder_file(
+    embed_dim: int, grid: int, opset: int, num_masks: int, parity: dict[str, float]
+) -> FastDecoderFile:
+    """decoder.fast.onnx (see fast_decoder.py): the canonical inputs minus orig_im_size."""
+    canonical = decoder_io(embed_dim, grid, opset, num_masks)
+    return FastDecoderFile(
+        file=DECODER_FAST_FILE,
+        inputs=[t for t in canonical.inputs if t.name != "orig_im_size"],
+        outputs=[t for t in canonical.outputs if t.name != "masks"],
+        opset=opset,
+        notes=(
+            "same weights and results as decoder.onnx, rearranged for speed; outputs the "
+            "low-res logits of every mask token only: upsample the shown one as decoder.onnx "
+            "does (bilinear to image_size, crop to the resized image, bilinear to the original)"
+        ),
+        parity=parity,
     )
 
 

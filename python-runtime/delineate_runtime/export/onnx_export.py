@@ -26,6 +26,7 @@ from .modules import (
     EncoderForExport,
     example_decoder_inputs,
 )
+from .fast_decoder import FAST_DECODER_INPUTS, FAST_DECODER_OUTPUTS, FastDecoder
 
 DEFAULT_OPSET = 17
 
@@ -130,6 +131,25 @@ def export_decoder_onnx(
             "point_labels": {1: "num_points"},
             "masks": {2: "orig_height", 3: "orig_width"},
         },
+        opset_version=opset,
+        external_data=external_data,
+    )
+
+
+def export_fast_decoder_onnx(
+    sam: Sam, path: Path, opset: int = DEFAULT_OPSET, external_data: bool | None = None
+) -> Path:
+    """Write the fast decoder (`fast_decoder.py`): canonical inputs minus ``orig_im_size``,
+    outputs ``iou_predictions`` and ``low_res_masks`` for every mask token."""
+    _on_cpu_fp32(sam)
+    example = example_decoder_inputs(sam)
+    return _export(
+        FastDecoder(sam),
+        tuple(example[name] for name in FAST_DECODER_INPUTS),
+        path,
+        input_names=list(FAST_DECODER_INPUTS),
+        output_names=list(FAST_DECODER_OUTPUTS),
+        dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
         opset_version=opset,
         external_data=external_data,
     )
