@@ -2,7 +2,9 @@
  * The core claim: the Node pipeline (windowing, PIL-exact resize, normalisation, prompt
  * mapping, onnxruntime-node) gives the masks segment-anything's own PyTorch SamPredictor gives,
  * on a non-square 16-bit image shown through a soft-tissue window, for points, a box,
- * points + box, and refinement with the previous low-res mask (IoU >= 0.99, fp32).
+ * points + box, and refinement with the previous low-res mask (IoU >= 0.99, fp32). Both
+ * decoders of the bundle are held to it: the fast one (decoder.fast.onnx, upsampled in JS)
+ * that the app runs, and the canonical one it falls back to; and they agree with each other.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,7 +48,8 @@ const cases: Case[] = [
 ];
 
 let tmp: string;
-let files: ModelFiles;
+let fastFiles: ModelFiles;
+let canonicalFiles: ModelFiles;
 let engine: SamEngine;
 let reference: { results: { name: string; masks: { size: [number, number]; counts: string }[]; scores: number[]; refined?: { masks: { size: [number, number]; counts: string }[]; scores: number[] } }[]; rgb_sum: number };
 
@@ -59,7 +62,10 @@ before(() => {
   runPython(['predict', bundle, path.join(tmp, 'request.json'), path.join(tmp, 'out.json')]);
   reference = JSON.parse(readFileSync(path.join(tmp, 'out.json'), 'utf8'));
   const manifest = parseManifest(readFileSync(path.join(bundle, 'model.json'), 'utf8'), bundle);
-  files = modelFiles(bundle, manifest, 'fp32', 'tiny', path.join);
+  fastFiles = modelFiles(bundle, manifest, 'fp32', 'tiny', path.join);
+  assert.ok(fastFiles.fastDecoder, 'the runtime bundle carries a fast decoder');
+  const { fastDecoder: _, ...canonical } = fastFiles;
+  canonicalFiles = { ...canonical, key: 'tiny:canonical' };
   engine = new SamEngine(2);
 });
 
@@ -72,7 +78,9 @@ function refMask(m: { size: [number, number]; counts: string }): Uint8Array {
 const rgb = renderForSam({ width: W, height: H, samplesPerPixel: 1, photometric: 'MONOCHROME2', rescaleSlope: 1, rescaleIntercept: -1024, samples: slice.stored }, window);
 let embedding: Embedding | undefined;
 
-async function nodePredict(c: Case): Promise<{ first: DecodeResult; refined?: DecodeResult }> {
+const decoders = { fast: () => fastFiles, canonical: () => canonicalFiles } as const;
+
+async function nodePredict(c: Case, files = fastFiles): Promise<{ first: DecodeResult; refined?: DecodeResult }> {
   embedding ??= await engine.embed(files, rgb);
   const base = { origHeight: H, origWidth: W };
   const first = await engine.decode(files, embedding, { points: c.points ?? [], box: c.box ?? null, maskInput: null, multimask: c.multimask, ...base });
@@ -89,10 +97,11 @@ test('the windowed 8-bit image is the one Python feeds SAM', () => {
   assert.ok(Math.abs(sum - reference.rgb_sum) <= 10, `Node ${sum} vs Python ${reference.rgb_sum}`);
 });
 
-for (const c of cases) {
-  test(`Node masks match PyTorch SamPredictor: ${c.name}`, { timeout: 120_000 }, async (t) => {
+for (const [kind, filesOf] of Object.entries(decoders)) for (const c of cases) {
+  test(`Node masks match PyTorch SamPredictor (${kind} decoder): ${c.name}`, { timeout: 120_000 }, async (t) => {
     const ref = reference.results.find((x) => x.name === c.name)!;
-    const { first, refined } = await nodePredict(c);
+    const { first, refined } = await nodePredict(c, filesOf());
+    assert.equal(first.decoder, kind);
     assert.equal(first.masks.length, ref.masks.length);
     for (let i = 0; i < ref.masks.length; i++) {
       const expected = refMask(ref.masks[i]!);
@@ -111,6 +120,23 @@ for (const c of cases) {
     }
   });
 }
+
+test('the fast decoder gives the canonical decoder\'s masks and scores for every prompt', async (t) => {
+  let worst = 1;
+  for (const c of cases) {
+    const fast = await nodePredict(c, fastFiles);
+    const canonical = await nodePredict(c, canonicalFiles);
+    for (const [a, b] of [[fast.first, canonical.first], ...(fast.refined ? [[fast.refined, canonical.refined!]] : [])] as [DecodeResult, DecodeResult][]) {
+      assert.equal(a.masks.length, b.masks.length);
+      for (let i = 0; i < a.masks.length; i++) {
+        worst = Math.min(worst, maskIoU(a.masks[i]!, b.masks[i]!));
+        assert.ok(Math.abs(a.ious[i]! - b.ious[i]!) < 1e-4, `${c.name}: score ${a.ious[i]} vs ${b.ious[i]}`);
+      }
+    }
+  }
+  assert.ok(worst >= 0.999, `worst mask IoU fast vs canonical ${worst}`);
+  t.diagnostic(`worst mask IoU fast vs canonical: ${worst.toFixed(6)}`);
+});
 
 test('the trained tiny model finds the lesion from one click (the prompts above are meaningful)', async (t) => {
   const { first } = await nodePredict(cases[0]!);

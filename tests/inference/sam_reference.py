@@ -5,6 +5,7 @@ Run with the Python runtime's interpreter:
   python sam_reference.py train-bundle OUT_DIR   # tiny blob model (runtime's tiny_demo) -> bundle
   python sam_reference.py random-bundle OUT_DIR --arch vit_b --decoder-only   # random weights
   python sam_reference.py predict BUNDLE REQUEST.json OUT.json
+  python sam_reference.py export-decoder BUNDLE OUT.onnx --kind single-mask|upstream
 
 `predict` runs segment-anything's own SamPredictor on the checkpoint of a bundle; masks come
 back as COCO RLE strings (pycocotools), with scores and the chosen low-res logits' shape.
@@ -56,6 +57,46 @@ def random_bundle(out: Path, arch: str, seed: int) -> None:
     sam = build_sam_model(arch)
     write_bundle(out, sam.eval(), arch=arch, base_model=f"random {arch}", quantize="dynamic", overwrite=True)
     print(json.dumps({"bundle": str(out)}))
+
+
+def export_decoder(bundle: Path, out: Path, kind: str) -> None:
+    """A decoder for the import tests, from a bundle's checkpoint: ``single-mask`` is our
+    canonical export with return_single_mask; ``upstream`` is segment-anything's own
+    SamOnnxModel exported as its scripts/export_onnx_model.py does (example orig_im_size
+    1500x2250), whose crop torch 2.x freezes to that example."""
+    import warnings
+
+    import torch
+    from segment_anything.utils.onnx import SamOnnxModel
+
+    from delineate_runtime.export.onnx_export import export_decoder_onnx
+    from delineate_runtime.protocol.operations import load_model
+
+    sam, _ = load_model(bundle=str(bundle))
+    sam = sam.eval()
+    if kind == "single-mask":
+        export_decoder_onnx(sam, out, return_single_mask=True)
+        return
+    model = SamOnnxModel(sam, return_single_mask=False)
+    emb_dim = sam.prompt_encoder.embed_dim
+    grid = sam.prompt_encoder.image_embedding_size
+    mask_side = [4 * x for x in grid]
+    inputs = {
+        "image_embeddings": torch.randn(1, emb_dim, *grid),
+        "point_coords": torch.randint(0, 1024, (1, 5, 2), dtype=torch.float),
+        "point_labels": torch.randint(0, 4, (1, 5), dtype=torch.float),
+        "mask_input": torch.randn(1, 1, *mask_side),
+        "has_mask_input": torch.tensor([1], dtype=torch.float),
+        "orig_im_size": torch.tensor([1500, 2250], dtype=torch.float),
+    }
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, tuple(inputs.values()), str(out), dynamo=False, opset_version=17,
+            do_constant_folding=True, input_names=list(inputs),
+            output_names=["masks", "iou_predictions", "low_res_masks"],
+            dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+        )
 
 
 def _rle(mask: np.ndarray) -> dict[str, Any]:
@@ -114,6 +155,10 @@ def main(argv: list[str]) -> None:
     r.add_argument("out", type=Path)
     r.add_argument("--arch", default="vit_b")
     r.add_argument("--seed", type=int, default=0)
+    x = sub.add_parser("export-decoder")
+    x.add_argument("bundle", type=Path)
+    x.add_argument("out", type=Path)
+    x.add_argument("--kind", choices=["single-mask", "upstream"], required=True)
     p = sub.add_parser("predict")
     p.add_argument("bundle", type=Path)
     p.add_argument("request", type=Path)
@@ -123,6 +168,8 @@ def main(argv: list[str]) -> None:
         train_bundle(a.out, a.epochs)
     elif a.cmd == "export-run":
         export_run(a.run_dir, a.out)
+    elif a.cmd == "export-decoder":
+        export_decoder(a.bundle, a.out, a.kind)
     elif a.cmd == "random-bundle":
         random_bundle(a.out, a.arch, a.seed)
     else:

@@ -12,6 +12,9 @@ import { findPythonSync, runtimeEnv } from '../../electron/services/runtime/pyth
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const referenceScript = path.join(repoRoot, 'tests/inference/sam_reference.py');
 
+/** What a bundle's files depend on besides the model: the runtime's exporter. */
+const EXPORTER = ['bundle_writer.py', 'fast_decoder.py', 'manifest.py', 'onnx_export.py', 'modules.py', 'quantize.py'].map((f) => `python-runtime/delineate_runtime/export/${f}`);
+
 function hashOf(files: string[], extra: string): string {
   const h = createHash('sha256');
   for (const f of files) h.update(readFileSync(path.join(repoRoot, f)));
@@ -40,7 +43,7 @@ function sleepSync(ms: number): void {
  * Test files run in parallel processes: the first takes a lock folder, the others wait for it.
  */
 function cachedBundle(name: string, inputs: string[], args: (out: string) => string[]): string {
-  const dir = path.join(repoRoot, '.cache/sam-test-models', `${name}-${hashOf(inputs, args('').join(' '))}`);
+  const dir = path.join(repoRoot, '.cache/sam-test-models', `${name}-${hashOf([...inputs, ...EXPORTER], args('').join(' '))}`);
   if (existsSync(path.join(dir, 'model.json'))) return dir;
   mkdirSync(path.dirname(dir), { recursive: true });
   const lock = `${dir}.lock`;

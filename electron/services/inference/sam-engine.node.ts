@@ -5,6 +5,7 @@
  */
 import { defaultThreads } from './sam-threads.js';
 import * as ort from 'onnxruntime-node';
+import { upsampleMask } from './mask-upsample.js';
 import { encoderInput, promptTensors, type Box, type Point, type Preprocessing } from './sam-preprocess.js';
 import type { RgbImage } from './sam-window.js';
 
@@ -13,6 +14,8 @@ export interface ModelFiles {
   key: string;
   encoder: string;
   decoder: string;
+  /** decoder.fast.onnx of a runtime bundle (low-res outputs only), used instead of `decoder` when it loads. */
+  fastDecoder?: string;
   preprocessing: Preprocessing;
 }
 
@@ -31,6 +34,9 @@ export interface DecodeRequest {
   origWidth: number;
 }
 
+/** Which decoder graph answered: the fast one of a runtime bundle, or the canonical one. */
+export type DecoderKind = 'fast' | 'canonical';
+
 export interface DecodeResult {
   /** Row-major binary masks (1 inside), one per candidate: 3 with multimask, else 1. */
   masks: Uint8Array[];
@@ -38,12 +44,16 @@ export interface DecodeResult {
   /** Low-res logits per candidate, to feed the next prediction. */
   lowRes: Float32Array[];
   lowResSize: number;
+  decoder: DecoderKind;
 }
 
 /**
  * Options that make CPU inference fast: all graph optimisations, one op at a time using every
  * core. The memory pattern (one pre-planned block for all intermediates) stays off for the
  * encoder: measured on vit_b at 1024, it doubles peak memory (6.5 GiB vs 3.4 GiB) for no speed.
+ * Intra-op threads do not spin while waiting for work: spinning made the decoder 1.4-1.6x
+ * slower when the encoder worker (or anything else) competes for the cores, and burned ~40 ms
+ * of CPU after every click.
  */
 export function sessionOptions(threads = defaultThreads(), part: 'encoder' | 'decoder' = 'decoder'): ort.InferenceSession.SessionOptions {
   return {
@@ -54,6 +64,7 @@ export function sessionOptions(threads = defaultThreads(), part: 'encoder' | 'de
     interOpNumThreads: 1,
     enableCpuMemArena: true,
     enableMemPattern: part === 'decoder',
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
 }
 
@@ -62,23 +73,53 @@ export { defaultThreads };
 interface Sessions {
   encoder: ort.InferenceSession | null;
   decoder: ort.InferenceSession;
+  kind: DecoderKind;
+  /** A canonical decoder exported with return_single_mask: one output mask, chosen inside the graph. */
+  singleMask: boolean;
   files: ModelFiles;
+}
+
+/** Number of masks a canonical decoder outputs (dim 1 of its outputs; exporters leave some symbolic), or null. */
+function maskCount(session: ort.InferenceSession): number | null {
+  for (const name of ['iou_predictions', 'low_res_masks', 'masks']) {
+    const meta = session.outputMetadata.find((m) => m.name === name);
+    const n = meta?.isTensor ? meta.shape[1] : undefined;
+    if (typeof n === 'number') return n;
+  }
+  return null;
 }
 
 export class SamEngine {
   private readonly sessions = new Map<string, Promise<Sessions>>();
 
-  constructor(private readonly threads = defaultThreads()) {}
+  constructor(
+    private readonly threads = defaultThreads(),
+    private readonly log: (message: string) => void = (m) => console.warn(m),
+  ) {}
 
   /** Create (or reuse) the sessions of `files`. The encoder is loaded on first embed only. */
   private get(files: ModelFiles): Promise<Sessions> {
     let s = this.sessions.get(files.key);
     if (!s) {
-      s = ort.InferenceSession.create(files.decoder, sessionOptions(this.threads)).then((decoder) => ({ encoder: null, decoder, files }));
+      s = this.createDecoder(files);
       s.catch(() => this.sessions.delete(files.key));
       this.sessions.set(files.key, s);
     }
     return s;
+  }
+
+  /** The fast decoder when the bundle has one and it loads; the canonical one otherwise. */
+  private async createDecoder(files: ModelFiles): Promise<Sessions> {
+    if (files.fastDecoder) {
+      try {
+        const decoder = await ort.InferenceSession.create(files.fastDecoder, sessionOptions(this.threads));
+        return { encoder: null, decoder, kind: 'fast', singleMask: false, files };
+      } catch (e) {
+        this.log(`fast decoder ${files.fastDecoder} did not load (${(e as Error).message}); using the canonical decoder`);
+      }
+    }
+    const decoder = await ort.InferenceSession.create(files.decoder, sessionOptions(this.threads));
+    return { encoder: null, decoder, kind: 'canonical', singleMask: maskCount(decoder) === 1, files };
   }
 
   async load(files: ModelFiles, withEncoder: boolean): Promise<void> {
@@ -109,37 +150,40 @@ export class SamEngine {
     const s = await this.get(files);
     const size = files.preprocessing.image_size;
     const low = 4 * embedding.dims[2]!;
-    const { coords, labels, count } = promptTensors(req.points, req.box, req.origHeight, req.origWidth, size);
+    if (req.maskInput && req.maskInput.length !== low * low) throw new Error(`mask_input has ${req.maskInput.length} values, this model expects ${low}x${low}`);
+    // A single-mask decoder picks its output inside the graph: the single-mask token only
+    // when it is given 3 or more points, otherwise the best multimask candidate. SAM's
+    // predictor uses the single-mask output for a box or several clicks, so pad to 3 points
+    // there (padding points are "not a point" and carry no position).
+    const minPoints = s.singleMask && !req.multimask ? 3 : 0;
+    const { coords, labels, count } = promptTensors(req.points, req.box, req.origHeight, req.origWidth, size, minPoints);
     const feeds: Record<string, ort.Tensor> = {
       image_embeddings: new ort.Tensor('float32', embedding.data, embedding.dims),
       point_coords: new ort.Tensor('float32', coords, [1, count, 2]),
       point_labels: new ort.Tensor('float32', labels, [1, count]),
       mask_input: new ort.Tensor('float32', req.maskInput ?? new Float32Array(low * low), [1, 1, low, low]),
       has_mask_input: new ort.Tensor('float32', Float32Array.of(req.maskInput ? 1 : 0), [1]),
-      orig_im_size: new ort.Tensor('float32', Float32Array.of(req.origHeight, req.origWidth), [2]),
     };
-    if (req.maskInput && req.maskInput.length !== low * low) throw new Error(`mask_input has ${req.maskInput.length} values, this model expects ${low}x${low}`);
+    if (s.kind === 'canonical') feeds.orig_im_size = new ort.Tensor('float32', Float32Array.of(req.origHeight, req.origWidth), [2]);
     const out = await s.decoder.run(feeds);
-    const masks = out.masks!;
-    const ious = out.iou_predictions!.data as Float32Array;
-    const lowRes = out.low_res_masks!.data as Float32Array;
-    const total = masks.dims[1]!;
-    const [h, w] = [masks.dims[2]!, masks.dims[3]!];
-    // Canonical layout: index 0 is the single-mask output, 1..3 the multimask ones. A decoder
-    // exported with return_single_mask has only one.
-    const picks = total === 1 ? [0] : req.multimask ? [1, 2, 3].filter((i) => i < total) : [0];
-    const logits = masks.data as Float32Array;
-    const result: DecodeResult = { masks: [], ious: [], lowRes: [], lowResSize: low };
-    for (const i of picks) {
-      const m = new Uint8Array(h * w);
-      const base = i * h * w;
-      for (let p = 0; p < h * w; p++) m[p] = logits[base + p]! > 0 ? 1 : 0;
-      result.masks.push(m);
-      result.ious.push(ious[i]!);
-      result.lowRes.push(lowRes.slice(i * low * low, (i + 1) * low * low));
+    try {
+      const ious = out.iou_predictions!.data as Float32Array;
+      const lowRes = out.low_res_masks!.data as Float32Array;
+      const total = out.iou_predictions!.dims[1]!;
+      // Canonical layout: index 0 is the single-mask output, 1..3 the multimask ones. A decoder
+      // exported with return_single_mask has only one.
+      const picks = total === 1 ? [0] : req.multimask ? [1, 2, 3].filter((i) => i < total) : [0];
+      const result: DecodeResult = { masks: [], ious: [], lowRes: [], lowResSize: low, decoder: s.kind };
+      for (const i of picks) {
+        const lr = lowRes.slice(i * low * low, (i + 1) * low * low);
+        result.masks.push(s.kind === 'fast' ? upsampleMask(lr, low, size, req.origHeight, req.origWidth) : thresholded(out.masks!, i));
+        result.ious.push(ious[i]!);
+        result.lowRes.push(lr);
+      }
+      return result;
+    } finally {
+      for (const v of Object.values(out)) v.dispose();
     }
-    for (const v of Object.values(out)) v.dispose();
-    return result;
   }
 
   async release(key: string): Promise<void> {
@@ -150,4 +194,14 @@ export class SamEngine {
     await encoder?.release();
     await decoder?.release();
   }
+}
+
+/** Mask `i` of the canonical decoder's full-size `masks` output, thresholded at logit 0. */
+function thresholded(masks: ort.Tensor, i: number): Uint8Array {
+  const [h, w] = [masks.dims[2]!, masks.dims[3]!];
+  const logits = masks.data as Float32Array;
+  const m = new Uint8Array(h * w);
+  const base = i * h * w;
+  for (let p = 0; p < h * w; p++) m[p] = logits[base + p]! > 0 ? 1 : 0;
+  return m;
 }

@@ -146,6 +146,8 @@ export function promptTensors(
   origH: number,
   origW: number,
   size: number,
+  /** Pad with "not a point" entries up to this many points (single-mask decoders, see SamEngine.decode). */
+  minPoints = 0,
 ): { coords: Float32Array; labels: Float32Array; count: number } {
   const [nh, nw] = preprocessShape(origH, origW, size);
   const sx = nw / origW;
@@ -160,6 +162,10 @@ export function promptTensors(
     xs.push(Math.min(box.x0, box.x1) * sx, Math.min(box.y0, box.y1) * sy, Math.max(box.x0, box.x1) * sx, Math.max(box.y0, box.y1) * sy);
     ls.push(2, 3);
   } else {
+    xs.push(0, 0);
+    ls.push(-1);
+  }
+  while (ls.length < minPoints) {
     xs.push(0, 0);
     ls.push(-1);
   }

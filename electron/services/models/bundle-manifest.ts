@@ -13,6 +13,10 @@ export const FORMAT_VERSION = 1;
 const TensorSpec = z.object({ name: z.string(), dtype: z.string(), shape: z.array(z.union([z.number(), z.string()])) });
 const OnnxFile = z.object({ file: z.string().min(1), inputs: z.array(TensorSpec), outputs: z.array(TensorSpec), opset: z.number().int() }).passthrough();
 const QuantizedFile = z.object({ file: z.string().min(1), method: z.enum(['dynamic', 'static']) }).passthrough();
+/** decoder.fast.onnx: the canonical decoder rearranged for speed, with its measured parity. */
+const FastDecoderFile = OnnxFile.extend({ parity: z.object({ mask_iou_min: z.number() }).passthrough() });
+/** A fast decoder is used only when it agreed with the canonical one this well (thresholded masks). */
+export const FAST_DECODER_MIN_IOU = 0.999;
 
 export const BundleManifest = z
   .object({
@@ -31,6 +35,7 @@ export const BundleManifest = z
     decoder: OnnxFile,
     encoder_int8: QuantizedFile.nullable().optional(),
     decoder_int8: QuantizedFile.nullable().optional(),
+    decoder_fast: FastDecoderFile.nullable().optional(),
     checkpoint: z.string().optional(),
     base_model: z.string().nullable().optional(),
     dataset_hash: z.string().nullable().optional(),
@@ -67,10 +72,14 @@ export function variantsOf(m: BundleManifest): Variant[] {
 
 export function modelFiles(dir: string, m: BundleManifest, variant: Variant, key: string, join: (...p: string[]) => string): ModelFiles {
   const int8 = variant === 'int8' && m.encoder_int8 && m.decoder_int8;
+  // The fast decoder is fp32 and serves both variants: it is faster than the canonical int8
+  // decoder and keeps fp32's masks.
+  const fast = m.decoder_fast && m.decoder_fast.parity.mask_iou_min >= FAST_DECODER_MIN_IOU ? m.decoder_fast.file : null;
   return {
     key: `${key}:${int8 ? 'int8' : 'fp32'}`,
     encoder: join(dir, int8 ? m.encoder_int8!.file : m.encoder.file),
     decoder: join(dir, int8 ? m.decoder_int8!.file : m.decoder.file),
+    ...(fast ? { fastDecoder: join(dir, fast) } : {}),
     preprocessing: { image_size: m.preprocessing.image_size, pixel_mean: m.preprocessing.pixel_mean, pixel_std: m.preprocessing.pixel_std },
   };
 }

@@ -15,7 +15,8 @@ import { exportOnnx, type JobProgress } from '../runtime/runtime-methods.js';
 import type { ModelFiles } from '../inference/sam-engine.node.js';
 import { FORMAT_VERSION, MANIFEST_NAME, modelFiles, parseManifest, variantsOf, type BundleManifest, type Variant } from './bundle-manifest.js';
 import { RuntimeRequestError } from '../runtime/runtime-client.node.js';
-import { decoderOutputProblems, decoderProblems, encoderProblems, pairProblems, readOnnxIo, type OnnxIo, type TensorInfo } from './onnx-signature.node.js';
+import { decoderCropProblems } from './decoder-crop-check.node.js';
+import { decoderOutputProblems, decoderProblems, encoderProblems, fastDecoderProblems, pairProblems, readOnnxIo, type OnnxIo, type TensorInfo } from './onnx-signature.node.js';
 import { externalDataFiles } from './onnx-external-data.node.js';
 
 export const ACTIVE_FILE = 'active.json';
@@ -93,7 +94,7 @@ export async function validateBundle(dir: string, shownAs: string): Promise<Bund
   } catch (e) {
     throw new ModelImportError((e as Error).message, path.join(shownAs, MANIFEST_NAME));
   }
-  const needed = [m.encoder.file, m.decoder.file, ...(m.encoder_int8 ? [m.encoder_int8.file] : []), ...(m.decoder_int8 ? [m.decoder_int8.file] : [])];
+  const needed = [m.encoder.file, m.decoder.file, ...[m.encoder_int8, m.decoder_int8, m.decoder_fast].flatMap((f) => (f ? [f.file] : []))];
   for (const f of needed) {
     if (f.includes('..') || path.isAbsolute(f)) throw new ModelImportError(`${shownAs}/${MANIFEST_NAME}: file name ${JSON.stringify(f)} leaves the bundle`, shownAs);
     if (!existsSync(path.join(dir, f))) throw new ModelImportError(`${shownAs}: ${f} is missing (listed in ${MANIFEST_NAME})`, path.join(shownAs, f));
@@ -109,7 +110,8 @@ export async function validateBundle(dir: string, shownAs: string): Promise<Bund
   const size = m.preprocessing.image_size;
   const problems: string[] = [];
   const ios = new Map<string, OnnxIo>();
-  for (const [f, kind] of [[m.encoder.file, 'enc'], [m.decoder.file, 'dec'], [m.encoder_int8?.file, 'enc'], [m.decoder_int8?.file, 'dec']] as const) {
+  const checks = [[m.encoder.file, 'enc'], [m.decoder.file, 'dec'], [m.encoder_int8?.file, 'enc'], [m.decoder_int8?.file, 'dec'], [m.decoder_fast?.file, 'fast']] as const;
+  for (const [f, kind] of checks) {
     if (!f) continue;
     const label = `${shownAs}/${f}`;
     let io;
@@ -119,13 +121,20 @@ export async function validateBundle(dir: string, shownAs: string): Promise<Bund
       throw new ModelImportError((e as Error).message, path.join(shownAs, f));
     }
     ios.set(f, io);
-    problems.push(...(kind === 'enc' ? encoderProblems(io, label, size).problems : [...decoderProblems(io, label), ...decoderOutputProblems(io, label)]));
+    if (kind === 'enc') problems.push(...encoderProblems(io, label, size).problems);
+    else if (kind === 'fast') problems.push(...fastDecoderProblems(io, label));
+    else problems.push(...decoderProblems(io, label), ...decoderOutputProblems(io, label));
   }
   // Each variant's encoder and decoder must fit each other (the app may run either pair).
-  for (const [e, d] of [[m.encoder.file, m.decoder.file], [m.encoder_int8?.file, m.decoder_int8?.file]] as const) {
+  const pairs = [[m.encoder.file, m.decoder.file], [m.encoder_int8?.file, m.decoder_int8?.file], [m.encoder.file, m.decoder_fast?.file], [m.encoder_int8?.file, m.decoder_fast?.file]] as const;
+  for (const [e, d] of pairs) {
     const ei = e ? ios.get(e) : undefined;
     const di = d ? ios.get(d) : undefined;
     if (ei && di) problems.push(...pairProblems(ei, di, `${shownAs}/${e}`, `${shownAs}/${d}`));
+  }
+  if (problems.length) throw new ModelImportError(problems.join('; '), shownAs);
+  for (const f of [m.decoder.file, m.decoder_int8?.file]) {
+    if (f) problems.push(...(await decoderCropProblems(path.join(dir, f), `${shownAs}/${f}`, size)));
   }
   if (problems.length) throw new ModelImportError(problems.join('; '), shownAs);
   return m;
@@ -310,6 +319,8 @@ export class ModelManager {
     if (dec.length) throw new ModelImportError(dec.join('; '), decoder);
     const pair = pairProblems(encIo, decIo, encoder, decoder);
     if (pair.length) throw new ModelImportError(pair.join('; '), decoder);
+    const crop = await decoderCropProblems(decoder, decoder, enc.size!);
+    if (crop.length) throw new ModelImportError(crop.join('; '), decoder);
     const staging = this.staging();
     try {
       cpSync(encoder, path.join(staging, 'encoder.onnx'));

@@ -75,6 +75,17 @@ export function decoderProblems(io: OnnxIo, label: string): string[] {
   return problems;
 }
 
+/** decoder.fast.onnx of a runtime bundle: the canonical inputs minus orig_im_size, low-res outputs only. */
+export function fastDecoderProblems(io: OnnxIo, label: string): string[] {
+  const names = io.inputs.map((i) => i.name).sort();
+  const expected = DECODER_INPUTS.filter((n) => n !== 'orig_im_size').sort();
+  const outs = io.outputs.map((o) => o.name).sort();
+  const problems: string[] = [];
+  if (names.join() !== expected.join()) problems.push(`${label}: fast decoder inputs are ${names.join(', ')}; expected ${expected.join(', ')}`);
+  if (outs.join() !== 'iou_predictions,low_res_masks') problems.push(`${label}: fast decoder outputs are ${outs.join(', ')}; expected iou_predictions, low_res_masks`);
+  return problems.length ? problems : decoderOutputProblems(io, label);
+}
+
 const num = (v: number | string | undefined): number | null => (typeof v === 'number' && v > 0 ? v : null);
 const shapeText = (s: (number | string)[]) => `[${s.join(', ')}]`;
 
