@@ -213,8 +213,12 @@ export type SamBox = z.infer<typeof SamBox>;
 const samTarget = { imageId: id, frame: z.number().int().nonnegative(), window: SamWindow };
 
 export const SamPrediction = z.object({
-  /** Candidates (3 with multimask, else 1), image-sized RLE, with SAM's predicted IoU. */
-  masks: z.array(z.object({ rle: Rle, score: z.number(), lowRes: z.string() })),
+  /**
+   * Candidates (3 with multimask, else 1), image-sized RLE, with SAM's predicted IoU. Only the
+   * best one is always upsampled to the image: another may come without `rle` (null); ask
+   * `sam.candidate` with its `lowRes` handle when the user shows it.
+   */
+  masks: z.array(z.object({ rle: Rle.nullable(), score: z.number(), lowRes: z.string() })),
   /** Index of the candidate with the highest predicted IoU. */
   best: z.number().int().nonnegative(),
   decodeMs: z.number().nonnegative(),
@@ -334,6 +338,11 @@ export const methods = {
       queued: z.number().int().nonnegative(),
       lastEncodeMs: z.number().nullable(),
     }),
+  },
+  /** The image-sized mask of a candidate that `sam.predict` returned without one (Tab to it). */
+  'sam.candidate': {
+    params: z.object({ imageId: id, frame: z.number().int().nonnegative(), lowRes: z.string().max(100) }).strict(),
+    result: z.object({ rle: Rle }),
   },
   /** Masks for prompts; `maskInput` is the `lowRes` handle of a previous candidate (refinement). */
   'sam.predict': {

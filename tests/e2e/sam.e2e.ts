@@ -93,6 +93,9 @@ test('SAM: click a lesion, refine with a negative click, accept, reload', { time
     const shown0 = await sam(page, 'shown');
     await page.keyboard.press('Tab');
     assert.notEqual(await sam(page, 'shown'), shown0);
+    // Only the best mask comes with the prediction; the one Tab shows is fetched then.
+    await within(10_000, 'the next candidate\'s mask', async () => ((await sam(page, 'mask')) ?? '') !== '');
+    assert.ok(maskIoU(await shownMask(page), first) < 1, 'Tab shows a different mask');
     await page.keyboard.press('Tab');
     await page.keyboard.press('Tab');
     assert.equal(await sam(page, 'shown'), shown0);

@@ -137,8 +137,8 @@ test('a damaged entry never fails a SAM call: prepare and click recompute it, al
   }
 });
 
-function decodeBest(p: { masks: { rle: Parameters<typeof decodeRle>[0] }[]; best: number }): Uint8Array {
-  return decodeRle(p.masks[p.best]!.rle);
+function decodeBest(p: { masks: { rle: Parameters<typeof decodeRle>[0] | null }[]; best: number }): Uint8Array {
+  return decodeRle(p.masks[p.best]!.rle!);
 }
 
 

@@ -83,10 +83,10 @@ const decoders = { fast: () => fastFiles, canonical: () => canonicalFiles } as c
 async function nodePredict(c: Case, files = fastFiles): Promise<{ first: DecodeResult; refined?: DecodeResult }> {
   embedding ??= await engine.embed(files, rgb);
   const base = { origHeight: H, origWidth: W };
-  const first = await engine.decode(files, embedding, { points: c.points ?? [], box: c.box ?? null, maskInput: null, multimask: c.multimask, ...base });
+  const first = await engine.decode(files, embedding, { points: c.points ?? [], box: c.box ?? null, maskInput: null, multimask: c.multimask, allMasks: true, ...base });
   if (!c.refine) return { first };
   const best = first.ious.indexOf(Math.max(...first.ious));
-  const refined = await engine.decode(files, embedding, { points: c.refine.points ?? [], box: c.refine.box ?? null, maskInput: first.lowRes[best]!, multimask: false, ...base });
+  const refined = await engine.decode(files, embedding, { points: c.refine.points ?? [], box: c.refine.box ?? null, maskInput: first.lowRes[best]!, multimask: false, allMasks: true, ...base });
   return { first, refined };
 }
 

@@ -63,7 +63,16 @@ test('prepare computes once, then comes from the disk cache; click -> lesion; ne
   const { x, y } = slice.lesionCenter;
   const p1 = await s['sam.predict']({ imageId, frame: 0, window, points: [{ x, y, label: 1 }], box: null, maskInput: null, multimask: true });
   assert.equal(p1.masks.length, 3);
-  const best = decodeRle(p1.masks[p1.best]!.rle);
+  const best = decodeRle(p1.masks[p1.best]!.rle!);
+  // Only the best candidate comes upsampled; the others on request (Tab), for this frame only.
+  for (const [i, m] of p1.masks.entries()) {
+    if (i === p1.best) continue;
+    assert.equal(m.rle, null, `candidate ${i} is not upsampled up front`);
+    const { rle } = await s['sam.candidate']({ imageId, frame: 0, lowRes: m.lowRes });
+    assert.deepEqual(rle.size, [H, W]);
+    assert.ok(decodeRle(rle).some((v) => v === 1), `candidate ${i} is a mask`);
+  }
+  await assert.rejects(Promise.resolve().then(() => s['sam.candidate']({ imageId: imageId + 1000, frame: 0, lowRes: p1.masks[0]!.lowRes })), /no longer held/);
   const iou = maskIoU(best, slice.lesion);
   t.diagnostic(`int8 model, one click: IoU vs lesion ${iou.toFixed(3)}, decode ${p1.decodeMs.toFixed(1)} ms, encode ${first.encodeMs.toFixed(0)} ms`);
   assert.ok(iou >= 0.7, `IoU ${iou}`);
@@ -79,7 +88,7 @@ test('prepare computes once, then comes from the disk cache; click -> lesion; ne
     multimask: false,
   });
   assert.equal(p2.masks.length, 1);
-  const refined = decodeRle(p2.masks[0]!.rle);
+  const refined = decodeRle(p2.masks[0]!.rle!);
   assert.equal(refined[Math.round(y) * W + Math.round(x + slice.lesionRadius + 8)], 0, 'the negative point is outside the mask');
   assert.ok(maskIoU(refined, slice.lesion) >= 0.6);
   await assert.rejects(
@@ -100,7 +109,7 @@ test('a 16-bit PNG is fed through the display range the viewer shows', { timeout
   const win = { center: 1064, width: 400 }; // stored units: the same soft-tissue range
   await s['sam.prepare']({ imageId: id, frame: 0, window: win });
   const p = await s['sam.predict']({ imageId: id, frame: 0, window: win, points: [{ ...sl.lesionCenter, label: 1 }], box: null, maskInput: null, multimask: true });
-  const iou = maskIoU(decodeRle(p.masks[p.best]!.rle), sl.lesion);
+  const iou = maskIoU(decodeRle(p.masks[p.best]!.rle!), sl.lesion);
   assert.ok(iou >= 0.6, `IoU ${iou}`);
 });
 

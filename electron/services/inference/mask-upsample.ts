@@ -9,22 +9,17 @@
  * and the import check uses it to catch decoders whose crop was frozen at export time.
  *
  * Bilinear means torch's `F.interpolate(mode="bilinear", align_corners=False)` (ONNX Resize
- * with `pytorch_half_pixel`): source = (dst + 0.5) * in / out - 0.5, clamped at 0. It is
- * separable, so each stage is a horizontal pass then a vertical pass over index tables.
+ * with `pytorch_half_pixel`): source = (dst + 0.5) * in / out - 0.5, clamped at 0. Both
+ * stages are separable and linear, so along each axis they compose into one operator, and
+ * the whole post-processing is a horizontal pass and a vertical pass.
  */
 import { preprocessShape } from './sam-preprocess.js';
 
-interface Taps {
-  lo: Int32Array;
-  hi: Int32Array;
-  frac: Float32Array;
-}
-
-/** Source taps for `count` outputs of a resize from `inSize` to `outSize` samples. */
-function taps(inSize: number, outSize: number, count = outSize): Taps {
+/** Two-tap linear interpolation of a resize from `inSize` to `outSize` samples (first `count` outputs). */
+function linearTaps(inSize: number, outSize: number, count: number): { lo: Int32Array; hi: Int32Array; frac: Float64Array } {
   const lo = new Int32Array(count);
   const hi = new Int32Array(count);
-  const frac = new Float32Array(count);
+  const frac = new Float64Array(count);
   const scale = inSize / outSize;
   for (let o = 0; o < count; o++) {
     const src = Math.max(0, (o + 0.5) * scale - 0.5);
@@ -37,33 +32,35 @@ function taps(inSize: number, outSize: number, count = outSize): Taps {
 }
 
 /**
- * Resize the top-left region of `src` (rows of `stride` values): rows and columns of the
- * output come from the `ty` and `tx` taps. Returns `ty.lo.length` x `tx.lo.length` values.
+ * The two resizes along one axis (L -> S cropped to `crop`, then crop -> `out`) composed into
+ * one operator: each output sample is a weighted sum of 4 low-res samples. Composing is exact
+ * (both stages are linear) and does a quarter of the work of running the stages one after
+ * the other through the S-sized intermediate.
  */
-function resize(src: Float32Array, stride: number, inRows: number, ty: Taps, tx: Taps): Float32Array {
-  const outW = tx.lo.length;
-  const outH = ty.lo.length;
-  const rows = new Float32Array(inRows * outW);
-  for (let r = 0; r < inRows; r++) {
-    const base = r * stride;
-    const o = r * outW;
-    for (let c = 0; c < outW; c++) {
-      const a = src[base + tx.lo[c]!]!;
-      rows[o + c] = a + (src[base + tx.hi[c]!]! - a) * tx.frac[c]!;
+interface Taps4 {
+  index: Int32Array;
+  weight: Float32Array;
+}
+
+function composedTaps(low: number, size: number, crop: number, out: number): Taps4 {
+  const first = linearTaps(low, size, crop);
+  const second = linearTaps(crop, out, out);
+  const index = new Int32Array(4 * out);
+  const weight = new Float32Array(4 * out);
+  for (let o = 0; o < out; o++) {
+    const [j0, j1, f] = [second.lo[o]!, second.hi[o]!, second.frac[o]!];
+    const taps: [number, number][] = [
+      [first.lo[j0]!, (1 - f) * (1 - first.frac[j0]!)],
+      [first.hi[j0]!, (1 - f) * first.frac[j0]!],
+      [first.lo[j1]!, f * (1 - first.frac[j1]!)],
+      [first.hi[j1]!, f * first.frac[j1]!],
+    ];
+    for (let k = 0; k < 4; k++) {
+      index[4 * o + k] = taps[k]![0];
+      weight[4 * o + k] = taps[k]![1];
     }
   }
-  const out = new Float32Array(outH * outW);
-  for (let r = 0; r < outH; r++) {
-    const a0 = ty.lo[r]! * outW;
-    const b0 = ty.hi[r]! * outW;
-    const f = ty.frac[r]!;
-    const o = r * outW;
-    for (let c = 0; c < outW; c++) {
-      const a = rows[a0 + c]!;
-      out[o + c] = a + (rows[b0 + c]! - a) * f;
-    }
-  }
-  return out;
+  return { index, weight };
 }
 
 /**
@@ -73,10 +70,28 @@ function resize(src: Float32Array, stride: number, inRows: number, ty: Taps, tx:
 export function upsampleMaskLogits(low: Float32Array, lowSize: number, imageSize: number, origHeight: number, origWidth: number): Float32Array {
   if (low.length !== lowSize * lowSize) throw new Error(`low-res mask has ${low.length} values, expected ${lowSize}x${lowSize}`);
   const [h, w] = preprocessShape(origHeight, origWidth, imageSize);
-  // Stage 1: to imageSize x imageSize, computing only the h x w corner the crop keeps.
-  const model = resize(low, lowSize, lowSize, taps(lowSize, imageSize, h), taps(lowSize, imageSize, w));
-  // Stage 2: the crop to the original size.
-  return resize(model, w, h, taps(h, origHeight), taps(w, origWidth));
+  const tx = composedTaps(lowSize, imageSize, w, origWidth);
+  const ty = composedTaps(lowSize, imageSize, h, origHeight);
+  // Horizontal: every low-res row to the output width.
+  const rows = new Float32Array(lowSize * origWidth);
+  const { index: xi, weight: xw } = tx;
+  for (let r = 0; r < lowSize; r++) {
+    const base = r * lowSize;
+    const o = r * origWidth;
+    for (let c = 0, k = 0; c < origWidth; c++, k += 4) {
+      rows[o + c] = xw[k]! * low[base + xi[k]!]! + xw[k + 1]! * low[base + xi[k + 1]!]! + xw[k + 2]! * low[base + xi[k + 2]!]! + xw[k + 3]! * low[base + xi[k + 3]!]!;
+    }
+  }
+  // Vertical: each output row from 4 of those rows.
+  const out = new Float32Array(origHeight * origWidth);
+  const { index: yi, weight: yw } = ty;
+  for (let r = 0, k = 0; r < origHeight; r++, k += 4) {
+    const [a, b, c, d] = [yi[k]! * origWidth, yi[k + 1]! * origWidth, yi[k + 2]! * origWidth, yi[k + 3]! * origWidth];
+    const [wa, wb, wc, wd] = [yw[k]!, yw[k + 1]!, yw[k + 2]!, yw[k + 3]!];
+    const o = r * origWidth;
+    for (let x = 0; x < origWidth; x++) out[o + x] = wa * rows[a + x]! + wb * rows[b + x]! + wc * rows[c + x]! + wd * rows[d + x]!;
+  }
+  return out;
 }
 
 /** Binary mask (1 inside, logit > 0) of one low-res mask at the original size. */

@@ -32,14 +32,20 @@ export interface DecodeRequest {
   multimask: boolean;
   origHeight: number;
   origWidth: number;
+  /**
+   * Upsample every candidate, not only the best-scored one. With the fast decoder each
+   * full-size mask costs an upsampling pass, so by default the others are left null and
+   * upsampled when the user asks for them (Tab); the canonical decoder makes them all anyway.
+   */
+  allMasks?: boolean;
 }
 
 /** Which decoder graph answered: the fast one of a runtime bundle, or the canonical one. */
 export type DecoderKind = 'fast' | 'canonical';
 
 export interface DecodeResult {
-  /** Row-major binary masks (1 inside), one per candidate: 3 with multimask, else 1. */
-  masks: Uint8Array[];
+  /** Row-major binary masks (1 inside), one per candidate: 3 with multimask, else 1; null where not upsampled (see DecodeRequest.allMasks). */
+  masks: (Uint8Array | null)[];
   ious: number[];
   /** Low-res logits per candidate, to feed the next prediction. */
   lowRes: Float32Array[];
@@ -174,9 +180,11 @@ export class SamEngine {
       // exported with return_single_mask has only one.
       const picks = total === 1 ? [0] : req.multimask ? [1, 2, 3].filter((i) => i < total) : [0];
       const result: DecodeResult = { masks: [], ious: [], lowRes: [], lowResSize: low, decoder: s.kind };
+      const best = picks.reduce((a, b) => (ious[b]! > ious[a]! ? b : a));
       for (const i of picks) {
         const lr = lowRes.slice(i * low * low, (i + 1) * low * low);
-        result.masks.push(s.kind === 'fast' ? upsampleMask(lr, low, size, req.origHeight, req.origWidth) : thresholded(out.masks!, i));
+        if (s.kind === 'canonical') result.masks.push(thresholded(out.masks!, i));
+        else result.masks.push(i === best || req.allMasks ? upsampleMask(lr, low, size, req.origHeight, req.origWidth) : null);
         result.ious.push(ious[i]!);
         result.lowRes.push(lr);
       }

@@ -35,7 +35,7 @@ async function handle(m: WorkerRequest): Promise<{ value: unknown; transfer: Arr
       if (!e) throw Object.assign(new Error('embedding not held by the worker'), { code: 'no_embedding' as const });
       remember(m.embeddingKey, e);
       const r = await engine.decode(m.files, e, m.req);
-      return { value: r, transfer: [...r.masks.map((x) => x.buffer as ArrayBuffer), ...r.lowRes.map((x) => x.buffer as ArrayBuffer)] };
+      return { value: r, transfer: [...r.masks.flatMap((x) => (x ? [x.buffer as ArrayBuffer] : [])), ...r.lowRes.map((x) => x.buffer as ArrayBuffer)] };
     }
     case 'release':
       await engine.release(m.key);

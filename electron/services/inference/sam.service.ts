@@ -13,6 +13,7 @@ import { EmbeddingCache, embeddingKey, type EntryExpectation, type StoreResult }
 import { samGrid } from '../embedding-cache/embedding-fit.js';
 import type { InstalledModel, ModelManager } from '../models/model-manager.node.js';
 import type { Embedding, ModelFiles } from './sam-engine.node.js';
+import { upsampleMask } from './mask-upsample.js';
 import { SamRunner } from './sam-runner.node.js';
 import { renderForSam, samplesOf, samWindowFor, type DisplayWindow } from './sam-window.js';
 
@@ -37,13 +38,24 @@ type Loaded = { embedding: Embedding; fromDisk: boolean; store?: StoreResult };
 
 const LOW_RES_KEEP = 64;
 
+interface HeldLowRes {
+  data: Float32Array;
+  side: number;
+  imageSize: number;
+  imageId: number;
+  frame: number;
+  height: number;
+  width: number;
+}
+
 export class SamService implements SamHandlers {
   private readonly runner: SamRunner;
   private caches = new Map<string, EmbeddingCache>();
   private readonly inflight = new Map<string, Promise<Loaded>>();
   /** Embedding dims each model (by files.key) produced in this session: a cached entry must match them. */
   private readonly shapes = new Map<string, number[]>();
-  private readonly lowRes = new Map<string, Float32Array>();
+  /** Low-res logits of recent candidates by handle, with what upsampling them needs. */
+  private readonly lowRes = new Map<string, HeldLowRes>();
   private lowResCounter = 0;
   private queue: Target[] = [];
   private computing: { imageId: number; frame: number } | null = null;
@@ -194,7 +206,7 @@ export class SamService implements SamHandlers {
     const d = await this.detail(p.imageId);
     let maskInput: Float32Array | null = null;
     if (p.maskInput) {
-      maskInput = this.lowRes.get(p.maskInput) ?? null;
+      maskInput = this.lowRes.get(p.maskInput)?.data ?? null;
       if (!maskInput) throw new ApiError('not_found', 'The previous mask is no longer held; click again to start a new prediction');
     }
     const e = this.embedding(files, d, p);
@@ -206,12 +218,19 @@ export class SamService implements SamHandlers {
       origHeight: d.height,
       origWidth: d.width,
     });
-    const masks = r.masks.map((m, i) => ({ rle: encodeRle(m, d.height, d.width), score: r.ious[i]!, lowRes: this.keep(r.lowRes[i]!) }));
+    const held = { side: r.lowResSize, imageSize: files.preprocessing.image_size, imageId: p.imageId, frame: p.frame, height: d.height, width: d.width };
+    const masks = r.masks.map((m, i) => ({ rle: m ? encodeRle(m, d.height, d.width) : null, score: r.ious[i]!, lowRes: this.keep({ ...held, data: r.lowRes[i]! }) }));
     const best = r.ious.indexOf(Math.max(...r.ious));
     return { masks, best, decodeMs: r.ms };
   };
 
-  private keep(lowRes: Float32Array): string {
+  'sam.candidate': SamHandlers['sam.candidate'] = (p) => {
+    const h = this.lowRes.get(p.lowRes);
+    if (!h || h.imageId !== p.imageId || h.frame !== p.frame) throw new ApiError('not_found', 'That mask is no longer held; click again to start a new prediction');
+    return { rle: encodeRle(upsampleMask(h.data, h.side, h.imageSize, h.height, h.width), h.height, h.width) };
+  };
+
+  private keep(lowRes: HeldLowRes): string {
     const handle = `lr${++this.lowResCounter}`;
     this.lowRes.set(handle, lowRes);
     while (this.lowRes.size > LOW_RES_KEEP) this.lowRes.delete(this.lowRes.keys().next().value!);

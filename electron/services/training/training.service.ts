@@ -49,7 +49,7 @@ export interface TrainingServiceOptions {
   /** Device the plan assumes before the runtime has been asked ('cpu' unless told). */
   device?: string;
   /** SAM inference, for ranking unlabelled images by how unsure the active model is. */
-  sam?: Pick<SamHandlers, 'sam.predict' | 'sam.status'>;
+  sam?: Pick<SamHandlers, 'sam.predict' | 'sam.candidate' | 'sam.status'>;
 }
 
 /**
@@ -245,7 +245,8 @@ export class TrainingService implements TrainingHandlers {
       const frame = Math.floor(r.frames / 2);
       const p = await sam['sam.predict']({ imageId: r.id, frame, window: null, points: [], box: null, maskInput: null, multimask: true });
       const best = Math.max(...p.masks.map((m) => m.score));
-      const decoded = p.masks.map((m) => decodeRle(m.rle));
+      // Candidates other than the best come without their full-size mask: ask for them.
+      const decoded = await Promise.all(p.masks.map(async (m) => decodeRle(m.rle ?? (await sam['sam.candidate']({ imageId: r.id, frame, lowRes: m.lowRes })).rle)));
       let agree = 0;
       let pairs = 0;
       for (let a = 0; a < decoded.length; a++) for (let b = a + 1; b < decoded.length; b++) {

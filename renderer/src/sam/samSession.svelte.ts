@@ -20,7 +20,8 @@ export interface SamTarget {
 }
 
 export interface Candidate {
-  mask: Uint8Array;
+  /** Null until fetched: SAM upsamples only the best candidate up front (see sam.candidate). */
+  mask: Uint8Array | null;
   score: number;
   lowRes: string;
 }
@@ -131,6 +132,24 @@ export class SamSession {
     if (this.candidates.length < 2) return;
     this.shown = (this.shown + 1) % this.candidates.length;
     this.version++;
+    if (!this.current?.mask) void this.fetchShown();
+  }
+
+  /** The shown candidate's full-size mask, when SAM returned only its low-res logits. */
+  private async fetchShown(): Promise<void> {
+    const t = this.target;
+    const c = this.current;
+    if (!t || !c) return;
+    try {
+      const { rle } = await api.call('sam.candidate', { imageId: t.imageId, frame: t.frame, lowRes: c.lowRes });
+      const i = this.candidates.indexOf(c);
+      if (i < 0 || this.target !== t) return; // a newer prediction replaced it
+      this.candidates = this.candidates.map((x, k) => (k === i ? { ...x, mask: decodeRle(rle) } : x));
+      this.version++;
+    } catch (e) {
+      this.phase = 'error';
+      this.message = ApiError.from(e).message;
+    }
   }
 
   discard(): void {
@@ -172,7 +191,7 @@ export class SamSession {
           multimask: !refine,
         });
         if (key !== this.targetKey) return;
-        this.candidates = r.masks.map((m) => ({ mask: decodeRle(m.rle), score: m.score, lowRes: m.lowRes }));
+        this.candidates = r.masks.map((m) => ({ mask: m.rle ? decodeRle(m.rle) : null, score: m.score, lowRes: m.lowRes }));
         this.shown = r.best;
         this.lastDecodeMs = r.decodeMs;
         this.maskInput = this.candidates[this.shown]?.lowRes ?? null;
@@ -200,7 +219,7 @@ export class SamSession {
    */
   accept(slice: SliceMasks, layer: LayerKey): { edit: Edit; prompts: MaskPrompts } | null {
     const c = this.current;
-    if (!c || slice.imageId !== this.target?.imageId || slice.frame !== this.target.frame) return null;
+    if (!c?.mask || slice.imageId !== this.target?.imageId || slice.frame !== this.target.frame) return null;
     const prompts: MaskPrompts = { points: [...this.points], box: this.box, ...(this.modelId ? { model: this.modelId } : {}) };
     const box = maskBox(c.mask, slice.width, slice.height);
     if (!box) return null;

@@ -48,7 +48,7 @@ async function clickIoU(slice: PhantomSlice & { imageId: number }): Promise<{ io
   const { modelId } = await p.s['sam.prepare'](target);
   const pt = interiorPoint(slice.lesion, PHANTOM.size);
   const r = await p.s['sam.predict']({ ...target, points: [{ ...pt, label: 1 }], box: null, maskInput: null, multimask: true });
-  return { iou: maskIoU(decodeRle(r.masks[r.best]!.rle), slice.lesion), modelId };
+  return { iou: maskIoU(decodeRle(r.masks[r.best]!.rle!), slice.lesion), modelId };
 }
 
 /** Image ids on the validation side of the run's dataset snapshot. */
