@@ -10,6 +10,7 @@ import { methodNames, type Handlers, type MethodName } from '../contract/api.js'
 import { SamService } from './inference/sam.service.js';
 import { ModelsService } from './models/models.service.js';
 import { RuntimeLauncher } from './runtime/runtime-launcher.node.js';
+import type { FrameDecoder } from './imaging/frame-job.js';
 import { ProjectService } from './project.service.js';
 import { openSampleProject } from './sample-project.node.js';
 import { pythonTrainingEnvironment } from './training/environment.node.js';
@@ -26,6 +27,8 @@ export interface CreateServicesOptions {
   trainingEnvironment?: TrainingEnvironment;
   /** What the training plan assumes the runtime trains on ('cpu' unless told). */
   trainingDevice?: string;
+  /** Who decodes frames; the process's worker pool unless given (benches compare decoders). */
+  decoder?: FrameDecoder;
 }
 
 /** close() also stops the inference worker and the Python runtime child; await it where you can. */

@@ -184,3 +184,44 @@ export function insideProject(projectDir: string, rel: string): string | null {
   }
   return full;
 }
+
+/**
+ * insideProject for many paths at once (every row of a big project when it opens): the same
+ * answer, but a plain file costs one lstat, with each folder's real path looked up once,
+ * instead of two realpath walks per row (~2 s for 50,000 rows). A file that is a link, or
+ * is missing, takes insideProject's own path.
+ */
+export function insideProjectMany(projectDir: string, rels: readonly string[]): (string | null)[] {
+  const root = path.resolve(projectDir);
+  let realRoot: string;
+  try {
+    realRoot = realpathSync(root);
+  } catch {
+    return rels.map(() => null);
+  }
+  const realDirs = new Map<string, string | null>();
+  const realDir = (dir: string): string | null => {
+    let r = realDirs.get(dir);
+    if (r === undefined) {
+      try {
+        r = realpathSync(dir);
+      } catch {
+        r = null;
+      }
+      realDirs.set(dir, r);
+    }
+    return r;
+  };
+  return rels.map((rel) => {
+    if (typeof rel !== 'string' || !rel || rel.includes('\0') || path.isAbsolute(rel)) return null;
+    const full = path.resolve(root, rel);
+    if (!full.startsWith(root + path.sep)) return null;
+    const st = lstatSync(full, { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) return insideProject(projectDir, rel);
+    const dir = realDir(path.dirname(full));
+    if (dir === null) return insideProject(projectDir, rel); // no such folder: insideProject walks further up
+    // A missing file is judged by its folder; a file that is not a link: its folder's real path + its name.
+    const real = st ? path.join(dir, path.basename(full)) : dir;
+    return real === realRoot || real.startsWith(realRoot + path.sep) ? full : null;
+  });
+}

@@ -8,10 +8,12 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ApiError, type ImageStatus, type MethodName, type ParsedParams, type ProjectHandlers, type ProjectInfo, type Result } from '../contract/api.js';
 import { checkRle, rleArea } from '../contract/rle.js';
+import { sharedDecodePool } from './imaging/decode-pool.node.js';
+import type { FrameDecoder } from './imaging/frame-job.js';
 import { PixelService } from './imaging/pixel.service.js';
 import { ImportService } from './importer/import.service.js';
 import { sourcesFromPaths, sourcesFromUploads } from './importer/import-sources.js';
-import { checkCreateTarget, insideProject, lockProject, makeProjectFolders, projectPathFrom } from './project-folder.node.js';
+import { checkCreateTarget, insideProject, insideProjectMany, lockProject, makeProjectFolders, projectPathFrom } from './project-folder.node.js';
 import { JobsRepository } from './jobs/jobs.repository.js';
 import { randomBytes } from 'node:crypto';
 import { AuditRepository } from './store/audit.repository.js';
@@ -28,6 +30,8 @@ export interface ServiceOptions {
   version?: string;
   /** Clock, injectable so tests can order audit rows; ISO 8601 strings. */
   now?: () => string;
+  /** Who decodes frames: the process's worker pool unless given (benches compare, tests slow it down). */
+  decoder?: FrameDecoder;
 }
 
 /** An open project: its folder, database and the repositories over it. */
@@ -49,13 +53,14 @@ class OpenProject {
     readonly db: Db,
     user: string,
     now: () => string,
+    decoder: FrameDecoder,
     private readonly unlock: () => void,
   ) {
     this.images = new ImagesRepository(db);
     this.masks = new MasksRepository(db);
     this.labels = new LabelsRepository(db);
     this.audit = new AuditRepository(db);
-    this.pixels = new PixelService(dir, this.images);
+    this.pixels = new PixelService(dir, this.images, decoder);
     this.importer = new ImportService({ db, images: this.images, audit: this.audit, projectDir: dir, user, now });
     this.warnings = unsafeRows(dir, db);
     this.jobs = new JobsRepository(db, now);
@@ -80,7 +85,8 @@ class OpenProject {
 function unsafeRows(dir: string, db: Db): string[] {
   const out: string[] = [];
   const images = db.prepare('SELECT id, media_path AS mediaPath, sha256 FROM images').all() as { id: number; mediaPath: string; sha256: string }[];
-  const bad = images.filter((r) => !/^[0-9a-f]{64}$/.test(r.sha256) || !insideProject(dir, r.mediaPath)).map((r) => r.id);
+  const inside = insideProjectMany(dir, images.map((r) => r.mediaPath));
+  const bad = images.filter((r, i) => !/^[0-9a-f]{64}$/.test(r.sha256) || !inside[i]).map((r) => r.id);
   if (bad.length) out.push(`${bad.length} image record(s) point outside the project folder and are refused (ids ${bad.slice(0, 10).join(', ')}${bad.length > 10 ? ', …' : ''}).`);
   const hasJobs = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").get();
   if (hasJobs) {
@@ -102,9 +108,11 @@ type Async<M extends MethodName> = (params: ParsedParams<M>) => Promise<Result<M
 export class ProjectService implements ProjectHandlers {
   private project: OpenProject | null = null;
   private readonly now: () => string;
+  private readonly decoder: FrameDecoder;
 
   constructor(private readonly opts: ServiceOptions) {
     this.now = opts.now ?? (() => new Date().toISOString());
+    this.decoder = opts.decoder ?? sharedDecodePool();
   }
 
   private open(): OpenProject {
@@ -174,7 +182,10 @@ export class ProjectService implements ProjectHandlers {
       } else {
         makeProjectFolders(dir);
       }
-      return this.switchTo(new OpenProject(dir, db, this.opts.user, this.now, unlock));
+      const opened = this.switchTo(new OpenProject(dir, db, this.opts.user, this.now, this.decoder, unlock));
+      // Its first slice is asked for right after a project with images opens: have the decoder ready.
+      if (opened.imageCount > 0) this.decoder.warm();
+      return opened;
     } catch (e) {
       db?.close();
       unlock();
@@ -195,12 +206,14 @@ export class ProjectService implements ProjectHandlers {
 
   'images.importPaths': Async<'images.importPaths'> = async ({ paths }) => {
     const p = this.open();
+    this.decoder.warm(); // what is imported is looked at next
     const { sources, unreadable } = await sourcesFromPaths(paths);
     return p.importer.importSources(sources, { unreadable });
   };
 
   'images.importStart': Async<'images.importStart'> = async ({ paths }) => {
     const p = this.open();
+    this.decoder.warm();
     const jobId = `import-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     p.jobs.createImport({ id: jobId, paths, author: this.opts.user });
     const controller = new AbortController();
@@ -259,7 +272,9 @@ export class ProjectService implements ProjectHandlers {
   }
 
   'images.importFiles': Async<'images.importFiles'> = async ({ files }) => {
-    return this.open().importer.importSources(sourcesFromUploads(files));
+    const p = this.open();
+    this.decoder.warm();
+    return p.importer.importSources(sourcesFromUploads(files));
   };
 
   'images.setStatus': Sync<'images.setStatus'> = ({ imageId, status }) => {

@@ -13,7 +13,7 @@ import { decodeDicomRle } from './dicom-rle.js';
 import { type DicomHeader, headerProblem, nativeFrameBits, nativeFrameBytes, readDicomHeader } from './dicom-header.js';
 import { FileProblem } from './file-problem.js';
 import { applyPalette, type Palette, readPalette } from './palette.js';
-import { bytesOf, convertSamples, expandYbr422, minMax, type Pixels, unpackBits } from './pixel-convert.js';
+import { bytesOf, convertSamples, copyBytes, expandYbr422, minMax, type Pixels, unpackBits } from './pixel-convert.js';
 import { sopClassName } from './sop-classes.js';
 import { isEncapsulated, pixelEncoding, transferSyntaxName } from './transfer-syntax.js';
 
@@ -287,7 +287,7 @@ function nativeFrame(p: ParsedDicom, frame: number, bigEndian: boolean): Uint8Ar
   // 8-bit samples in an OW element of a big-endian file are stored as swapped 16-bit words;
   // the words are aligned to the element's start, not the frame's.
   const from = start - ((start - base) % 2);
-  const words = p.dataSet.byteArray.slice(from, Math.min(base + p.pixelData.length, start + size + 1));
+  const words = copyBytes(p.dataSet.byteArray.subarray(from, Math.min(base + p.pixelData.length, start + size + 1)));
   for (let i = 0; i + 1 < words.length; i += 2) {
     const t = words[i]!;
     words[i] = words[i + 1]!;

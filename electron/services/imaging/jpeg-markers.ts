@@ -82,7 +82,7 @@ export function jpegHoldsYcbcr(info: JpegInfo, photometric: string): boolean {
  */
 export function withoutColourTransform(b: Uint8Array, info: JpegInfo): Uint8Array {
   if (info.adobeTransformAt !== null && !info.jfif) {
-    const out = b.slice();
+    const out = new Uint8Array(b); // a copy: b can be a view into the file's Buffer, whose slice() does not copy
     out[info.adobeTransformAt] = 0;
     return out;
   }

@@ -31,12 +31,22 @@ export interface ConvertedFrame {
  * `bytes` holds exactly one frame of samples, little endian (unless `bigEndian`),
  * `bitsAllocated` bits each.
  */
+/**
+ * The first `n` bytes as a new array. Not `bytes.slice(0, n)`: frames arrive as views into
+ * the file's Node Buffer, whose slice() is a view too, and the conversions below work in
+ * place: they would change the cached file, so decoding the same frame twice gave different
+ * pixels (found by the decode pool's parity test), and every frame kept its whole file alive.
+ */
+export function copyBytes(bytes: Uint8Array, n = bytes.length): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(bytes.subarray(0, n));
+}
+
 export function convertSamples(bytes: Uint8Array, l: SampleLayout, opts: { bigEndian?: boolean } = {}): ConvertedFrame {
   const count = l.rows * l.columns * l.samplesPerPixel;
   const need = count * (l.bitsAllocated / 8);
   if (bytes.length < need) throw new Error(`frame has ${bytes.length} bytes, expected ${need}`);
   if (l.bitsAllocated === 8) {
-    let px: Uint8Array | Int8Array = bytes.slice(0, count);
+    let px: Uint8Array | Int8Array = copyBytes(bytes, count);
     if (l.samplesPerPixel === 3) {
       px = l.planarConfiguration === 1 ? planarToInterleaved(px, l.rows * l.columns) : px;
       const ybr = l.photometric === 'YBR_FULL';
@@ -48,7 +58,7 @@ export function convertSamples(bytes: Uint8Array, l: SampleLayout, opts: { bigEn
     return { dtype: l.signed ? 'int8' : 'uint8', pixels: px, photometric: l.photometric };
   }
   if (l.bitsAllocated === 16) {
-    let copy: Uint8Array<ArrayBuffer> = bytes.slice(0, need); // aligned copy we can own
+    let copy: Uint8Array<ArrayBuffer> = copyBytes(bytes, need); // aligned copy we can own
     if (opts.bigEndian) swap16(copy);
     if (l.samplesPerPixel === 3 && l.planarConfiguration === 1) copy = planarToInterleaved(copy, l.rows * l.columns, 2);
     const u16 = new Uint16Array(copy.buffer, copy.byteOffset, count);
@@ -66,7 +76,7 @@ export function convertSamples(bytes: Uint8Array, l: SampleLayout, opts: { bigEn
     return { dtype: l.signed ? 'int16' : 'uint16', pixels, photometric: l.photometric };
   }
   if (l.bitsAllocated === 32) {
-    let copy: Uint8Array<ArrayBuffer> = bytes.slice(0, need);
+    let copy: Uint8Array<ArrayBuffer> = copyBytes(bytes, need);
     if (l.samplesPerPixel === 3 && l.planarConfiguration === 1) copy = planarToInterleaved(copy, l.rows * l.columns, 4);
     const view = new DataView(copy.buffer, copy.byteOffset, need);
     const out = new Float32Array(count);

@@ -1,6 +1,8 @@
 /**
- * Serving decoded frames and thumbnails of a project's images, with LRU caches so
- * scrolling a series decodes each slice once and re-parses no file.
+ * Serving decoded frames and thumbnails of a project's images. Decoding is the decoder's
+ * (worker threads in the app, see decode-pool.node.ts); here: which file, an LRU cache of
+ * decoded frames so scrolling back decodes nothing, one decode per frame however many ask
+ * for it at once (the prefetcher and the slice on screen often do), and errors in words.
  *
  * Runtime: Node.
  */
@@ -8,15 +10,12 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import { ApiError, type PixelFrame } from '../../contract/api.js';
 import type { ImageMediaRow, ImagesRepository } from '../store/images.repository.js';
-import { decodeDicomFrame, type ParsedDicom, parseDicomFile } from './dicom-file.js';
-import { FileProblem } from './file-problem.js';
 import { LruCache } from './frame-cache.js';
-import { decodeRaster, type RasterFormat } from './raster.js';
+import { type FrameDecoder, MediaReadError } from './frame-job.js';
 import { renderThumbnail } from './thumbnail.js';
 import { insideProject } from '../project-folder.node.js';
 
 const FRAME_CACHE_BYTES = 512 * 1024 * 1024;
-const FILE_CACHE_BYTES = 256 * 1024 * 1024;
 
 /** A row whose stored path would lead out of the project folder (a crafted or damaged database). */
 function refusedRow(row: ImageMediaRow): ApiError {
@@ -25,11 +24,12 @@ function refusedRow(row: ImageMediaRow): ApiError {
 
 export class PixelService {
   private readonly frames = new LruCache<PixelFrame>(FRAME_CACHE_BYTES, (f) => f.data.byteLength + 200);
-  private readonly files = new LruCache<ParsedDicom>(FILE_CACHE_BYTES, (p) => p.dataSet.byteArray.length);
+  private readonly decoding = new Map<string, Promise<PixelFrame>>();
 
   constructor(
     private readonly projectDir: string,
     private readonly images: ImagesRepository,
+    private readonly decoder: FrameDecoder,
   ) {}
 
   private row(imageId: number): ImageMediaRow {
@@ -38,41 +38,31 @@ export class PixelService {
     return row;
   }
 
-  private readMedia(row: ImageMediaRow): Uint8Array {
-    const file = insideProject(this.projectDir, row.mediaPath);
-    if (!file) throw refusedRow(row);
-    try {
-      return readFileSync(file);
-    } catch (e) {
-      throw new ApiError('io', `Media file of image ${row.id} is missing or unreadable: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, file);
-    }
-  }
-
   async pixels(imageId: number, frame: number): Promise<PixelFrame> {
     const row = this.row(imageId);
     if (frame >= row.frames) throw new ApiError('bad_request', `Image ${imageId} has ${row.frames} frame(s); frame ${frame} does not exist`);
     const key = `${row.sha256}:${frame}`;
     const hit = this.frames.get(key);
     if (hit) return hit;
-    let f: PixelFrame;
-    try {
-      if (row.kind === 'dicom') {
-        let parsed = this.files.get(row.sha256);
-        if (!parsed) {
-          parsed = parseDicomFile(this.readMedia(row));
-          this.files.set(row.sha256, parsed);
-        }
-        f = await decodeDicomFrame(parsed, frame);
-      } else {
-        f = await decodeRaster(this.readMedia(row), row.format as RasterFormat);
-      }
-    } catch (e) {
-      if (e instanceof ApiError) throw e;
-      const why = e instanceof FileProblem || e instanceof Error ? e.message : String(e);
-      throw new ApiError('io', `Cannot decode image ${imageId}, frame ${frame}: ${why}`, path.join(this.projectDir, row.mediaPath));
-    }
-    this.frames.set(key, f);
-    return f;
+    const running = this.decoding.get(key);
+    if (running) return running;
+    const file = insideProject(this.projectDir, row.mediaPath);
+    if (!file) throw refusedRow(row);
+    const decoded = this.decoder.decode({ file, fileKey: row.sha256, kind: row.kind, format: row.format, frame }).then(
+      (f) => {
+        this.frames.set(key, f);
+        return f;
+      },
+      (e: unknown) => {
+        if (e instanceof MediaReadError) throw new ApiError('io', `Media file of image ${row.id} is missing or unreadable: ${e.errno}`, file);
+        const why = e instanceof Error ? e.message : String(e);
+        throw new ApiError('io', `Cannot decode image ${imageId}, frame ${frame}: ${why}`, path.join(this.projectDir, row.mediaPath));
+      },
+    );
+    this.decoding.set(key, decoded);
+    const forget = (): void => void this.decoding.delete(key);
+    decoded.then(forget, forget);
+    return decoded;
   }
 
   /** PNG thumbnail, cached on disk under thumbs/ (derived data: safe to delete). */
@@ -94,6 +84,6 @@ export class PixelService {
 
   clear(): void {
     this.frames.clear();
-    this.files.clear();
+    this.decoder.clear();
   }
 }

@@ -5,9 +5,8 @@
  * A worker that dies (out of memory, a native crash) rejects what was pending and is
  * restarted on the next call.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../worker-thread.node.js';
 import type { DecodeRequest, DecodeResult, Embedding, ModelFiles } from './sam-engine.node.js';
 import { defaultThreads } from './sam-threads.js';
 import type { WorkerReply, WorkerRequest } from './sam-worker-protocol.js';
@@ -26,20 +25,6 @@ export class SamWorkerError extends Error {
   }
 }
 
-/**
- * Start the worker: the compiled .js next to this file; from source (tests, dev host under
- * tsx) a small bootstrap registers tsx's loader in the worker first, because Node 20 does not
- * carry `--import tsx` hooks into worker threads.
- */
-function startWorker(workerData: unknown): Worker {
-  const js = new URL('./sam-worker.node.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData });
-  const ts = new URL('./sam-worker.node.ts', import.meta.url).href;
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(ts)}); })`;
-  return new Worker(boot, { eval: true, workerData });
-}
-
 /** One worker thread and the calls waiting on it; restarted on the next call after it stops. */
 class WorkerSlot {
   private worker: Worker | null = null;
@@ -54,7 +39,7 @@ class WorkerSlot {
 
   private ensure(): Worker {
     if (this.worker) return this.worker;
-    const w = startWorker({ threads: this.threads });
+    const w = startModuleWorker(new URL('./sam-worker.node.js', import.meta.url), { threads: this.threads });
     w.on('message', (r: WorkerReply) => {
       const p = this.pending.get(r.id);
       if (!p) return;

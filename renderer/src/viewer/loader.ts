@@ -1,7 +1,7 @@
 /**
  * cornerstone image loader for the `delineate:` scheme: `delineate:<imageId>:<frame>` is
  * fetched with `image.pixels` over the typed API and converted to a cornerstone image.
- * Also a small prefetcher so scrolling finds the neighbouring slices already decoded.
+ * Also the prefetcher that fills that cache ahead of the scroll (schedule: lib/prefetcher.ts).
  *
  * Runtime: browser (DOM).
  */
@@ -10,7 +10,7 @@ import type { CsImage } from 'cornerstone-core';
 import { api } from '../transport';
 import { convertFrame, type ConvertedFrame } from './pixelFrame';
 import type { StackItem } from '../lib/grouping';
-import { prefetchOrder } from '../lib/prefetchOrder';
+import { Prefetcher } from '../lib/prefetcher';
 
 export interface DelineateImage extends CsImage {
   delineate: ConvertedFrame & { imageId: number; frame: number };
@@ -81,43 +81,7 @@ export function isRequested(item: StackItem): boolean {
   return cornerstone.imageCache.getImageLoadObject(csImageId(item)) !== undefined;
 }
 
-/**
- * Loads the slices of the open stack nearest first, biased in the direction the user
- * scrolls, a few at a time so requests for the slice on screen are never starved. The
- * queue is rebuilt on every slice change, so a fast scroll re-prioritises at once.
- */
-export class Prefetcher {
-  private queue: StackItem[] = [];
-  private inFlight = 0;
-
-  constructor(
-    private readonly concurrency = 4,
-    private readonly ahead = 160,
-    private readonly behind = 24,
-  ) {}
-
-  around(stack: readonly StackItem[], index: number, direction: 1 | -1): void {
-    this.queue = prefetchOrder(stack.length, index, direction, this.ahead, this.behind)
-      .map((i) => stack[i]!)
-      .filter((it) => !isRequested(it));
-    this.pump();
-  }
-
-  reset(): void {
-    this.queue = [];
-  }
-
-  private pump(): void {
-    while (this.inFlight < this.concurrency && this.queue.length > 0) {
-      const it = this.queue.shift()!;
-      if (isRequested(it)) continue;
-      this.inFlight++;
-      loadImage(it)
-        .catch(() => {}) // shown again on demand, where the error surfaces
-        .finally(() => {
-          this.inFlight--;
-          this.pump();
-        });
-    }
-  }
+/** The viewer's prefetcher: the schedule in lib/prefetcher.ts over cornerstone's image cache. */
+export function newPrefetcher(): Prefetcher<StackItem> {
+  return new Prefetcher<StackItem>({ load: loadImage, isRequested });
 }

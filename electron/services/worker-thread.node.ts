@@ -1,0 +1,20 @@
+/**
+ * Starting a worker thread from a module that sits next to its caller: the compiled .js in
+ * the app, the .ts source under tsx (tests, the dev host, benches). Node 20 does not carry
+ * `--import tsx` hooks into worker threads, so from source a two-line bootstrap registers
+ * tsx's loader inside the worker before importing the module.
+ *
+ * Runtime: Node.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+/** `jsUrl`: the compiled module, e.g. `new URL('./decode-worker.node.js', import.meta.url)`. */
+export function startModuleWorker(jsUrl: URL, workerData: unknown): Worker {
+  if (existsSync(fileURLToPath(jsUrl))) return new Worker(jsUrl, { workerData });
+  const ts = new URL(jsUrl.href.replace(/\.js$/, '.ts')).href;
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(ts)}); })`;
+  return new Worker(boot, { eval: true, workerData });
+}

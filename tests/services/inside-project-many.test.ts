@@ -1,0 +1,37 @@
+/**
+ * insideProjectMany (the check of every row when a project opens) answers exactly as
+ * insideProject does, path for path, links and missing files included.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { insideProject, insideProjectMany } from '../../electron/services/project-folder.node.js';
+import { removeDir, tempDir } from './helpers.js';
+
+test('the same answer as insideProject for plain files, links in and out, missing files and folders, escapes', () => {
+  const root = tempDir('inside-many');
+  try {
+    const project = path.join(root, 'project');
+    const outside = path.join(root, 'outside');
+    mkdirSync(path.join(project, 'media', 'sub'), { recursive: true });
+    mkdirSync(outside);
+    writeFileSync(path.join(outside, 'secret.dcm'), 'x');
+    writeFileSync(path.join(project, 'media', 'a.dcm'), 'x');
+    writeFileSync(path.join(project, 'media', 'sub', 'b.dcm'), 'x');
+    symlinkSync(path.join(outside, 'secret.dcm'), path.join(project, 'media', 'out.dcm'));
+    symlinkSync(path.join(project, 'media', 'a.dcm'), path.join(project, 'media', 'in.dcm'));
+    symlinkSync(outside, path.join(project, 'media', 'outdir'));
+    symlinkSync(path.join(project, 'media', 'nowhere'), path.join(project, 'media', 'dangling.dcm'));
+    const rels = [
+      'media/a.dcm', 'media/sub/b.dcm', 'media/out.dcm', 'media/in.dcm', 'media/outdir/secret.dcm', 'media/outdir/missing.dcm',
+      'media/dangling.dcm', 'media/missing.dcm', 'media/nofolder/x.dcm', '../outside/secret.dcm', path.join(outside, 'secret.dcm'),
+      'media/../../outside/secret.dcm', '', 'media/a\0.dcm', 'media', 'media/sub',
+    ];
+    const many = insideProjectMany(project, rels);
+    assert.deepEqual(many, rels.map((r) => insideProject(project, r)));
+    assert.deepEqual(many.map((m) => m !== null), [true, true, false, true, false, false, false, true, true, false, false, false, false, false, true, true]);
+  } finally {
+    removeDir(root);
+  }
+});
