@@ -156,16 +156,22 @@ function releaseLock(file: string): void {
 
 // ------------------------------------------------------------------ paths from the database
 
+/** `rel` resolved under `root` when its text stays inside (relative, no NUL, no ".." out); links are not looked at. */
+function lexicallyInside(root: string, rel: string): string | null {
+  if (typeof rel !== 'string' || !rel || rel.includes('\0') || path.isAbsolute(rel)) return null;
+  const full = path.resolve(root, rel);
+  return full.startsWith(root + path.sep) ? full : null;
+}
+
 /**
  * `rel` (read from project.sqlite) as a path inside the project folder, or null when it
  * would leave it: absolute, "..", or through a symbolic link that points outside. A crafted
  * database must not make the app read or write anywhere else.
  */
 export function insideProject(projectDir: string, rel: string): string | null {
-  if (typeof rel !== 'string' || !rel || rel.includes('\0') || path.isAbsolute(rel)) return null;
   const root = path.resolve(projectDir);
-  const full = path.resolve(root, rel);
-  if (!full.startsWith(root + path.sep)) return null;
+  const full = lexicallyInside(root, rel);
+  if (full === null) return null;
   // Symbolic links anywhere along the way must not lead out of the folder.
   let realRoot: string;
   try {
@@ -213,9 +219,8 @@ export function insideProjectMany(projectDir: string, rels: readonly string[]): 
     return r;
   };
   return rels.map((rel) => {
-    if (typeof rel !== 'string' || !rel || rel.includes('\0') || path.isAbsolute(rel)) return null;
-    const full = path.resolve(root, rel);
-    if (!full.startsWith(root + path.sep)) return null;
+    const full = lexicallyInside(root, rel);
+    if (full === null) return null;
     const st = lstatSync(full, { throwIfNoEntry: false });
     if (st?.isSymbolicLink()) return insideProject(projectDir, rel);
     const dir = realDir(path.dirname(full));

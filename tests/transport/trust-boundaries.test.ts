@@ -50,8 +50,12 @@ describe('trust boundaries, through the HTTP host (issue 9)', () => {
   let root: string;
   let corpus: string;
   let staticRoot: string;
+  let samBundle: string;
 
   before(async () => {
+    // Built (or waited for) before the host starts: building blocks this process for a
+    // minute, and a keep-alive socket the host times out meanwhile fails the next fetch.
+    samBundle = tinyBlobBundle();
     root = tempDir('trust');
     ({ root: staticRoot } = await makeStaticDir());
     corpus = (await generateCorpus(path.join(root, 'corpus'))).dir;
@@ -224,7 +228,7 @@ describe('trust boundaries, through the HTTP host (issue 9)', () => {
     const dir = await newProjectAt('sam-cache');
     const { bytes } = lesionDicom(200, 150);
     const imageId = (await api.call('images.importFiles', { files: [{ name: 'lesion.dcm', bytes: new Uint8Array(bytes) }] })).imported[0]!.imageId;
-    await api.call('models.import', { kind: 'bundle', path: tinyBlobBundle() });
+    await api.call('models.import', { kind: 'bundle', path: samBundle });
     const window = { center: 40, width: 400 };
     assert.equal((await api.call('sam.prepare', { imageId, frame: 0, window })).cached, false);
     const cacheDir = path.join(dir, 'cache', 'embeddings');

@@ -48,7 +48,7 @@ from .onnx_export import (
     export_torchscript,
 )
 from .onnx_sam import OnnxSam, make_session
-from .parity import fp32_parity, int8_parity
+from .parity import fp32_parity, int8_parity, onnx_embeddings
 from .preprocess import preprocess_image
 from .quantize import (
     LARGE_ENCODER_BYTES,
@@ -156,20 +156,17 @@ def measure_int8(root: Path, prep: Preprocessing, images: Sequence[np.ndarray]) 
 
 
 def add_fast_decoder(
-    root: Path, sam: Sam, manifest: Manifest, images: Sequence[np.ndarray], opset: int
+    root: Path, sam: Sam, manifest: Manifest, embeddings: Sequence[np.ndarray], opset: int
 ) -> dict[str, float]:
     """Export decoder.fast.onnx and list it in the manifest when it agrees with the canonical
-    decoder (mask IoU >= FAST_DECODER_MIN_IOU on every prompt); otherwise leave it out, so the
-    app keeps the canonical one. Returns the parity figures either way."""
+    decoder (mask IoU >= FAST_DECODER_MIN_IOU on every prompt) on ``embeddings`` (the ONNX
+    encoder's, of the parity images); otherwise leave it out, so the app keeps the canonical
+    one. Returns the parity figures either way."""
     export_fast_decoder_onnx(sam, root / DECODER_FAST_FILE, opset)
-    prep = manifest.preprocessing
-    encoder = make_session(root / manifest.encoder.file)
-    inputs = [preprocess_image(im, prep.image_size, prep.pixel_mean, prep.pixel_std)[0] for im in images]
-    embeddings = [encoder.run(None, {"image": x})[0] for x in inputs]
     parity = fast_decoder_parity(
         make_session(root / manifest.decoder.file),
         make_session(root / DECODER_FAST_FILE),
-        parity_feeds(embeddings, prep.image_size),
+        parity_feeds(embeddings, manifest.preprocessing.image_size),
     )
     if parity["mask_iou_min"] >= FAST_DECODER_MIN_IOU:
         _, embed_dim, grid, _ = embedding_shape(sam)
@@ -243,9 +240,13 @@ def write_bundle(
         export_decoder_onnx(sam, staging / DECODER_FILE, opset, external_data=external_data)
         user_images = list(images or [])
         parity_images = user_images[:2] or probe_images()
+        # The ONNX encoder's embeddings of the parity images, computed once (seconds each for
+        # vit_h on a CPU) for the fp32 parity and the fast decoder's.
+        embeddings = onnx_embeddings(sam, staging / ENCODER_FILE, parity_images)
         parity: dict[str, Any] = {
             "fp32_vs_pytorch": fp32_parity(
-                sam, staging / ENCODER_FILE, staging / DECODER_FILE, parity_images
+                sam, staging / ENCODER_FILE, staging / DECODER_FILE, parity_images,
+                embeddings=embeddings,
             )
         }
         encoder = encoder_io(prep.image_size, spec.prompt_embed_dim, grid, opset)
@@ -267,7 +268,7 @@ def write_bundle(
             metrics=metrics or {},
         )
         parity["fast_decoder_vs_canonical"] = add_fast_decoder(
-            staging, sam, manifest, parity_images, opset
+            staging, sam, manifest, embeddings, opset
         )
         method = ("static" if user_images else "dynamic") if quantize == "auto" else quantize
         if method != "none":

@@ -38,6 +38,8 @@ from segment_anything.utils.onnx import SamOnnxModel
 from torch import nn
 from torch.nn import functional as F
 
+from .quantize import decoder_calibration_feeds
+
 FAST_DECODER_INPUTS = (
     "image_embeddings",
     "point_coords",
@@ -48,6 +50,17 @@ FAST_DECODER_INPUTS = (
 FAST_DECODER_OUTPUTS = ("iou_predictions", "low_res_masks")
 
 
+def _heads(proj: nn.Linear, x: torch.Tensor, heads: int) -> torch.Tensor:
+    """``proj(x)`` for batch-1 tokens x (1xTxC), split into heads: H x T x d."""
+    t = x.shape[1]
+    return proj(x)[0].reshape(t, heads, -1).transpose(0, 1)
+
+
+def _head_weights(proj: nn.Linear, heads: int) -> torch.Tensor:
+    """The weight of a C -> H*d projection as H x d x C."""
+    return proj.weight.reshape(heads, -1, proj.weight.shape[1])
+
+
 def folded_token_to_image(
     attn: Attention, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
 ) -> torch.Tensor:
@@ -55,15 +68,13 @@ def folded_token_to_image(
     moved onto the queries (see the module docstring). queries 1xTxC, keys/values 1xNxC."""
     heads = attn.num_heads
     d = attn.internal_dim // heads
-    c = keys.shape[-1]
-    t = queries.shape[1]
-    q = attn.q_proj(queries)[0].reshape(t, heads, d).transpose(0, 1)  # H x T x d
-    wk = attn.k_proj.weight.reshape(heads, d, c)  # H x d x C
-    qk = torch.matmul(q, wk).reshape(heads * t, c)  # (H*T) x C
+    c, t = keys.shape[-1], queries.shape[1]
+    q = _heads(attn.q_proj, queries, heads)  # H x T x d
+    qk = torch.matmul(q, _head_weights(attn.k_proj, heads)).reshape(heads * t, c)  # (H*T) x C
     # Scores are formed image-major (N x H*T) so that only the small matrices are transposed.
     scores = torch.matmul(keys[0], qk.transpose(0, 1)) / math.sqrt(d)  # N x (H*T)
     pv = torch.matmul(torch.softmax(scores, dim=0).transpose(0, 1), values[0])  # (H*T) x C
-    wv = attn.v_proj.weight.reshape(heads, d, c)
+    wv = _head_weights(attn.v_proj, heads)
     out = torch.matmul(pv.reshape(heads, t, c), wv.transpose(1, 2))  # H x T x d
     out = out + attn.v_proj.bias.reshape(heads, 1, d)
     out = out.transpose(0, 1).reshape(1, t, heads * d)
@@ -78,17 +89,15 @@ def folded_image_to_token(
     out_proj(P v) = P (v Wo^T) + bo per head. image 1xNxC, tokens/values 1xTxC."""
     heads = attn.num_heads
     d = attn.internal_dim // heads
-    c = image.shape[-1]
-    t = tokens.shape[1]
-    k = attn.k_proj(tokens)[0].reshape(t, heads, d).transpose(0, 1)  # H x T x d
-    wq = attn.q_proj.weight.reshape(heads, d, c)  # H x d x C
+    (n, c), t = image.shape[1:], tokens.shape[1]
+    k = _heads(attn.k_proj, tokens, heads)  # H x T x d
+    wq = _head_weights(attn.q_proj, heads)  # H x d x C
     m = torch.matmul(wq.transpose(1, 2), k.transpose(1, 2))  # H x C x T
     m = m.transpose(0, 1).reshape(c, heads * t)  # C x (H*T), columns (head, token)
     bias = torch.matmul(attn.q_proj.bias.reshape(heads, 1, d), k.transpose(1, 2))  # H x 1 x T
     scores = (torch.matmul(image[0], m) + bias.reshape(1, heads * t)) / math.sqrt(d)
-    n = image.shape[1]
     p = torch.softmax(scores.reshape(n, heads, t), dim=-1).reshape(n, heads * t)
-    v = attn.v_proj(values)[0].reshape(t, heads, d).transpose(0, 1)  # H x T x d
+    v = _heads(attn.v_proj, values, heads)  # H x T x d
     wo = attn.out_proj.weight.reshape(c, heads, d).transpose(0, 1)  # H x C x d
     vo = torch.matmul(v, wo.transpose(1, 2)).reshape(heads * t, c)  # (H*T) x C
     return (torch.matmul(p, vo) + attn.out_proj.bias)[None]
@@ -197,8 +206,6 @@ def parity_feeds(
 ) -> list[dict[str, np.ndarray]]:
     """Canonical decoder inputs over real embeddings: 1..3 clicks with and without a
     previous mask (from `decoder_calibration_feeds`), plus a box with and without a click."""
-    from .quantize import decoder_calibration_feeds
-
     feeds = decoder_calibration_feeds(embeddings, image_size, points_per_embedding=4, seed=seed)
     rng = np.random.default_rng(seed + 1)
     for emb in embeddings:

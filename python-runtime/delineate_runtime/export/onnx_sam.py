@@ -70,7 +70,17 @@ class OnnxSam:
         self, embedding: np.ndarray, points_xy, labels, orig_hw: tuple[int, int]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return (mask logits 1xKxHxW at original size, iou predictions 1xK)."""
-        masks, iou, _ = self.decoder.run(
-            None, decoder_feed(embedding, points_xy, labels, orig_hw, self.image_size)
-        )
-        return masks, iou
+        return decode_clicks(self.decoder, embedding, points_xy, labels, orig_hw, self.image_size)
+
+
+def decode_clicks(
+    decoder: ort.InferenceSession,
+    embedding: np.ndarray,
+    points_xy,
+    labels,
+    orig_hw: tuple[int, int],
+    image_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A canonical decoder session on clicks: (mask logits 1xKxHxW at original size, iou 1xK)."""
+    masks, iou, _ = decoder.run(None, decoder_feed(embedding, points_xy, labels, orig_hw, image_size))
+    return masks, iou

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from segment_anything.modeling import Sam
 
-from .onnx_sam import OnnxSam, decoder_feed, make_session
+from .onnx_sam import OnnxSam, decode_clicks, decoder_feed, make_session
 from .preprocess import preprocess_image, scale_points
 
 
@@ -67,22 +67,36 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
 
 
-def fp32_parity(
-    sam: Sam, encoder: Path, decoder: Path, images: Sequence[np.ndarray], clicks_per_image: int = 3
-) -> dict:
+def onnx_embeddings(sam: Sam, encoder: Path, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The ONNX encoder's embeddings of ``images``, preprocessed as ``sam`` expects."""
     size = sam.image_encoder.img_size
     mean = tuple(sam.pixel_mean.flatten().tolist())
     std = tuple(sam.pixel_std.flatten().tolist())
-    onnx_sam = OnnxSam(make_session(encoder), make_session(decoder), size, mean, std)
+    session = make_session(encoder)
+    return [session.run(None, {"image": preprocess_image(im, size, mean, std)[0]})[0] for im in images]
+
+
+def fp32_parity(
+    sam: Sam,
+    encoder: Path,
+    decoder: Path,
+    images: Sequence[np.ndarray],
+    clicks_per_image: int = 3,
+    embeddings: Sequence[np.ndarray] | None = None,
+) -> dict:
+    """``embeddings``: the ONNX encoder's, when the caller has computed them already."""
+    size = sam.image_encoder.img_size
+    onnx_emb = list(embeddings) if embeddings is not None else onnx_embeddings(sam, encoder, images)
+    decoder_session = make_session(decoder)
     enc_diff = dec_diff = e2e_diff = iou_diff = 0.0
     for k, image in enumerate(images):
         clicks = sample_clicks(image.shape[0], image.shape[1], clicks_per_image, seed=k)
         emb_t, ref = torch_reference(sam, image, clicks)
-        emb_o = onnx_sam.embed(image)
+        emb_o = onnx_emb[k]
         enc_diff = max(enc_diff, float(np.abs(emb_o - emb_t).max()))
         for (pts, labels), (masks_t, iou_t) in zip(clicks, ref, strict=True):
-            masks_d, _ = onnx_sam.predict(emb_t, pts, labels, image.shape[:2])
-            masks_e, iou_e = onnx_sam.predict(emb_o, pts, labels, image.shape[:2])
+            masks_d, _ = decode_clicks(decoder_session, emb_t, pts, labels, image.shape[:2], size)
+            masks_e, iou_e = decode_clicks(decoder_session, emb_o, pts, labels, image.shape[:2], size)
             dec_diff = max(dec_diff, float(np.abs(masks_d - masks_t).max()))
             e2e_diff = max(e2e_diff, float(np.abs(masks_e - masks_t).max()))
             iou_diff = max(iou_diff, float(np.abs(iou_e - iou_t).max()))
