@@ -115,6 +115,53 @@ def test_train_progress_cancel_mid_epoch_then_resume(client, dataset, tmp_path):
     assert status["state"] == "succeeded" and status["finished"] >= status["created"]
 
 
+def test_train_start_under_torchrun_relays_progress_cancels_and_resumes(client, dataset, tmp_path):
+    # What a multi-GPU training host does (processes default to its GPU count), here with
+    # two gloo ranks on the CPU: same job API, same progress, same cancel and resume.
+    run_dir = tmp_path / "ddp"
+    cfg = {**_train_config(dataset, run_dir), "epochs": 2}
+    job_id = client.request("train.start", {"config": cfg, "processes": 2})["job_id"]
+    progress = client.wait_notification(
+        lambda m: (
+            m["method"] == "job.progress"
+            and m["params"].get("job_id") == job_id
+            and m["params"].get("stage") == "train"
+            and m["params"].get("step", 0) >= 1
+        ),
+        timeout=240,
+    )["params"]
+    assert progress["epoch"] == 1 and isinstance(progress["loss"], float)
+    client.request("job.cancel", {"job_id": job_id})
+    cancelled = client.wait_job(job_id, timeout=240)
+    assert cancelled["state"] == "cancelled", cancelled
+    assert cancelled["result"]["status"] == "cancelled"
+    assert cancelled["result"]["world_size"] == 2
+    assert (run_dir / "checkpoints" / "last.pt").is_file()
+
+    job2 = client.request("train.start", {"config": cfg, "processes": 2})["job_id"]
+    done = client.wait_job(job2, timeout=400)
+    assert done["state"] == "succeeded", done
+    result = done["result"]
+    assert result["world_size"] == 2 and result["epochs_completed"] == 2
+    assert any("resumed at epoch 1 step" in n for n in result["notes"])
+    ranks = [json.loads((run_dir / "ranks" / f"rank{i}.json").read_text()) for i in (0, 1)]
+    assert ranks[0]["weights"] == ranks[1]["weights"]
+
+
+def test_train_start_under_torchrun_reports_a_failing_rank(client, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "annotations.json").write_text('{"images": [ ')
+    job_id = client.request(
+        "train.start",
+        {"config": _train_config(str(broken), tmp_path / "run"), "processes": 2},
+    )["job_id"]
+    finished = client.wait_job(job_id, timeout=240)
+    assert finished["state"] == "failed"
+    assert "distributed training (2 processes) failed" in finished["error"]["message"]
+    assert "annotations.json" in finished["error"]["message"]
+
+
 def test_crashing_training_job_reports_why(client, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()

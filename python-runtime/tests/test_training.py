@@ -392,3 +392,94 @@ def test_decoder_only_checkpoints_keep_only_the_decoder_and_resume_exactly(
     # best.pt stays a whole official-layout checkpoint
     best = torch.load(tmp_path / "cut" / "best.pt", weights_only=True)
     assert set(best) == set(whole)
+
+
+def _write_seeds(folder: Path, embeddings: dict[str, torch.Tensor]) -> Path:
+    """A seed folder as the app writes it (training/embedding-seeds.node.ts)."""
+    import numpy as np
+
+    folder.mkdir(parents=True)
+    entries = {}
+    for n, (name, emb) in enumerate(sorted(embeddings.items())):
+        np.save(folder / f"{n}.npy", emb.numpy().astype(np.float32))
+        entries[name] = f"{n}.npy"
+    index = {"format": "delineate-embedding-seeds/1", "source": {"test": True}, "entries": entries}
+    (folder / "index.json").write_text(json.dumps(index))
+    return folder
+
+
+def _own_embeddings(snapshot: Path, tmp_path: Path) -> dict[str, torch.Tensor]:
+    ref = _Trainer(
+        _cfg(snapshot, tmp_path / "ref", freeze="decoder_only", augment=False), noop, lambda: False
+    )
+    ref.enter_stage(ref.stages[0])
+    return {
+        f.records[i].path.name: ref.cached_embedding(f, i).cpu()
+        for f in (ref.train_samples, ref.val_samples)
+        for i in range(len(f.records))
+    }
+
+
+def test_embeddings_the_app_computed_are_reused_after_a_parity_check(
+    small_snapshot: Path, tmp_path: Path
+) -> None:
+    own = _own_embeddings(small_snapshot, tmp_path)
+    g = torch.Generator().manual_seed(0)
+    # What an fp32 ONNX encoder with Pillow's resize gives: the same up to rounding.
+    offered = {k: v + 1e-4 * v.std() * torch.randn(v.shape, generator=g) for k, v in own.items()}
+    seeds = _write_seeds(tmp_path / "seeds", offered)
+    cfg = _cfg(
+        small_snapshot,
+        tmp_path / "run",
+        freeze="decoder_only",
+        augment=False,
+        cache_dir=str(tmp_path / "cache2"),
+        seed_embeddings=str(seeds),
+    )
+    tr = _Trainer(cfg, noop, lambda: False)
+    tr.enter_stage(tr.stages[0])
+    rep = tr.seed_report
+    assert rep is not None and rep.refused is None, rep
+    assert rep.offered == len(own) and rep.reused == len(own) - 2
+    assert len(rep.checked_rel_error) == 2 and max(rep.checked_rel_error) < 1e-3
+    assert tr.cache is not None
+    taken = computed = 0
+    for f in (tr.train_samples, tr.val_samples):
+        for i in range(len(f.records)):
+            got = tr.cache.get(f.key(i))
+            name = f.records[i].path.name
+            assert got is not None
+            if torch.equal(got, offered[name]):
+                taken += 1
+            else:  # one of the two checked: training's own
+                assert torch.allclose(got, own[name], atol=1e-5)
+                computed += 1
+    assert (taken, computed) == (len(own) - 2, 2)
+
+
+def test_embeddings_of_another_encoder_are_refused_and_recomputed(
+    small_snapshot: Path, tmp_path: Path
+) -> None:
+    own = _own_embeddings(small_snapshot, tmp_path)
+    # 5 % off: what int8 weights or another checkpoint would give.
+    seeds = _write_seeds(tmp_path / "seeds", {k: v * 1.05 for k, v in own.items()})
+    cfg = _cfg(
+        small_snapshot,
+        tmp_path / "run",
+        epochs=1,
+        freeze="decoder_only",
+        augment=False,
+        cache_dir=str(tmp_path / "cache2"),
+        seed_embeddings=str(seeds),
+    )
+    r = train(cfg)
+    rep = r.timing["embedding_seeds"]
+    assert rep["reused"] == 0 and rep["offered"] == len(own)
+    assert "relative error 0.05" in rep["refused"] and rep["checked_rel_error"] == [
+        pytest.approx(0.05, rel=1e-3)
+    ]
+    assert any("were not reused" in n for n in r.notes)
+    # An unreadable seed folder is a note, not a failed run.
+    (seeds / "index.json").write_text("{")
+    r2 = train({**cfg.to_dict(), "run_dir": str(tmp_path / "run2"), "cache_dir": str(tmp_path / "c3")})
+    assert r2.status == "completed" and any("could not be read" in n for n in r2.notes)

@@ -82,6 +82,7 @@ export interface RuntimeInfo {
   segment_anything: string;
   device: string;
   cuda_available: boolean;
+  gpus?: number;
   bf16: boolean;
   archs: string[];
   methods: string[];
@@ -97,6 +98,7 @@ export interface TrainStartParams {
   config: {
     [k: string]: unknown;
   };
+  processes?: number | null;
 }
 /**
  * This interface was referenced by `RuntimeContract`'s JSON-Schema
@@ -435,6 +437,7 @@ export interface TrainConfig {
   box_jitter?: number;
   embedding_cache?: 'auto' | 'off';
   cache_dir?: string | null;
+  seed_embeddings?: string | null;
   eval_before?: boolean;
   val_modes?: string[];
   early_stopping_patience?: number;

@@ -87,6 +87,7 @@ class Handlers:
             segment_anything=_version("segment-anything"),
             device=str(pick_device("auto")),
             cuda_available=cuda,
+            gpus=torch.cuda.device_count() if cuda else 0,
             bf16=bool(cuda and torch.cuda.is_bf16_supported()),
             archs=list(ARCHS),
             methods=sorted(METHODS),
@@ -115,6 +116,7 @@ class Handlers:
     # ---- jobs ------------------------------------------------------------------------
     def train_start(self, p: TrainStartParams) -> JobStarted:
         from ..training import TrainConfig, train
+        from ..training.launcher import processes_for, run_distributed
 
         try:
             cfg = TrainConfig.from_dict(p.config)
@@ -122,12 +124,15 @@ class Handlers:
             raise RpcError(INVALID_PARAMS, str(exc), {"kind": "TrainConfigError"}) from exc
         _must_exist(cfg.dataset, "dataset")
         _must_exist(cfg.checkpoint, "checkpoint")
+        processes = processes_for(p.processes)
 
         def run(ctx: JobContext) -> Any:
             def progress(event: dict[str, Any]) -> None:
                 fields = dict(event)
                 ctx.progress(str(fields.pop("stage", "train")), **fields)
 
+            if processes > 1:
+                return run_distributed(cfg, processes, progress, ctx.should_cancel)
             return train(cfg, progress, ctx.should_cancel).to_dict()
 
         job = self.jobs.start("train", run)

@@ -34,6 +34,13 @@ class TrainStartParams(_Params):
     config: dict[str, Any] = Field(
         description="TrainConfig fields (dataset, run_dir, arch, epochs, ...)"
     )
+    processes: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="training processes (DDP under torchrun); default: one per GPU when the "
+        "host has several, else 1",
+    )
 
 
 class ImageRef(_Params):
@@ -138,6 +145,7 @@ class RuntimeInfo(BaseModel):
     segment_anything: str
     device: str
     cuda_available: bool
+    gpus: int = Field(default=0, description="CUDA devices; train.start runs one process each")
     bf16: bool
     archs: list[str]
     methods: list[str]

@@ -105,6 +105,8 @@ class TrainConfig:
     # fast path: "auto" caches image embeddings on disk whenever the encoder is frozen
     embedding_cache: Literal["auto", "off"] = "auto"
     cache_dir: str | None = None
+    # embeddings the app already computed (embedding_seeds.py), reused after a parity check
+    seed_embeddings: str | None = None
 
     eval_before: bool = True  # evaluate the starting model, so the gain can be reported
     val_modes: list[str] = field(default_factory=lambda: ["box", "click1"])

@@ -30,6 +30,7 @@ from ..models.forward import decode
 from .config import TrainConfig
 from .distributed import DistContext
 from .embedding_cache import EmbeddingCache
+from .embedding_seeds import CHECKED, MAX_REL_ERROR, EmbeddingSeeds, SeedReport, relative_error
 from .freezing import Stage, apply_scope, encoder_frozen, schedule, stage_at, trainable_count
 from .losses import LossWeights, mask_losses
 from .run_state import RunDir, RunState
@@ -80,6 +81,12 @@ class _Trainer:
         if cfg.checkpoint is None and self.dist.is_main and not self.run.initial.is_file():
             save_official_format(self.sam, self.run.initial)
         self.sam.to(self.device)
+        # The encoder training starts from: the app's embeddings (seeds) are of this one.
+        self._start_encoder_hash = (
+            weights_hash(self.sam.image_encoder) if cfg.seed_embeddings else None
+        )
+        self._embedding_shape: tuple[int, ...] | None = None
+        self.seed_report: SeedReport | None = None
         self.spec = spec_of(self.sam, cfg.arch)
         self.pre = Preprocessor(self.spec.image_size, self.spec.pixel_mean, self.spec.pixel_std)
         if cfg.activation_checkpointing:
@@ -171,11 +178,8 @@ class _Trainer:
 
     def _prepare_cache(self) -> EmbeddingCache:
         # The autocast dtype is part of the key: a bf16-computed embedding is not an fp32 one.
-        cache = EmbeddingCache(
-            self._cache_root(),
-            weights_hash(self.sam.image_encoder),
-            f"{self.pre.key()}|amp:{self.amp}",
-        )
+        encoder_hash = weights_hash(self.sam.image_encoder)
+        cache = EmbeddingCache(self._cache_root(), encoder_hash, f"{self.pre.key()}|amp:{self.amp}")
         todo = [
             (f, i)
             for f in (self.train_samples, self.val_samples)
@@ -184,20 +188,85 @@ class _Trainer:
         ]
         if self.dist.is_main:
             t0 = time.perf_counter()
+            # The app's embeddings were made by the starting encoder: usable only while the
+            # encoder still is that one (not after a stage that trained it).
+            seeds = self._seeds() if encoder_hash == self._start_encoder_hash else None
+            report = SeedReport()
+            if seeds is not None:
+                todo.sort(key=lambda fi: not seeds.has(fi[0].records[fi[1]].path.name))
+                report.offered = sum(seeds.has(f.records[i].path.name) for f, i in todo)
             for n, (f, i) in enumerate(todo):
-                with torch.no_grad(), devmod.autocast(self.device, self.amp):
-                    emb = self.sam.image_encoder(f.preprocessed_image(i)[None].to(self.device))
-                cache.put(f.key(i), emb[0].float())
+                name = f.records[i].path.name
+                emb = None
+                if seeds is not None and seeds.has(name) and report.refused is None:
+                    emb = self._seeded(seeds, name, f, i, report)
+                if emb is None:
+                    with torch.no_grad(), devmod.autocast(self.device, self.amp):
+                        emb = self.sam.image_encoder(f.preprocessed_image(i)[None].to(self.device))[0]
+                    if seeds is not None and seeds.has(name) and report.refused is None:
+                        self._check_seed(seeds, name, emb, report)
+                cache.put(f.key(i), emb.float())
                 self.progress(
                     {
                         "stage": "caching_embeddings",
                         "step": n + 1,
                         "steps": len(todo),
+                        "reused": report.reused,
                         "elapsed_s": time.perf_counter() - t0,
                     }
                 )
+            if seeds is not None:
+                self.seed_report = report
+                if report.refused:
+                    self.notes.append(f"the app's embeddings were not reused: {report.refused}")
+                elif report.reused:
+                    self.notes.append(
+                        f"reused {report.reused} embeddings the app had computed (checked "
+                        f"{len(report.checked_rel_error)}: relative error "
+                        f"{max(report.checked_rel_error):.2e} <= {MAX_REL_ERROR})"
+                    )
         self.dist.barrier()
         return cache
+
+    def _seeds(self) -> EmbeddingSeeds | None:
+        if not self.cfg.seed_embeddings:
+            return None
+        try:
+            return EmbeddingSeeds.open(self.cfg.seed_embeddings)
+        except (OSError, ValueError) as exc:
+            self.notes.append(f"the app's embeddings could not be read ({exc}); computing them")
+            return None
+
+    def _check_seed(
+        self, seeds: EmbeddingSeeds, name: str, own: torch.Tensor, report: SeedReport
+    ) -> None:
+        """Compare an offered embedding with the one just computed; refuse all on a misfit."""
+        self._embedding_shape = tuple(own.shape)
+        try:
+            err = relative_error(seeds.load(name, self._embedding_shape), own.cpu())
+        except ValueError as exc:
+            report.refused = str(exc)
+            return
+        report.checked_rel_error.append(err)
+        if err > MAX_REL_ERROR:
+            report.refused = (
+                f"{name}: relative error {err:.3g} > {MAX_REL_ERROR} against training's own "
+                f"embedding (a different encoder or preprocessing, e.g. int8)"
+            )
+
+    def _seeded(
+        self, seeds: EmbeddingSeeds, name: str, f: SampleFactory, i: int, report: SeedReport
+    ) -> torch.Tensor | None:
+        """The offered embedding once enough of them checked out; None: compute it."""
+        if len(report.checked_rel_error) < CHECKED:
+            return None  # computed by the caller and compared
+        try:
+            emb = seeds.load(name, self._embedding_shape)
+        except ValueError as exc:
+            report.refused = str(exc)
+            return None
+        report.reused += 1
+        return emb.to(self.device)
 
     def cached_embedding(self, factory: SampleFactory, i: int) -> torch.Tensor:
         """From the cache; recomputed (and stored again) if its file went missing or torn."""
@@ -494,6 +563,7 @@ class _Trainer:
                 "train_seconds": st.train_seconds,
                 "steps_per_s": steps_per_s,
                 "cached_embeddings": self.cache is not None,
+                "embedding_seeds": self.seed_report.to_dict() if self.seed_report else None,
                 "trainable_params": trainable_count(self.sam),
             },
             epochs_to_90pct_best=epochs_to_fraction_of_best(curve, 0.9),
