@@ -185,8 +185,13 @@ export const ModelInfo = z.object({
   baseModel: z.string().nullable(),
   imageSize: z.number().int().positive(),
   sizeBytes: z.number().int().nonnegative(),
-  /** Preferred first: int8 when the bundle has it. */
+  /** What the bundle has (int8 first when it has it). */
   variants: z.array(z.enum(['int8', 'fp32'])),
+  /** The variant SAM runs: the user's choice, or on 'auto' int8 only where it measured >= 0.98 mask IoU against fp32. */
+  variant: z.enum(['int8', 'fp32']),
+  variantChoice: z.enum(['auto', 'int8', 'fp32']),
+  /** The exporter's measured mean mask IoU of int8 against fp32; null when not measured. */
+  int8MaskIou: z.number().nullable(),
   created: z.string(),
   metrics: z.record(z.unknown()),
   /** Where a model came from: set for models trained in the app (dataset snapshot, settings, gate). */
@@ -201,8 +206,6 @@ export const ModelInfo = z.object({
     .nullable(),
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
-
-export const ModelImportProgress = z.object({ stage: z.string(), step: z.number().nullable(), steps: z.number().nullable(), file: z.string() });
 
 /** The window SAM sees the frame through (the one the viewer shows); null for 8-bit images shown as stored. */
 const SamWindow = z.object({ center: z.number().finite(), width: z.number().finite().positive() }).nullable();
@@ -299,21 +302,36 @@ export const methods = {
   /** Installed models, the active one (explicit choice, else the newest), and a running import. */
   'models.list': {
     params: empty,
-    result: z.object({ models: z.array(ModelInfo), activeId: z.string().nullable(), importing: ModelImportProgress.nullable() }),
+    result: z.object({ models: z.array(ModelInfo), activeId: z.string().nullable() }),
   },
-  /** Install a model: a bundle folder, an encoder + canonical decoder ONNX pair, or an official .pth (converted by the Python runtime). */
+  /** Install a model: a bundle folder or an encoder + canonical decoder ONNX pair (checked and copied: seconds). */
   'models.import': {
     params: z.discriminatedUnion('kind', [
       z.object({ kind: z.literal('bundle'), path: nonEmpty }).strict(),
       z.object({ kind: z.literal('onnx'), encoder: nonEmpty, decoder: nonEmpty, name: z.string().max(200).optional() }).strict(),
-      z.object({ kind: z.literal('checkpoint'), path: nonEmpty, arch: z.enum(['vit_b', 'vit_l', 'vit_h']).optional() }).strict(),
     ]),
     result: ModelInfo,
   },
+  /**
+   * Convert and install an official .pth checkpoint through the Python runtime (minutes): a
+   * job of kind model-import; watch it with jobs.get, stop it with jobs.cancel; its modelId
+   * names the installed model.
+   */
+  'models.importStart': {
+    params: z
+      .object({
+        path: nonEmpty,
+        arch: z.enum(['vit_b', 'vit_l', 'vit_h']).optional(),
+        /** Which variant to run once installed (default auto: int8 where it measures up). */
+        variant: z.enum(['auto', 'int8', 'fp32']).optional(),
+      })
+      .strict(),
+    result: z.object({ jobId: z.string() }),
+  },
   'models.delete': { params: z.object({ id: nonEmpty }).strict(), result: z.null() },
-  /** Stop the running checkpoint import (its models.import call then fails with "cancelled"); null when none runs. */
-  'models.cancelImport': { params: empty, result: z.null() },
   'models.setActive': { params: z.object({ id: nonEmpty.nullable() }).strict(), result: z.null() },
+  /** Run a model as int8 or fp32, or let the app choose ('auto'). */
+  'models.setVariant': { params: z.object({ id: nonEmpty, variant: z.enum(['auto', 'int8', 'fp32']) }).strict(), result: z.null() },
   /**
    * Compute (or load from the cache) the active model's embedding of a frame as the viewer
    * shows it; `next` frames are embedded afterwards in the background (next slices).

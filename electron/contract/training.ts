@@ -12,8 +12,8 @@ const jobId = z.string().regex(/^[a-z0-9-]{1,64}$/);
 
 // ---------------------------------------------------------------- jobs
 
-/** training: Retrain on my data; import: a folder import (images.importStart). */
-export const JobKind = z.enum(['training', 'import']);
+/** training: Retrain on my data; import: a folder import (images.importStart); model-import: a .pth conversion (models.importStart). */
+export const JobKind = z.enum(['training', 'import', 'model-import']);
 export type JobKind = z.infer<typeof JobKind>;
 export const JobState = z.enum(['running', 'cancelling', 'succeeded', 'failed', 'cancelled', 'interrupted']);
 export type JobState = z.infer<typeof JobState>;
@@ -59,6 +59,21 @@ export const TrainingOutcome = z.object({
   evaluation: z.array(EvalRow),
   trainSeconds: z.number().nonnegative(),
   totalSeconds: z.number().nonnegative(),
+  /**
+   * The embeddings the app had computed while the user annotated, offered to training: how
+   * many it took instead of computing them again, and how far the ones it checked were from
+   * its own (relative L2; taken only within `bound`). Null when none were offered.
+   */
+  embeddingSeeds: z
+    .object({
+      offered: z.number().int().nonnegative(),
+      reused: z.number().int().nonnegative(),
+      maxRelError: z.number().nullable(),
+      bound: z.number(),
+      refused: z.string().nullable(),
+    })
+    .nullable()
+    .default(null),
 });
 export type TrainingOutcome = z.infer<typeof TrainingOutcome>;
 
@@ -82,6 +97,8 @@ export const JobInfo = z.object({
   outcome: TrainingOutcome.nullable(),
   /** An import job's report, as far as it got (complete once the job has ended). */
   importReport: ImportReport.nullable(),
+  /** The model a model-import job installed (once it succeeded). */
+  modelId: z.string().nullable(),
   error: JobError.nullable(),
   /** A stopped run (cancelled, crashed, app closed) can continue from its last checkpoint. */
   resumable: z.boolean(),

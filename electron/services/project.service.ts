@@ -43,8 +43,11 @@ class OpenProject {
   readonly pixels: PixelService;
   readonly importer: ImportService;
   readonly jobs: JobsRepository;
-  /** Import jobs running in this app, by job id: cancelled through jobs.cancel. */
-  readonly importJobs = new Map<string, AbortController>();
+  /**
+   * Jobs running in this app that jobs.cancel stops by aborting them (folder imports, .pth
+   * conversions), by job id, with what the job says while it stops.
+   */
+  readonly liveJobs = new Map<string, { controller: AbortController; stopping: string }>();
   /** Rows whose stored paths lead out of the folder (a crafted or damaged database): reported once, refused on use. */
   readonly warnings: string[];
 
@@ -66,6 +69,7 @@ class OpenProject {
     this.jobs = new JobsRepository(db, now);
     // Imports that were running when the app or the project closed: say so; what they stored is kept.
     this.jobs.markInterrupted('The import stopped when the app or its project closed. What it stored is kept; import the folder again to finish (files already in the project are skipped).', 'import');
+    this.jobs.markInterrupted('The checkpoint import stopped when the app or its project closed; nothing was installed. Import the .pth again.', 'model-import');
   }
 
   info(): ProjectInfo {
@@ -74,7 +78,7 @@ class OpenProject {
   }
 
   close(): void {
-    for (const c of this.importJobs.values()) c.abort();
+    for (const j of this.liveJobs.values()) j.controller.abort();
     this.pixels.clear();
     this.db.close();
     this.unlock();
@@ -216,18 +220,31 @@ export class ProjectService implements ProjectHandlers {
     this.decoder.warm();
     const jobId = `import-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
     p.jobs.createImport({ id: jobId, paths, author: this.opts.user });
-    const controller = new AbortController();
-    p.importJobs.set(jobId, controller);
-    void this.runImportJob(p, jobId, paths, controller).finally(() => p.importJobs.delete(jobId));
+    const controller = this.registerJob(jobId, 'Stopping after the current file; what was read is stored');
+    void this.runImportJob(p, jobId, paths, controller).finally(() => p.liveJobs.delete(jobId));
     return { jobId };
   };
 
-  /** Cancel a running import job of the open project; false when there is none by that id. */
-  cancelImport(jobId: string): boolean {
-    const c = this.project?.importJobs.get(jobId);
-    if (!c) return false;
-    this.project!.jobs.update(jobId, { state: 'cancelling', detail: 'Stopping after the current file; what was read is stored' });
-    c.abort();
+  /**
+   * A job of the open project that jobs.cancel can stop (`stopping`: what it says meanwhile).
+   * The controller is also aborted when the project closes. Call `endJob` when it ends.
+   */
+  registerJob(jobId: string, stopping: string): AbortController {
+    const controller = new AbortController();
+    this.open().liveJobs.set(jobId, { controller, stopping });
+    return controller;
+  }
+
+  endJob(jobId: string): void {
+    this.project?.liveJobs.delete(jobId);
+  }
+
+  /** Cancel a registered job of the open project; false when there is none by that id. */
+  cancelJob(jobId: string): boolean {
+    const j = this.project?.liveJobs.get(jobId);
+    if (!j) return false;
+    this.project!.jobs.update(jobId, { state: 'cancelling', detail: j.stopping });
+    j.controller.abort();
     return true;
   }
 

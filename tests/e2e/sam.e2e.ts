@@ -78,6 +78,20 @@ test('SAM: click a lesion, refine with a negative click, accept, reload', { time
     await page.getByTestId('sam-model').waitFor({ timeout: 60_000 });
     await within(60_000, 'embedding ready', async () => (await sam(page, 'phase')) === 'ready');
 
+    // ---- int8 or fp32: auto runs int8 (it measured >= 0.98 against fp32); the user can pin fp32
+    const variant = page.getByTestId('sam-model-variant');
+    assert.equal(await variant.inputValue(), 'auto');
+    assert.match((await variant.locator('option[value="auto"]').textContent()) ?? '', /auto \(int8\)/);
+    assert.match((await variant.getAttribute('title')) ?? '', /mask IoU 0\.9\d\d vs fp32/);
+    await variant.selectOption('fp32');
+    await within(10_000, 'fp32 chosen', async () => (await api.call('models.list', {})).models[0]!.variant === 'fp32');
+    await within(60_000, 'embedding ready again', async () => (await sam(page, 'phase')) === 'ready');
+    assert.equal((await api.call('sam.status', {})).variant, 'fp32');
+    await shot(page, 'sam-01b-models-fp32');
+    await variant.selectOption('auto');
+    await within(10_000, 'back to auto', async () => (await api.call('models.list', {})).models[0]!.variantChoice === 'auto');
+    await within(60_000, 'embedding ready (int8)', async () => (await sam(page, 'phase')) === 'ready');
+
     // ---- one click inside the lesion
     const c = slice.lesionCenter; // SAM coordinates: pixel centres at integers
     const inside = await imagePoint(page, c.x + 0.5, c.y + 0.5);

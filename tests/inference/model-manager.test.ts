@@ -85,6 +85,53 @@ test('a good bundle installs, lists with its facts, becomes active, and is delet
   assert.deepEqual(leftovers(m), []);
 });
 
+test('int8 or fp32: auto runs int8 only where it measured >= 0.98 mask IoU; a choice is kept per model and survives a restart', async () => {
+  const m = fresh('variants');
+  const good = await m.importBundle(bundle);
+  assert.ok(good.int8MaskIou !== null && good.int8MaskIou >= 0.98, `the exporter measured int8: ${good.int8MaskIou}`);
+  assert.equal(good.variant, 'int8');
+  assert.equal(good.variantChoice, 'auto');
+  // A bundle whose int8 measured poorly, and one whose int8 was never measured: fp32 on auto.
+  const setIou = (iou: number | null) => (d: string) => {
+    const file = path.join(d, 'model.json');
+    const man = JSON.parse(readFileSync(file, 'utf8')) as { parity: Record<string, unknown> };
+    if (iou === null) delete man.parity.int8_vs_fp32;
+    else man.parity.int8_vs_fp32 = { ...(man.parity.int8_vs_fp32 as object), mask_iou_mean: iou };
+    writeFileSync(file, JSON.stringify(man));
+  };
+  const poor = await m.importBundle(brokenCopy('poor-int8', (d) => { setIou(0.93)(d); markDistinct(d); }));
+  assert.equal(poor.int8MaskIou, 0.93);
+  assert.equal(poor.variant, 'fp32');
+  assert.match(m.files(poor.id).encoder, /encoder\.onnx$/);
+  const unmeasured = await m.importBundle(brokenCopy('unmeasured-int8', (d) => { setIou(null)(d); markDistinct(d, 'unmeasured'); }));
+  assert.equal(unmeasured.int8MaskIou, null);
+  assert.equal(unmeasured.variant, 'fp32');
+  // The user's choice wins, per model, and is read back by a new manager (an app restart).
+  m.setVariant(poor.id, 'int8');
+  m.setVariant(good.id, 'fp32');
+  const again = new ModelManager(m.modelsDir, () => (runtime ??= RuntimeClient.launch()));
+  const byId = new Map(again.list().map((x) => [x.id, x]));
+  assert.equal(byId.get(poor.id)!.variant, 'int8');
+  assert.equal(byId.get(poor.id)!.variantChoice, 'int8');
+  assert.equal(byId.get(good.id)!.variant, 'fp32');
+  assert.match(again.files(good.id).key, /:fp32$/, 'another variant, other embeddings');
+  assert.match(again.files(poor.id).encoder, /encoder\.int8\.onnx$/);
+  again.setVariant(good.id, 'auto');
+  assert.equal(again.list().find((x) => x.id === good.id)!.variant, 'int8');
+  assert.throws(() => again.setVariant('no-such-model', 'fp32'));
+});
+
+/** Change a copied bundle's decoder bytes so it does not count as the same model twice. */
+function markDistinct(d: string, tag = 'poor'): void {
+  const code = `import sys, onnx; m = onnx.load(sys.argv[1]); m.doc_string = "${tag}"; onnx.save(m, sys.argv[1])`;
+  execFileSync(findPythonSync(), ['-c', code, path.join(d, 'decoder.onnx')], { env: { ...process.env, ...runtimeEnv() }, stdio: ['ignore', 'inherit', 'inherit'] });
+  const manifestPath = path.join(d, 'model.json');
+  const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: Record<string, { bytes: number; sha256: string }> };
+  const bytes = readFileSync(path.join(d, 'decoder.onnx'));
+  manifest.files['decoder.onnx'] = { bytes: bytes.length, sha256: sha256Of(bytes) };
+  writeFileSync(manifestPath, JSON.stringify(manifest));
+}
+
 test('broken bundles are refused with the file named, nothing half-installed', async () => {
   const m = fresh('broken');
   const noDecoder = brokenCopy('no-decoder', (d) => rmSync(path.join(d, 'decoder.onnx')));
@@ -255,15 +302,7 @@ test('an encoder and decoder that do not fit, or a decoder with the wrong output
 
 /** A second, distinct model: the bundle with a decoder that differs in its bytes (doc string), not in what it computes. */
 function anotherModel(): string {
-  return brokenCopy('another', (d) => {
-    const code = 'import sys, onnx; m = onnx.load(sys.argv[1]); m.doc_string = "another"; onnx.save(m, sys.argv[1])';
-    execFileSync(findPythonSync(), ['-c', code, path.join(d, 'decoder.onnx')], { env: { ...process.env, ...runtimeEnv() }, stdio: ['ignore', 'inherit', 'inherit'] });
-    const manifestPath = path.join(d, 'model.json');
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { files: Record<string, { bytes: number; sha256: string }> };
-    const bytes = readFileSync(path.join(d, 'decoder.onnx'));
-    manifest.files['decoder.onnx'] = { bytes: bytes.length, sha256: sha256Of(bytes) };
-    writeFileSync(manifestPath, JSON.stringify(manifest));
-  });
+  return brokenCopy('another', (d) => markDistinct(d, 'another'));
 }
 
 function sha256Of(b: Buffer): string {

@@ -27,7 +27,7 @@ const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 const ALLOWED_STATUS = new Set([200, 400, 401, 403, 404, 405, 409, 413, 415, 500]);
 // Would start real work far beyond a fuzz test's scope when junk happens to validate
 // (a Python environment, a training run); their validation is still fuzzed with junk below.
-const HEAVY_WHEN_VALID = new Set(['training.start', 'training.resume']);
+const HEAVY_WHEN_VALID = new Set(['training.start', 'training.resume', 'models.importStart']);
 
 let services: Services;
 let host: RunningHost;
@@ -174,7 +174,7 @@ test('a few thousand generated requests: the host never crashes, leaks no intern
     // (special files as a checkpoint path are refused before any runtime starts; regular
     // files are left out here because a valid one would start the Python runtime)
     for (const p of ['/dev/zero', specialPaths[7]!, '/proc/self', '/nonexistent.pth']) {
-      yield [`checkpoint ${p}`, await send('models.import', JSON.stringify({ kind: 'checkpoint', path: p, arch: 'vit_b' }))];
+      yield [`checkpoint ${p}`, await send('models.importStart', JSON.stringify({ path: p, arch: 'vit_b' }))];
     }
   });
 

@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { ApiError, type DelineateApi } from '../../electron/contract/api.js';
+import { jobIsLive } from '../../electron/contract/training.js';
 import { startHost, type RunningHost } from '../../electron/host/server.js';
 import { createServices, PROJECT_DB, type Services } from '../../electron/services/index.js';
 import { createHttpApi } from '../../renderer/src/transport/http-client.js';
@@ -257,23 +258,37 @@ describe('trust boundaries, through the HTTP host (issue 9)', () => {
     await newProjectAt('runtime');
     const fake = path.join(root, 'sam_vit_b_01ec64.pth');
     writeFileSync(fake, 'this is not a checkpoint');
+    /** A .pth import as the app runs it: a job, watched until it ends. */
+    const importJob = async (jobId: string) => {
+      for (;;) {
+        const j = await api.call('jobs.get', { jobId });
+        if (!jobIsLive(j.state)) return j;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
     const refusedByRuntime = async () => {
-      const e = await failure(api.call('models.import', { kind: 'checkpoint', path: fake }));
-      assert.match(e.message, /sam_vit_b_01ec64\.pth/);
-      assert.doesNotMatch(e.message, /crashed|stopped answering|not a protocol message/, 'a live runtime answered');
+      const j = await importJob((await api.call('models.importStart', { path: fake })).jobId);
+      assert.equal(j.state, 'failed');
+      assert.equal(j.kind, 'model-import');
+      assert.match(j.error!.message, /sam_vit_b_01ec64\.pth/);
+      assert.doesNotMatch(j.error!.message, /crashed|stopped answering|not a protocol message/, 'a live runtime answered');
     };
     await refusedByRuntime(); // starts the runtime (imports torch)
     const runtimePid = () => Number(execFileSync('pgrep', ['-P', String(process.pid), '-f', 'delineate_runtime']).toString().trim().split('\n')[0]);
     process.kill(runtimePid(), 'SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
     await refusedByRuntime(); // a new child, not the dead one
-    // Cancel: the import fails as cancelled, installs nothing, and the next import works
-    const running = api.call('models.import', { kind: 'checkpoint', path: fake });
-    await api.call('models.cancelImport', {});
-    assert.match((await failure(running)).message, /cancelled; nothing was installed/);
+    // Cancel: the job ends cancelled, installs nothing, and the next import works
+    const { jobId } = await api.call('models.importStart', { path: fake });
+    assert.equal((await api.call('jobs.cancel', { jobId })).state, 'cancelling');
+    const cancelled = await importJob(jobId);
+    assert.equal(cancelled.state, 'cancelled');
+    assert.match(cancelled.detail, /cancelled; nothing was installed/);
     assert.equal((await api.call('models.list', {})).models.length, 0);
     await refusedByRuntime();
-    await refusedByRuntime();
+    // A missing file or a folder is refused at once, before any job or runtime.
+    assert.match((await failure(api.call('models.importStart', { path: path.join(root, 'missing.pth') }))).message, /file not found/);
+    assert.match((await failure(api.call('models.importStart', { path: root }))).message, /is a folder/);
     await api.call('project.close', {});
   });
 

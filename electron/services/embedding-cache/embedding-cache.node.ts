@@ -47,6 +47,9 @@ export function embeddingKey(p: EmbeddingKeyParts): string {
   return `${p.modelKey}|${p.imageSha256}|${p.frame}|${win}|${p.photometric ?? ''}`;
 }
 
+/** Where a project keeps the app's embeddings (the SAM service writes, training reads). */
+export const embeddingCacheDir = (projectDir: string): string => path.join(projectDir, 'cache', 'embeddings');
+
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /** Whether `put` kept the entry on disk; when not, why (a sentence fragment for a log or the user). */

@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { encodeRle } from '../../contract/rle.js';
 import { ApiError, type ImageDetail, type PixelFrame, type ProjectHandlers, type SamHandlers } from '../../contract/api.js';
-import { EmbeddingCache, embeddingKey, type EntryExpectation, type StoreResult } from '../embedding-cache/embedding-cache.node.js';
+import { EmbeddingCache, embeddingCacheDir, embeddingKey, type EntryExpectation, type StoreResult } from '../embedding-cache/embedding-cache.node.js';
 import { samGrid } from '../embedding-cache/embedding-fit.js';
 import type { InstalledModel, ModelManager } from '../models/model-manager.node.js';
 import type { Embedding, ModelFiles } from './sam-engine.node.js';
@@ -83,7 +83,7 @@ export class SamService implements SamHandlers {
     const root = this.projectPath();
     let c = this.caches.get(root);
     if (!c) {
-      c = new EmbeddingCache(path.join(root, 'cache', 'embeddings'), this.opts.cacheLimitBytes ?? 2 * 1024 ** 3, { log: this.opts.log });
+      c = new EmbeddingCache(embeddingCacheDir(root), this.opts.cacheLimitBytes ?? 2 * 1024 ** 3, { log: this.opts.log });
       this.caches.set(root, c);
     }
     return c;
@@ -194,7 +194,7 @@ export class SamService implements SamHandlers {
     try {
       const { model } = this.activeModel();
       modelId = model.id;
-      variant = model.variants[0] ?? null;
+      variant = model.variant;
     } catch {
       /* no project or no model: nothing to report */
     }

@@ -1,5 +1,5 @@
 /**
- * Long-running jobs of a project (training runs, folder imports), stored in its database so
+ * Long-running jobs of a project (training runs, folder imports, .pth conversions), stored in its database so
  * that a restart finds them: what was asked, where it got to, its curves and its outcome
  * (a training outcome, or an import's report). Runtime: node.
  *
@@ -56,6 +56,11 @@ export class JobsRepository {
     this.insert(j.id, 'training', j.settings, j.runDir, j.author);
   }
 
+  /** A .pth conversion: what was asked; no run folder (the model lands in models/). */
+  createModelImport(j: { id: string; path: string; arch: string | null; variant: string; author: string }): void {
+    this.insert(j.id, 'model-import', { path: j.path, arch: j.arch, variant: j.variant }, `models/${j.id}`, j.author);
+  }
+
   /** An import job: `paths` as asked; no run folder (run_dir holds where it would be, unused). */
   createImport(j: { id: string; paths: readonly string[]; author: string }): void {
     this.insert(j.id, 'import', { paths: j.paths }, `imports/${j.id}`, j.author);
@@ -101,6 +106,7 @@ export class JobsRepository {
       datasetHash: string;
       outcome: TrainingOutcome | null;
       importReport: ImportReport;
+      modelId: string;
       error: JobInfo['error'];
     }>,
   ): void {
@@ -119,6 +125,7 @@ export class JobsRepository {
     if (f.datasetHash !== undefined) put('dataset_hash', f.datasetHash);
     if (f.outcome !== undefined) put('outcome', f.outcome === null ? null : JSON.stringify(f.outcome));
     if (f.importReport !== undefined) put('outcome', JSON.stringify(f.importReport)); // an import's outcome is its report
+    if (f.modelId !== undefined) put('outcome', JSON.stringify({ modelId: f.modelId })); // a model import's is the model
     if (f.error !== undefined) put('error', f.error === null ? null : JSON.stringify(f.error));
     put('updated_at', this.now());
     this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...vals, id);
@@ -142,6 +149,7 @@ function toStored(r: JobRow): StoredJob {
     lossSteps: JSON.parse(r.loss_steps) as JobInfo['lossSteps'],
     outcome: r.kind === 'training' && r.outcome ? (JSON.parse(r.outcome) as TrainingOutcome) : null,
     importReport: r.kind === 'import' && r.outcome ? (JSON.parse(r.outcome) as ImportReport) : null,
+    modelId: r.kind === 'model-import' && r.outcome ? ((JSON.parse(r.outcome) as { modelId?: string }).modelId ?? null) : null,
     error: r.error ? (JSON.parse(r.error) as JobInfo['error']) : null,
     // An import is not resumed: importing the folder again skips what is already stored.
     resumable: r.kind === 'training' && (r.state === 'cancelled' || r.state === 'interrupted' || (r.state === 'failed' && r.stage === 'training')),

@@ -65,9 +65,32 @@ export function parseManifest(text: string, where: string): BundleManifest {
   return r.data;
 }
 
-/** Which variants a bundle has; int8 is preferred when present (faster on CPU). */
+/** Which variants a bundle has (int8 first when present). */
 export function variantsOf(m: BundleManifest): Variant[] {
   return m.encoder_int8 && m.decoder_int8 ? ['int8', 'fp32'] : ['fp32'];
+}
+
+/** int8 runs on its own only where its masks matched fp32's this well (mean mask IoU). */
+export const INT8_MIN_MASK_IOU = 0.98;
+
+/** The mean mask IoU of the int8 pair against fp32 that the exporter measured; null: not measured. */
+export function int8MaskIou(m: BundleManifest): number | null {
+  const v = (m.parity.int8_vs_fp32 as { mask_iou_mean?: unknown } | undefined)?.mask_iou_mean;
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+export type VariantChoice = Variant | 'auto';
+
+/**
+ * The variant a model runs: the user's choice when the bundle has it; on 'auto', int8 (faster
+ * on a CPU) only when the bundle has it and its masks were measured to agree with fp32's
+ * (>= INT8_MIN_MASK_IOU), else fp32. An unmeasured int8 is not trusted by default.
+ */
+export function variantToRun(m: BundleManifest, choice: VariantChoice): Variant {
+  const has = variantsOf(m);
+  if (choice !== 'auto') return has.includes(choice) ? choice : 'fp32';
+  const iou = int8MaskIou(m);
+  return has.includes('int8') && iou !== null && iou >= INT8_MIN_MASK_IOU ? 'int8' : 'fp32';
 }
 
 export function modelFiles(dir: string, m: BundleManifest, variant: Variant, key: string, join: (...p: string[]) => string): ModelFiles {

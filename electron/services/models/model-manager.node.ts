@@ -13,13 +13,15 @@ import path from 'node:path';
 import type { RuntimeClient } from '../runtime/runtime-client.node.js';
 import { exportOnnx, type JobProgress } from '../runtime/runtime-methods.js';
 import type { ModelFiles } from '../inference/sam-engine.node.js';
-import { FORMAT_VERSION, MANIFEST_NAME, modelFiles, parseManifest, variantsOf, type BundleManifest, type Variant } from './bundle-manifest.js';
+import { FORMAT_VERSION, int8MaskIou, MANIFEST_NAME, modelFiles, parseManifest, variantsOf, variantToRun, type BundleManifest, type Variant, type VariantChoice } from './bundle-manifest.js';
 import { RuntimeRequestError } from '../runtime/runtime-client.node.js';
 import { decoderCropProblems } from './decoder-crop-check.node.js';
 import { decoderOutputProblems, decoderProblems, encoderProblems, fastDecoderProblems, pairProblems, readOnnxIo, type OnnxIo, type TensorInfo } from './onnx-signature.node.js';
 import { externalDataFiles } from './onnx-external-data.node.js';
 
 export const ACTIVE_FILE = 'active.json';
+/** The user's int8/fp32 choice per model ({id: 'int8' | 'fp32'}; absent: auto). */
+export const VARIANTS_FILE = 'variants.json';
 /** Written by the app beside model.json of a model it trained: where it came from and the gate's verdict. */
 export const LINEAGE_FILE = 'lineage.json';
 
@@ -43,6 +45,10 @@ export interface InstalledModel {
   imageSize: number;
   sizeBytes: number;
   variants: Variant[];
+  /** The variant SAM runs (see variantToRun), the user's choice, and int8's measured agreement. */
+  variant: Variant;
+  variantChoice: VariantChoice;
+  int8MaskIou: number | null;
   created: string;
   metrics: Record<string, unknown>;
   lineage: Lineage | null;
@@ -203,6 +209,9 @@ export class ModelManager {
       imageSize: m.preprocessing.image_size,
       sizeBytes: folderBytes(path.join(this.modelsDir, id)),
       variants: variantsOf(m),
+      variant: variantToRun(m, this.variantChoice(id)),
+      variantChoice: this.variantChoice(id),
+      int8MaskIou: int8MaskIou(m),
       created: m.created,
       metrics: m.metrics,
       lineage,
@@ -269,7 +278,7 @@ export class ModelManager {
 
   files(id: string, variant: Variant | 'auto' = 'auto'): ModelFiles {
     const m = this.manifest(id);
-    const v = variant === 'auto' ? variantsOf(m)[0]! : variant;
+    const v = variant === 'auto' ? variantToRun(m, this.variantChoice(id)) : variant;
     return modelFiles(this.dirOf(id), m, v, id, path.join);
   }
 
@@ -361,13 +370,7 @@ export class ModelManager {
       signal?: AbortSignal;
     } = {},
   ): Promise<InstalledModel> {
-    if (existsSync(file) && statSync(file).isDirectory()) {
-      const bundle = existsSync(path.join(file, MANIFEST_NAME));
-      throw new ModelImportError(`${file} is a folder${bundle ? ` holding a model bundle: choose "Bundle folder" to install it` : ': choose the .pth checkpoint file inside it'}`, file);
-    }
-    if (!existsSync(file) || !statSync(file).isFile()) throw new ModelImportError(`${file}: file not found`, file);
-    const arch = opts.arch ?? archFromCheckpointName(file);
-    if (!arch) throw new ModelImportError(`${file}: cannot tell the architecture from the name; official names are sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth (or choose vit_b/vit_l/vit_h)`, file);
+    const arch = checkpointArch(file, opts.arch);
     const staging = this.staging();
     const out = path.join(staging, 'bundle');
     try {
@@ -415,6 +418,32 @@ export class ModelManager {
     return models.find((m) => m.id === id) ?? models.at(-1) ?? null;
   }
 
+  private variantChoices(): Record<string, VariantChoice> {
+    try {
+      const v = JSON.parse(readFileSync(path.join(this.modelsDir, VARIANTS_FILE), 'utf8')) as Record<string, unknown>;
+      return Object.fromEntries(Object.entries(v).filter((e): e is [string, Variant] => e[1] === 'int8' || e[1] === 'fp32'));
+    } catch {
+      return {};
+    }
+  }
+
+  variantChoice(id: string): VariantChoice {
+    return this.variantChoices()[id] ?? 'auto';
+  }
+
+  /** Pin a model to int8 or fp32, or back to 'auto'; refuses a variant the bundle does not have. */
+  setVariant(id: string, choice: VariantChoice): void {
+    const has = variantsOf(this.manifest(id));
+    if (choice !== 'auto' && !has.includes(choice)) throw new ModelImportError(`this model has no ${choice} variant (it has ${has.join(' and ')})`);
+    const all = this.variantChoices();
+    if (choice === 'auto') delete all[id];
+    else all[id] = choice;
+    mkdirSync(this.modelsDir, { recursive: true });
+    const tmp = path.join(this.modelsDir, `${VARIANTS_FILE}.tmp`);
+    writeFileSync(tmp, JSON.stringify(all));
+    renameSync(tmp, path.join(this.modelsDir, VARIANTS_FILE));
+  }
+
   setActive(id: string | null): void {
     if (id !== null) this.dirOf(id);
     mkdirSync(this.modelsDir, { recursive: true });
@@ -429,6 +458,21 @@ function modelRefOptions(spec: Record<string, unknown> | undefined): { image_siz
   if (!spec) return {};
   const { image_size, ...rest } = spec;
   return { ...(typeof image_size === 'number' ? { image_size } : {}), model_options: rest };
+}
+
+/**
+ * What can be said about a .pth before the runtime starts: a file (not a folder, not missing),
+ * and its architecture (given, or from an official name). Returns the architecture.
+ */
+export function checkpointArch(file: string, arch?: string): string {
+  if (existsSync(file) && statSync(file).isDirectory()) {
+    const bundle = existsSync(path.join(file, MANIFEST_NAME));
+    throw new ModelImportError(`${file} is a folder${bundle ? ` holding a model bundle: choose "Bundle folder" to install it` : ': choose the .pth checkpoint file inside it'}`, file);
+  }
+  if (!existsSync(file) || !statSync(file).isFile()) throw new ModelImportError(`${file}: file not found`, file);
+  const found = arch ?? archFromCheckpointName(file);
+  if (!found) throw new ModelImportError(`${file}: cannot tell the architecture from the name; official names are sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth (or choose vit_b/vit_l/vit_h)`, file);
+  return found;
 }
 
 function manifestNameOf(file: string): string {

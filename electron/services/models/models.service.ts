@@ -6,23 +6,29 @@
  * The SAM service reads the active model from here; the training service installs and
  * activates trained models through the same ModelManager.
  */
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { ApiError, type ModelsHandlers, type ProjectHandlers } from '../../contract/api.js';
+import { ApiError, type ModelsHandlers } from '../../contract/api.js';
+import { JobsRepository } from '../jobs/jobs.repository.js';
+import type { ProjectService } from '../project.service.js';
+import type { VariantChoice } from './bundle-manifest.js';
 import type { RuntimeLauncher } from '../runtime/runtime-launcher.node.js';
-import { ModelImportError, ModelManager } from './model-manager.node.js';
+import { checkpointArch, ModelImportError, ModelManager } from './model-manager.node.js';
 
 export interface ModelsServiceOptions {
   /** Called before a model's files are removed, so whoever holds it open lets go. */
   beforeDelete?: (id: string) => Promise<void>;
+  /** Who imports (recorded with the job). */
+  user?: string;
 }
 
 export class ModelsService implements ModelsHandlers {
   private managers = new Map<string, ModelManager>();
-  private importing: { stage: string; step: number | null; steps: number | null; file: string } | null = null;
-  private importAbort: AbortController | null = null;
+  /** The .pth conversion running now (one at a time): where the environment step reports. */
+  private importJob: { jobs: JobsRepository; jobId: string } | null = null;
 
   constructor(
-    private readonly project: ProjectHandlers,
+    private readonly project: ProjectService,
     private readonly runtime: RuntimeLauncher,
     private readonly opts: ModelsServiceOptions = {},
   ) {}
@@ -35,7 +41,19 @@ export class ModelsService implements ModelsHandlers {
     if (!m) {
       m = new ModelManager(path.join(p.path, 'models'), () =>
         this.runtime.get((g) => {
-          if (this.importing) this.importing = { ...this.importing, stage: `preparing the Python environment: ${g.message}`, step: g.step, steps: g.steps };
+          const j = this.importJob;
+          if (j)
+            j.jobs.update(j.jobId, {
+              stage: 'environment',
+              detail: `Preparing the Python environment: ${g.message}`,
+              progress: {
+                step: g.step,
+                steps: g.steps,
+                epoch: null,
+                epochs: null,
+                etaS: null,
+              },
+            });
         }),
       );
       m.sweep();
@@ -54,40 +72,107 @@ export class ModelsService implements ModelsHandlers {
   'models.list': ModelsHandlers['models.list'] = () => {
     const mgr = this.manager();
     const models = mgr.list(); // each listing reads every model's files: once per call
-    return { models, activeId: mgr.effectiveActive(models)?.id ?? null, importing: this.importing };
+    return { models, activeId: mgr.effectiveActive(models)?.id ?? null };
   };
 
   'models.import': ModelsHandlers['models.import'] = (p) =>
     this.wrap(async () => {
       const mgr = this.manager();
       if (p.kind === 'bundle') return mgr.importBundle(p.path);
-      if (p.kind === 'onnx') return mgr.importOnnxPair(p.encoder, p.decoder, p.name);
-      if (this.importing) throw new ApiError('conflict', `A checkpoint import is already running (${this.importing.file})`);
-      this.importing = { stage: 'starting the Python runtime', step: null, steps: null, file: p.path };
-      const abort = new AbortController();
-      this.importAbort = abort;
-      try {
-        return await mgr.importCheckpoint(p.path, {
-          ...(p.arch ? { arch: p.arch } : {}),
-          signal: abort.signal,
-          onProgress: (g) => (this.importing = { stage: g.stage, step: g.step ?? null, steps: g.steps ?? null, file: p.path }),
-        });
-      } catch (e) {
-        if (abort.signal.aborted) throw new ApiError('conflict', 'The checkpoint import was cancelled; nothing was installed.', p.path);
-        throw e;
-      } finally {
-        this.importing = null;
-        this.importAbort = null;
-      }
+      return mgr.importOnnxPair(p.encoder, p.decoder, p.name);
     });
 
-  'models.cancelImport': ModelsHandlers['models.cancelImport'] = async () => {
-    if (this.importAbort && this.importing) {
-      this.importing = { ...this.importing, stage: 'cancelling' };
-      this.importAbort.abort();
+  /** A .pth conversion as a job: progress in the jobs table, cancel through jobs.cancel, the model id at the end. */
+  'models.importStart': ModelsHandlers['models.importStart'] = (p) =>
+    this.wrap(async () => {
+      const mgr = this.manager();
+      checkpointArch(p.path, p.arch); // a missing file or a folder is said at once, not as a failed job
+      if (this.importJob) throw new ApiError('conflict', `A checkpoint import is already running (${this.importJob.jobId}); wait for it or cancel it`);
+      const jobs = new JobsRepository(this.project.openProject()!.db, () => new Date().toISOString());
+      const jobId = `model-import-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+      jobs.createModelImport({
+        id: jobId,
+        path: p.path,
+        arch: p.arch ?? null,
+        variant: p.variant ?? 'auto',
+        author: this.opts.user ?? '',
+      });
+      const controller = this.project.registerJob(jobId, 'Stopping the conversion; nothing will be installed');
+      this.importJob = { jobs, jobId };
+      void this.runImport(mgr, jobs, jobId, p, controller.signal).finally(() => {
+        this.project.endJob(jobId);
+        if (this.importJob?.jobId === jobId) this.importJob = null;
+      });
+      return { jobId };
+    });
+
+  private async runImport(
+    mgr: ModelManager,
+    jobs: JobsRepository,
+    jobId: string,
+    p: {
+      path: string;
+      arch?: 'vit_b' | 'vit_l' | 'vit_h' | undefined;
+      variant?: VariantChoice | undefined;
+    },
+    signal: AbortSignal,
+  ): Promise<void> {
+    const write = (f: Parameters<JobsRepository['update']>[1]) => {
+      try {
+        jobs.update(jobId, f);
+      } catch {
+        /* the project was closed under the import: it reads as interrupted when reopened */
+      }
+    };
+    write({ stage: 'environment', detail: 'Starting the Python runtime' });
+    try {
+      const installed = await mgr.importCheckpoint(p.path, {
+        ...(p.arch ? { arch: p.arch } : {}),
+        signal,
+        onProgress: (g) =>
+          write({
+            stage: 'exporting',
+            detail: `Converting ${path.basename(p.path)}: ${g.stage}`,
+            progress: {
+              step: g.step ?? null,
+              steps: g.steps ?? null,
+              epoch: null,
+              epochs: null,
+              etaS: null,
+            },
+          }),
+      });
+      if (p.variant && p.variant !== 'auto') mgr.setVariant(installed.id, p.variant);
+      write({
+        state: 'succeeded',
+        stage: 'done',
+        detail: `Installed ${installed.name}`,
+        modelId: installed.id,
+        error: null,
+      });
+    } catch (e) {
+      if (signal.aborted) {
+        write({
+          state: 'cancelled',
+          stage: 'done',
+          detail: 'The checkpoint import was cancelled; nothing was installed.',
+          error: null,
+        });
+        return;
+      }
+      const file = e instanceof ModelImportError || e instanceof ApiError ? e.file : undefined;
+      const message = e instanceof Error ? e.message : String(e);
+      write({
+        state: 'failed',
+        detail: message,
+        error: {
+          code: e instanceof ApiError ? e.code : 'bad_request',
+          message,
+          ...(file ? { file } : {}),
+        },
+      });
     }
-    return null;
-  };
+  }
 
   'models.delete': ModelsHandlers['models.delete'] = (p) =>
     this.wrap(async () => {
@@ -95,6 +180,12 @@ export class ModelsService implements ModelsHandlers {
       mgr.files(p.id, 'auto'); // not_found before anything is released
       await this.opts.beforeDelete?.(p.id);
       mgr.delete(p.id);
+      return null;
+    });
+
+  'models.setVariant': ModelsHandlers['models.setVariant'] = (p) =>
+    this.wrap(async () => {
+      this.manager().setVariant(p.id, p.variant);
       return null;
     });
 

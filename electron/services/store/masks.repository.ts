@@ -24,6 +24,21 @@ interface MaskRow {
   author: string;
 }
 
+/** A mask as training reads it: the RLE, and the window it was drawn through (JSON or null). */
+export type TrainingMaskRow = Omit<MaskRow, 'id' | 'area' | 'author'> & { viewWindow: string | null };
+
+/** A labelled frame with what the train/validation split groups by. */
+export interface LabelledFrameRow {
+  imageId: number;
+  frame: number;
+  patientId: string | null;
+  studyUid: string | null;
+  seriesUid: string | null;
+  folder: string;
+  seriesIndex: number;
+  pinned: number;
+}
+
 const columns =
   'id, image_id AS imageId, frame, label_id AS labelId, instance, height, width, counts, area, updated_at AS updatedAt, author';
 
@@ -34,7 +49,7 @@ export class MasksRepository {
   private readonly deleteStmt;
   private readonly listStmt;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     this.findStmt = db.prepare(`SELECT id, area FROM masks WHERE image_id = ? AND frame = ? AND label_id = ? AND instance = ?`);
     this.insertStmt = db.prepare(
       `INSERT INTO masks (image_id, frame, label_id, instance, height, width, counts, area, prompts, source, view_window, model_id, author, created_at, updated_at)
@@ -76,6 +91,49 @@ export class MasksRepository {
       updatedAt: r.updatedAt,
       author: r.author,
     }));
+  }
+
+  /** Every non-empty mask, in a stable order (a dataset snapshot's content). */
+  forTraining(): TrainingMaskRow[] {
+    return this.db
+      .prepare(
+        `SELECT image_id AS imageId, frame, label_id AS labelId, instance, height, width, counts, view_window AS viewWindow, updated_at AS updatedAt
+         FROM masks WHERE area > 0 ORDER BY image_id, frame, label_id, instance`,
+      )
+      .all() as TrainingMaskRow[];
+  }
+
+  /** The frames that have a non-empty mask, with their patient, study and series. */
+  labelledFrames(): LabelledFrameRow[] {
+    return this.db
+      .prepare(
+        `SELECT DISTINCT m.image_id AS imageId, m.frame, i.patient_id AS patientId, i.study_uid AS studyUid, i.series_uid AS seriesUid,
+                i.folder, i.series_index AS seriesIndex, i.pinned_val AS pinned
+         FROM masks m JOIN images i ON i.id = m.image_id WHERE m.area > 0 ORDER BY m.image_id, m.frame`,
+      )
+      .all() as LabelledFrameRow[];
+  }
+
+  /** The windows a frame's masks were drawn through, most recent first (valid ones only). */
+  viewWindows(imageId: number, frame: number): { center: number; width: number }[] {
+    const rows = this.db
+      .prepare(`SELECT view_window AS w FROM masks WHERE image_id = ? AND frame = ? AND view_window IS NOT NULL ORDER BY updated_at DESC`)
+      .all(imageId, frame) as { w: string }[];
+    return rows.flatMap((r) => {
+      const w = parseWindow(r.w);
+      return w ? [w] : [];
+    });
+  }
+}
+
+/** A stored view window, or null when it is not a usable one. */
+export function parseWindow(json: string | null): { center: number; width: number } | null {
+  if (!json) return null;
+  try {
+    const w = JSON.parse(json) as { center: number; width: number };
+    return Number.isFinite(w.center) && Number.isFinite(w.width) && w.width > 0 ? { center: w.center, width: w.width } : null;
+  } catch {
+    return null;
   }
 }
 

@@ -19,34 +19,16 @@ import sharp from 'sharp';
 import type { ImageDetail, PixelFrame } from '../../contract/api.js';
 import type { DisplayWindow } from '../../contract/windowing.js';
 import { countsFromBlob } from '../store/counts-blob.js';
+import { LabelsRepository } from '../store/labels.repository.js';
+import { MasksRepository, parseWindow, type LabelledFrameRow, type TrainingMaskRow } from '../store/masks.repository.js';
 import type { Db } from '../store/project-database.js';
 import { renderForSam, samplesOf, samWindowFor } from '../inference/sam-window.js';
 import { splitByGroup, type Split } from './split.js';
 
 export const DATASETS_DIR = 'datasets';
 
-interface MaskRow {
-  imageId: number;
-  frame: number;
-  labelId: number;
-  instance: number;
-  height: number;
-  width: number;
-  counts: Uint8Array;
-  viewWindow: string | null;
-  updatedAt: string;
-}
-
-interface FrameRow {
-  imageId: number;
-  frame: number;
-  patientId: string | null;
-  studyUid: string | null;
-  seriesUid: string | null;
-  folder: string;
-  seriesIndex: number;
-  pinned: number;
-}
+type MaskRow = TrainingMaskRow;
+type FrameRow = LabelledFrameRow;
 
 /** The labelled frames of a project and how they split, without reading any pixels. */
 export interface LabelledFrames {
@@ -59,20 +41,10 @@ export interface LabelledFrames {
 const frameKey = (imageId: number, frame: number) => `${imageId}:${frame}`;
 
 export function labelledFrames(db: Db, valFraction = 0.2): LabelledFrames {
-  const masks = db
-    .prepare(
-      `SELECT image_id AS imageId, frame, label_id AS labelId, instance, height, width, counts, view_window AS viewWindow, updated_at AS updatedAt
-       FROM masks WHERE area > 0 ORDER BY image_id, frame, label_id, instance`,
-    )
-    .all() as MaskRow[];
-  const frames = db
-    .prepare(
-      `SELECT DISTINCT m.image_id AS imageId, m.frame, i.patient_id AS patientId, i.study_uid AS studyUid, i.series_uid AS seriesUid,
-              i.folder, i.series_index AS seriesIndex, i.pinned_val AS pinned
-       FROM masks m JOIN images i ON i.id = m.image_id WHERE m.area > 0 ORDER BY m.image_id, m.frame`,
-    )
-    .all() as FrameRow[];
-  const labels = db.prepare('SELECT id, name FROM labels ORDER BY id').all() as { id: number; name: string }[];
+  const repo = new MasksRepository(db);
+  const masks = repo.forTraining();
+  const frames = repo.labelledFrames();
+  const labels = new LabelsRepository(db).list().map((l) => ({ id: l.id, name: l.name }));
   const split = splitByGroup(
     frames.map((f) => ({
       key: frameKey(f.imageId, f.frame),
@@ -111,13 +83,7 @@ export interface Snapshot {
 function drawnWindow(masks: readonly MaskRow[]): DisplayWindow | null {
   let best: MaskRow | null = null;
   for (const m of masks) if (m.viewWindow && (!best || m.updatedAt > best.updatedAt)) best = m;
-  if (!best?.viewWindow) return null;
-  try {
-    const w = JSON.parse(best.viewWindow) as DisplayWindow;
-    return Number.isFinite(w.center) && Number.isFinite(w.width) && w.width > 0 ? w : null;
-  } catch {
-    return null;
-  }
+  return parseWindow(best?.viewWindow ?? null);
 }
 
 export async function writeSnapshot(src: SnapshotSources, opts: { valFraction?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<Snapshot> {

@@ -15,14 +15,18 @@ import path from 'node:path';
 import { insideProject } from '../project-folder.node.js';
 import { ApiError, type ImageDetail, type PixelFrame, type SamHandlers, type TrainingHandlers } from '../../contract/api.js';
 import { decodeRle, maskIoU } from '../../contract/rle.js';
-import type { EpochPoint, JobInfo, TrainingOutcome, TrainingSettings, TrainingStage } from '../../contract/training.js';
+import { jobIsLive, type EpochPoint, type JobInfo, type TrainingOutcome, type TrainingSettings, type TrainingStage } from '../../contract/training.js';
 import { JobsRepository, type JobProgressFields } from '../jobs/jobs.repository.js';
 import type { ModelManager } from '../models/model-manager.node.js';
 import type { ProjectService } from '../project.service.js';
 import { runtimeRoot } from '../runtime/python-path.node.js';
 import { RuntimeClient, RuntimeCrashedError } from '../runtime/runtime-client.node.js';
 import { exportOnnx, evaluate, trainStart, type EvaluateResult, type ExportResult, type JobProgress, type TrainResult } from '../runtime/runtime-methods.js';
+import { embeddingCacheDir } from '../embedding-cache/embedding-cache.node.js';
+import { variantsOf } from '../models/bundle-manifest.js';
+import { MasksRepository } from '../store/masks.repository.js';
 import { labelledFrames, writeSnapshot } from './dataset-snapshot.node.js';
+import { writeEmbeddingSeeds } from './embedding-seeds.node.js';
 import { decide, evalRows } from './gate.js';
 import { estimateSeconds, resolveSettings, trainConfigFor, type ResolvedSettings } from './presets.js';
 import { SshError, SshTrainingHost, type SshHost } from './ssh-host.node.js';
@@ -145,7 +149,7 @@ export class TrainingService implements TrainingHandlers {
       blocker = `Too few masks: ${used.filter((l) => l.need > 0).map((l) => `${l.name} needs ${l.need} more`).join(', ')} (at least ${MIN_MASKS_PER_LABEL} per label).`;
     else if (split.val < MIN_VAL_FRAMES || split.train < 1)
       blocker = `Too few labelled images to hold some back for validation (${frames.length} labelled; need at least ${MIN_VAL_FRAMES + 2}).`;
-    const running = jobs.list(20).find((j) => j.info.state === 'running' || j.info.state === 'cancelling');
+    const running = jobs.list(20).find((j) => j.info.kind === 'training' && jobIsLive(j.info.state)); // imports are jobs too
     if (!blocker && running) blocker = 'A retraining run is already going.';
     return {
       ready: blocker === null,
@@ -209,8 +213,8 @@ export class TrainingService implements TrainingHandlers {
     if (l) {
       jobs.update(jobId, { state: 'cancelling', detail: 'Stopping after the current step (a checkpoint is kept)' });
       l.controller.abort();
-    } else if (j.info.kind === 'import') {
-      this.project.cancelImport(jobId);
+    } else {
+      this.project.cancelJob(jobId); // folder imports, .pth conversions
     }
     return jobs.get(jobId)!.info;
   };
@@ -271,6 +275,31 @@ export class TrainingService implements TrainingHandlers {
   }
 
   // ------------------------------------------------------------------ where it runs
+
+  /**
+   * The app's own embeddings of the snapshot's images, made by the starting model, as a
+   * folder the runtime reads (it checks them against its own before it trusts them).
+   * Returns null when there are none; never fails the run (it only saves time).
+   */
+  private async offerEmbeddings(run: RunFile, runDir: string, projectDir: string): Promise<string | null> {
+    const mgr = this.models();
+    try {
+      const variants = variantsOf(mgr.manifest(run.baseModelId));
+      const keys = [...variants].sort((a, b) => Number(b === 'fp32') - Number(a === 'fp32')).map((v) => mgr.files(run.baseModelId, v).key);
+      const masks = new MasksRepository(this.project.openProject()!.db);
+      const out = await writeEmbeddingSeeds(run.datasetDir, path.join(runDir, 'seeds'), {
+        cacheDir: embeddingCacheDir(projectDir),
+        modelKeys: keys,
+        detail: (imageId) => this.project['image.get']({ imageId }) as ImageDetail,
+        pixels: (imageId, frame) => this.project['image.pixels']({ imageId, frame }) as Promise<PixelFrame>,
+        drawnWindows: (imageId, frame) => masks.viewWindows(imageId, frame),
+      });
+      return out.offered > 0 ? out.dir : null;
+    } catch (e) {
+      console.warn(`[delineate] training: the app's embeddings were not offered (${(e as Error).message})`);
+      return null;
+    }
+  }
 
   private async localPlace(signal: AbortSignal, say: (m: string) => void): Promise<Place> {
     say('Preparing the Python training environment');
@@ -423,18 +452,23 @@ export class TrainingService implements TrainingHandlers {
       const dataset = await place.put(run.datasetDir, `datasets/${run.datasetHash}`);
       const baseCheckpoint = await place.putFile(run.baseCheckpoint, `models/${run.baseModelId}.pt`);
       const remoteRun = place.path(runDir, `runs/${id}`);
+      // Over SSH the app's embeddings would cost more to copy than a GPU takes to recompute.
+      const seeds = place.kind === 'local' ? await this.offerEmbeddings(run, runDir, projectDir) : null;
       checkCancel();
       const runtime = place.start();
       try {
         // Settings left on auto follow the device the runtime actually has (a GPU server
         // gets the guide's progressive unfreezing); decided once, when the run is new.
-        const device = (await runtime.info()).device;
+        const info = await runtime.info();
+        const device = info.device;
         if (!resume && (stored.settings.preset ?? 'auto') === 'auto' && device !== (this.opts.device ?? 'cpu')) {
           run.settings = resolveSettings(stored.settings, { arch: run.arch, device, trainImages: run.trainImages });
           run.config = trainConfigFor(run.settings);
           writeRunFile(runFile, run);
         }
-        set('training', place.kind === 'ssh' ? `Starting the Python runtime on ${place.label}` : 'Starting the Python runtime');
+        // A host with several GPUs runs one training process per GPU (the runtime's torchrun path).
+        const gpus = (info.gpus ?? 0) > 1 ? ` with ${info.gpus} GPUs (one process each)` : '';
+        set('training', place.kind === 'ssh' ? `Starting the Python runtime on ${place.label}${gpus}` : `Starting the Python runtime${gpus}`);
         const modelRef = (checkpoint: string) => ({ checkpoint, arch: run.arch, image_size: run.imageSize, model_options: run.modelOptions });
         const config = {
           ...run.config,
@@ -445,6 +479,7 @@ export class TrainingService implements TrainingHandlers {
           image_size: run.imageSize,
           model_options: run.modelOptions,
           cache_dir: place.path(path.join(projectDir, 'cache', 'training-embeddings'), 'cache/training-embeddings'),
+          ...(seeds ? { seed_embeddings: seeds } : {}),
           eval_before: false,
           resume: true,
         };
@@ -510,6 +545,7 @@ export class TrainingService implements TrainingHandlers {
           evaluation: evalRows(evaluation),
           trainSeconds,
           totalSeconds: (performance.now() - t0) / 1000,
+          embeddingSeeds: seedOutcome(result),
         };
         // The installed bundle holds the weights; the run keeps its run.json and evaluation.
         await place.dropCheckpoints(place.join(remoteRun, 'run')).catch(() => undefined);
@@ -540,6 +576,21 @@ export class TrainingService implements TrainingHandlers {
       throw e;
     }
   }
+}
+
+/** What the runtime did with the app's embeddings (TrainResult.timing.embedding_seeds), validated. */
+function seedOutcome(result: TrainResult): TrainingOutcome['embeddingSeeds'] {
+  const s = result.timing.embedding_seeds as Record<string, unknown> | null | undefined;
+  if (!s || typeof s !== 'object') return null;
+  const count = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : 0);
+  const errors = Array.isArray(s.checked_rel_error) ? s.checked_rel_error.filter((v): v is number => typeof v === 'number' && Number.isFinite(v)) : [];
+  return {
+    offered: count(s.offered),
+    reused: count(s.reused),
+    maxRelError: errors.length ? Math.max(...errors) : null,
+    bound: typeof s.max_rel_error === 'number' ? s.max_rel_error : 0,
+    refused: typeof s.refused === 'string' ? s.refused : null,
+  };
 }
 
 function abortError(): Error {
@@ -584,7 +635,8 @@ class ProgressWriter {
     const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
     if (g.stage === 'caching_embeddings') {
       this.pending.stage = 'caching';
-      this.pending.detail = 'Computing image embeddings (once; cached for later runs)';
+      const reused = n(g.reused) ?? 0;
+      this.pending.detail = `Computing image embeddings (once; cached for later runs${reused ? `; ${reused} reused from the app` : ''})`;
       this.fields({ step: n(g.step), steps: n(g.steps), etaS: null });
     } else if (g.stage === 'train') {
       this.pending.stage = 'training';
