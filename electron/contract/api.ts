@@ -192,6 +192,17 @@ export const ModelInfo = z.object({
   variantChoice: z.enum(['auto', 'int8', 'fp32']),
   /** The exporter's measured mean mask IoU of int8 against fp32; null when not measured. */
   int8MaskIou: z.number().nullable(),
+  /** Measured on this machine while it ran (the variant in use): medians of recent embeddings and clicks. */
+  speed: z
+    .object({
+      encodeMs: z.number().nullable(),
+      decodeMs: z.number().nullable(),
+      encodes: z.number().int(),
+      decodes: z.number().int(),
+      provider: z.string().nullable(),
+      updated: z.string(),
+    })
+    .nullable(),
   created: z.string(),
   metrics: z.record(z.unknown()),
   /** Where a model came from: set for models trained in the app (dataset snapshot, settings, gate). */
@@ -225,6 +236,10 @@ export const SamPrediction = z.object({
   /** Index of the candidate with the highest predicted IoU. */
   best: z.number().int().nonnegative(),
   decodeMs: z.number().nonnegative(),
+  /** Which decoder graph answered: a runtime bundle's fast one, or the canonical one. */
+  decoder: z.enum(['fast', 'canonical']),
+  /** The execution provider that ran it, e.g. "CPU" or "CPU (CUDA not available: ...)". */
+  provider: z.string(),
 });
 export type SamPrediction = z.infer<typeof SamPrediction>;
 
@@ -355,6 +370,10 @@ export const methods = {
       computing: z.object({ imageId: id, frame: z.number().int() }).nullable(),
       queued: z.number().int().nonnegative(),
       lastEncodeMs: z.number().nullable(),
+      /** The execution providers of the last embed and click ("CPU", "CUDA", or the CPU with why a GPU was passed over); null before any. */
+      encoderProvider: z.string().nullable(),
+      decoderProvider: z.string().nullable(),
+      decoder: z.enum(['fast', 'canonical']).nullable(),
     }),
   },
   /** The image-sized mask of a candidate that `sam.predict` returned without one (Tab to it). */

@@ -81,6 +81,7 @@ export function createServices(opts: CreateServicesOptions): Services {
     ...(handlers as Handlers),
     close: async () => {
       await training.close();
+      models.flush();
       project.close();
       await sam!.close();
       await runtime.close();

@@ -6,6 +6,7 @@
  *
  * Runtime: Node.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -17,4 +18,17 @@ export function startModuleWorker(jsUrl: URL, workerData: unknown): Worker {
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(ts)}); })`;
   return new Worker(boot, { eval: true, workerData });
+}
+
+/**
+ * The same module as a child process (IPC with structured clone, so typed arrays travel as
+ * they are). For work that must be stoppable mid-run: killing a process is safe, while
+ * terminating a worker thread inside a native call (an onnxruntime run) aborts the whole app.
+ * `data` arrives as the child's argv[2] (JSON). The child exits when its parent goes away.
+ */
+export function startModuleProcess(jsUrl: URL, data: unknown): ChildProcess {
+  const js = fileURLToPath(jsUrl);
+  const opts = { serialization: 'advanced' as const, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] as ('ignore' | 'inherit' | 'ipc')[] };
+  if (existsSync(js)) return fork(js, [JSON.stringify(data ?? null)], opts);
+  return fork(js.replace(/\.js$/, '.ts'), [JSON.stringify(data ?? null)], { ...opts, execArgv: ['--import', 'tsx'] });
 }

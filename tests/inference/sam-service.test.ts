@@ -14,6 +14,7 @@ import pngjs from 'pngjs';
 import { ApiError } from '../../electron/contract/api.js';
 import { decodeRle } from '../../electron/contract/rle.js';
 import { createServices, type Services } from '../../electron/services/index.js';
+import { ModelManager } from '../../electron/services/models/model-manager.node.js';
 import { lesionDicom } from './lesion-dicom.js';
 import { maskIoU, syntheticSlice } from './synthetic-lesion.js';
 import { tinyBlobBundle } from './test-models.js';
@@ -63,6 +64,14 @@ test('prepare computes once, then comes from the disk cache; click -> lesion; ne
   const { x, y } = slice.lesionCenter;
   const p1 = await s['sam.predict']({ imageId, frame: 0, window, points: [{ x, y, label: 1 }], box: null, maskInput: null, multimask: true });
   assert.equal(p1.masks.length, 3);
+  // What answered, for the status line: the bundle's fast decoder, on the CPU here (no GPU
+  // provider libraries on this machine; on Linux CUDA is tried first and named).
+  assert.equal(p1.decoder, 'fast');
+  assert.match(p1.provider, /^CPU( \(CUDA not available: .+\))?$/);
+  const st = await s['sam.status']({});
+  assert.equal(st.decoder, 'fast');
+  assert.equal(st.decoderProvider, p1.provider);
+  assert.match(st.encoderProvider ?? '', /^CPU/);
   const best = decodeRle(p1.masks[p1.best]!.rle!);
   // Only the best candidate comes upsampled; the others on request (Tab), for this frame only.
   for (const [i, m] of p1.masks.entries()) {
@@ -128,4 +137,24 @@ test('prepare embeds the next slices in the background; opening one is then a ca
   }
   const next = await s['sam.prepare']({ imageId: other.id, frame: 0, window: win });
   assert.equal(next.cached, true, 'the next slice was embedded in the background');
+});
+
+test('the model manager lists how fast the model ran here (medians of its embeddings and clicks), kept across a restart', async () => {
+  const model = (await s['models.list']({})).models[0]!;
+  const sp = model.speed;
+  assert.ok(sp, 'measured once the model has run');
+  assert.ok(sp.encodes >= 3 && sp.decodes >= 2, JSON.stringify(sp));
+  assert.ok(sp.encodeMs !== null && sp.encodeMs > 0 && sp.decodeMs !== null && sp.decodeMs > 0, JSON.stringify(sp));
+  assert.equal(sp.provider, 'CPU');
+  // What the medians are made of: the worker-measured times of those runs.
+  const st = await s['sam.status']({});
+  assert.ok(st.lastEncodeMs !== null && st.lastEncodeMs > 0);
+
+  // Written at most every few seconds; a closing app flushes. Read back by a fresh manager.
+  const dir2 = path.join(dir, 'proj', 'models');
+  const mgrFromDisk = () => new ModelManager(dir2, () => Promise.reject(new Error('no runtime needed')));
+  await new Promise((r) => setTimeout(r, 3200));
+  const again = mgrFromDisk().list().find((m) => m.id === model.id)!;
+  assert.equal(again.speed?.encodes, sp.encodes);
+  assert.equal(again.speed?.encodeMs, sp.encodeMs);
 });

@@ -142,6 +142,59 @@ def predict(bundle: Path, request: Path, out: Path) -> None:
     out.write_text(json.dumps({"results": results, "rgb_sum": int(rgb.astype(np.int64).sum())}))
 
 
+def slow_bundle(src: Path, out: Path, iterations: int) -> None:
+    """A copy of a bundle whose encoder does the same thing, slowly: an input-dependent chain
+    of ``iterations`` 768x256x256 MatMuls (+ tanh) whose sum, times 0, is added to the
+    embeddings. onnxruntime cannot fold it away (it depends on the image), so every embed
+    costs real CPU time, like a big encoder, while the masks stay the tiny model's.
+    int8 files are dropped, so 'auto' runs this encoder."""
+    import hashlib
+    import shutil
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    shutil.copytree(src, out)
+    for f in out.glob("*.int8.onnx"):
+        f.unlink()
+    m = onnx.load(str(out / "encoder.onnx"))
+    g = m.graph
+    x = g.input[0].name
+    y = g.output[0].name
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((256, 256)) / 16).astype(np.float32)
+    g.initializer.extend([
+        numpy_helper.from_array(w, "slow_w"),
+        numpy_helper.from_array(np.array([-1, 256], dtype=np.int64), "slow_shape"),
+        numpy_helper.from_array(np.array(0.0, dtype=np.float32), "slow_zero"),
+    ])
+    for node in g.node:  # the encoder's last node now writes to a new name
+        node.output[:] = ["slow_enc_out" if o == y else o for o in node.output]
+    nodes = [helper.make_node("Reshape", [x, "slow_shape"], ["slow_0"])]
+    for k in range(iterations):
+        nodes.append(helper.make_node("MatMul", [f"slow_{k}", "slow_w"], [f"slow_mm{k}"]))
+        nodes.append(helper.make_node("Tanh", [f"slow_mm{k}"], [f"slow_{k + 1}"]))
+    nodes += [
+        helper.make_node("ReduceSum", [f"slow_{iterations}"], ["slow_sum"], keepdims=0),
+        helper.make_node("Mul", ["slow_sum", "slow_zero"], ["slow_nothing"]),
+        helper.make_node("Add", ["slow_enc_out", "slow_nothing"], [y]),
+    ]
+    g.node.extend(nodes)
+    onnx.checker.check_model(m)
+    onnx.save(m, str(out / "encoder.onnx"))
+    manifest = json.loads((out / "model.json").read_text())
+    manifest["encoder_int8"] = None
+    manifest["decoder_int8"] = None
+    manifest["name"] = f"slow encoder ({iterations} MatMuls)"
+    files = manifest.get("files", {})
+    for name in list(files):
+        if not (out / name).is_file():
+            del files[name]
+    data = (out / "encoder.onnx").read_bytes()
+    files["encoder.onnx"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (out / "model.json").write_text(json.dumps(manifest, indent=2))
+
+
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -159,6 +212,10 @@ def main(argv: list[str]) -> None:
     x.add_argument("bundle", type=Path)
     x.add_argument("out", type=Path)
     x.add_argument("--kind", choices=["single-mask", "upstream"], required=True)
+    w = sub.add_parser("slow-bundle")
+    w.add_argument("src", type=Path)
+    w.add_argument("out", type=Path)
+    w.add_argument("--iterations", type=int, required=True)
     p = sub.add_parser("predict")
     p.add_argument("bundle", type=Path)
     p.add_argument("request", type=Path)
@@ -170,6 +227,8 @@ def main(argv: list[str]) -> None:
         export_run(a.run_dir, a.out)
     elif a.cmd == "export-decoder":
         export_decoder(a.bundle, a.out, a.kind)
+    elif a.cmd == "slow-bundle":
+        slow_bundle(a.src, a.out, a.iterations)
     elif a.cmd == "random-bundle":
         random_bundle(a.out, a.arch, a.seed)
     else:

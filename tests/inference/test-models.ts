@@ -88,3 +88,13 @@ export function tinyBlobBundle(): string {
 export function randomBundle(arch: string): string {
   return cachedBundle(arch, ['tests/inference/sam_reference.py'], (out) => ['random-bundle', out, '--arch', arch]);
 }
+
+/**
+ * The tiny blob model with an encoder made slow on purpose (same embeddings, plus an
+ * input-dependent chain of MatMuls): for scheduling tests, where a click must not wait for
+ * encoder work. About a second per embed on 2 cores with the default `iterations`.
+ */
+export function slowEncoderBundle(iterations = 2500): string {
+  const src = tinyBlobBundle();
+  return cachedBundle('slow-encoder', ['tests/inference/sam_reference.py', path.relative(repoRoot, path.join(src, 'model.json'))], (out) => ['slow-bundle', src, out, '--iterations', String(iterations)]);
+}

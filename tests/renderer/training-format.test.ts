@@ -143,7 +143,7 @@ test('before/after table and per-mode summary', () => {
 });
 
 test('lineage of a trained model', () => {
-  const base: ModelInfo = { id: 'm1', name: 'SAM ViT-B', arch: 'vit_b', baseModel: null, imageSize: 1024, sizeBytes: 1, variants: ['int8'], variant: 'int8', variantChoice: 'auto', int8MaskIou: 0.99, created: '2025-03-04T10:00:00Z', metrics: {}, lineage: null };
+  const base: ModelInfo = { id: 'm1', name: 'SAM ViT-B', arch: 'vit_b', baseModel: null, imageSize: 1024, sizeBytes: 1, variants: ['int8'], variant: 'int8', variantChoice: 'auto', int8MaskIou: 0.99, speed: null, created: '2025-03-04T10:00:00Z', metrics: {}, lineage: null };
   assert.equal(lineageView(base, {}), null);
   const trained: ModelInfo = {
     ...base,

@@ -5,6 +5,7 @@
  */
 import { defaultThreads } from './sam-threads.js';
 import * as ort from 'onnxruntime-node';
+import { createWithFallback, providerCandidates, type ExecutionProvider, type ProviderChoice } from './execution-providers.js';
 import { upsampleMask } from './mask-upsample.js';
 import { encoderInput, promptTensors, type Box, type Point, type Preprocessing } from './sam-preprocess.js';
 import type { RgbImage } from './sam-window.js';
@@ -51,6 +52,13 @@ export interface DecodeResult {
   lowRes: Float32Array[];
   lowResSize: number;
   decoder: DecoderKind;
+  /** The execution provider that ran the decoder, and any better one passed over. */
+  provider: ProviderChoice;
+}
+
+/** An embedding and the execution provider that computed it. */
+export interface EmbedResult extends Embedding {
+  provider: ProviderChoice;
 }
 
 /**
@@ -61,15 +69,19 @@ export interface DecodeResult {
  * slower when the encoder worker (or anything else) competes for the cores, and burned ~40 ms
  * of CPU after every click.
  */
-export function sessionOptions(threads = defaultThreads(), part: 'encoder' | 'decoder' = 'decoder'): ort.InferenceSession.SessionOptions {
+export function sessionOptions(threads = defaultThreads(), part: 'encoder' | 'decoder' = 'decoder', provider: ExecutionProvider = 'cpu'): ort.InferenceSession.SessionOptions {
   return {
-    executionProviders: ['cpu'],
+    // One provider only: onnxruntime adds the CPU for operators a GPU provider lacks, and
+    // onnxruntime-node quietly drops a listed backend it does not have, so naming the CPU
+    // here too would hide whether the GPU one is in use.
+    executionProviders: [provider],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     enableCpuMemArena: true,
-    enableMemPattern: part === 'decoder',
+    // DirectML requires the memory pattern off (onnxruntime's DirectML notes).
+    enableMemPattern: part === 'decoder' && provider !== 'dml',
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
 }
@@ -78,7 +90,9 @@ export { defaultThreads };
 
 interface Sessions {
   encoder: ort.InferenceSession | null;
+  encoderProvider: ProviderChoice | null;
   decoder: ort.InferenceSession;
+  decoderProvider: ProviderChoice;
   kind: DecoderKind;
   /** A canonical decoder exported with return_single_mask: one output mask, chosen inside the graph. */
   singleMask: boolean;
@@ -95,13 +109,22 @@ function maskCount(session: ort.InferenceSession): number | null {
   return null;
 }
 
+/** Providers that could not run in this process, and why (shared by every engine in it). */
+const unavailableProviders = new Map<ExecutionProvider, string>();
+
 export class SamEngine {
   private readonly sessions = new Map<string, Promise<Sessions>>();
 
   constructor(
     private readonly threads = defaultThreads(),
     private readonly log: (message: string) => void = (m) => console.warn(m),
+    /** Best first; the CPU last. Default: the platform's GPU providers, then the CPU. */
+    private readonly providers: readonly ExecutionProvider[] = providerCandidates(process.platform, process.env.DELINEATE_EXECUTION_PROVIDER),
   ) {}
+
+  private session(file: string, part: 'encoder' | 'decoder'): Promise<{ value: ort.InferenceSession; choice: ProviderChoice }> {
+    return createWithFallback(this.providers, (p) => ort.InferenceSession.create(file, sessionOptions(this.threads, part, p)), unavailableProviders);
+  }
 
   /** Create (or reuse) the sessions of `files`. The encoder is loaded on first embed only. */
   private get(files: ModelFiles): Promise<Sessions> {
@@ -118,14 +141,14 @@ export class SamEngine {
   private async createDecoder(files: ModelFiles): Promise<Sessions> {
     if (files.fastDecoder) {
       try {
-        const decoder = await ort.InferenceSession.create(files.fastDecoder, sessionOptions(this.threads));
-        return { encoder: null, decoder, kind: 'fast', singleMask: false, files };
+        const { value: decoder, choice } = await this.session(files.fastDecoder, 'decoder');
+        return { encoder: null, encoderProvider: null, decoder, decoderProvider: choice, kind: 'fast', singleMask: false, files };
       } catch (e) {
         this.log(`fast decoder ${files.fastDecoder} did not load (${(e as Error).message}); using the canonical decoder`);
       }
     }
-    const decoder = await ort.InferenceSession.create(files.decoder, sessionOptions(this.threads));
-    return { encoder: null, decoder, kind: 'canonical', singleMask: maskCount(decoder) === 1, files };
+    const { value: decoder, choice } = await this.session(files.decoder, 'decoder');
+    return { encoder: null, encoderProvider: null, decoder, decoderProvider: choice, kind: 'canonical', singleMask: maskCount(decoder) === 1, files };
   }
 
   async load(files: ModelFiles, withEncoder: boolean): Promise<void> {
@@ -134,11 +157,15 @@ export class SamEngine {
   }
 
   private async encoderOf(s: Sessions): Promise<ort.InferenceSession> {
-    s.encoder ??= await ort.InferenceSession.create(s.files.encoder, sessionOptions(this.threads, 'encoder'));
+    if (!s.encoder) {
+      const { value, choice } = await this.session(s.files.encoder, 'encoder');
+      s.encoder = value;
+      s.encoderProvider = choice;
+    }
     return s.encoder;
   }
 
-  async embed(files: ModelFiles, image: RgbImage): Promise<Embedding> {
+  async embed(files: ModelFiles, image: RgbImage): Promise<EmbedResult> {
     const s = await this.get(files);
     const encoder = await this.encoderOf(s);
     const size = files.preprocessing.image_size;
@@ -149,7 +176,7 @@ export class SamEngine {
     const dims = [...t.dims];
     for (const v of Object.values(out)) v.dispose();
     input.dispose();
-    return { data, dims };
+    return { data, dims, provider: s.encoderProvider! };
   }
 
   async decode(files: ModelFiles, embedding: Embedding, req: DecodeRequest): Promise<DecodeResult> {
@@ -179,7 +206,7 @@ export class SamEngine {
       // Canonical layout: index 0 is the single-mask output, 1..3 the multimask ones. A decoder
       // exported with return_single_mask has only one.
       const picks = total === 1 ? [0] : req.multimask ? [1, 2, 3].filter((i) => i < total) : [0];
-      const result: DecodeResult = { masks: [], ious: [], lowRes: [], lowResSize: low, decoder: s.kind };
+      const result: DecodeResult = { masks: [], ious: [], lowRes: [], lowResSize: low, decoder: s.kind, provider: s.decoderProvider };
       const best = picks.reduce((a, b) => (ious[b]! > ious[a]! ? b : a));
       for (const i of picks) {
         const lr = lowRes.slice(i * low * low, (i + 1) * low * low);

@@ -1,13 +1,15 @@
 /**
  * The inference workers seen from the services: the same calls as SamEngine, run off the
- * event loop, encoder and decoder in separate threads. Runtime: node.
+ * event loop, the encoder in a child process and the decoder in a worker thread. Runtime: node.
  *
  * A worker that dies (out of memory, a native crash) rejects what was pending and is
  * restarted on the next call.
  */
+import type { ChildProcess } from 'node:child_process';
 import type { Worker } from 'node:worker_threads';
-import { startModuleWorker } from '../worker-thread.node.js';
-import type { DecodeRequest, DecodeResult, Embedding, ModelFiles } from './sam-engine.node.js';
+import { startModuleProcess, startModuleWorker } from '../worker-thread.node.js';
+import type { DecodeRequest, DecodeResult, EmbedResult, Embedding, ModelFiles } from './sam-engine.node.js';
+import type { ProviderChoice } from './execution-providers.js';
 import { defaultThreads } from './sam-threads.js';
 import type { WorkerReply, WorkerRequest } from './sam-worker-protocol.js';
 import type { RgbImage } from './sam-window.js';
@@ -25,66 +27,102 @@ export class SamWorkerError extends Error {
   }
 }
 
-/** One worker thread and the calls waiting on it; restarted on the next call after it stops. */
+/** How a slot talks to its worker, whichever kind it is. */
+interface Endpoint {
+  post(msg: WorkerRequest, transfer: ArrayBuffer[]): void;
+  /** Stop it now (a process is killed; a thread is terminated). */
+  stop(): Promise<void>;
+}
+
+/**
+ * One worker and the calls waiting on it; restarted on the next call after it stops.
+ * 'process': a child process, for work that may be stopped mid-run (killing a process is
+ * safe; terminating a thread inside an onnxruntime run aborts the whole app). 'thread': a
+ * worker thread, cheaper to talk to, stopped only when idle or at close.
+ */
 class WorkerSlot {
-  private worker: Worker | null = null;
+  private endpoint: Endpoint | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
 
-  constructor(private readonly threads: number | undefined) {}
+  constructor(
+    private readonly threads: number | undefined,
+    private readonly kind: 'thread' | 'process',
+  ) {}
 
   get busy(): boolean {
     return this.pending.size > 0;
   }
 
-  private ensure(): Worker {
-    if (this.worker) return this.worker;
-    const w = startModuleWorker(new URL('./sam-worker.node.js', import.meta.url), { threads: this.threads });
-    w.on('message', (r: WorkerReply) => {
+  private ensure(): Endpoint {
+    if (this.endpoint) return this.endpoint;
+    const url = new URL('./sam-worker.node.js', import.meta.url);
+    const onReply = (r: WorkerReply): void => {
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
       if (r.ok) p.resolve({ value: r.value, ms: r.ms });
       else p.reject(new SamWorkerError(r.message, r.code));
-    });
+    };
+    let endpoint: Endpoint;
     const fail = (e: Error): void => {
-      if (this.worker !== w) return;
-      this.worker = null;
+      if (this.endpoint !== endpoint) return;
+      this.endpoint = null;
       for (const p of this.pending.values()) p.reject(new SamWorkerError(`inference worker stopped: ${e.message}`));
       this.pending.clear();
     };
-    w.on('error', fail);
-    w.on('exit', (code) => fail(new Error(`exit code ${code}`)));
-    this.worker = w;
-    return w;
+    if (this.kind === 'process') {
+      const child: ChildProcess = startModuleProcess(url, { threads: this.threads });
+      child.on('message', (r) => onReply(r as WorkerReply));
+      child.on('error', fail);
+      child.on('exit', (code, signal) => fail(new Error(`exit ${signal ?? code}`)));
+      endpoint = {
+        post: (msg) => void child.send(msg),
+        stop: () =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGKILL');
+          }),
+      };
+    } else {
+      const w: Worker = startModuleWorker(url, { threads: this.threads });
+      w.on('message', onReply);
+      w.on('error', fail);
+      w.on('exit', (code) => fail(new Error(`exit code ${code}`)));
+      endpoint = { post: (msg, transfer) => w.postMessage(msg, transfer), stop: () => w.terminate().then(() => undefined) };
+    }
+    this.endpoint = endpoint;
+    return endpoint;
   }
 
   send(msg: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<{ value: unknown; ms: number }> {
-    const w = this.ensure();
+    const e = this.ensure();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      w.postMessage({ ...msg, id }, transfer);
+      e.post({ ...msg, id } as WorkerRequest, transfer);
     });
   }
 
-  /** Stop what runs now: its callers get `error`; the next call starts a fresh worker. */
+  /** Stop what runs now: its callers get `error`; the next call starts a fresh worker. Only for 'process' slots. */
   async interrupt(error: SamWorkerError): Promise<void> {
-    const w = this.worker;
-    this.worker = null;
+    if (this.kind !== 'process') throw new Error('a worker thread cannot be stopped inside a native run; use a process slot');
+    const e = this.endpoint;
+    this.endpoint = null;
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
-    await w?.terminate();
+    await e?.stop();
   }
 
   get started(): boolean {
-    return this.worker !== null;
+    return this.endpoint !== null;
   }
 
   async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = null;
-    await w?.terminate();
+    const e = this.endpoint;
+    this.endpoint = null;
+    await e?.stop();
   }
 }
 
@@ -105,9 +143,10 @@ export class SamRunner {
 
   constructor(threads?: number) {
     const all = threads ?? defaultThreads();
-    this.encoder = new WorkerSlot(all);
+    // The encoder runs in a process so that stale work can be stopped mid-run (see WorkerSlot).
+    this.encoder = new WorkerSlot(all, 'process');
     // The decoder is small (about 1 GMAC): one or two threads, leaving the rest to the encoder.
-    this.decoder = new WorkerSlot(Math.max(1, Math.floor(all / 2)));
+    this.decoder = new WorkerSlot(Math.max(1, Math.floor(all / 2)), 'thread');
   }
 
   async load(files: ModelFiles, withEncoder = false): Promise<void> {
@@ -118,7 +157,7 @@ export class SamRunner {
    * Compute an embedding. A foreground one (the slice on screen) stops background embeds of
    * other slices that are running or queued; their callers get a SamWorkerError 'preempted'.
    */
-  async embed(files: ModelFiles, image: RgbImage, embeddingKey: string, opts: { background?: boolean } = {}): Promise<{ embedding: Embedding; ms: number }> {
+  async embed(files: ModelFiles, image: RgbImage, embeddingKey: string, opts: { background?: boolean } = {}): Promise<{ embedding: Embedding; ms: number; provider: ProviderChoice }> {
     const background = opts.background === true;
     if (!background) {
       const stale = [...this.embedsInFlight].some(([k, e]) => e.background && k !== embeddingKey);
@@ -131,10 +170,25 @@ export class SamRunner {
     this.embedsInFlight.set(embeddingKey, { background });
     try {
       const r = await this.encoder.send({ op: 'embed', files, image, embeddingKey });
-      return { embedding: r.value as Embedding, ms: r.ms };
+      const { provider, ...embedding } = r.value as EmbedResult;
+      return { embedding, ms: r.ms, provider };
     } finally {
       if (this.embedsInFlight.get(embeddingKey)?.background === background) this.embedsInFlight.delete(embeddingKey);
     }
+  }
+
+  /**
+   * Stop background embeds that run or wait in the encoder worker (the user moved away from
+   * the slices they were for); their callers get 'preempted'. Nothing is stopped while a
+   * foreground embed is among them. Returns whether anything was stopped.
+   */
+  async stopBackground(): Promise<boolean> {
+    const inFlight = [...this.embedsInFlight.values()];
+    if (inFlight.length === 0 || inFlight.some((e) => !e.background)) return false;
+    this.preempted++;
+    this.embedsInFlight.clear();
+    await this.encoder.interrupt(new SamWorkerError('stopped: the user moved on', 'preempted'));
+    return true;
   }
 
   /** Decode; `embedding()` supplies the embedding when the decoder worker does not hold it yet. */

@@ -1,13 +1,24 @@
 /**
- * The inference worker thread: owns the onnxruntime sessions so encoder runs (seconds for
- * vit_b) never block the services' event loop. Keeps the last few embeddings so a click
- * sends only its prompts. Runtime: node (worker_threads).
+ * The inference worker: owns the onnxruntime sessions so encoder runs (seconds for vit_b)
+ * never block the services' event loop. Keeps the last few embeddings so a click sends only
+ * its prompts. Runs as a worker thread (the decoder) or as a child process (the encoder,
+ * which must be stoppable mid-run: see startModuleProcess). Runtime: node.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SamEngine, type Embedding } from './sam-engine.node.js';
 import type { WorkerReply, WorkerRequest } from './sam-worker-protocol.js';
 
-const engine = new SamEngine((workerData as { threads?: number } | undefined)?.threads);
+/** Where requests come from and replies go: the parent thread, or the parent process over IPC. */
+const channel = parentPort
+  ? { data: workerData as unknown, on: (f: (m: WorkerRequest) => void) => parentPort!.on('message', f), post: (m: WorkerReply, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer) }
+  : {
+      data: JSON.parse(process.argv[2] ?? 'null') as unknown,
+      on: (f: (m: WorkerRequest) => void) => process.on('message', (m) => f(m as WorkerRequest)),
+      post: (m: WorkerReply) => void process.send!(m),
+    };
+if (!parentPort) process.on('disconnect', () => process.exit(0)); // the app went away
+
+const engine = new SamEngine((channel.data as { threads?: number } | null)?.threads);
 const KEEP = 4;
 const embeddings = new Map<string, Embedding>();
 
@@ -24,9 +35,9 @@ async function handle(m: WorkerRequest): Promise<{ value: unknown; transfer: Arr
       return { value: null, transfer: [] };
     case 'embed': {
       const e = await engine.embed(m.files, m.image);
-      remember(m.embeddingKey, e);
+      remember(m.embeddingKey, { data: e.data, dims: e.dims });
       // Send a copy: the worker keeps its own for the clicks that follow.
-      const copy = { data: e.data.slice(), dims: e.dims };
+      const copy = { data: e.data.slice(), dims: e.dims, provider: e.provider };
       return { value: copy, transfer: [copy.data.buffer as ArrayBuffer] };
     }
     case 'decode': {
@@ -44,14 +55,13 @@ async function handle(m: WorkerRequest): Promise<{ value: unknown; transfer: Arr
   }
 }
 
-parentPort!.on('message', (m: WorkerRequest) => {
+channel.on((m: WorkerRequest) => {
   const t0 = performance.now();
   handle(m).then(
-    ({ value, transfer }) => parentPort!.postMessage({ id: m.id, ok: true, value, ms: performance.now() - t0 } satisfies WorkerReply, transfer),
+    ({ value, transfer }) => channel.post({ id: m.id, ok: true, value, ms: performance.now() - t0 }, transfer),
     (e: unknown) => {
       const code = (e as { code?: string }).code === 'no_embedding' ? ('no_embedding' as const) : undefined;
-      const reply: WorkerReply = { id: m.id, ok: false, message: e instanceof Error ? e.message : String(e), ...(code ? { code } : {}) };
-      parentPort!.postMessage(reply);
+      channel.post({ id: m.id, ok: false, message: e instanceof Error ? e.message : String(e), ...(code ? { code } : {}) });
     },
   );
 });

@@ -9,10 +9,11 @@
 import path from 'node:path';
 import { encodeRle } from '../../contract/rle.js';
 import { ApiError, type ImageDetail, type PixelFrame, type ProjectHandlers, type SamHandlers } from '../../contract/api.js';
+import { describeChoice, providerName, type ProviderChoice } from './execution-providers.js';
 import { EmbeddingCache, embeddingCacheDir, embeddingKey, type EntryExpectation, type StoreResult } from '../embedding-cache/embedding-cache.node.js';
 import { samGrid } from '../embedding-cache/embedding-fit.js';
 import type { InstalledModel, ModelManager } from '../models/model-manager.node.js';
-import type { Embedding, ModelFiles } from './sam-engine.node.js';
+import type { DecoderKind, Embedding, ModelFiles } from './sam-engine.node.js';
 import { upsampleMask } from './mask-upsample.js';
 import { SamRunner } from './sam-runner.node.js';
 import { renderForSam, samplesOf, samWindowFor, type DisplayWindow } from './sam-window.js';
@@ -59,6 +60,10 @@ export class SamService implements SamHandlers {
   private lowResCounter = 0;
   private queue: Target[] = [];
   private computing: { imageId: number; frame: number } | null = null;
+  /** The execution providers and decoder graph of the last embed and click (sam.status). */
+  private readonly ran: { encoder: ProviderChoice | null; decoder: ProviderChoice | null; decoderKind: DecoderKind | null } = { encoder: null, decoder: null, decoderKind: null };
+  /** The slice a background embed is being computed for (the next slices), if any. */
+  private computingBackground: { imageId: number; frame: number } | null = null;
   private lastEncodeMs: number | null = null;
   private background: Promise<void> | null = null;
   /** True while a background item is being looked up or embedded (it has left the queue). */
@@ -138,9 +143,12 @@ export class SamService implements SamHandlers {
     const window = samWindowFor(px, d.windows, t.window);
     const rgb = renderForSam({ ...px, samples }, window);
     this.computing = { imageId: t.imageId, frame: t.frame };
+    if (background) this.computingBackground = this.computing;
     try {
-      const { embedding, ms } = await this.runner.embed(files, rgb, key, { background });
+      const { embedding, ms, provider } = await this.runner.embed(files, rgb, key, { background });
       this.lastEncodeMs = ms;
+      this.ran.encoder = provider;
+      this.models().speed.record(files.key, 'encode', ms, providerName(provider.provider));
       this.shapes.set(files.key, embedding.dims);
       // A failed cache write (full disk, read-only project) is logged by the cache and costs a
       // recompute later; this embedding is used from memory all the same.
@@ -148,6 +156,7 @@ export class SamService implements SamHandlers {
       return { embedding, fromDisk: false, store };
     } finally {
       this.computing = null;
+      if (background) this.computingBackground = null;
     }
   }
 
@@ -158,11 +167,18 @@ export class SamService implements SamHandlers {
   'sam.prepare': SamHandlers['sam.prepare'] = async (p) => {
     const { model, files } = this.activeModel();
     const d = await this.detail(p.imageId);
+    const next: Target[] = (p.next ?? []).map((n) => ({ ...n, window: p.window }));
+    // Where the user is now decides what is worth computing: the old queue goes at once, and a
+    // background embed of a slice that is neither this one nor one of its next is stopped
+    // rather than left to hold the encoder (seconds for vit_b) while this one waits.
+    this.queue = [];
+    const bg = this.computingBackground;
+    if (bg && ![p, ...next].some((t) => t.imageId === bg.imageId && t.frame === bg.frame)) await this.runner.stopBackground();
     const e = this.embedding(files, d, p);
     const t0 = performance.now();
     const loaded = await e.load();
     // Background: the next slices, through the same window, one at a time; a new prepare replaces the queue.
-    this.queue = (p.next ?? []).map((n) => ({ ...n, window: p.window }));
+    this.queue = next;
     this.background ??= this.drain(files).finally(() => (this.background = null));
     const notKept = loaded.store && !loaded.store.stored ? loaded.store.reason : null;
     return {
@@ -198,7 +214,17 @@ export class SamService implements SamHandlers {
     } catch {
       /* no project or no model: nothing to report */
     }
-    return { modelId, variant, computing: this.computing, queued: this.queue.length + (this.backgroundBusy ? 1 : 0), lastEncodeMs: this.lastEncodeMs };
+    return {
+      modelId,
+      variant,
+      computing: this.computing,
+      queued: this.queue.length + (this.backgroundBusy ? 1 : 0),
+      lastEncodeMs: this.lastEncodeMs,
+      // What ran last (a model switch shows the new one's after its first embed and click).
+      encoderProvider: this.ran.encoder ? describeChoice(this.ran.encoder) : null,
+      decoderProvider: this.ran.decoder ? describeChoice(this.ran.decoder) : null,
+      decoder: this.ran.decoderKind,
+    };
   };
 
   'sam.predict': SamHandlers['sam.predict'] = async (p) => {
@@ -221,7 +247,10 @@ export class SamService implements SamHandlers {
     const held = { side: r.lowResSize, imageSize: files.preprocessing.image_size, imageId: p.imageId, frame: p.frame, height: d.height, width: d.width };
     const masks = r.masks.map((m, i) => ({ rle: m ? encodeRle(m, d.height, d.width) : null, score: r.ious[i]!, lowRes: this.keep({ ...held, data: r.lowRes[i]! }) }));
     const best = r.ious.indexOf(Math.max(...r.ious));
-    return { masks, best, decodeMs: r.ms };
+    this.ran.decoder = r.provider;
+    this.ran.decoderKind = r.decoder;
+    this.models().speed.record(files.key, 'decode', r.ms, providerName(r.provider.provider));
+    return { masks, best, decodeMs: r.ms, decoder: r.decoder, provider: describeChoice(r.provider) };
   };
 
   'sam.candidate': SamHandlers['sam.candidate'] = (p) => {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { RuntimeClient } from '../runtime/runtime-client.node.js';
 import { exportOnnx, type JobProgress } from '../runtime/runtime-methods.js';
 import type { ModelFiles } from '../inference/sam-engine.node.js';
+import { ModelSpeedLog, type MeasuredSpeed } from './model-speed.node.js';
 import { FORMAT_VERSION, int8MaskIou, MANIFEST_NAME, modelFiles, parseManifest, variantsOf, variantToRun, type BundleManifest, type Variant, type VariantChoice } from './bundle-manifest.js';
 import { RuntimeRequestError } from '../runtime/runtime-client.node.js';
 import { decoderCropProblems } from './decoder-crop-check.node.js';
@@ -49,6 +50,8 @@ export interface InstalledModel {
   variant: Variant;
   variantChoice: VariantChoice;
   int8MaskIou: number | null;
+  /** Measured here while it ran (the variant in use); null before its first embedding. */
+  speed: MeasuredSpeed | null;
   created: string;
   metrics: Record<string, unknown>;
   lineage: Lineage | null;
@@ -149,11 +152,16 @@ export async function validateBundle(dir: string, shownAs: string): Promise<Bund
 const tensorSpec = (t: TensorInfo) => ({ name: t.name, dtype: t.dtype, shape: t.shape });
 
 export class ModelManager {
+  /** Each model's measured speed on this machine (the SAM service records, the listing shows). */
+  readonly speed: ModelSpeedLog;
+
   constructor(
     readonly modelsDir: string,
     /** The Python runtime, started (and its environment built) on first use. */
     private readonly runtime: () => Promise<RuntimeClient>,
-  ) {}
+  ) {
+    this.speed = new ModelSpeedLog(modelsDir);
+  }
 
   private staging(): string {
     mkdirSync(this.modelsDir, { recursive: true });
@@ -201,6 +209,7 @@ export class ModelManager {
   private describe(id: string, m: BundleManifest): InstalledModel {
     const arch = typeof m.architecture.arch === 'string' ? m.architecture.arch : 'unknown';
     const lineage = this.lineage(id, m);
+    const variant = variantToRun(m, this.variantChoice(id));
     return {
       id,
       name: lineage?.name ?? (typeof m.name === 'string' ? m.name : m.base_model ?? id),
@@ -209,7 +218,8 @@ export class ModelManager {
       imageSize: m.preprocessing.image_size,
       sizeBytes: folderBytes(path.join(this.modelsDir, id)),
       variants: variantsOf(m),
-      variant: variantToRun(m, this.variantChoice(id)),
+      variant,
+      speed: this.speed.get(`${id}:${variant}`),
       variantChoice: this.variantChoice(id),
       int8MaskIou: int8MaskIou(m),
       created: m.created,
@@ -400,6 +410,7 @@ export class ModelManager {
     const trash = path.join(this.modelsDir, `.staging-del-${randomUUID().slice(0, 8)}`);
     renameSync(dir, trash);
     rmSync(trash, { recursive: true, force: true });
+    this.speed.forget(id);
     if (this.activeId() === id) this.setActive(null);
   }
 

@@ -33,6 +33,11 @@ export class ModelsService implements ModelsHandlers {
     private readonly opts: ModelsServiceOptions = {},
   ) {}
 
+  /** Write what is only in memory (measured speeds) before the app or project closes. */
+  flush(): void {
+    for (const m of this.managers.values()) m.speed.flush();
+  }
+
   /** The open project's model manager. */
   manager(): ModelManager {
     const p = this.project['project.current']({}) as { path: string } | null;

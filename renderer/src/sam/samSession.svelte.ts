@@ -42,6 +42,8 @@ export class SamSession {
   /** The box being dragged (not yet sent). */
   dragBox = $state.raw<SamBox | null>(null);
   lastDecodeMs = $state<number | null>(null);
+  /** What answered the last click: the decoder graph and the execution provider (status line). */
+  lastDecoder = $state<{ kind: 'fast' | 'canonical'; provider: string } | null>(null);
   lastEncodeMs = $state<number | null>(null);
   /** How long computing an embedding took last time (not counting disk hits): the estimate shown while one computes. */
   typicalEncodeMs = $state<number | null>(null);
@@ -194,6 +196,7 @@ export class SamSession {
         this.candidates = r.masks.map((m) => ({ mask: m.rle ? decodeRle(m.rle) : null, score: m.score, lowRes: m.lowRes }));
         this.shown = r.best;
         this.lastDecodeMs = r.decodeMs;
+        this.lastDecoder = { kind: r.decoder, provider: r.provider };
         this.maskInput = this.candidates[this.shown]?.lowRes ?? null;
         this.version++;
       } while (this.again);
