@@ -34,9 +34,9 @@ export interface DecodeRequest {
   origHeight: number;
   origWidth: number;
   /**
-   * Upsample every candidate, not only the best-scored one. With the fast decoder each
-   * full-size mask costs an upsampling pass, so by default the others are left null and
-   * upsampled when the user asks for them (Tab); the canonical decoder makes them all anyway.
+   * Upsample every candidate, not only the best-scored one. Each full-size mask costs an
+   * upsampling pass, so by default the others are left null and upsampled when the user asks
+   * for them (Tab).
    */
   allMasks?: boolean;
 }
@@ -198,7 +198,11 @@ export class SamEngine {
       has_mask_input: new ort.Tensor('float32', Float32Array.of(req.maskInput ? 1 : 0), [1]),
     };
     if (s.kind === 'canonical') feeds.orig_im_size = new ort.Tensor('float32', Float32Array.of(req.origHeight, req.origWidth), [2]);
-    const out = await s.decoder.run(feeds);
+    // Low-res outputs only, from either graph: onnxruntime skips what no fetched output needs,
+    // so the canonical decoder's own upsampling of every candidate to the image size (most of
+    // its time on large images) does not run; the shown mask is upsampled here instead, the
+    // same way (mask-upsample.ts, checked against SamPredictor for both graphs).
+    const out = await s.decoder.run(feeds, ['iou_predictions', 'low_res_masks']);
     try {
       const ious = out.iou_predictions!.data as Float32Array;
       const lowRes = out.low_res_masks!.data as Float32Array;
@@ -210,8 +214,7 @@ export class SamEngine {
       const best = picks.reduce((a, b) => (ious[b]! > ious[a]! ? b : a));
       for (const i of picks) {
         const lr = lowRes.slice(i * low * low, (i + 1) * low * low);
-        if (s.kind === 'canonical') result.masks.push(thresholded(out.masks!, i));
-        else result.masks.push(i === best || req.allMasks ? upsampleMask(lr, low, size, req.origHeight, req.origWidth) : null);
+        result.masks.push(i === best || req.allMasks ? upsampleMask(lr, low, size, req.origHeight, req.origWidth) : null);
         result.ious.push(ious[i]!);
         result.lowRes.push(lr);
       }
@@ -229,14 +232,4 @@ export class SamEngine {
     await encoder?.release();
     await decoder?.release();
   }
-}
-
-/** Mask `i` of the canonical decoder's full-size `masks` output, thresholded at logit 0. */
-function thresholded(masks: ort.Tensor, i: number): Uint8Array {
-  const [h, w] = [masks.dims[2]!, masks.dims[3]!];
-  const logits = masks.data as Float32Array;
-  const m = new Uint8Array(h * w);
-  const base = i * h * w;
-  for (let p = 0; p < h * w; p++) m[p] = logits[base + p]! > 0 ? 1 : 0;
-  return m;
 }
