@@ -345,6 +345,11 @@ export const methods = {
   },
   'models.delete': { params: z.object({ id: nonEmpty }).strict(), result: z.null() },
   'models.setActive': { params: z.object({ id: nonEmpty.nullable() }).strict(), result: z.null() },
+  /**
+   * Export the masks of the series `imageId` belongs to as a DICOM Segmentation (one segment
+   * per label class), written under the project's exports/ folder: a job of kind export.
+   */
+  'export.segStart': { params: z.object({ imageId: id }).strict(), result: z.object({ jobId: z.string() }) },
   /** Run a model as int8 or fp32, or let the app choose ('auto'). */
   'models.setVariant': { params: z.object({ id: nonEmpty, variant: z.enum(['auto', 'int8', 'fp32']) }).strict(), result: z.null() },
   /**
@@ -417,9 +422,12 @@ export type SamMethodName = Extract<MethodName, `sam.${string}`>;
 export type ModelsMethodName = Extract<MethodName, `models.${string}`>;
 /** The retrain loop and its jobs (implemented by the training service). */
 export type TrainingMethodName = Extract<MethodName, `training.${string}` | `jobs.${string}`>;
+/** DICOM output (the export service). */
+export type ExportMethodName = Extract<MethodName, `export.${string}`>;
 /** Composite calls wired in the composition root (they span the project and the models). */
 export type CompositeMethodName = 'project.openSample';
-export type ProjectHandlers = Omit<Handlers, SamMethodName | ModelsMethodName | TrainingMethodName | CompositeMethodName>;
+export type ProjectHandlers = Omit<Handlers, SamMethodName | ModelsMethodName | TrainingMethodName | ExportMethodName | CompositeMethodName>;
+export type ExportHandlers = Pick<Handlers, ExportMethodName>;
 export type SamHandlers = Pick<Handlers, SamMethodName>;
 export type ModelsHandlers = Pick<Handlers, ModelsMethodName>;
 export type TrainingHandlers = Pick<Handlers, TrainingMethodName>;

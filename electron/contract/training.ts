@@ -12,8 +12,8 @@ const jobId = z.string().regex(/^[a-z0-9-]{1,64}$/);
 
 // ---------------------------------------------------------------- jobs
 
-/** training: Retrain on my data; import: a folder import (images.importStart); model-import: a .pth conversion (models.importStart). */
-export const JobKind = z.enum(['training', 'import', 'model-import']);
+/** training: Retrain on my data; import: a folder import (images.importStart); model-import: a .pth conversion (models.importStart); export: a DICOM SEG (export.segStart). */
+export const JobKind = z.enum(['training', 'import', 'model-import', 'export']);
 export type JobKind = z.infer<typeof JobKind>;
 export const JobState = z.enum(['running', 'cancelling', 'succeeded', 'failed', 'cancelled', 'interrupted']);
 export type JobState = z.infer<typeof JobState>;
@@ -99,6 +99,18 @@ export const JobInfo = z.object({
   importReport: ImportReport.nullable(),
   /** The model a model-import job installed (once it succeeded). */
   modelId: z.string().nullable(),
+  /** What an export job wrote (once it succeeded); `reused`: those masks had been exported already. */
+  exported: z
+    .object({
+      file: z.string(),
+      sopInstanceUid: z.string(),
+      seriesInstanceUid: z.string(),
+      version: z.number().int(),
+      frames: z.number().int(),
+      segments: z.number().int(),
+      reused: z.boolean(),
+    })
+    .nullable(),
   error: JobError.nullable(),
   /** A stopped run (cancelled, crashed, app closed) can continue from its last checkpoint. */
   resumable: z.boolean(),

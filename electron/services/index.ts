@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { methodNames, type Handlers, type MethodName } from '../contract/api.js';
 import { SamService } from './inference/sam.service.js';
 import { ModelsService } from './models/models.service.js';
+import { ExportService } from './dicom-export/export.service.js';
 import { RuntimeLauncher } from './runtime/runtime-launcher.node.js';
 import type { FrameDecoder } from './imaging/frame-job.js';
 import { ProjectService } from './project.service.js';
@@ -52,6 +53,7 @@ function packageVersion(): string {
 const isSamMethod = (m: MethodName): boolean => m.startsWith('sam.');
 const isModelsMethod = (m: MethodName): boolean => m.startsWith('models.');
 const isTrainingMethod = (m: MethodName): boolean => m.startsWith('training.') || m.startsWith('jobs.');
+const isExportMethod = (m: MethodName): boolean => m.startsWith('export.');
 
 export function createServices(opts: CreateServicesOptions): Services {
   const project = new ProjectService({ ...opts, version: opts.version ?? packageVersion() });
@@ -65,6 +67,11 @@ export function createServices(opts: CreateServicesOptions): Services {
     sam,
     ...(opts.trainingDevice ? { device: opts.trainingDevice } : {}),
   });
+  const exporter = new ExportService(project, {
+    user: opts.user,
+    appVersion: opts.version ?? packageVersion(),
+    modelNames: () => Object.fromEntries(models.manager().list().map((m) => [m.id, { name: m.name }])),
+  });
   const composite: Record<string, (p: unknown) => unknown> = {
     'project.openSample': (p) => openSampleProject(project, () => models.manager(), (p as { path?: string }).path),
   };
@@ -74,7 +81,7 @@ export function createServices(opts: CreateServicesOptions): Services {
       handlers[m] = composite[m];
       continue;
     }
-    const owner = (isSamMethod(m) ? sam : isModelsMethod(m) ? models : isTrainingMethod(m) ? training : project) as unknown as Record<string, (p: unknown) => unknown>;
+    const owner = (isSamMethod(m) ? sam : isModelsMethod(m) ? models : isTrainingMethod(m) ? training : isExportMethod(m) ? exporter : project) as unknown as Record<string, (p: unknown) => unknown>;
     handlers[m] = (params: unknown) => owner[m]!(params);
   }
   return {

@@ -190,6 +190,14 @@ test('create, import, view, annotate, undo/redo, autosave, reload', { timeout: 1
     await page.mouse.move(at.x + 200, at.y + 200);
     await shot(page, '06-after-reload');
 
+    // ---- Export SEG: the series' masks become a DICOM Segmentation in the project
+    await page.getByTestId('export-seg').click();
+    await within(180_000, 'SEG written', async () => /^SEG v1: 1 frame, 1 segment$/.test(await text(page, 'export-state')));
+    const exported = (await api.call('jobs.list', {})).find((j) => j.kind === 'export')!;
+    assert.equal(exported.state, 'succeeded');
+    assert.match(exported.exported!.file, /^exports\/seg\/[0-9a-f]{16}\/2\.25\.\d+\.dcm$/);
+    await shot(page, '06b-seg-exported');
+
     // ---- zoom and pan keep the overlay aligned with the image
     const fitZoom = await text(page, 'zoom-text');
     const boxFit = (await overlayBox(page))!;

@@ -28,6 +28,7 @@ const job = (p: Partial<JobInfo>): JobInfo => ({
   kind: 'training',
   importReport: null,
   modelId: null,
+  exported: null,
   state: 'running',
   stage: 'training',
   detail: '',

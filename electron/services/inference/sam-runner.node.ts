@@ -6,6 +6,7 @@
  * restarted on the next call.
  */
 import type { ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startModuleProcess, startModuleWorker } from '../worker-thread.node.js';
 import type { DecodeRequest, DecodeResult, EmbedResult, Embedding, ModelFiles } from './sam-engine.node.js';
@@ -13,6 +14,9 @@ import type { ProviderChoice } from './execution-providers.js';
 import { defaultThreads } from './sam-threads.js';
 import type { WorkerReply, WorkerRequest } from './sam-worker-protocol.js';
 import type { RgbImage } from './sam-window.js';
+
+/** Niceness of the encoder process (0 normal, 19 lowest; Windows maps it to below normal). */
+const ENCODER_NICENESS = 10;
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type Pending = { resolve: (v: { value: unknown; ms: number }) => void; reject: (e: Error) => void };
@@ -73,6 +77,13 @@ class WorkerSlot {
     };
     if (this.kind === 'process') {
       const child: ChildProcess = startModuleProcess(url, { threads: this.threads });
+      // Below the app's own priority: on a machine with few cores a click (decoder thread, in
+      // this process) and the UI come first; the encoder takes whatever CPU is left over.
+      try {
+        if (child.pid !== undefined) setPriority(child.pid, ENCODER_NICENESS);
+      } catch {
+        /* not allowed here (some sandboxes): it runs at normal priority */
+      }
       child.on('message', (r) => onReply(r as WorkerReply));
       child.on('error', fail);
       child.on('exit', (code, signal) => fail(new Error(`exit ${signal ?? code}`)));

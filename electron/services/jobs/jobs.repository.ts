@@ -61,6 +61,11 @@ export class JobsRepository {
     this.insert(j.id, 'model-import', { path: j.path, arch: j.arch, variant: j.variant }, `models/${j.id}`, j.author);
   }
 
+  /** A DICOM export of the series an image belongs to. */
+  createExport(j: { id: string; imageId: number; author: string }): void {
+    this.insert(j.id, 'export', { imageId: j.imageId, kind: 'seg' }, `exports/${j.id}`, j.author);
+  }
+
   /** An import job: `paths` as asked; no run folder (run_dir holds where it would be, unused). */
   createImport(j: { id: string; paths: readonly string[]; author: string }): void {
     this.insert(j.id, 'import', { paths: j.paths }, `imports/${j.id}`, j.author);
@@ -107,6 +112,7 @@ export class JobsRepository {
       outcome: TrainingOutcome | null;
       importReport: ImportReport;
       modelId: string;
+      exported: NonNullable<JobInfo['exported']>;
       error: JobInfo['error'];
     }>,
   ): void {
@@ -126,6 +132,7 @@ export class JobsRepository {
     if (f.outcome !== undefined) put('outcome', f.outcome === null ? null : JSON.stringify(f.outcome));
     if (f.importReport !== undefined) put('outcome', JSON.stringify(f.importReport)); // an import's outcome is its report
     if (f.modelId !== undefined) put('outcome', JSON.stringify({ modelId: f.modelId })); // a model import's is the model
+    if (f.exported !== undefined) put('outcome', JSON.stringify(f.exported)); // an export's is what it wrote
     if (f.error !== undefined) put('error', f.error === null ? null : JSON.stringify(f.error));
     put('updated_at', this.now());
     this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...vals, id);
@@ -150,6 +157,7 @@ function toStored(r: JobRow): StoredJob {
     outcome: r.kind === 'training' && r.outcome ? (JSON.parse(r.outcome) as TrainingOutcome) : null,
     importReport: r.kind === 'import' && r.outcome ? (JSON.parse(r.outcome) as ImportReport) : null,
     modelId: r.kind === 'model-import' && r.outcome ? ((JSON.parse(r.outcome) as { modelId?: string }).modelId ?? null) : null,
+    exported: r.kind === 'export' && r.outcome ? (JSON.parse(r.outcome) as NonNullable<JobInfo['exported']>) : null,
     error: r.error ? (JSON.parse(r.error) as JobInfo['error']) : null,
     // An import is not resumed: importing the folder again skips what is already stored.
     resumable: r.kind === 'training' && (r.state === 'cancelled' || r.state === 'interrupted' || (r.state === 'failed' && r.stage === 'training')),

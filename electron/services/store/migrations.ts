@@ -134,6 +134,33 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_created ON jobs (created_at);
 `,
   },
+  {
+    version: 3,
+    name: 'DICOM exports',
+    sql: `
+-- Every DICOM object written from the project's masks: what, from which masks and models,
+-- by whom, and its UIDs (derived from the content, so the same masks give the same UIDs).
+CREATE TABLE exports (
+  id                  INTEGER PRIMARY KEY,
+  kind                TEXT    NOT NULL CHECK (kind IN ('seg')),
+  source_series_uid   TEXT    NOT NULL,
+  file                TEXT    NOT NULL,             -- relative to the project folder
+  sop_instance_uid    TEXT    NOT NULL,
+  series_instance_uid TEXT    NOT NULL,
+  version             INTEGER NOT NULL,             -- 1, 2, ... per source series: a new one when the masks changed
+  masks_hash          TEXT    NOT NULL,
+  masks               TEXT    NOT NULL,             -- JSON [[mask id, updated_at]]
+  models              TEXT    NOT NULL,             -- JSON model ids
+  replaces            TEXT,                         -- SOP Instance UID of the export this one supersedes
+  frames              INTEGER NOT NULL,
+  segments            INTEGER NOT NULL,
+  author              TEXT    NOT NULL,
+  created_at          TEXT    NOT NULL,
+  UNIQUE (kind, sop_instance_uid)
+) STRICT;
+CREATE INDEX exports_series ON exports (kind, source_series_uid, version);
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

@@ -8,7 +8,7 @@
  */
 import { api, ApiError, transportKind } from '../transport';
 import type { ImageStatus, ImageSummary, ImportReport, LabelClass, MaskPrompts, ProjectInfo } from '../../../electron/contract/api';
-import { jobIsLive } from '../../../electron/contract/training';
+import { jobIsLive, type JobInfo } from '../../../electron/contract/training';
 import { decodeRle, encodeRle } from '../../../electron/contract/rle';
 import { groupImages, type BrowserRow, type StackItem } from '../lib/grouping';
 import { SliceMasks, layerKey, parseLayerKey, type Edit, type EditSource, type LayerKey } from '../lib/masks';
@@ -491,6 +491,38 @@ export class Workspace {
 
   async flushSaves(): Promise<void> {
     await this.saver.flush();
+  }
+
+  // ------------------------------------------------------------ DICOM output
+
+  /** The SEG export running or last finished (its job), for the toolbar. */
+  exportJob = $state.raw<JobInfo | null>(null);
+
+  /** Whether the open row's images are DICOM (a SEG needs DICOM sources). */
+  get openRowIsDicom(): boolean {
+    const first = this.openRow?.imageIds[0];
+    return first !== undefined && this.images.find((i) => i.id === first)?.kind === 'dicom';
+  }
+
+  /** Export the open series' masks as a DICOM SEG: the edits on screen are saved first. */
+  async exportSeg(): Promise<void> {
+    const row = this.openRow;
+    if (!row || (this.exportJob && jobIsLive(this.exportJob.state))) return;
+    try {
+      await this.flushSaves();
+      const { jobId } = await api.call('export.segStart', { imageId: row.imageIds[0]! });
+      for (;;) {
+        const j = await api.call('jobs.get', { jobId });
+        this.exportJob = j;
+        if (!jobIsLive(j.state)) {
+          if (j.state === 'failed') this.report(new Error(j.error?.message ?? j.detail));
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    } catch (e) {
+      this.report(e);
+    }
   }
 }
 

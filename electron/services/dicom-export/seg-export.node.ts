@@ -1,0 +1,176 @@
+/**
+ * Export a series' masks as a DICOM Segmentation: gather the source files and masks, plan
+ * the object (seg-request.ts), have highdicom write it in the light DICOM environment
+ * (python-runtime/delineate_dicom, no PyTorch), and record it in the project (exports table
+ * and audit) in one transaction. Runtime: node.
+ *
+ * The same masks give the same UIDs: exporting again without changes returns the recorded
+ * export (rewriting its file if it went missing) rather than a second object. Changed masks
+ * make version n+1, which names the version it replaces.
+ */
+import { spawn } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ApiError } from '../../contract/api.js';
+import { countsFromBlob } from '../store/counts-blob.js';
+import { AuditRepository } from '../store/audit.repository.js';
+import { ExportsRepository } from '../store/exports.repository.js';
+import { ImagesRepository } from '../store/images.repository.js';
+import { LabelsRepository } from '../store/labels.repository.js';
+import { MasksRepository } from '../store/masks.repository.js';
+import type { Db } from '../store/project-database.js';
+import { insideProject } from '../project-folder.node.js';
+import { runtimeEnv, runtimeRoot } from '../runtime/python-path.node.js';
+import { planSeg, type ExportSource } from './seg-request.js';
+
+export const EXPORTS_DIR = 'exports';
+
+export interface SegExportResult {
+  /** Relative to the project folder. */
+  file: string;
+  sopInstanceUid: string;
+  seriesInstanceUid: string;
+  version: number;
+  frames: number;
+  segments: number;
+  /** True when these masks had been exported already: nothing new was written. */
+  reused: boolean;
+}
+
+export interface SegExportDeps {
+  projectDir: string;
+  db: Db;
+  user: string;
+  appVersion: string;
+  now: () => string;
+  /** The light DICOM environment's python (built on first use). */
+  python: () => Promise<string>;
+  /** Names of installed models, for the algorithm identification. */
+  modelNames: () => Record<string, { name: string }>;
+  signal?: AbortSignal;
+  onStage?: (stage: 'environment' | 'writing', detail: string) => void;
+}
+
+const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** The source instances of the series `imageId` belongs to, in slice order (or the one multi-frame file). */
+function sourcesFor(db: Db, projectDir: string, imageId: number): { seriesUid: string; sources: ExportSource[] } {
+  const images = new ImagesRepository(db);
+  const d = images.detail(imageId);
+  if (!d) throw new ApiError('not_found', `No image with id ${imageId}`);
+  if (d.kind !== 'dicom') throw new ApiError('bad_request', `${d.fileName} is not a DICOM image: a DICOM SEG needs DICOM sources (industrial images export as COCO + PNG)`);
+  const seriesUid = d.seriesUid ?? `image-${d.sha256}`;
+  const rows =
+    d.frames > 1 || !d.seriesUid
+      ? [{ id: d.id, frames: d.frames }]
+      : (db
+          .prepare("SELECT id, frames FROM images WHERE series_uid = ? AND kind = 'dicom' AND frames = 1 ORDER BY series_index, id")
+          .all(d.seriesUid) as { id: number; frames: number }[]);
+  const sources = rows.map((r) => {
+    const m = images.media(r.id)!;
+    const file = insideProject(projectDir, m.mediaPath);
+    if (!file) throw new ApiError('bad_request', `The stored path of image ${r.id} leads out of the project; it is not exported`, m.mediaPath);
+    return { imageId: r.id, file, frames: r.frames };
+  });
+  return { seriesUid, sources };
+}
+
+export async function exportSeg(imageId: number, deps: SegExportDeps): Promise<SegExportResult> {
+  const { db, projectDir } = deps;
+  const { seriesUid, sources } = sourcesFor(db, projectDir, imageId);
+  const rows = new MasksRepository(db).forExport(sources.map((s) => s.imageId));
+  if (rows.length === 0) throw new ApiError('bad_request', 'This series has no masks to export');
+  const masks = rows.map((r) => ({ id: r.id, imageId: r.imageId, frame: r.frame, labelId: r.labelId, rle: { size: [r.height, r.width] as [number, number], counts: countsFromBlob(r.counts) }, modelId: r.modelId, updatedAt: r.updatedAt }));
+  const exportsRepo = new ExportsRepository(db);
+  const previous = exportsRepo.latest('seg', seriesUid);
+  const folder = path.join(EXPORTS_DIR, 'seg', sha256hex(seriesUid).slice(0, 16));
+  const plan = planSeg({
+    sources,
+    masks,
+    labels: new LabelsRepository(db).list(),
+    models: deps.modelNames(),
+    sourceSeriesUid: seriesUid,
+    author: deps.user,
+    appVersion: deps.appVersion,
+    version: (previous?.version ?? 0) + 1,
+    out: (sop) => path.join(projectDir, folder, `${sop}.dcm`),
+    sha256hex,
+  });
+  const same = exportsRepo.byHash('seg', seriesUid, plan.masksHash);
+  if (same && existsSync(path.join(projectDir, same.file))) {
+    return { file: same.file, sopInstanceUid: same.sopInstanceUid, seriesInstanceUid: same.seriesInstanceUid, version: same.version, frames: same.frames, segments: same.segments, reused: true };
+  }
+  if (same) {
+    // Recorded, but its file is gone: write it again exactly as it was (same UIDs, same version).
+    plan.request.series_number = 9900 + same.version;
+    plan.request.series_description = `Delineate SEG v${same.version}${same.version > 1 ? ` (replaces v${same.version - 1})` : ''}`;
+  }
+
+  deps.onStage?.('environment', 'Preparing the DICOM environment (highdicom)');
+  const python = await deps.python();
+  if (deps.signal?.aborted) throw new ApiError('conflict', 'The export was cancelled; nothing was written');
+  deps.onStage?.('writing', `Writing a DICOM SEG of ${plan.segmentCount} segment${plan.segmentCount === 1 ? '' : 's'} on ${new Set(masks.map((m) => `${m.imageId}:${m.frame}`)).size} frames`);
+  mkdirSync(path.join(projectDir, folder), { recursive: true });
+  const requestFile = path.join(projectDir, folder, `.request-${randomUUID().slice(0, 8)}.json`);
+  writeFileSync(requestFile, JSON.stringify(plan.request));
+  let written: { file: string; sop_instance_uid: string; series_instance_uid: string; frames: number; segments: number };
+  try {
+    written = JSON.parse(await runDicomTool(python, ['write-seg', requestFile], deps.signal)) as typeof written;
+  } finally {
+    rmSync(requestFile, { force: true });
+  }
+  const file = path.relative(projectDir, written.file).split(path.sep).join('/');
+  const version = same?.version ?? (previous?.version ?? 0) + 1;
+  if (!same) {
+    db.transaction(() => {
+      const id = exportsRepo.insert({
+        kind: 'seg',
+        sourceSeriesUid: seriesUid,
+        file,
+        sopInstanceUid: written.sop_instance_uid,
+        seriesInstanceUid: written.series_instance_uid,
+        version,
+        masksHash: plan.masksHash,
+        masks: masks.map((m) => [m.id, m.updatedAt]),
+        models: plan.modelIds,
+        replaces: previous?.sopInstanceUid ?? null,
+        frames: written.frames,
+        segments: written.segments,
+        author: deps.user,
+        createdAt: deps.now(),
+      });
+      new AuditRepository(db).record({
+        at: deps.now(),
+        author: deps.user,
+        action: 'create',
+        entity: 'export',
+        entityId: id,
+        imageId,
+        detail: { kind: 'seg', file, sopInstanceUid: written.sop_instance_uid, version, masks: masks.length, models: plan.modelIds },
+      });
+    }).immediate();
+  }
+  return { file, sopInstanceUid: written.sop_instance_uid, seriesInstanceUid: written.series_instance_uid, version, frames: written.frames, segments: written.segments, reused: false };
+}
+
+/** Run `python -m delineate_dicom ...`; resolves with the last stdout line, rejects with its error sentence. */
+function runDicomTool(python: string, args: string[], signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, ['-m', 'delineate_dicom', ...args], { cwd: runtimeRoot(), env: { ...process.env, ...runtimeEnv() }, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-8000)));
+    const abort = () => child.kill('SIGKILL');
+    signal?.addEventListener('abort', abort, { once: true });
+    child.on('error', (e) => reject(new ApiError('internal', `The DICOM tool could not start (${e.message})`)));
+    child.on('close', (code) => {
+      signal?.removeEventListener('abort', abort);
+      if (signal?.aborted) return reject(new ApiError('conflict', 'The export was cancelled; nothing was written'));
+      if (code === 0) return resolve(out.trim().split('\n').at(-1) ?? '');
+      const line = err.trim().split('\n').filter((l) => l.startsWith('error: ')).at(-1);
+      reject(new ApiError('bad_request', line ? `DICOM SEG not written: ${line.slice(7)}` : `DICOM SEG not written: the DICOM tool exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
+    });
+  });
+}

@@ -1,0 +1,8 @@
+"""Delineate's DICOM output: SEG objects written with highdicom, in a light environment.
+
+Kept apart from ``delineate_runtime`` (PyTorch): annotation-only users export to their PACS
+without installing a training stack. Only the standard library, numpy, pydicom and
+highdicom are imported here.
+"""
+
+__version__ = "0.1.0"

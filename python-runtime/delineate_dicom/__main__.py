@@ -1,0 +1,39 @@
+"""``python -m delineate_dicom write-seg REQUEST.json``: one export per process.
+
+The result is the last stdout line (JSON); a failure exits 1 with ``error: <sentence>`` as
+the last stderr line, naming the file at fault, so the app can show it as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+
+from .seg import write_seg
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m delineate_dicom")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    w = sub.add_parser("write-seg", help="write a DICOM Segmentation from a JSON request")
+    w.add_argument("request")
+    a = ap.parse_args(argv)
+    try:
+        with open(a.request, encoding="utf-8") as f:
+            req = json.load(f)
+        result = write_seg(req)
+    except (OSError, ValueError) as exc:  # what the request or its files got wrong
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - anything else: the traceback, then one sentence
+        traceback.print_exc()
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+/**
+ * DICOM SEG export benchmark (issue 11): a 300-slice 512x512 CT series with masks on 40
+ * slices, exported through the services as the app does (a job: the light DICOM environment
+ * found, the sources read, highdicom writing the SEG). Also the same export again, which the
+ * content-derived UIDs turn into a lookup. C-STORE / STOW-RS throughput comes with sending.
+ *
+ *   node --import tsx tests/bench/seg.bench.ts
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encodeRle } from '../../electron/contract/rle.js';
+import { jobIsLive, type JobInfo } from '../../electron/contract/training.js';
+import { dicomLock } from '../../electron/services/dicom-export/export.service.js';
+import { createServices, type Services } from '../../electron/services/index.js';
+import { findPython } from '../../electron/services/runtime/python-path.node.js';
+import { generateBenchSeries } from '../fixtures/generate-corpus.js';
+
+async function exportJob(s: Services, imageId: number): Promise<{ job: JobInfo; ms: number }> {
+  const t0 = performance.now();
+  const { jobId } = await s['export.segStart']({ imageId });
+  for (;;) {
+    const job = await s['jobs.get']({ jobId });
+    if (!jobIsLive(job.state)) {
+      if (job.state !== 'succeeded') throw new Error(`export ${job.state}: ${job.error?.message ?? job.detail}`);
+      return { job, ms: performance.now() - t0 };
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export default async function segBench(opts: { slices?: number; size?: number; masked?: number } = {}) {
+  const slices = opts.slices ?? 300;
+  const size = opts.size ?? 512;
+  const masked = opts.masked ?? 40;
+  const root = mkdtempSync(path.join(os.tmpdir(), 'delineate-seg-bench-'));
+  const s = createServices({ user: 'bench', transport: 'browser', version: 'bench' });
+  try {
+    const tEnv = performance.now();
+    await findPython({ lock: dicomLock() }); // built once per machine; not part of an export
+    const envMs = performance.now() - tEnv;
+    generateBenchSeries(path.join(root, 'series'), slices, size);
+    await s['project.create']({ path: path.join(root, 'project') });
+    await s['images.importPaths']({ paths: [path.join(root, 'series')] });
+    const list = [...(await s['images.list']({}))].sort((a, b) => a.seriesIndex - b.seriesIndex);
+    const labelId = (await s['labels.list']({}))[0]!.id;
+    const first = Math.floor((slices - masked) / 2);
+    for (let k = 0; k < masked; k++) {
+      const r = 40 + 30 * Math.sin((Math.PI * k) / masked); // a lesion that grows and shrinks
+      const m = new Uint8Array(size * size);
+      for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) if ((x - 300) ** 2 + (y - 220) ** 2 <= r * r) m[y * size + x] = 1;
+      await s['masks.save']({ imageId: list[first + k]!.id, frame: 0, labelId, instance: 1, rle: encodeRle(m, size, size), source: 'brush' });
+    }
+    const a = await exportJob(s, list[0]!.id);
+    const b = await exportJob(s, list[0]!.id);
+    const file = path.join(root, 'project', a.job.exported!.file);
+    return {
+      series: `${slices} slices ${size}x${size} int16, masks on ${masked}`,
+      exportMs: Math.round(a.ms),
+      frames: a.job.exported!.frames,
+      segBytes: statSync(file).size,
+      unchangedReexportMs: Math.round(b.ms),
+      reexportReused: b.job.exported!.reused,
+      dicomEnvironmentLookupMs: Math.round(envMs),
+      loadAverage1m: Number(os.loadavg()[0]!.toFixed(2)),
+    };
+  } finally {
+    await s.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  console.log(JSON.stringify(await segBench(), null, 2));
+}
