@@ -8,7 +8,6 @@
  * export (rewriting its file if it went missing) rather than a second object. Changed masks
  * make version n+1, which names the version it replaces.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,7 +20,7 @@ import { LabelsRepository } from '../store/labels.repository.js';
 import { MasksRepository } from '../store/masks.repository.js';
 import type { Db } from '../store/project-database.js';
 import { insideProject } from '../project-folder.node.js';
-import { runtimeEnv, runtimeRoot } from '../runtime/python-path.node.js';
+import { runDicomTool } from './dicom-tool.node.js';
 import { planSeg, type ExportSource } from './seg-request.js';
 
 export const EXPORTS_DIR = 'exports';
@@ -116,7 +115,7 @@ export async function exportSeg(imageId: number, deps: SegExportDeps): Promise<S
   writeFileSync(requestFile, JSON.stringify(plan.request));
   let written: { file: string; sop_instance_uid: string; series_instance_uid: string; frames: number; segments: number };
   try {
-    written = JSON.parse(await runDicomTool(python, ['write-seg', requestFile], deps.signal)) as typeof written;
+    written = JSON.parse(await runDicomTool(python, 'write-seg', requestFile, 'DICOM SEG not written', deps.signal)) as typeof written;
   } finally {
     rmSync(requestFile, { force: true });
   }
@@ -152,25 +151,4 @@ export async function exportSeg(imageId: number, deps: SegExportDeps): Promise<S
     }).immediate();
   }
   return { file, sopInstanceUid: written.sop_instance_uid, seriesInstanceUid: written.series_instance_uid, version, frames: written.frames, segments: written.segments, reused: false };
-}
-
-/** Run `python -m delineate_dicom ...`; resolves with the last stdout line, rejects with its error sentence. */
-function runDicomTool(python: string, args: string[], signal?: AbortSignal): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, ['-m', 'delineate_dicom', ...args], { cwd: runtimeRoot(), env: { ...process.env, ...runtimeEnv() }, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-8000)));
-    const abort = () => child.kill('SIGKILL');
-    signal?.addEventListener('abort', abort, { once: true });
-    child.on('error', (e) => reject(new ApiError('internal', `The DICOM tool could not start (${e.message})`)));
-    child.on('close', (code) => {
-      signal?.removeEventListener('abort', abort);
-      if (signal?.aborted) return reject(new ApiError('conflict', 'The export was cancelled; nothing was written'));
-      if (code === 0) return resolve(out.trim().split('\n').at(-1) ?? '');
-      const line = err.trim().split('\n').filter((l) => l.startsWith('error: ')).at(-1);
-      reject(new ApiError('bad_request', line ? `DICOM SEG not written: ${line.slice(7)}` : `DICOM SEG not written: the DICOM tool exited with ${code}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
-    });
-  });
 }
