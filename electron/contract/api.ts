@@ -13,6 +13,7 @@
  */
 import { z } from 'zod';
 import { ImportReport } from './imports.js';
+import { pacsMethods } from './pacs.js';
 import { trainingMethods } from './training.js';
 
 export const bytes = z.instanceof(Uint8Array);
@@ -401,6 +402,7 @@ export const methods = {
   },
 
   ...trainingMethods,
+  ...pacsMethods,
 
   'audit.list': {
     params: z.object({ imageId: id.optional(), limit: z.number().int().positive().max(10_000).default(200) }).strict(),
@@ -422,8 +424,8 @@ export type SamMethodName = Extract<MethodName, `sam.${string}`>;
 export type ModelsMethodName = Extract<MethodName, `models.${string}`>;
 /** The retrain loop and its jobs (implemented by the training service). */
 export type TrainingMethodName = Extract<MethodName, `training.${string}` | `jobs.${string}`>;
-/** DICOM output (the export service). */
-export type ExportMethodName = Extract<MethodName, `export.${string}`>;
+/** DICOM output (the export service): SEG export, PACS destinations and the outbox. */
+export type ExportMethodName = Extract<MethodName, `export.${string}` | `pacs.${string}`>;
 /** Composite calls wired in the composition root (they span the project and the models). */
 export type CompositeMethodName = 'project.openSample';
 export type ProjectHandlers = Omit<Handlers, SamMethodName | ModelsMethodName | TrainingMethodName | ExportMethodName | CompositeMethodName>;

@@ -28,12 +28,16 @@ export interface CreateServicesOptions {
   trainingEnvironment?: TrainingEnvironment;
   /** What the training plan assumes the runtime trains on ('cpu' unless told). */
   trainingDevice?: string;
+  /** The app's config folder (PACS destinations); $XDG_CONFIG_HOME/delineate unless given. */
+  configDir?: string;
+  /** First retry delay of a failed PACS send (tests shorten it); 30 s unless given. */
+  outboxRetryBaseMs?: number;
   /** Who decodes frames; the process's worker pool unless given (benches compare decoders). */
   decoder?: FrameDecoder;
 }
 
 /** close() also stops the inference worker and the Python runtime child; await it where you can. */
-export type Services = Handlers & { close(): void | Promise<void> };
+export type Services = Handlers & { close(): void | Promise<void>; /** Tests: wait for the outbox pass under way. */ outboxIdle(): Promise<void> };
 
 /** The app version from the nearest package.json above this file (works from source and from out/). */
 function packageVersion(): string {
@@ -53,7 +57,7 @@ function packageVersion(): string {
 const isSamMethod = (m: MethodName): boolean => m.startsWith('sam.');
 const isModelsMethod = (m: MethodName): boolean => m.startsWith('models.');
 const isTrainingMethod = (m: MethodName): boolean => m.startsWith('training.') || m.startsWith('jobs.');
-const isExportMethod = (m: MethodName): boolean => m.startsWith('export.');
+const isExportMethod = (m: MethodName): boolean => m.startsWith('export.') || m.startsWith('pacs.');
 
 export function createServices(opts: CreateServicesOptions): Services {
   const project = new ProjectService({ ...opts, version: opts.version ?? packageVersion() });
@@ -71,6 +75,8 @@ export function createServices(opts: CreateServicesOptions): Services {
     user: opts.user,
     appVersion: opts.version ?? packageVersion(),
     modelNames: () => Object.fromEntries(models.manager().list().map((m) => [m.id, { name: m.name }])),
+    ...(opts.configDir ? { configDir: opts.configDir } : {}),
+    ...(opts.outboxRetryBaseMs !== undefined ? { outboxRetryBaseMs: opts.outboxRetryBaseMs } : {}),
   });
   const composite: Record<string, (p: unknown) => unknown> = {
     'project.openSample': (p) => openSampleProject(project, () => models.manager(), (p as { path?: string }).path),
@@ -86,8 +92,10 @@ export function createServices(opts: CreateServicesOptions): Services {
   }
   return {
     ...(handlers as Handlers),
+    outboxIdle: () => exporter.outboxIdle(),
     close: async () => {
       await training.close();
+      await exporter.close();
       models.flush();
       project.close();
       await sam!.close();

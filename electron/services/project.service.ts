@@ -125,9 +125,22 @@ export class ProjectService implements ProjectHandlers {
   }
 
   private switchTo(p: OpenProject): ProjectInfo {
+    this.closing();
     this.project?.close();
     this.project = p;
+    for (const f of this.switchListeners) f({ dir: p.dir, db: p.db });
     return p.info();
+  }
+
+  private readonly switchListeners: ((p: { dir: string; db: Db } | null) => void)[] = [];
+
+  /** Called with the project that was opened, and with null before one closes (sibling services start and stop per-project work). */
+  onSwitch(f: (p: { dir: string; db: Db } | null) => void): void {
+    this.switchListeners.push(f);
+  }
+
+  private closing(): void {
+    if (this.project) for (const f of this.switchListeners) f(null);
   }
 
   /** The open project's folder and database, for sibling services (training); null when none is open. */
@@ -137,6 +150,7 @@ export class ProjectService implements ProjectHandlers {
 
   /** Closes the open project (if any) and releases the database. */
   close(): void {
+    this.closing();
     this.project?.close();
     this.project = null;
   }

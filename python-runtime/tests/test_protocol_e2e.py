@@ -143,7 +143,9 @@ def test_train_start_under_torchrun_relays_progress_cancels_and_resumes(client, 
     assert done["state"] == "succeeded", done
     result = done["result"]
     assert result["world_size"] == 2 and result["epochs_completed"] == 2
-    assert any("resumed at epoch 1 step" in n for n in result["notes"])
+    # Resumed from the cancel's checkpoint (which epoch depends on how far the ranks got
+    # before the relayed cancel reached them: an epoch is only ~5 steps per rank here).
+    assert any(n.startswith("resumed at epoch") for n in result["notes"]), result["notes"]
     ranks = [json.loads((run_dir / "ranks" / f"rank{i}.json").read_text()) for i in (0, 1)]
     assert ranks[0]["weights"] == ranks[1]["weights"]
 

@@ -2,20 +2,23 @@
  * DICOM SEG export benchmark (issue 11): a 300-slice 512x512 CT series with masks on 40
  * slices, exported through the services as the app does (a job: the light DICOM environment
  * found, the sources read, highdicom writing the SEG). Also the same export again, which the
- * content-derived UIDs turn into a lookup. C-STORE / STOW-RS throughput comes with sending.
+ * content-derived UIDs turn into a lookup. Then C-STORE and STOW-RS throughput of the 300
+ * source slices to a local Orthanc (instances per second, one association / one request).
  *
  *   node --import tsx tests/bench/seg.bench.ts
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeRle } from '../../electron/contract/rle.js';
 import { jobIsLive, type JobInfo } from '../../electron/contract/training.js';
 import { dicomLock } from '../../electron/services/dicom-export/export.service.js';
+import { sendFiles, type PacsDestination } from '../../electron/services/dicom-export/pacs.node.js';
 import { createServices, type Services } from '../../electron/services/index.js';
 import { findPython } from '../../electron/services/runtime/python-path.node.js';
 import { generateBenchSeries } from '../fixtures/generate-corpus.js';
+import { startOrthanc } from '../fixtures/orthanc.js';
 
 async function exportJob(s: Services, imageId: number): Promise<{ job: JobInfo; ms: number }> {
   const t0 = performance.now();
@@ -55,6 +58,26 @@ export default async function segBench(opts: { slices?: number; size?: number; m
     const a = await exportJob(s, list[0]!.id);
     const b = await exportJob(s, list[0]!.id);
     const file = path.join(root, 'project', a.job.exported!.file);
+    const python = await findPython({ lock: dicomLock() });
+    const sources = readdirSync(path.join(root, 'series')).map((f) => path.join(root, 'series', f));
+    const throughput = async (kind: 'dimse' | 'dicomweb') => {
+      const orthanc = await startOrthanc();
+      try {
+        const dest: PacsDestination =
+          kind === 'dimse'
+            ? { kind, aeTitle: orthanc.aeTitle, host: '127.0.0.1', port: orthanc.dicomPort, callingAeTitle: 'BENCH' }
+            : { kind, baseUrl: `http://127.0.0.1:${orthanc.httpPort}/dicom-web`, auth: { kind: 'basic', user: orthanc.user, password: orthanc.password } };
+        const t = performance.now();
+        const r = await sendFiles(python, dest, [file, ...sources]);
+        const ms = performance.now() - t;
+        if (!r.every((x) => x.ok)) throw new Error(`${kind}: ${r.filter((x) => !x.ok).length} not stored`);
+        return { instances: r.length, ms: Math.round(ms), instancesPerSecond: Number(((r.length / ms) * 1000).toFixed(1)) };
+      } finally {
+        await orthanc.stop();
+      }
+    };
+    const cstore = await throughput('dimse');
+    const stow = await throughput('dicomweb');
     return {
       series: `${slices} slices ${size}x${size} int16, masks on ${masked}`,
       exportMs: Math.round(a.ms),
@@ -63,6 +86,9 @@ export default async function segBench(opts: { slices?: number; size?: number; m
       unchangedReexportMs: Math.round(b.ms),
       reexportReused: b.job.exported!.reused,
       dicomEnvironmentLookupMs: Math.round(envMs),
+      cStoreToOrthanc: cstore,
+      stowRsToOrthanc: stow,
+      sendNote: 'one association / one multipart request for the SEG and 300 slices of 512 KiB; Orthanc on the same 2 cores',
       loadAverage1m: Number(os.loadavg()[0]!.toFixed(2)),
     };
   } finally {

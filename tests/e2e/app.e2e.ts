@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { pagePoint, shot, startSession, text, waitRendered, within, type Session } from './harness.ts';
 import { generateCorpus, CT, ctFileName, ctStored } from '../fixtures/generate-corpus.ts';
+import { startOrthanc } from '../fixtures/orthanc.ts';
 import { createHttpApi } from '../../renderer/src/transport/http-client.ts';
 import type { DelineateApi } from '../../electron/contract/api.ts';
 
@@ -197,6 +198,28 @@ test('create, import, view, annotate, undo/redo, autosave, reload', { timeout: 1
     assert.equal(exported.state, 'succeeded');
     assert.match(exported.exported!.file, /^exports\/seg\/[0-9a-f]{16}\/2\.25\.\d+\.dcm$/);
     await shot(page, '06b-seg-exported');
+
+    // ---- Send to PACS: a real Orthanc; add it, test it, send the series, see it sent
+    const orthanc = await startOrthanc();
+    try {
+      await page.getByTestId('pacs').getByRole('button', { name: /PACS/ }).click();
+      await page.getByTestId('pacs-add').click();
+      await page.getByTestId('pacs-name').fill('Test Orthanc');
+      await page.getByTestId('pacs-ae').fill(orthanc.aeTitle);
+      await page.getByTestId('pacs-port').fill(String(orthanc.dicomPort));
+      await page.getByTestId('pacs-save').click();
+      await page.getByTestId('pacs-destination').waitFor();
+      await page.getByTestId('pacs-test').click();
+      await within(30_000, 'connection tested', async () => (await text(page, 'pacs-test-result').catch(() => '')).startsWith('✓ C-ECHO'));
+      await page.getByTestId('pacs-send').click();
+      await within(60_000, 'sent', async () => (await page.getByTestId('pacs-outbox-item').first().getAttribute('data-state').catch(() => null)) === 'sent');
+      const there = await orthanc.rest<{ MainDicomTags: { SOPInstanceUID: string } }[]>('/instances?expand');
+      assert.ok(there.some((i) => i.MainDicomTags.SOPInstanceUID === exported.exported!.sopInstanceUid), 'Orthanc has the SEG');
+      await page.getByTestId('pacs').scrollIntoViewIfNeeded();
+      await shot(page, '06c-sent-to-pacs');
+    } finally {
+      await orthanc.stop();
+    }
 
     // ---- zoom and pan keep the overlay aligned with the image
     const fitZoom = await text(page, 'zoom-text');

@@ -5,7 +5,8 @@
  *
  * Runtime: Node (test only).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -28,6 +29,8 @@ export interface Session {
 
 export async function startSession(opts: { viewport?: { width: number; height: number } } = {}): Promise<Session> {
   if (!(await buildRenderer(ROOT))) throw new Error('Renderer build failed (see the vite output above)');
+  // App settings (PACS destinations) of a test run stay out of the user's config folder.
+  process.env.DELINEATE_CONFIG_DIR ??= mkdtempSync(path.join(os.tmpdir(), 'e2e-config-'));
   const app = await startBrowserApp({ user: 'e2e' });
   let browser: Browser | null = null;
   try {

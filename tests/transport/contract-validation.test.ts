@@ -30,8 +30,9 @@ test('extra keys are refused (strict params)', () => {
   for (const m of methodNames) {
     // every method must refuse an unknown key: a loose schema would let junk through to services
     // (zod reports every issue at once, so the key is named even when required fields are missing)
-    // (`kind` picks a branch of discriminated unions such as models.import)
-    assert.throws(() => parseRequest(m, { imageId: 1, frame: 0, path: '/p', kind: 'bundle', unexpectedKey: 1 }), badRequest(/Unrecognized key.*unexpectedKey/), m);
+    // (`kind` picks a branch of discriminated unions such as models.import and pacs.saveDestination)
+    const kind = m === 'pacs.saveDestination' ? 'dimse' : 'bundle';
+    assert.throws(() => parseRequest(m, { imageId: 1, frame: 0, path: '/p', kind, unexpectedKey: 1 }), badRequest(/Unrecognized key.*unexpectedKey/), m);
   }
 });
 

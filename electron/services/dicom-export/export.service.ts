@@ -11,8 +11,15 @@ import path from 'node:path';
 import { ApiError, type ExportHandlers } from '../../contract/api.js';
 import { JobsRepository } from '../jobs/jobs.repository.js';
 import type { ProjectService } from '../project.service.js';
-import { findPython, runtimeRoot } from '../runtime/python-path.node.js';
-import { exportSeg } from './seg-export.node.js';
+import { findPython, runtimeRoot, type PythonEnvProgress } from '../runtime/python-path.node.js';
+import { DestinationsStore, defaultConfigDir } from '../settings/destinations-store.node.js';
+import { ExportsRepository } from '../store/exports.repository.js';
+import { ImagesRepository } from '../store/images.repository.js';
+import { OutboxRepository } from '../store/outbox.repository.js';
+import type { Db } from '../store/project-database.js';
+import { OutboxSender } from './outbox-sender.node.js';
+import { testConnection } from './pacs.node.js';
+import { exportSeg, type SegExportDeps } from './seg-export.node.js';
 
 /** The light DICOM environment's lock file. */
 export const dicomLock = (): string => path.join(runtimeRoot(), 'dicom-requirements.lock');
@@ -21,17 +28,134 @@ export interface ExportServiceOptions {
   user: string;
   appVersion: string;
   modelNames: () => Record<string, { name: string }>;
+  /** The app's config folder (PACS destinations); defaultConfigDir() unless given (tests). */
+  configDir?: string;
+  /** First retry delay of a failed send (tests shorten it). */
+  outboxRetryBaseMs?: number;
 }
 
 export class ExportService implements ExportHandlers {
+  private readonly destinations: DestinationsStore;
+  /** The open project's outbox sender: started when a project opens, stopped when it closes. */
+  private sender: OutboxSender | null = null;
+
   constructor(
     private readonly project: ProjectService,
     private readonly opts: ExportServiceOptions,
-  ) {}
+  ) {
+    this.destinations = new DestinationsStore(opts.configDir ?? defaultConfigDir());
+    project.onSwitch((p) => {
+      void this.sender?.stop();
+      this.sender = null;
+      if (!p) return;
+      this.sender = new OutboxSender({
+        projectDir: p.dir,
+        db: p.db,
+        python: () => this.python(),
+        destination: (id) => this.destinations.connection(id),
+        ...(opts.outboxRetryBaseMs !== undefined ? { retryBaseMs: opts.outboxRetryBaseMs } : {}),
+        log: (m) => console.warn(`[delineate] ${m}`),
+      });
+      this.sender.start();
+    });
+  }
+
+  private python(signal?: AbortSignal, onProgress?: (p: PythonEnvProgress) => void): Promise<string> {
+    return findPython({ lock: dicomLock(), ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) });
+  }
+
+  private open(): { dir: string; db: Db } {
+    const p = this.project.openProject();
+    if (!p) throw new ApiError('no_project', 'Open or create a project first');
+    return p;
+  }
+
+  private exportDeps(open: { dir: string; db: Db }, signal?: AbortSignal): SegExportDeps {
+    return {
+      projectDir: open.dir,
+      db: open.db,
+      user: this.opts.user,
+      appVersion: this.opts.appVersion,
+      now: () => new Date().toISOString(),
+      ...(signal ? { signal } : {}),
+      modelNames: () => {
+        try {
+          return this.opts.modelNames();
+        } catch {
+          return {};
+        }
+      },
+      python: () => this.python(signal),
+    };
+  }
+
+  // ------------------------------------------------------------------ PACS
+
+  'pacs.destinations': ExportHandlers['pacs.destinations'] = () => this.destinations.list();
+
+  'pacs.saveDestination': ExportHandlers['pacs.saveDestination'] = (p) => this.destinations.save(p);
+
+  'pacs.deleteDestination': ExportHandlers['pacs.deleteDestination'] = ({ id }) => {
+    this.destinations.delete(id);
+    return null;
+  };
+
+  'pacs.test': ExportHandlers['pacs.test'] = async ({ id }) => {
+    const c = this.destinations.connection(id);
+    if (!c) throw new ApiError('not_found', `No PACS destination ${id}`);
+    try {
+      return { ok: true, detail: await testConnection(await this.python(), c.destination) };
+    } catch (e) {
+      return { ok: false, detail: (e as Error).message.replace(/^Connection test failed: /, '') };
+    }
+  };
+
+  'pacs.sendSeries': ExportHandlers['pacs.sendSeries'] = async ({ imageId, destinationId }) => {
+    const c = this.destinations.connection(destinationId);
+    if (!c) throw new ApiError('not_found', `No PACS destination ${destinationId}`);
+    const open = this.open();
+    const seg = await exportSeg(imageId, this.exportDeps(open));
+    const record = new ExportsRepository(open.db).byHash('seg', seg.sourceSeriesUid, seg.masksHash);
+    const series = new ImagesRepository(open.db).detail(imageId)?.seriesDescription;
+    const item = new OutboxRepository(open.db).enqueue({
+      destinationId,
+      destinationName: c.name,
+      exportId: record?.id ?? null,
+      file: seg.file,
+      sopInstanceUid: seg.sopInstanceUid,
+      description: `SEG v${seg.version}${series ? ` of ${series}` : ''}`,
+      now: new Date().toISOString(),
+    });
+    this.sender?.kick();
+    return item;
+  };
+
+  'pacs.outbox': ExportHandlers['pacs.outbox'] = () => new OutboxRepository(this.open().db).list();
+
+  'pacs.retry': ExportHandlers['pacs.retry'] = ({ itemId }) => {
+    const repo = new OutboxRepository(this.open().db);
+    const it = repo.get(itemId);
+    if (!it) throw new ApiError('not_found', `No outbox item ${itemId}`);
+    if (it.state === 'failed') repo.setState(itemId, 'queued');
+    this.sender?.kick();
+    return repo.get(itemId)!;
+  };
+
+  /** Stop the outbox sender (app closing); what was being sent is queued again on the next start. */
+  async close(): Promise<void> {
+    await this.sender?.stop();
+    this.sender = null;
+  }
+
+  /** Wait for the outbox pass under way (tests). */
+  async outboxIdle(): Promise<void> {
+    await this.sender?.idle();
+  }
+
+  // ------------------------------------------------------------------ export
 
   'export.segStart': ExportHandlers['export.segStart'] = ({ imageId }) => {
-    const open = this.project.openProject();
-    if (!open) throw new ApiError('no_project', 'Open or create a project first');
+    const open = this.open();
     const now = () => new Date().toISOString();
     const jobs = new JobsRepository(open.db, now);
     const jobId = `export-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
@@ -41,28 +165,14 @@ export class ExportService implements ExportHandlers {
       if (open.db.open) jobs.update(jobId, f);
     };
     void exportSeg(imageId, {
-      projectDir: open.dir,
-      db: open.db,
-      user: this.opts.user,
-      appVersion: this.opts.appVersion,
-      now,
-      signal: controller.signal,
-      modelNames: () => {
-        try {
-          return this.opts.modelNames();
-        } catch {
-          return {};
-        }
-      },
+      ...this.exportDeps(open, controller.signal),
       python: () =>
-        findPython({
-          lock: dicomLock(),
-          signal: controller.signal,
-          onProgress: (g) => write({ stage: 'environment', detail: `Preparing the DICOM environment: ${g.message}`, progress: { step: g.step, steps: g.steps, epoch: null, epochs: null, etaS: null } }),
-        }),
+        this.python(controller.signal, (g) => write({ stage: 'environment', detail: `Preparing the DICOM environment: ${g.message}`, progress: { step: g.step, steps: g.steps, epoch: null, epochs: null, etaS: null } })),
       onStage: (stage, detail) => write({ stage: stage === 'environment' ? 'environment' : 'exporting', detail }),
     })
-      .then((r) => write({ state: 'succeeded', stage: 'done', detail: r.reused ? `Already exported as version ${r.version}: ${r.file}` : `Wrote ${r.file} (version ${r.version}, ${r.frames} frames, ${r.segments} segments)`, exported: r, error: null }))
+      .then(({ sourceSeriesUid: _s, masksHash: _h, ...r }) =>
+        write({ state: 'succeeded', stage: 'done', detail: r.reused ? `Already exported as version ${r.version}: ${r.file}` : `Wrote ${r.file} (version ${r.version}, ${r.frames} frames, ${r.segments} segments)`, exported: r, error: null }),
+      )
       .catch((e: unknown) => {
         if (controller.signal.aborted) return write({ state: 'cancelled', stage: 'done', detail: 'The export was cancelled; nothing was written', error: null });
         const err = e instanceof ApiError ? e : new ApiError('internal', e instanceof Error ? e.message : String(e));

@@ -35,6 +35,9 @@ export interface SegExportResult {
   segments: number;
   /** True when these masks had been exported already: nothing new was written. */
   reused: boolean;
+  /** What identifies the export in the exports table. */
+  sourceSeriesUid: string;
+  masksHash: string;
 }
 
 export interface SegExportDeps {
@@ -98,7 +101,7 @@ export async function exportSeg(imageId: number, deps: SegExportDeps): Promise<S
   });
   const same = exportsRepo.byHash('seg', seriesUid, plan.masksHash);
   if (same && existsSync(path.join(projectDir, same.file))) {
-    return { file: same.file, sopInstanceUid: same.sopInstanceUid, seriesInstanceUid: same.seriesInstanceUid, version: same.version, frames: same.frames, segments: same.segments, reused: true };
+    return { file: same.file, sopInstanceUid: same.sopInstanceUid, seriesInstanceUid: same.seriesInstanceUid, version: same.version, frames: same.frames, segments: same.segments, reused: true, sourceSeriesUid: seriesUid, masksHash: plan.masksHash };
   }
   if (same) {
     // Recorded, but its file is gone: write it again exactly as it was (same UIDs, same version).
@@ -150,5 +153,5 @@ export async function exportSeg(imageId: number, deps: SegExportDeps): Promise<S
       });
     }).immediate();
   }
-  return { file, sopInstanceUid: written.sop_instance_uid, seriesInstanceUid: written.series_instance_uid, version, frames: written.frames, segments: written.segments, reused: false };
+  return { file, sopInstanceUid: written.sop_instance_uid, seriesInstanceUid: written.series_instance_uid, version, frames: written.frames, segments: written.segments, reused: false, sourceSeriesUid: seriesUid, masksHash: plan.masksHash };
 }

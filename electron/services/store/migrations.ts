@@ -161,6 +161,31 @@ CREATE TABLE exports (
 CREATE INDEX exports_series ON exports (kind, source_series_uid, version);
 `,
   },
+  {
+    version: 4,
+    name: 'PACS outbox',
+    sql: `
+-- What is to be sent to which PACS, and how it went. One row per object and destination:
+-- sending the same object again re-queues that row, so a PACS never gets a duplicate from us.
+CREATE TABLE outbox (
+  id               INTEGER PRIMARY KEY,
+  destination_id   TEXT    NOT NULL,
+  destination_name TEXT    NOT NULL,
+  export_id        INTEGER REFERENCES exports (id),
+  file             TEXT    NOT NULL,             -- relative to the project folder
+  sop_instance_uid TEXT    NOT NULL,
+  description      TEXT    NOT NULL,
+  state            TEXT    NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  last_error       TEXT,
+  next_attempt_at  TEXT,                         -- ISO time a failed item is tried again; NULL: not again
+  created_at       TEXT    NOT NULL,
+  sent_at          TEXT,
+  UNIQUE (destination_id, sop_instance_uid)
+) STRICT;
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;
