@@ -17,6 +17,7 @@ import { APP_HOST, APP_ORIGIN, APP_SCHEME } from './ipc/ipc-envelope.js';
 import { registerIpc } from './ipc/register.js';
 import { buildMenu } from './menu.js';
 import { createServices } from './services/index.js';
+import { utilityProcessStarter } from './utility-process.js';
 import { BLOCKED_REQUEST_URLS, navigationAllowed, secureWebPreferences, windowOpenDecision } from './window-policy.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // out/electron
@@ -132,7 +133,7 @@ app.on('will-quit', () => {
 app
   .whenReady()
   .then(async () => {
-    services = await createServices({ user: os.userInfo().username, transport: 'electron' });
+    services = await createServices({ user: os.userInfo().username, transport: 'electron', startProcess: utilityProcessStarter });
     hardenSession();
     serveRenderer();
     registerIpc(ipcMain, createDispatch(services), (event) => BrowserWindow.fromWebContents(event.sender));

@@ -12,6 +12,7 @@ import { ModelsService } from './models/models.service.js';
 import { ExportService } from './dicom-export/export.service.js';
 import { RuntimeLauncher } from './runtime/runtime-launcher.node.js';
 import type { FrameDecoder } from './imaging/frame-job.js';
+import type { ProcessStarter } from './worker-thread.node.js';
 import { ProjectService } from './project.service.js';
 import { openSampleProject } from './sample-project.node.js';
 import { pythonTrainingEnvironment } from './training/environment.node.js';
@@ -32,6 +33,8 @@ export interface CreateServicesOptions {
   configDir?: string;
   /** First retry delay of a failed PACS send (tests shorten it); 30 s unless given. */
   outboxRetryBaseMs?: number;
+  /** How worker processes (the SAM encoder) start: Electron passes one built on utilityProcess, since fork needs the runAsNode fuse. */
+  startProcess?: ProcessStarter;
   /** Who decodes frames; the process's worker pool unless given (benches compare decoders). */
   decoder?: FrameDecoder;
 }
@@ -65,7 +68,7 @@ export function createServices(opts: CreateServicesOptions): Services {
   const runtime = new RuntimeLauncher();
   let sam: SamService | null = null;
   const models = new ModelsService(project, runtime, { user: opts.user, beforeDelete: (id) => sam?.release(id) ?? Promise.resolve() });
-  sam = new SamService(project, () => models.manager());
+  sam = new SamService(project, () => models.manager(), opts.startProcess ? { startProcess: opts.startProcess } : {});
   const training = new TrainingService(project, () => models.manager(), opts.trainingEnvironment ?? pythonTrainingEnvironment(), {
     user: opts.user,
     sam,

@@ -20,6 +20,47 @@ export function startModuleWorker(jsUrl: URL, workerData: unknown): Worker {
   return new Worker(boot, { eval: true, workerData });
 }
 
+/** A worker process as the services use it, whoever started it (Node's fork, Electron's utilityProcess). */
+export interface WorkerProcess {
+  readonly pid: number | undefined;
+  send(message: unknown): void;
+  onMessage(f: (message: unknown) => void): void;
+  /** Called once when it ends, however it ends. */
+  onExit(f: (why: string) => void): void;
+  /** Kill it now; resolves once it has exited. */
+  kill(): Promise<void>;
+}
+
+/** Starts `jsUrl` as a process with `data` as its argv[2] (JSON). */
+export type ProcessStarter = (jsUrl: URL, data: unknown) => WorkerProcess;
+
+/**
+ * The default starter: Node's child_process.fork. Inside a packaged Electron app fork needs
+ * the runAsNode fuse, which is off there; main.ts passes a starter built on utilityProcess.
+ */
+export const forkStarter: ProcessStarter = (jsUrl, data) => {
+  const child = startModuleProcess(jsUrl, data);
+  return {
+    pid: child.pid,
+    send: (m) => void child.send(m as object),
+    onMessage: (f) => void child.on('message', f),
+    onExit: (f) => {
+      let done = false;
+      const once = (why: string) => {
+        if (!done) (done = true), f(why);
+      };
+      child.on('error', (e) => once(e.message));
+      child.on('exit', (code, signal) => once(`exit ${signal ?? code}`));
+    },
+    kill: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
+};
+
 /**
  * The same module as a child process (IPC with structured clone, so typed arrays travel as
  * they are). For work that must be stoppable mid-run: killing a process is safe, while

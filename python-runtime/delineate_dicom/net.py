@@ -125,6 +125,18 @@ def store_dimse(d: dict[str, Any], files: list[str]) -> dict[str, Any]:
     return {"results": results}
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not something to follow: urllib would turn the POST into a GET
+    (whose 200 would read as "stored") and carry the Authorization header to wherever it
+    points. The user fixes the URL instead."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
 def _http(d: dict[str, Any], method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     h = dict(headers or {})
     auth = d.get("auth") or {"kind": "none"}
@@ -134,11 +146,16 @@ def _http(d: dict[str, Any], method: str, url: str, body: bytes | None = None, h
         h["Authorization"] = f"Bearer {auth['token']}"
     req = urllib.request.Request(url, data=body, method=method, headers=h)
     try:
-        with urllib.request.urlopen(req, timeout=float(d.get("timeout_s") or 30)) as r:  # noqa: S310 - the user's own PACS URL
+        with _opener.open(req, timeout=float(d.get("timeout_s") or 30)) as r:  # noqa: S310 - the user's own PACS URL
             return r.status, r.read()
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403):
             raise ValueError(f"{d['base_url']} refused the credentials (HTTP {exc.code})") from exc
+        if 300 <= exc.code < 400:
+            raise ValueError(
+                f"{d['base_url']} redirects (HTTP {exc.code}) to {exc.headers.get('Location', 'elsewhere')}: "
+                "put that address in the destination"
+            ) from exc
         return exc.code, exc.read()
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -171,17 +188,35 @@ def store_dicomweb(d: dict[str, Any], files: list[str]) -> dict[str, Any]:
         {"Content-Type": f'multipart/related; type="application/dicom"; boundary={boundary}', "Accept": "application/dicom+json"},
     )
     failed = _stow_failures(answer)
+    stored = _stow_stored(answer)
     results = []
     for f, uid in zip(files, uids, strict=True):
-        ok = status in (200, 202) and uid not in failed
+        # Stored only when the response says so (ReferencedSOPSequence): a 200 from something
+        # that is not a STOW-RS service (a login page, a proxy) must not read as delivered.
+        ok = status in (200, 202) and uid in stored and uid not in failed
         results.append({
             "file": f,
             "sop_instance_uid": uid,
             "ok": ok,
             "status": status,
-            "error": None if ok else f"{base} did not store {Path(f).name} (HTTP {status}{', ' + failed[uid] if uid in failed else ''})",
+            "error": None if ok else (
+                f"{base} did not store {Path(f).name} (HTTP {status}"
+                + (f", {failed[uid]})" if uid in failed else ", not listed as stored in the response)")
+            ),
         })
     return {"results": results}
+
+
+def _stow_stored(answer: bytes) -> set[str]:
+    """SOP Instance UIDs in the STOW-RS response's ReferencedSOPSequence (00081199)."""
+    try:
+        doc = json.loads(answer or b"{}")
+    except ValueError:
+        return set()
+    if not isinstance(doc, dict):
+        return set()
+    items = (doc.get("00081199") or {}).get("Value", [])
+    return {str(v) for i in items if isinstance(i, dict) for v in ((i.get("00081155") or {}).get("Value") or [])[:1]}
 
 
 def _stow_failures(answer: bytes) -> dict[str, str]:

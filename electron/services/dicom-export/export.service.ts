@@ -51,7 +51,7 @@ export class ExportService implements ExportHandlers {
       this.sender = new OutboxSender({
         projectDir: p.dir,
         db: p.db,
-        python: () => this.python(),
+        python: (signal) => this.python(signal),
         destination: (id) => this.destinations.connection(id),
         ...(opts.outboxRetryBaseMs !== undefined ? { retryBaseMs: opts.outboxRetryBaseMs } : {}),
         log: (m) => console.warn(`[delineate] ${m}`),

@@ -16,7 +16,7 @@ import { sendFiles, type PacsDestination } from './pacs.node.js';
 export interface OutboxSenderDeps {
   projectDir: string;
   db: Db;
-  python: () => Promise<string>;
+  python: (signal: AbortSignal) => Promise<string>;
   /** The destination by id, with its secrets; null when it was removed from the settings. */
   destination: (id: string) => { name: string; destination: PacsDestination } | null;
   /** First retry delay; doubled per attempt up to `maxRetryMs`. */
@@ -88,12 +88,26 @@ export class OutboxSender {
     if (!this.deps.db.open) return;
     const due = this.repo.due(new Date().toISOString());
     if (due.length === 0) return;
-    const python = await this.deps.python();
+    let python: string;
+    try {
+      python = await this.deps.python(this.controller.signal);
+    } catch (e) {
+      if (this.stopped) return;
+      // No DICOM environment (offline, no Python): each item says so and is tried again.
+      for (const it of due) this.fail(it.id, it.attempts, `The DICOM environment is not available: ${(e as Error).message}`);
+      return;
+    }
     const byDestination = new Map<string, typeof due>();
     for (const it of due) byDestination.set(it.destinationId, [...(byDestination.get(it.destinationId) ?? []), it]);
     for (const [destinationId, items] of byDestination) {
       if (this.stopped) return;
-      const dest = this.deps.destination(destinationId);
+      let dest: ReturnType<OutboxSenderDeps['destination']>;
+      try {
+        dest = this.deps.destination(destinationId);
+      } catch (e) {
+        for (const it of items) this.fail(it.id, it.attempts, (e as Error).message); // a damaged settings file: said, and tried again
+        continue;
+      }
       if (!dest) {
         for (const it of items) this.repo.setState(it.id, 'failed', { error: `The destination "${it.destinationName}" was removed from the settings; add it again and press Retry`, attempt: true });
         continue;

@@ -62,7 +62,9 @@ function sourcesFor(db: Db, projectDir: string, imageId: number): { seriesUid: s
   const d = images.detail(imageId);
   if (!d) throw new ApiError('not_found', `No image with id ${imageId}`);
   if (d.kind !== 'dicom') throw new ApiError('bad_request', `${d.fileName} is not a DICOM image: a DICOM SEG needs DICOM sources (industrial images export as COCO + PNG)`);
-  const seriesUid = d.seriesUid ?? `image-${d.sha256}`;
+  // What an export's versions follow: the series, or the one multi-frame instance exported
+  // (two enhanced MR files of one series are two objects with histories of their own).
+  const seriesUid = d.seriesUid ? (d.frames > 1 ? `${d.seriesUid}|${d.sha256}` : d.seriesUid) : `image-${d.sha256}`;
   const rows =
     d.frames > 1 || !d.seriesUid
       ? [{ id: d.id, frames: d.frames }]
@@ -78,7 +80,23 @@ function sourcesFor(db: Db, projectDir: string, imageId: number): { seriesUid: s
   return { seriesUid, sources };
 }
 
+/** Exports under way, by project and series: a second export of the same series waits for the first. */
+const running = new Map<string, Promise<unknown>>();
+
 export async function exportSeg(imageId: number, deps: SegExportDeps): Promise<SegExportResult> {
+  const { seriesUid } = sourcesFor(deps.db, deps.projectDir, imageId);
+  const key = `${deps.projectDir}\0${seriesUid}`;
+  const before = running.get(key) ?? Promise.resolve();
+  const mine = before.catch(() => undefined).then(() => exportSegNow(imageId, deps));
+  running.set(key, mine);
+  try {
+    return await mine;
+  } finally {
+    if (running.get(key) === mine) running.delete(key);
+  }
+}
+
+async function exportSegNow(imageId: number, deps: SegExportDeps): Promise<SegExportResult> {
   const { db, projectDir } = deps;
   const { seriesUid, sources } = sourcesFor(db, projectDir, imageId);
   const rows = new MasksRepository(db).forExport(sources.map((s) => s.imageId));

@@ -5,10 +5,9 @@
  * A worker that dies (out of memory, a native crash) rejects what was pending and is
  * restarted on the next call.
  */
-import type { ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import { startModuleProcess, startModuleWorker } from '../worker-thread.node.js';
+import { forkStarter, startModuleWorker, type ProcessStarter } from '../worker-thread.node.js';
 import type { DecodeRequest, DecodeResult, EmbedResult, Embedding, ModelFiles } from './sam-engine.node.js';
 import type { ProviderChoice } from './execution-providers.js';
 import { defaultThreads } from './sam-threads.js';
@@ -52,6 +51,7 @@ class WorkerSlot {
   constructor(
     private readonly threads: number | undefined,
     private readonly kind: 'thread' | 'process',
+    private readonly startProcess: ProcessStarter = forkStarter,
   ) {}
 
   get busy(): boolean {
@@ -76,7 +76,7 @@ class WorkerSlot {
       this.pending.clear();
     };
     if (this.kind === 'process') {
-      const child: ChildProcess = startModuleProcess(url, { threads: this.threads });
+      const child = this.startProcess(url, { threads: this.threads });
       // Below the app's own priority: on a machine with few cores a click (decoder thread, in
       // this process) and the UI come first; the encoder takes whatever CPU is left over.
       try {
@@ -84,18 +84,9 @@ class WorkerSlot {
       } catch {
         /* not allowed here (some sandboxes): it runs at normal priority */
       }
-      child.on('message', (r) => onReply(r as WorkerReply));
-      child.on('error', fail);
-      child.on('exit', (code, signal) => fail(new Error(`exit ${signal ?? code}`)));
-      endpoint = {
-        post: (msg) => void child.send(msg),
-        stop: () =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill('SIGKILL');
-          }),
-      };
+      child.onMessage((r) => onReply(r as WorkerReply));
+      child.onExit((why) => fail(new Error(why)));
+      endpoint = { post: (msg) => child.send(msg), stop: () => child.kill() };
     } else {
       const w: Worker = startModuleWorker(url, { threads: this.threads });
       w.on('message', onReply);
@@ -152,10 +143,10 @@ export class SamRunner {
   /** How many background embeds were stopped for a foreground one (sam.status, tests). */
   preempted = 0;
 
-  constructor(threads?: number) {
+  constructor(threads?: number, startProcess: ProcessStarter = forkStarter) {
     const all = threads ?? defaultThreads();
     // The encoder runs in a process so that stale work can be stopped mid-run (see WorkerSlot).
-    this.encoder = new WorkerSlot(all, 'process');
+    this.encoder = new WorkerSlot(all, 'process', startProcess);
     // The decoder is small (about 1 GMAC): one or two threads, leaving the rest to the encoder.
     this.decoder = new WorkerSlot(Math.max(1, Math.floor(all / 2)), 'thread');
   }
@@ -178,14 +169,21 @@ export class SamRunner {
         await this.encoder.interrupt(new SamWorkerError('stopped: the slice on screen comes first', 'preempted'));
       }
     }
-    this.embedsInFlight.set(embeddingKey, { background });
+    const entry = { background };
+    this.embedsInFlight.set(embeddingKey, entry);
     try {
       const r = await this.encoder.send({ op: 'embed', files, image, embeddingKey });
       const { provider, ...embedding } = r.value as EmbedResult;
       return { embedding, ms: r.ms, provider };
     } finally {
-      if (this.embedsInFlight.get(embeddingKey)?.background === background) this.embedsInFlight.delete(embeddingKey);
+      if (this.embedsInFlight.get(embeddingKey) === entry) this.embedsInFlight.delete(embeddingKey);
     }
+  }
+
+  /** Someone on screen now waits for this embed, started in the background: it is not stale any more. */
+  promote(embeddingKey: string): void {
+    const e = this.embedsInFlight.get(embeddingKey);
+    if (e) e.background = false;
   }
 
   /**

@@ -8,15 +8,26 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { SamEngine, type Embedding } from './sam-engine.node.js';
 import type { WorkerReply, WorkerRequest } from './sam-worker-protocol.js';
 
-/** Where requests come from and replies go: the parent thread, or the parent process over IPC. */
-const channel = parentPort
-  ? { data: workerData as unknown, on: (f: (m: WorkerRequest) => void) => parentPort!.on('message', f), post: (m: WorkerReply, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer) }
-  : {
-      data: JSON.parse(process.argv[2] ?? 'null') as unknown,
-      on: (f: (m: WorkerRequest) => void) => process.on('message', (m) => f(m as WorkerRequest)),
-      post: (m: WorkerReply) => void process.send!(m),
-    };
-if (!parentPort) process.on('disconnect', () => process.exit(0)); // the app went away
+/**
+ * Where requests come from and replies go: the parent thread (worker_threads), Electron's
+ * utility process port, or the parent process over Node's IPC (fork).
+ */
+interface Channel {
+  data: unknown;
+  on(f: (m: WorkerRequest) => void): void;
+  post(m: WorkerReply, transfer?: ArrayBuffer[]): void;
+}
+const utilityPort = (process as unknown as { parentPort?: { on(e: 'message', f: (ev: { data: unknown }) => void): void; postMessage(m: unknown): void } }).parentPort;
+const channel: Channel = parentPort
+  ? { data: workerData as unknown, on: (f) => parentPort!.on('message', f), post: (m, transfer = []) => parentPort!.postMessage(m, transfer) }
+  : utilityPort
+    ? { data: JSON.parse(process.argv[2] ?? 'null') as unknown, on: (f) => utilityPort.on('message', (ev) => f(ev.data as WorkerRequest)), post: (m) => utilityPort.postMessage(m) }
+    : {
+        data: JSON.parse(process.argv[2] ?? 'null') as unknown,
+        on: (f) => process.on('message', (m) => f(m as WorkerRequest)),
+        post: (m) => void process.send!(m),
+      };
+if (!parentPort && !utilityPort) process.on('disconnect', () => process.exit(0)); // the app went away
 
 const engine = new SamEngine((channel.data as { threads?: number } | null)?.threads);
 const KEEP = 4;

@@ -16,6 +16,7 @@ import type { InstalledModel, ModelManager } from '../models/model-manager.node.
 import type { DecoderKind, Embedding, ModelFiles } from './sam-engine.node.js';
 import { upsampleMask } from './mask-upsample.js';
 import { SamRunner } from './sam-runner.node.js';
+import type { ProcessStarter } from '../worker-thread.node.js';
 import { renderForSam, samplesOf, samWindowFor, type DisplayWindow } from './sam-window.js';
 
 export const NO_MODEL_MESSAGE =
@@ -31,6 +32,8 @@ export interface SamServiceOptions {
   threads?: number;
   /** Where cache repairs and failed cache writes are reported (default: console.warn). */
   log?: (message: string) => void;
+  /** How the encoder's process is started (Electron passes utilityProcess; Node's fork otherwise). */
+  startProcess?: ProcessStarter;
 }
 
 type Target = { imageId: number; frame: number; window: DisplayWindow | null };
@@ -75,7 +78,7 @@ export class SamService implements SamHandlers {
     private readonly models: () => ModelManager,
     private readonly opts: SamServiceOptions = {},
   ) {
-    this.runner = new SamRunner(opts.threads);
+    this.runner = new SamRunner(opts.threads, opts.startProcess);
   }
 
   private projectPath(): string {
@@ -131,6 +134,8 @@ export class SamService implements SamHandlers {
       if (!p) {
         p = this.compute(files, d, t, key, background).finally(() => this.inflight.delete(key));
         this.inflight.set(key, p);
+      } else if (!background) {
+        this.runner.promote(key); // joined by a foreground caller: no longer stale work
       }
       return p;
     };

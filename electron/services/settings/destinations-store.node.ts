@@ -13,7 +13,7 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { ApiError } from '../../contract/api.js';
-import type { Destination, DestinationInput } from '../../contract/pacs.js';
+import { DestinationInput, type Destination } from '../../contract/pacs.js';
 import type { PacsDestination } from '../dicom-export/pacs.node.js';
 
 type Stored = DestinationInput & { id: string };
@@ -32,13 +32,31 @@ export class DestinationsStore {
     return path.join(this.dir, DESTINATIONS_FILE);
   }
 
+  /**
+   * Every stored destination, each checked against the schema. Only a missing file is an
+   * empty list: an unreadable or damaged one is an error, so a save never writes over
+   * destinations it could not read.
+   */
   private all(): Stored[] {
+    let text: string;
     try {
-      const v = JSON.parse(readFileSync(this.file(), 'utf8')) as unknown;
-      return Array.isArray(v) ? (v as Stored[]) : [];
-    } catch {
-      return [];
+      text = readFileSync(this.file(), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new ApiError('io', `The PACS destinations cannot be read (${(e as Error).message})`, this.file());
     }
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch (e) {
+      throw new ApiError('io', `The PACS destinations file is damaged (${(e as Error).message}); fix or remove it`, this.file());
+    }
+    if (!Array.isArray(v)) throw new ApiError('io', 'The PACS destinations file is damaged (not a list); fix or remove it', this.file());
+    return v.map((x, i) => {
+      const r = DestinationInput.safeParse(x);
+      if (!r.success || !r.data.id) throw new ApiError('io', `The PACS destinations file is damaged (entry ${i + 1}: ${r.success ? 'no id' : r.error.issues[0]?.message}); fix or remove it`, this.file());
+      return r.data as Stored;
+    });
   }
 
   private write(list: Stored[]): void {

@@ -143,7 +143,7 @@ CREATE INDEX jobs_created ON jobs (created_at);
 CREATE TABLE exports (
   id                  INTEGER PRIMARY KEY,
   kind                TEXT    NOT NULL CHECK (kind IN ('seg')),
-  source_series_uid   TEXT    NOT NULL,
+  source_series_uid   TEXT    NOT NULL,             -- the source series, or "<series UID>|<file sha256>" for one multi-frame instance
   file                TEXT    NOT NULL,             -- relative to the project folder
   sop_instance_uid    TEXT    NOT NULL,
   series_instance_uid TEXT    NOT NULL,

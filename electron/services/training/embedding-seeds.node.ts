@@ -70,27 +70,35 @@ export async function writeEmbeddingSeeds(snapshotDir: string, outDir: string, s
   mkdirSync(tmp, { recursive: true });
   const entries: Record<string, string> = {};
   const byModelKey: Record<string, number> = {};
-  try {
-    for (const img of coco.images) {
-      const { image_id: imageId, frame, window } = img.delineate;
-      const d = src.detail(imageId);
-      const candidates = [...src.drawnWindows(imageId, frame), window, null];
-      let px: PixelFrame | null = null;
-      let found: { data: Float32Array; dims: number[] } | null = null;
-      search: for (const w of candidates) {
-        for (const modelKey of src.modelKeys) {
-          const key = embeddingKey({ modelKey, imageSha256: d.sha256, frame, window: w, photometric: d.photometric });
-          if (!cache.has(key)) continue;
-          // Same pixels as the snapshot only if this window renders to the snapshot's.
-          px ??= await src.pixels(imageId, frame);
-          if (!sameWindow(samWindowFor(px, d.windows, w), window)) continue;
-          const hit = cache.get(key, { origHeight: d.height, origWidth: d.width });
-          if (!hit) continue;
-          found = hit;
-          byModelKey[modelKey] = (byModelKey[modelKey] ?? 0) + 1;
-          break search;
-        }
+  /** Per model key, the cache key of this image's embedding through a window that shows the snapshot's pixels. */
+  const locate = async (img: SnapshotImage): Promise<Map<string, string>> => {
+    const { image_id: imageId, frame, window } = img.delineate;
+    const d = src.detail(imageId);
+    const out = new Map<string, string>();
+    let px: PixelFrame | null = null;
+    for (const w of [...src.drawnWindows(imageId, frame), window, null]) {
+      for (const modelKey of src.modelKeys) {
+        if (out.has(modelKey)) continue;
+        const key = embeddingKey({ modelKey, imageSha256: d.sha256, frame, window: w, photometric: d.photometric });
+        if (!cache.has(key)) continue;
+        px ??= await src.pixels(imageId, frame);
+        if (sameWindow(samWindowFor(px, d.windows, w), window)) out.set(modelKey, key);
       }
+    }
+    return out;
+  };
+  try {
+    // One encoder per run: the runtime checks the first offered embeddings and trusts the rest
+    // as made the same way, so they must all come from the same model key (variant).
+    const located: { img: SnapshotImage; hits: Map<string, string> }[] = [];
+    for (const img of coco.images) located.push({ img, hits: await locate(img) }); // one frame decoded at a time
+    const counts = new Map<string, number>();
+    for (const l of located) for (const k of l.hits.keys()) counts.set(k, (counts.get(k) ?? 0) + 1);
+    const chosen = src.modelKeys.reduce<string | null>((best, k) => ((counts.get(k) ?? 0) > (best ? counts.get(best)! : 0) ? k : best), null);
+    for (const { img, hits } of located) {
+      const key = chosen ? hits.get(chosen) : undefined;
+      const found = key ? cache.get(key, { origHeight: src.detail(img.delineate.image_id).height, origWidth: src.detail(img.delineate.image_id).width }) : null;
+      if (found && chosen) byModelKey[chosen] = (byModelKey[chosen] ?? 0) + 1;
       if (!found) continue;
       const name = path.posix.basename(img.file_name);
       const file = `${Object.keys(entries).length}.npy`;

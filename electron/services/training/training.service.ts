@@ -10,7 +10,7 @@
  * Each run gets its own runtime process, so killing it touches nothing else.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { insideProject } from '../project-folder.node.js';
 import { ApiError, type ImageDetail, type PixelFrame, type SamHandlers, type TrainingHandlers } from '../../contract/api.js';
@@ -317,6 +317,7 @@ export class TrainingService implements TrainingHandlers {
       start: () => RuntimeClient.start({ python, ...(this.environment.env ? { env: this.environment.env } : {}) }),
       dropCheckpoints: async (dir) => {
         for (const f of ['checkpoints', 'best.pt', 'initial.pt']) rmSync(path.join(dir, f), { recursive: true, force: true });
+        dropSeedCopies(path.join(path.dirname(dir), 'seeds'));
       },
     };
   }
@@ -591,6 +592,17 @@ function seedOutcome(result: TrainResult): TrainingOutcome['embeddingSeeds'] {
     bound: typeof s.max_rel_error === 'number' ? s.max_rel_error : 0,
     refused: typeof s.refused === 'string' ? s.refused : null,
   };
+}
+
+/** The app's embeddings copied for a run (about 4 MiB per image for vit_b): gone once the model is installed; index.json stays as the record. */
+function dropSeedCopies(dir: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.endsWith('.npy')) rmSync(path.join(dir, n), { force: true });
 }
 
 function abortError(): Error {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from dataclasses import dataclass
 
 import torch
@@ -37,7 +38,10 @@ class DistContext:
         here = False
         if not dist.is_initialized():
             backend = "nccl" if torch.cuda.is_available() else "gloo"
-            dist.init_process_group(backend=backend)
+            # Rank 0 alone fills the embedding cache before the first barrier (thousands of
+            # images for a large encoder): the default collective timeout (10-30 min) is too
+            # short for that wait.
+            dist.init_process_group(backend=backend, timeout=timedelta(hours=4))
             here = True
         comm = "cuda" if dist.get_backend() == "nccl" else "cpu"
         return cls(rank, world, local, here, comm)

@@ -113,3 +113,33 @@ test('STOW-RS: a new SEG version arrives over DICOMweb with basic auth; wrong cr
   const found = await orthanc.rest<unknown[]>(`/dicom-web/studies?StudyInstanceUID=${ROOT}.1`);
   assert.equal(found.length, 1, 'QIDO finds the study the SEG belongs to');
 });
+
+test('STOW-RS to something that is not a STOW-RS service: a redirect is reported, a 200 without the stored list is not "sent"', { timeout: 120_000 }, async () => {
+  const { createServer } = await import('node:http');
+  let authSeenAfterRedirect = false;
+  const srv = createServer((req, res) => {
+    req.resume();
+    if (req.url?.startsWith('/redirect/')) {
+      res.writeHead(302, { Location: 'http://127.0.0.1:9/elsewhere' }).end();
+    } else if (req.url?.startsWith('/elsewhere')) {
+      authSeenAfterRedirect = !!req.headers.authorization;
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('[]');
+    } else {
+      res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>Please log in</html>'); // a login page
+    }
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as import('node:net').AddressInfo).port;
+  try {
+    const seg = await exported();
+    const file = path.join(dir, 'proj', seg.file);
+    const at = (p: string): PacsDestination => ({ kind: 'dicomweb', baseUrl: `http://127.0.0.1:${port}/${p}`, auth: { kind: 'basic', user: 'u', password: 'secret' }, timeoutS: 10 });
+    await assert.rejects(sendFiles(python, at('redirect'), [file]), /redirects \(HTTP 302\) to http:\/\/127\.0\.0\.1:9\/elsewhere: put that address in the destination/);
+    assert.equal(authSeenAfterRedirect, false, 'the credentials did not follow the redirect');
+    const [r] = await sendFiles(python, at('login'), [file]);
+    assert.equal(r!.ok, false);
+    assert.match(r!.error ?? '', /not listed as stored in the response/);
+  } finally {
+    srv.close();
+  }
+});
