@@ -86,6 +86,8 @@ export const pacsMethods = {
    * these masks reused) and queued in the project's outbox; returns the outbox item.
    */
   'pacs.sendSeries': { params: z.object({ imageId: id, destinationId }).strict(), result: OutboxItem },
+  /** The same for every series of the study `imageId` belongs to that has masks: one SEG each, queued together. */
+  'pacs.sendStudy': { params: z.object({ imageId: id, destinationId }).strict(), result: z.array(OutboxItem) },
   'pacs.outbox': { params: z.object({}).strict(), result: z.array(OutboxItem) },
   /** Try a failed item again now. */
   'pacs.retry': { params: z.object({ itemId: id }).strict(), result: OutboxItem },

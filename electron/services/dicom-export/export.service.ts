@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ApiError, type ExportHandlers } from '../../contract/api.js';
+import type { OutboxItem } from '../../contract/pacs.js';
 import { JobsRepository } from '../jobs/jobs.repository.js';
 import type { ProjectService } from '../project.service.js';
 import { findPython, runtimeRoot, type PythonEnvProgress } from '../runtime/python-path.node.js';
@@ -111,24 +112,52 @@ export class ExportService implements ExportHandlers {
   };
 
   'pacs.sendSeries': ExportHandlers['pacs.sendSeries'] = async ({ imageId, destinationId }) => {
+    const [item] = await this.queueSeries([imageId], destinationId);
+    return item!;
+  };
+
+  'pacs.sendStudy': ExportHandlers['pacs.sendStudy'] = async ({ imageId, destinationId }) => {
+    const open = this.open();
+    const d = new ImagesRepository(open.db).detail(imageId);
+    if (!d) throw new ApiError('not_found', `No image with id ${imageId}`);
+    if (d.kind !== 'dicom' || !d.studyUid) return this.queueSeries([imageId], destinationId);
+    // One image per series (or per multi-frame instance) of the study that has a mask.
+    const rows = open.db
+      .prepare(
+        `SELECT MIN(i.id) AS id FROM images i WHERE i.study_uid = ? AND i.kind = 'dicom'
+           AND EXISTS (SELECT 1 FROM masks m WHERE m.image_id = i.id AND m.area > 0)
+         GROUP BY CASE WHEN i.frames > 1 THEN 'f' || i.id ELSE COALESCE(i.series_uid, 'i' || i.id) END ORDER BY MIN(i.id)`,
+      )
+      .all(d.studyUid) as { id: number }[];
+    if (rows.length === 0) throw new ApiError('bad_request', 'No series of this study has masks to send');
+    return this.queueSeries(rows.map((r) => r.id), destinationId);
+  };
+
+  /** Export (or reuse) the SEG of each image's series and queue them for the destination, then send. */
+  private async queueSeries(imageIds: readonly number[], destinationId: string): Promise<OutboxItem[]> {
     const c = this.destinations.connection(destinationId);
     if (!c) throw new ApiError('not_found', `No PACS destination ${destinationId}`);
     const open = this.open();
-    const seg = await exportSeg(imageId, this.exportDeps(open));
-    const record = new ExportsRepository(open.db).byHash('seg', seg.sourceSeriesUid, seg.masksHash);
-    const series = new ImagesRepository(open.db).detail(imageId)?.seriesDescription;
-    const item = new OutboxRepository(open.db).enqueue({
-      destinationId,
-      destinationName: c.name,
-      exportId: record?.id ?? null,
-      file: seg.file,
-      sopInstanceUid: seg.sopInstanceUid,
-      description: `SEG v${seg.version}${series ? ` of ${series}` : ''}`,
-      now: new Date().toISOString(),
-    });
+    const items: OutboxItem[] = [];
+    for (const imageId of imageIds) {
+      const seg = await exportSeg(imageId, this.exportDeps(open));
+      const record = new ExportsRepository(open.db).byHash('seg', seg.sourceSeriesUid, seg.masksHash);
+      const series = new ImagesRepository(open.db).detail(imageId)?.seriesDescription;
+      items.push(
+        new OutboxRepository(open.db).enqueue({
+          destinationId,
+          destinationName: c.name,
+          exportId: record?.id ?? null,
+          file: seg.file,
+          sopInstanceUid: seg.sopInstanceUid,
+          description: `SEG v${seg.version}${series ? ` of ${series}` : ''}`,
+          now: new Date().toISOString(),
+        }),
+      );
+    }
     this.sender?.kick();
-    return item;
-  };
+    return items;
+  }
 
   'pacs.outbox': ExportHandlers['pacs.outbox'] = () => new OutboxRepository(this.open().db).list();
 

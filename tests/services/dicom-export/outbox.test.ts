@@ -96,6 +96,21 @@ test('Send series: exported, queued, sent; Orthanc has it; sending again makes n
   assert.ok(bad.nextAttemptAt, 'it will be tried again');
 });
 
+test('Send study: one SEG per series of the study that has masks, sent together', { timeout: 180_000 }, async () => {
+  // A second series in the same study, one slice labelled; a third without masks.
+  const r = await s['images.importFiles']({ files: [0, 1].map((i) => ({ name: `second${i}.dcm`, bytes: new Uint8Array(ctSlice(i, 6)) })).concat([{ name: 'third.dcm', bytes: new Uint8Array(ctSlice(0, 7)) }]) });
+  const second = r.imported.filter((x) => x.file.startsWith('second')).map((x) => x.imageId);
+  const labelId = (await s['labels.list']({})).find((l) => l.name === 'lesion')!.id;
+  await s['masks.save']({ imageId: second[1]!, frame: 0, labelId, instance: 1, rle: encodeRle(ellipse(20, 30, 6, 6), H, W), source: 'brush' });
+  const dest = (await s['pacs.destinations']({})).find((d) => d.name === 'Orthanc DICOMweb')!;
+  const items = await s['pacs.sendStudy']({ imageId: ids[0]!, destinationId: dest.id });
+  assert.equal(items.length, 2, 'the two series with masks, not the third');
+  const sent = await Promise.all(items.map((i) => until(i, (x) => x.state === 'sent')));
+  const there = await inOrthanc(orthanc);
+  for (const i of sent) assert.ok(there.includes(i.sopInstanceUid));
+  assert.equal(new Set(sent.map((i) => i.sopInstanceUid)).size, 2);
+});
+
 test('a PACS that is down: queued, failed with the reason, delivered by the retries once it is up, also across an app restart', { timeout: 240_000 }, async () => {
   const port = await freePort();
   const dest = await s['pacs.saveDestination']({ name: 'Later PACS', kind: 'dimse', aeTitle: 'LATER', host: '127.0.0.1', port, callingAeTitle: 'DELINEATE' });
