@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeRle } from '../../electron/contract/rle.js';
-import { jobIsLive, type JobInfo } from '../../electron/contract/training.js';
+import type { JobInfo } from '../../electron/contract/training.js';
+import { jobEnded } from '../services/helpers.js';
 import { dicomLock } from '../../electron/services/dicom-export/export.service.js';
 import { sendFiles, type PacsDestination } from '../../electron/services/dicom-export/pacs.node.js';
 import { createServices, type Services } from '../../electron/services/index.js';
@@ -22,15 +23,9 @@ import { startOrthanc } from '../fixtures/orthanc.js';
 
 async function exportJob(s: Services, imageId: number): Promise<{ job: JobInfo; ms: number }> {
   const t0 = performance.now();
-  const { jobId } = await s['export.segStart']({ imageId });
-  for (;;) {
-    const job = await s['jobs.get']({ jobId });
-    if (!jobIsLive(job.state)) {
-      if (job.state !== 'succeeded') throw new Error(`export ${job.state}: ${job.error?.message ?? job.detail}`);
-      return { job, ms: performance.now() - t0 };
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const job = await jobEnded(s, (await s['export.segStart']({ imageId })).jobId, 10 * 60_000, 20);
+  if (job.state !== 'succeeded') throw new Error(`export ${job.state}: ${job.error?.message ?? job.detail}`);
+  return { job, ms: performance.now() - t0 };
 }
 
 export default async function segBench(opts: { slices?: number; size?: number; masked?: number } = {}) {

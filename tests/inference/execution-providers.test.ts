@@ -78,8 +78,8 @@ test('with the real onnxruntime-node: CUDA and Core ML are not here, the CPU run
   const dir = mkdtempSync(path.join(os.tmpdir(), 'providers-'));
   try {
     writeFileSync(path.join(dir, 'decoder.onnx'), 'not a model');
-    const broken = { ...files, key: 'broken', decoder: path.join(dir, 'decoder.onnx'), fastDecoder: undefined };
-    delete (broken as { fastDecoder?: string }).fastDecoder;
+    const { fastDecoder: _, ...canonical } = files;
+    const broken = { ...canonical, key: 'broken', decoder: path.join(dir, 'decoder.onnx') };
     await assert.rejects(new SamEngine(1, () => {}, ['cuda', 'cpu']).decode(broken, e0, req));
   } finally {
     rmSync(dir, { recursive: true, force: true });

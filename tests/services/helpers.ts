@@ -1,8 +1,9 @@
-/** Shared test helpers: temporary folders, a corpus generated once per test file, typed pixel access. */
+/** Shared test helpers: temporary folders, a corpus generated once per test file, typed pixel access, waiting for a job. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { PixelFrame } from '../../electron/contract/api.js';
+import type { Handlers, PixelFrame } from '../../electron/contract/api.js';
+import { jobIsLive, type JobInfo } from '../../electron/contract/training.js';
 import { ProjectService } from '../../electron/services/index.js';
 import { generateCorpus, type Expected } from '../fixtures/generate-corpus.js';
 
@@ -56,4 +57,15 @@ export function discMask(h: number, w: number, cx: number, cy: number, r: number
   const m = new Uint8Array(h * w);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) m[y * w + x] = 1;
   return m;
+}
+
+/** Poll jobs.get until the job has ended; the job as it ended. Fails after `timeoutMs`. */
+export async function jobEnded(s: Pick<Handlers, 'jobs.get'>, jobId: string, timeoutMs = 10 * 60_000, intervalMs = 50): Promise<JobInfo> {
+  const t0 = Date.now();
+  for (;;) {
+    const j = await s['jobs.get']({ jobId });
+    if (!jobIsLive(j.state)) return j;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`job ${jobId} still ${j.state}/${j.stage} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
 }

@@ -7,7 +7,6 @@
  * that had already stored it keeps one copy). One pass at a time; a pass sends each
  * destination's due items together (one association, or one STOW-RS request).
  */
-import path from 'node:path';
 import type { Db } from '../store/project-database.js';
 import { OutboxRepository } from '../store/outbox.repository.js';
 import { insideProject } from '../project-folder.node.js';
@@ -120,7 +119,7 @@ export class OutboxSender {
       const sendable = items.filter((_, k) => files[k]);
       if (sendable.length === 0) continue;
       try {
-        const results = await sendFiles(python, dest.destination, sendable.map((it) => path.resolve(insideProject(this.deps.projectDir, it.file)!)), this.controller.signal);
+        const results = await sendFiles(python, dest.destination, files.filter((f): f is string => f !== null), this.controller.signal);
         const byUid = new Map(results.map((r) => [r.sopInstanceUid, r]));
         for (const it of sendable) {
           const r = byUid.get(it.sopInstanceUid);

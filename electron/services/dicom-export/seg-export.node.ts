@@ -21,7 +21,7 @@ import { MasksRepository } from '../store/masks.repository.js';
 import type { Db } from '../store/project-database.js';
 import { insideProject } from '../project-folder.node.js';
 import { runDicomTool } from './dicom-tool.node.js';
-import { planSeg, type ExportSource } from './seg-request.js';
+import { planSeg, segSeries, type ExportSource } from './seg-request.js';
 
 export const EXPORTS_DIR = 'exports';
 
@@ -84,10 +84,10 @@ function sourcesFor(db: Db, projectDir: string, imageId: number): { seriesUid: s
 const running = new Map<string, Promise<unknown>>();
 
 export async function exportSeg(imageId: number, deps: SegExportDeps): Promise<SegExportResult> {
-  const { seriesUid } = sourcesFor(deps.db, deps.projectDir, imageId);
-  const key = `${deps.projectDir}\0${seriesUid}`;
+  const found = sourcesFor(deps.db, deps.projectDir, imageId);
+  const key = `${deps.projectDir}\0${found.seriesUid}`;
   const before = running.get(key) ?? Promise.resolve();
-  const mine = before.catch(() => undefined).then(() => exportSegNow(imageId, deps));
+  const mine = before.catch(() => undefined).then(() => exportSegNow(imageId, found, deps));
   running.set(key, mine);
   try {
     return await mine;
@@ -96,9 +96,8 @@ export async function exportSeg(imageId: number, deps: SegExportDeps): Promise<S
   }
 }
 
-async function exportSegNow(imageId: number, deps: SegExportDeps): Promise<SegExportResult> {
+async function exportSegNow(imageId: number, { seriesUid, sources }: ReturnType<typeof sourcesFor>, deps: SegExportDeps): Promise<SegExportResult> {
   const { db, projectDir } = deps;
-  const { seriesUid, sources } = sourcesFor(db, projectDir, imageId);
   const rows = new MasksRepository(db).forExport(sources.map((s) => s.imageId));
   if (rows.length === 0) throw new ApiError('bad_request', 'This series has no masks to export');
   const masks = rows.map((r) => ({ id: r.id, imageId: r.imageId, frame: r.frame, labelId: r.labelId, rle: { size: [r.height, r.width] as [number, number], counts: countsFromBlob(r.counts) }, modelId: r.modelId, updatedAt: r.updatedAt }));
@@ -123,8 +122,7 @@ async function exportSegNow(imageId: number, deps: SegExportDeps): Promise<SegEx
   }
   if (same) {
     // Recorded, but its file is gone: write it again exactly as it was (same UIDs, same version).
-    plan.request.series_number = 9900 + same.version;
-    plan.request.series_description = `Delineate SEG v${same.version}${same.version > 1 ? ` (replaces v${same.version - 1})` : ''}`;
+    Object.assign(plan.request, segSeries(same.version));
   }
 
   deps.onStage?.('environment', 'Preparing the DICOM environment (highdicom)');

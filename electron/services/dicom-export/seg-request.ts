@@ -86,6 +86,11 @@ export interface SegRequest {
   device_serial: string;
 }
 
+/** The series number and description of export `version` of a source series (version 2 names the one it replaces). */
+export function segSeries(version: number): { series_number: number; series_description: string } {
+  return { series_number: 9900 + version, series_description: `Delineate SEG v${version}${version > 1 ? ` (replaces v${version - 1})` : ''}` };
+}
+
 /** A DICOM UID from a content hash: 2.25 followed by a 120-bit number (PS3.5 B.2). */
 export function uidFromHash(hexDigest: string): string {
   return `2.25.${BigInt(`0x${hexDigest.slice(0, 30)}`).toString()}`;
@@ -165,8 +170,7 @@ export function planSeg(p: SegPlanInput): SegPlan {
       segments,
       series_instance_uid: series,
       sop_instance_uid: sop,
-      series_number: 9900 + p.version,
-      series_description: `Delineate SEG v${p.version}${p.version > 1 ? ` (replaces v${p.version - 1})` : ''}`,
+      ...segSeries(p.version),
       content_label: 'DELINEATE',
       content_description: `${segments.length} segment${segments.length === 1 ? '' : 's'}: ${segments.map((s) => s.label).join(', ')}`.slice(0, 64),
       content_creator: personName(p.author),

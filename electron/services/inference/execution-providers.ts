@@ -45,9 +45,8 @@ export function providerName(p: ExecutionProvider): string {
 
 /** One line for the UI: "CPU", or "CPU (CUDA not available: ...)". */
 export function describeChoice(c: ProviderChoice): string {
-  const name = providerName;
-  if (c.skipped.length === 0) return name(c.provider);
-  return `${name(c.provider)} (${c.skipped.map((s) => `${name(s.provider)} not available: ${s.reason}`).join('; ')})`;
+  if (c.skipped.length === 0) return providerName(c.provider);
+  return `${providerName(c.provider)} (${c.skipped.map((s) => `${providerName(s.provider)} not available: ${s.reason}`).join('; ')})`;
 }
 
 /**

@@ -209,7 +209,8 @@ export class ModelManager {
   private describe(id: string, m: BundleManifest): InstalledModel {
     const arch = typeof m.architecture.arch === 'string' ? m.architecture.arch : 'unknown';
     const lineage = this.lineage(id, m);
-    const variant = variantToRun(m, this.variantChoice(id));
+    const variantChoice = this.variantChoice(id);
+    const variant = variantToRun(m, variantChoice);
     return {
       id,
       name: lineage?.name ?? (typeof m.name === 'string' ? m.name : m.base_model ?? id),
@@ -220,7 +221,7 @@ export class ModelManager {
       variants: variantsOf(m),
       variant,
       speed: this.speed.get(`${id}:${variant}`),
-      variantChoice: this.variantChoice(id),
+      variantChoice,
       int8MaskIou: int8MaskIou(m),
       created: m.created,
       metrics: m.metrics,

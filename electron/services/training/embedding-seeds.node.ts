@@ -97,7 +97,8 @@ export async function writeEmbeddingSeeds(snapshotDir: string, outDir: string, s
     const chosen = src.modelKeys.reduce<string | null>((best, k) => ((counts.get(k) ?? 0) > (best ? counts.get(best)! : 0) ? k : best), null);
     for (const { img, hits } of located) {
       const key = chosen ? hits.get(chosen) : undefined;
-      const found = key ? cache.get(key, { origHeight: src.detail(img.delineate.image_id).height, origWidth: src.detail(img.delineate.image_id).width }) : null;
+      const d = key ? src.detail(img.delineate.image_id) : null;
+      const found = key && d ? cache.get(key, { origHeight: d.height, origWidth: d.width }) : null;
       if (found && chosen) byModelKey[chosen] = (byModelKey[chosen] ?? 0) + 1;
       if (!found) continue;
       const name = path.posix.basename(img.file_name);

@@ -7,7 +7,8 @@
  */
 import { api } from '../transport';
 import type { ModelInfo } from '../../../electron/contract/api';
-import { jobIsLive, type JobInfo } from '../../../electron/contract/training';
+import type { JobInfo } from '../../../electron/contract/training';
+import { watchJob } from '../lib/watchJob';
 
 export type VariantChoice = 'auto' | 'int8' | 'fp32';
 
@@ -36,12 +37,7 @@ export class ModelsList {
   async importCheckpoint(path: string, variant: VariantChoice): Promise<JobInfo> {
     const { jobId } = await api.call('models.importStart', { path, variant });
     try {
-      for (;;) {
-        const j = await api.call('jobs.get', { jobId });
-        this.importJob = j;
-        if (!jobIsLive(j.state)) return j;
-        await new Promise((r) => setTimeout(r, 500));
-      }
+      return await watchJob(jobId, (j) => (this.importJob = j), 500);
     } finally {
       this.importJob = null;
     }

@@ -14,6 +14,7 @@ import { groupImages, type BrowserRow, type StackItem } from '../lib/grouping';
 import { SliceMasks, layerKey, parseLayerKey, type Edit, type EditSource, type LayerKey } from '../lib/masks';
 import { SaveQueue, type SaveState } from '../lib/saveQueue';
 import { batchBySize } from '../lib/batches';
+import { watchJob } from '../lib/watchJob';
 import { rememberProject } from './recent';
 
 export type Tool = 'brush' | 'eraser' | 'polygon' | 'sam' | 'wl' | 'zoom' | 'pan';
@@ -216,15 +217,9 @@ export class Workspace {
       const { jobId } = await api.call('images.importStart', { paths });
       this.importProgress = { jobId, done: 0, total: 0, detail: 'Starting', etaS: null };
       try {
-        for (;;) {
-          const j = await api.call('jobs.get', { jobId });
-          this.importProgress = { jobId, done: j.step ?? 0, total: j.steps ?? 0, detail: j.detail, etaS: j.etaS };
-          if (!jobIsLive(j.state)) {
-            if (j.error && !j.importReport) throw new ApiError('io', j.error.message);
-            return j.importReport ?? { imported: [], duplicates: [], failed: [], warnings: [], cancelled: 0, elapsedMs: 0 };
-          }
-          await new Promise((r) => setTimeout(r, 300));
-        }
+        const j = await watchJob(jobId, (p) => (this.importProgress = { jobId, done: p.step ?? 0, total: p.steps ?? 0, detail: p.detail, etaS: p.etaS }));
+        if (j.error && !j.importReport) throw new ApiError('io', j.error.message);
+        return j.importReport ?? { imported: [], duplicates: [], failed: [], warnings: [], cancelled: 0, elapsedMs: 0 };
       } finally {
         this.importProgress = null;
       }
@@ -511,15 +506,8 @@ export class Workspace {
     try {
       await this.flushSaves();
       const { jobId } = await api.call('export.segStart', { imageId: row.imageIds[0]! });
-      for (;;) {
-        const j = await api.call('jobs.get', { jobId });
-        this.exportJob = j;
-        if (!jobIsLive(j.state)) {
-          if (j.state === 'failed') this.report(new Error(j.error?.message ?? j.detail));
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 300));
-      }
+      const j = await watchJob(jobId, (p) => (this.exportJob = p));
+      if (j.state === 'failed') this.report(new Error(j.error?.message ?? j.detail));
     } catch (e) {
       this.report(e);
     }

@@ -11,7 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { encodeRle } from '../../../electron/contract/rle.js';
-import { jobIsLive, type JobInfo } from '../../../electron/contract/training.js';
+import type { JobInfo } from '../../../electron/contract/training.js';
+import { jobEnded } from '../helpers.js';
 import { dicomLock } from '../../../electron/services/dicom-export/export.service.js';
 import { sendFiles, testConnection, type PacsDestination } from '../../../electron/services/dicom-export/pacs.node.js';
 import { createServices, type Services } from '../../../electron/services/index.js';
@@ -50,15 +51,9 @@ const web = (password = orthanc.password): PacsDestination => ({
 });
 
 async function exported(): Promise<NonNullable<JobInfo['exported']>> {
-  const { jobId } = await s['export.segStart']({ imageId: ids[0]! });
-  for (;;) {
-    const j = await s['jobs.get']({ jobId });
-    if (!jobIsLive(j.state)) {
-      assert.equal(j.state, 'succeeded', j.error?.message);
-      return j.exported!;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const j = await jobEnded(s, (await s['export.segStart']({ imageId: ids[0]! })).jobId);
+  assert.equal(j.state, 'succeeded', j.error?.message);
+  return j.exported!;
 }
 
 interface OrthancInstance { ID: string; MainDicomTags: { SOPInstanceUID: string } }

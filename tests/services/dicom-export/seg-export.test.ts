@@ -14,7 +14,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { encodeRle } from '../../../electron/contract/rle.js';
-import { jobIsLive, type JobInfo } from '../../../electron/contract/training.js';
+import type { JobInfo } from '../../../electron/contract/training.js';
+import { jobEnded } from '../helpers.js';
 import { dicomLock } from '../../../electron/services/dicom-export/export.service.js';
 import { createServices, type Services } from '../../../electron/services/index.js';
 import { findPython, runtimeEnv } from '../../../electron/services/runtime/python-path.node.js';
@@ -64,16 +65,10 @@ async function save(imageId: number, frame: number, labelId: number, mask: Uint8
 }
 
 async function exportSeg(imageId: number): Promise<NonNullable<JobInfo['exported']>> {
-  const { jobId } = await s['export.segStart']({ imageId });
-  for (;;) {
-    const j = await s['jobs.get']({ jobId });
-    if (!jobIsLive(j.state)) {
-      assert.equal(j.state, 'succeeded', j.error?.message ?? j.detail);
-      assert.equal(j.kind, 'export');
-      return j.exported!;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const j = await jobEnded(s, (await s['export.segStart']({ imageId })).jobId);
+  assert.equal(j.state, 'succeeded', j.error?.message ?? j.detail);
+  assert.equal(j.kind, 'export');
+  return j.exported!;
 }
 
 interface Readback {
@@ -94,7 +89,7 @@ function readBack(file: string): Readback {
   return JSON.parse(out.trim().split('\n').at(-1)!) as Readback;
 }
 
-/** dciodvfy's verdict: the lines that are errors (warnings are listed by the test's output only). */
+/** dciodvfy's verdict: its error lines (its warnings are not part of the verdict). */
 function dciodvfyErrors(file: string): string[] {
   const r = spawnSync('dciodvfy', ['-new', file], { encoding: 'utf8' });
   const lines = `${r.stdout}\n${r.stderr}`.split('\n');
@@ -189,21 +184,13 @@ test('multi-frame (enhanced CT), MONOCHROME1 and RGB sources: each SEG passes dc
 
 test('a multi-frame image without a frame of reference (a secondary capture cine) is refused, saying why', { timeout: 120_000 }, async () => {
   await save(ids.multi!, 1, labelIds.defect, ellipse(20, 20, 5, 5));
-  const { jobId } = await s['export.segStart']({ imageId: ids.multi! });
-  let j = await s['jobs.get']({ jobId });
-  while (jobIsLive(j.state)) j = await new Promise((r) => setTimeout(() => r(s['jobs.get']({ jobId })), 50));
+  const j = await jobEnded(s, (await s['export.segStart']({ imageId: ids.multi! })).jobId);
   assert.equal(j.state, 'failed');
   assert.match(j.error!.message, /multi-frame image without a Frame of Reference/);
 });
 
 test('bad requests are refused with a sentence: an unknown image, a series without masks', { timeout: 120_000 }, async () => {
-  const ended = async (jobId: string): Promise<JobInfo> => {
-    for (;;) {
-      const j = await s['jobs.get']({ jobId });
-      if (!jobIsLive(j.state)) return j;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const ended = (jobId: string) => jobEnded(s, jobId);
   const unknown = await ended((await s['export.segStart']({ imageId: 999_999 })).jobId);
   assert.equal(unknown.state, 'failed');
   assert.match(unknown.error!.message, /No image with id 999999/);

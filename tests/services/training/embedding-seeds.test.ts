@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { JobInfo } from '../../../electron/contract/training.js';
+import { jobEnded } from '../helpers.js';
 import { findPythonSync, runtimeEnv } from '../../../electron/services/runtime/python-path.node.js';
 import { npyBytes } from '../../../electron/services/training/embedding-seeds.node.js';
 import { PHANTOM } from '../../fixtures/lesion-phantom.js';
@@ -31,13 +32,7 @@ after(async () => {
 
 async function runToEnd(): Promise<JobInfo> {
   const { jobId } = await p.s['training.start']({ settings: { preset: 'decoder', epochs: 1 } });
-  const t0 = Date.now();
-  for (;;) {
-    const j = await p.s['jobs.get']({ jobId });
-    if (!['running', 'cancelling'].includes(j.state)) return j;
-    if (Date.now() - t0 > 10 * 60_000) throw new Error(`run ${jobId} still ${j.stage} after 10 minutes`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  return jobEnded(p.s, jobId, 10 * 60_000, 250);
 }
 
 /** Embed every labelled slice the way the viewer does, through the window the masks were drawn in. */
