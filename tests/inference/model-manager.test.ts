@@ -15,7 +15,7 @@ import { externalDataFiles } from '../../electron/services/models/onnx-external-
 import { readOnnxIo } from '../../electron/services/models/onnx-signature.node.js';
 import { findPythonSync, runtimeEnv } from '../../electron/services/runtime/python-path.node.js';
 import { RuntimeClient } from '../../electron/services/runtime/runtime-client.node.js';
-import { tinyBlobBundle } from './test-models.js';
+import { runPython, tinyBlobBundle } from './test-models.js';
 
 let bundle: string;
 let root: string;
@@ -223,6 +223,23 @@ test('a .pth checkpoint is converted by the Python runtime with progress, valida
   assert.deepEqual(info.variants, ['int8', 'fp32']);
   assert.equal(info.baseModel, 'checkpoint.pt');
   assert.deepEqual(m.list().map((x) => x.id), [info.id]);
+  assert.deepEqual(leftovers(m), []);
+});
+
+test("MobileSAM's official mobile_sam.pt is recognised by its name and installs as vit_t, fitting SAM's decoder", { timeout: 300_000 }, async () => {
+  const m = fresh('mobile-sam');
+  const file = path.join(root, 'downloads', 'mobile_sam.pt');
+  runPython(['mobile-sam-checkpoint', file]);
+  const info = await m.importCheckpoint(file);
+  assert.equal(info.arch, 'vit_t');
+  assert.equal(info.imageSize, 1024);
+  assert.deepEqual(info.variants, ['int8', 'fp32']);
+  const dir = path.join(m.modelsDir, info.id);
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as { architecture: Record<string, unknown>; encoder: { outputs: { shape: number[] }[] } };
+  assert.equal(manifest.architecture.encoder_kind, 'tiny_vit');
+  assert.deepEqual(manifest.encoder.outputs[0]!.shape, [1, 256, 64, 64], "SAM's embedding grid, so SAM's decoder takes it");
+  // The encoder ONNX is TinyViT-sized: about 24 MB against vit_b's 360 MB.
+  assert.ok(statSync(path.join(dir, 'encoder.onnx')).size < 40e6);
   assert.deepEqual(leftovers(m), []);
 });
 

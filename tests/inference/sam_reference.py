@@ -195,6 +195,18 @@ def slow_bundle(src: Path, out: Path, iterations: int) -> None:
     (out / "model.json").write_text(json.dumps(manifest, indent=2))
 
 
+def mobile_sam_file(out: Path) -> None:
+    """A file laid out as MobileSAM's official mobile_sam.pt, random values (see
+    python-runtime/tests/mobile_sam_layout.py)."""
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python-runtime" / "tests"))
+    from mobile_sam_layout import mobile_sam_checkpoint
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(mobile_sam_checkpoint(seed=5), out)
+
+
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -216,6 +228,8 @@ def main(argv: list[str]) -> None:
     w.add_argument("src", type=Path)
     w.add_argument("out", type=Path)
     w.add_argument("--iterations", type=int, required=True)
+    ms = sub.add_parser("mobile-sam-checkpoint")
+    ms.add_argument("out", type=Path)
     p = sub.add_parser("predict")
     p.add_argument("bundle", type=Path)
     p.add_argument("request", type=Path)
@@ -229,6 +243,8 @@ def main(argv: list[str]) -> None:
         export_decoder(a.bundle, a.out, a.kind)
     elif a.cmd == "slow-bundle":
         slow_bundle(a.src, a.out, a.iterations)
+    elif a.cmd == "mobile-sam-checkpoint":
+        mobile_sam_file(a.out)
     elif a.cmd == "random-bundle":
         random_bundle(a.out, a.arch, a.seed)
     else:

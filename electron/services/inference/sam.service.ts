@@ -22,7 +22,8 @@ import { renderForSam, samplesOf, samWindowFor, type DisplayWindow } from './sam
 export const NO_MODEL_MESSAGE =
   'No SAM model is installed in this project. Add one under SAM models (right panel): import an official checkpoint ' +
   '(sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth or sam_vit_h_4b8939.pth — the download links are in the ' +
-  "README of Meta's segment-anything project), an encoder + decoder ONNX pair, or a Delineate model bundle folder. " +
+  "README of Meta's segment-anything project — or MobileSAM's mobile_sam.pt, about ten times faster on a CPU), " +
+  'an encoder + decoder ONNX pair, or a Delineate model bundle folder. ' +
   'Manual annotation works without a model.';
 
 export interface SamServiceOptions {

@@ -87,9 +87,14 @@ function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'model';
 }
 
-/** Official checkpoint names carry the architecture: sam_vit_b_01ec64.pth -> vit_b. */
+/**
+ * Official checkpoint names carry the architecture: sam_vit_b_01ec64.pth -> vit_b, and
+ * MobileSAM's mobile_sam.pt -> vit_t (its registry's name for TinyViT + SAM's decoder).
+ */
 export function archFromCheckpointName(file: string): string | null {
-  const m = /vit_([bhl])/i.exec(path.basename(file));
+  const name = path.basename(file);
+  if (/mobile[_-]?sam/i.test(name)) return 'vit_t';
+  const m = /vit_([bhlt])/i.exec(name);
   return m ? `vit_${m[1]!.toLowerCase()}` : null;
 }
 
@@ -483,7 +488,7 @@ export function checkpointArch(file: string, arch?: string): string {
   }
   if (!existsSync(file) || !statSync(file).isFile()) throw new ModelImportError(`${file}: file not found`, file);
   const found = arch ?? archFromCheckpointName(file);
-  if (!found) throw new ModelImportError(`${file}: cannot tell the architecture from the name; official names are sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth (or choose vit_b/vit_l/vit_h)`, file);
+  if (!found) throw new ModelImportError(`${file}: cannot tell the architecture from the name; official names are sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth and MobileSAM's mobile_sam.pt (or choose vit_b/vit_l/vit_h/vit_t)`, file);
   return found;
 }
 

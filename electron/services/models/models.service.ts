@@ -117,7 +117,7 @@ export class ModelsService implements ModelsHandlers {
     jobId: string,
     p: {
       path: string;
-      arch?: 'vit_b' | 'vit_l' | 'vit_h' | undefined;
+      arch?: 'vit_b' | 'vit_l' | 'vit_h' | 'vit_t' | undefined;
       variant?: VariantChoice | undefined;
     },
     signal: AbortSignal,

@@ -100,6 +100,8 @@ export function trainConfigFor(r: ResolvedSettings): Record<string, unknown> {
 const CPU_COST: Record<string, { embed: number; step: number; fullStep: number; val: number; save: number }> = {
   tiny: { embed: 0.03, step: 0.03, fullStep: 0.15, val: 0.01, save: 0.05 },
   vit_b: { embed: 11, step: 0.8, fullStep: 25, val: 0.11, save: 0.85 },
+  // MobileSAM: SAM's decoder behind a TinyViT at 0.13x vit_b's encoder time (bench, 2 cores).
+  vit_t: { embed: 1.5, step: 0.8, fullStep: 3.5, val: 0.11, save: 0.1 },
   vit_l: { embed: 22, step: 0.8, fullStep: 70, val: 0.11, save: 4.5 },
   vit_h: { embed: 40, step: 0.8, fullStep: 130, val: 0.11, save: 9 },
 };

@@ -21,27 +21,34 @@ from segment_anything.modeling import (
 )
 
 from .checkpoint import load_checkpoint
-from .spec import PATCH_SIZE, ModelSpec, spec_for
+from .spec import ARCHS, PATCH_SIZE, ModelSpec, spec_for
+from .tiny_vit import TinyViTImageEncoder
+
+
+def _image_encoder(spec: ModelSpec) -> torch.nn.Module:
+    if spec.encoder_kind == "tiny_vit":
+        return TinyViTImageEncoder(spec)
+    # The window size must not exceed the grid; SAM pads windows internally otherwise.
+    return ImageEncoderViT(
+        depth=spec.encoder_depth,
+        embed_dim=spec.encoder_embed_dim,
+        img_size=spec.image_size,
+        mlp_ratio=spec.encoder_mlp_ratio,
+        norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),  # type: ignore[arg-type]
+        num_heads=spec.encoder_num_heads,
+        patch_size=PATCH_SIZE,
+        qkv_bias=True,
+        use_rel_pos=True,
+        global_attn_indexes=spec.encoder_global_attn_indexes,
+        window_size=spec.encoder_window_size,
+        out_chans=spec.prompt_embed_dim,
+    )
 
 
 def build_from_spec(spec: ModelSpec) -> Sam:
     grid = spec.embedding_grid
-    # The window size must not exceed the grid; SAM pads windows internally otherwise.
     sam = Sam(
-        image_encoder=ImageEncoderViT(
-            depth=spec.encoder_depth,
-            embed_dim=spec.encoder_embed_dim,
-            img_size=spec.image_size,
-            mlp_ratio=spec.encoder_mlp_ratio,
-            norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),  # type: ignore[arg-type]
-            num_heads=spec.encoder_num_heads,
-            patch_size=PATCH_SIZE,
-            qkv_bias=True,
-            use_rel_pos=True,
-            global_attn_indexes=spec.encoder_global_attn_indexes,
-            window_size=spec.encoder_window_size,
-            out_chans=spec.prompt_embed_dim,
-        ),
+        image_encoder=_image_encoder(spec),  # type: ignore[arg-type]
         prompt_encoder=PromptEncoder(
             embed_dim=spec.prompt_embed_dim,
             image_embedding_size=(grid, grid),
@@ -74,7 +81,7 @@ def build_sam_model(
     image_size: int | None = None,
     **tiny_opts: Any,
 ) -> Sam:
-    """Build ``arch`` ("vit_b", "vit_l", "vit_h" or "tiny") and optionally load a checkpoint.
+    """Build ``arch`` ("vit_b", "vit_l", "vit_h", "vit_t" or "tiny"); optionally load a checkpoint.
 
     ``image_size`` defaults to 1024 for the official sizes and 128 for tiny; ``tiny_opts``
     override any :class:`ModelSpec` field (e.g. ``encoder_depth=2``).
@@ -91,29 +98,32 @@ def spec_of(sam: Sam, arch: str = "custom") -> ModelSpec:
     """Read a ModelSpec back from a built network (used when writing bundles)."""
     enc = sam.image_encoder
     dec = sam.mask_decoder
-    blocks = list(enc.blocks)
-    first = blocks[0]
-    global_idx = tuple(i for i, b in enumerate(blocks) if b.window_size == 0)
-    window = next((b.window_size for b in blocks if b.window_size > 0), 14)
-    embed_dim = first.norm1.normalized_shape[0]
     transformer = dec.transformer
-    return ModelSpec(
-        arch=arch,
-        image_size=enc.img_size,
-        encoder_embed_dim=embed_dim,
-        encoder_depth=len(blocks),
-        encoder_num_heads=first.attn.num_heads,
-        encoder_global_attn_indexes=global_idx,
-        encoder_window_size=window,
-        encoder_mlp_ratio=first.mlp.lin1.out_features / embed_dim,
+    decoder = dict(
         prompt_embed_dim=sam.prompt_encoder.embed_dim,
         mask_in_chans=sam.prompt_encoder.mask_downscaling[3].out_channels,
         decoder_depth=len(transformer.layers),
         decoder_mlp_dim=transformer.layers[0].mlp.lin1.out_features,
         decoder_num_heads=transformer.num_heads,
         iou_head_hidden_dim=dec.iou_prediction_head.layers[0].out_features,
-        pixel_mean=tuple(round(float(x), 4) for x in sam.pixel_mean.flatten()),  # type: ignore[arg-type]
-        pixel_std=tuple(round(float(x), 4) for x in sam.pixel_std.flatten()),  # type: ignore[arg-type]
+        pixel_mean=tuple(round(float(x), 4) for x in sam.pixel_mean.flatten()),
+        pixel_std=tuple(round(float(x), 4) for x in sam.pixel_std.flatten()),
+    )
+    if isinstance(enc, TinyViTImageEncoder):
+        return ModelSpec(arch=arch, image_size=enc.img_size, **enc.spec_fields, **decoder)  # type: ignore[arg-type]
+    blocks = list(enc.blocks)
+    first = blocks[0]
+    embed_dim = first.norm1.normalized_shape[0]
+    return ModelSpec(
+        arch=arch,
+        image_size=enc.img_size,
+        encoder_embed_dim=embed_dim,
+        encoder_depth=len(blocks),
+        encoder_num_heads=first.attn.num_heads,
+        encoder_global_attn_indexes=tuple(i for i, b in enumerate(blocks) if b.window_size == 0),
+        encoder_window_size=next((b.window_size for b in blocks if b.window_size > 0), 14),
+        encoder_mlp_ratio=first.mlp.lin1.out_features / embed_dim,
+        **decoder,  # type: ignore[arg-type]
     )
 
 
@@ -127,5 +137,5 @@ def _registry_entry(arch: str) -> Any:
 
 # Mirrors ``segment_anything.sam_model_registry`` (``registry[arch](checkpoint=...)``), plus
 # "tiny"; loading goes through load_checkpoint so errors are CheckpointErrors.
-sam_registry: dict[str, Any] = {a: _registry_entry(a) for a in ("vit_b", "vit_l", "vit_h", "tiny")}
+sam_registry: dict[str, Any] = {a: _registry_entry(a) for a in ARCHS}
 sam_registry["default"] = sam_registry["vit_h"]

@@ -138,7 +138,22 @@ def check_state_dict(model: nn.Module, sd: Mapping[str, torch.Tensor], path: str
 
 
 def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
+    from .tiny_vit import from_mobile_sam_layout, is_mobile_sam_layout
+
     sd = read_state_dict(path)
+    mobile_sam = is_mobile_sam_layout(sd)
+    if mobile_sam:
+        sd = from_mobile_sam_layout(sd)
+    model_is_tiny_vit = any(k.startswith("image_encoder.stages.") for k in model.state_dict())
+    file_is_tiny_vit = any(k.startswith("image_encoder.stages.") for k in sd)
+    if model_is_tiny_vit != file_is_tiny_vit and any(k.startswith("image_encoder.") for k in sd):
+        # The key lists would say it, in 200 lines; the architecture is what to change.
+        raise CheckpointError(
+            path,
+            "is a MobileSAM (TinyViT) checkpoint: import it as vit_t"
+            if file_is_tiny_vit
+            else "is a ViT SAM checkpoint (vit_b, vit_l or vit_h), not MobileSAM's vit_t",
+        )
     check_state_dict(model, sd, path)
     model.load_state_dict(sd, strict=True)
     return model

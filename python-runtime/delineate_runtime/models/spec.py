@@ -32,12 +32,26 @@ class ModelSpec:
     iou_head_hidden_dim: int = 256
     pixel_mean: tuple[float, float, float] = field(default=PIXEL_MEAN)
     pixel_std: tuple[float, float, float] = field(default=PIXEL_STD)
+    # "vit": SAM's ImageEncoderViT (the encoder_* fields above). "tiny_vit": MobileSAM's
+    # TinyViT (the tinyvit_* fields; encoder_mlp_ratio too), see models/tiny_vit.py.
+    encoder_kind: str = "vit"
+    tinyvit_embed_dims: tuple[int, ...] = ()
+    tinyvit_depths: tuple[int, ...] = ()
+    tinyvit_num_heads: tuple[int, ...] = ()
+    tinyvit_window_sizes: tuple[int, ...] = ()
+    # Stride of each patch merging between stages: MobileSAM keeps the last at 1 so the
+    # output grid is SAM's 1/16 (4 from the patch embedding x 2 x 2 x 1).
+    tinyvit_merge_strides: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.image_size % PATCH_SIZE:
             raise ValueError(
                 f"image_size must be a multiple of {PATCH_SIZE}, got {self.image_size}"
             )
+        if self.encoder_kind not in ("vit", "tiny_vit"):
+            raise ValueError(f"unknown encoder_kind {self.encoder_kind!r} (vit or tiny_vit)")
+        if self.encoder_kind == "tiny_vit":
+            self._check_tiny_vit()
         if any(i >= self.encoder_depth or i < 0 for i in self.encoder_global_attn_indexes):
             raise ValueError(
                 f"encoder_global_attn_indexes {self.encoder_global_attn_indexes} "
@@ -45,6 +59,26 @@ class ModelSpec:
             )
         if self.encoder_embed_dim % self.encoder_num_heads:
             raise ValueError("encoder_embed_dim must be divisible by encoder_num_heads")
+
+    def _check_tiny_vit(self) -> None:
+        n = len(self.tinyvit_embed_dims)
+        per_stage = (self.tinyvit_depths, self.tinyvit_num_heads, self.tinyvit_window_sizes)
+        if n < 2 or any(len(t) != n for t in per_stage) or len(self.tinyvit_merge_strides) != n - 1:
+            raise ValueError(
+                "a tiny_vit encoder needs embed_dims, depths, num_heads and window_sizes per "
+                "stage (2 or more) and one merge stride between each two stages"
+            )
+        stride = 4
+        for m in self.tinyvit_merge_strides:
+            stride *= m
+        if stride != PATCH_SIZE:
+            raise ValueError(
+                f"tiny_vit merge strides {self.tinyvit_merge_strides} give an output stride of "
+                f"{stride}; SAM's decoder needs {PATCH_SIZE}"
+            )
+        for dim, heads in zip(self.tinyvit_embed_dims[1:], self.tinyvit_num_heads[1:], strict=True):
+            if dim % heads:
+                raise ValueError(f"tiny_vit stage width {dim} is not divisible by its {heads} heads")
 
     @property
     def embedding_grid(self) -> int:
@@ -56,7 +90,13 @@ class ModelSpec:
         return self.embedding_grid * 4
 
     def to_dict(self) -> dict[str, Any]:
+        """The fields that describe this network: a ViT's dict is what it was before
+        TinyViT existed (bundles and cache keys stay the same); a TinyViT's leaves out the
+        ViT sizes it does not use."""
         d = asdict(self)
+        unused = _VIT_ONLY if self.encoder_kind == "tiny_vit" else _TINY_VIT_ONLY
+        for k in unused:
+            d.pop(k)
         for k, v in d.items():
             if isinstance(v, tuple):
                 d[k] = list(v)
@@ -71,6 +111,22 @@ class ModelSpec:
         kwargs: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
         return cls(**kwargs)
 
+
+_VIT_ONLY = (
+    "encoder_embed_dim",
+    "encoder_depth",
+    "encoder_num_heads",
+    "encoder_global_attn_indexes",
+    "encoder_window_size",
+)
+_TINY_VIT_ONLY = (
+    "encoder_kind",
+    "tinyvit_embed_dims",
+    "tinyvit_depths",
+    "tinyvit_num_heads",
+    "tinyvit_window_sizes",
+    "tinyvit_merge_strides",
+)
 
 # The official registry's three sizes (segment_anything/build_sam.py) ...
 _OFFICIAL: dict[str, dict[str, Any]] = {
@@ -93,6 +149,15 @@ _OFFICIAL: dict[str, dict[str, Any]] = {
         encoder_global_attn_indexes=(7, 15, 23, 31),
     ),
 }
+# MobileSAM (mobile_sam.pt, its registry's "vit_t"): TinyViT-5M with SAM's decoder.
+_OFFICIAL["vit_t"] = dict(
+    encoder_kind="tiny_vit",
+    tinyvit_embed_dims=(64, 128, 160, 320),
+    tinyvit_depths=(2, 2, 6, 2),
+    tinyvit_num_heads=(2, 4, 5, 10),
+    tinyvit_window_sizes=(7, 7, 14, 7),
+    tinyvit_merge_strides=(2, 2, 1),
+)
 # ... and a tiny one: the same modules with small widths, for tests and CPU demos.
 _TINY: dict[str, Any] = dict(
     image_size=128,
@@ -108,7 +173,7 @@ _TINY: dict[str, Any] = dict(
     decoder_num_heads=4,
     iou_head_hidden_dim=64,
 )
-ARCHS = ("vit_b", "vit_l", "vit_h", "tiny")
+ARCHS = ("vit_b", "vit_l", "vit_h", "vit_t", "tiny")
 
 
 def spec_for(arch: str, *, image_size: int | None = None, **overrides: Any) -> ModelSpec:
@@ -122,8 +187,9 @@ def spec_for(arch: str, *, image_size: int | None = None, **overrides: Any) -> M
     base.update(overrides)
     if image_size is not None:
         base["image_size"] = image_size
-    if "encoder_global_attn_indexes" in base:
-        base["encoder_global_attn_indexes"] = tuple(base["encoder_global_attn_indexes"])
+    for k, v in base.items():
+        if isinstance(v, list):
+            base[k] = tuple(v)
     return ModelSpec(arch=arch, **base)
 
 
