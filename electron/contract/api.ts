@@ -12,6 +12,7 @@
  * (structured clone over IPC) or encode them (the HTTP host); the schemas stay the same.
  */
 import { z } from 'zod';
+import { ImageListing } from './image-listing.js';
 import { ImportReport } from './imports.js';
 import { pacsMethods } from './pacs.js';
 import { trainingMethods } from './training.js';
@@ -276,7 +277,10 @@ export const methods = {
   'project.openSample': { params: z.object({ path: nonEmpty.optional() }).strict(), result: ProjectInfo },
   'project.close': { params: empty, result: z.null() },
 
+  /** Every image as an object: for scripts and tests. The app's browser uses images.listing. */
   'images.list': { params: empty, result: z.array(ImageSummary) },
+  /** The same rows in columns (see image-listing.ts): what the browser loads, fast at 50,000 images. */
+  'images.listing': { params: empty, result: ImageListing },
   /** Import files or folders (recursively) by path on the service's machine. */
   'images.importPaths': { params: z.object({ paths: z.array(nonEmpty).min(1).max(100_000) }).strict(), result: ImportReport },
   /** The same as a job (kind "import"): progress through jobs.get, stop with jobs.cancel, the report in the job when it ends. */

@@ -5,7 +5,7 @@
  *
  * Runtime: Node.
  */
-import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, type Dirent, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, statfsSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { ApiError } from '../contract/api.js';
@@ -193,9 +193,11 @@ export function insideProject(projectDir: string, rel: string): string | null {
 
 /**
  * insideProject for many paths at once (every row of a big project when it opens): the same
- * answer, but a plain file costs one lstat, with each folder's real path looked up once,
- * instead of two realpath walks per row (~2 s for 50,000 rows). A file that is a link, or
- * is missing, takes insideProject's own path.
+ * answer, but each folder is listed once (its entries' types say which are links) and its
+ * real path looked up once, instead of two realpath walks per row (~2 s for 50,000 rows) or
+ * an lstat per row (~100 ms). A name the listing lacks (missing, or spelled in another case
+ * on a case-insensitive disk) gets its own lstat; a link, or a missing folder, takes
+ * insideProject's own path.
  */
 export function insideProjectMany(projectDir: string, rels: readonly string[]): (string | null)[] {
   const root = path.resolve(projectDir);
@@ -218,15 +220,32 @@ export function insideProjectMany(projectDir: string, rels: readonly string[]): 
     }
     return r;
   };
+  const listings = new Map<string, Map<string, Dirent> | null>();
+  const entry = (full: string): { exists: boolean; link: boolean } => {
+    const dir = path.dirname(full);
+    let listing = listings.get(dir);
+    if (listing === undefined) {
+      try {
+        listing = new Map(readdirSync(dir, { withFileTypes: true }).map((d) => [d.name, d]));
+      } catch {
+        listing = null;
+      }
+      listings.set(dir, listing);
+    }
+    const d = listing?.get(path.basename(full));
+    if (d) return { exists: true, link: d.isSymbolicLink() };
+    const st = lstatSync(full, { throwIfNoEntry: false });
+    return { exists: st !== undefined, link: st?.isSymbolicLink() ?? false };
+  };
   return rels.map((rel) => {
     const full = lexicallyInside(root, rel);
     if (full === null) return null;
-    const st = lstatSync(full, { throwIfNoEntry: false });
-    if (st?.isSymbolicLink()) return insideProject(projectDir, rel);
+    const st = entry(full);
+    if (st.link) return insideProject(projectDir, rel);
     const dir = realDir(path.dirname(full));
     if (dir === null) return insideProject(projectDir, rel); // no such folder: insideProject walks further up
     // A missing file is judged by its folder; a file that is not a link: its folder's real path + its name.
-    const real = st ? path.join(dir, path.basename(full)) : dir;
+    const real = st.exists ? path.join(dir, path.basename(full)) : dir;
     return real === realRoot || real.startsWith(realRoot + path.sep) ? full : null;
   });
 }

@@ -7,6 +7,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ApiError, type ImageStatus, type MethodName, type ParsedParams, type ProjectHandlers, type ProjectInfo, type Result } from '../contract/api.js';
+import { encodeListing } from '../contract/image-listing.js';
 import { checkRle, rleArea } from '../contract/rle.js';
 import { sharedDecodePool } from './imaging/decode-pool.node.js';
 import type { FrameDecoder } from './imaging/frame-job.js';
@@ -222,6 +223,8 @@ export class ProjectService implements ProjectHandlers {
   // ------------------------------------------------------------------ images
 
   'images.list': Sync<'images.list'> = () => this.open().images.list();
+
+  'images.listing': Sync<'images.listing'> = () => encodeListing(this.open().images.list());
 
   'images.importPaths': Async<'images.importPaths'> = async ({ paths }) => {
     const p = this.open();

@@ -17,8 +17,9 @@
  * `pixelsFetch` / `pixelsConvert`: the `image.pixels` round trip (host decode + transfer)
  * and the conversion to a cornerstone image, per slice loaded during that pass.
  *
- * `projectOpen5000`: click "Open project" on a 5,000-image project (rows written straight
- * into the store) until the grouped list is on screen; goal under 1 s.
+ * `projectOpen50000`: click "Open project" on a 50,000-image project (rows written straight
+ * into the store; 500 series of 100) until the grouped list is on screen; goal under 1 s
+ * (issue 10). The list travels in columns (images.listing).
  *
  * Goal (issue 2): median under 16 ms.
  *
@@ -141,17 +142,20 @@ export default async function renderBench(): Promise<Record<string, unknown>> {
     }
     const warm = await takeMeasures(page);
 
-    // 4. Opening a 5,000-image project from the start screen until the browser list shows it.
+    // 4. Opening a 50,000-image project from the start screen until the browser list shows it.
     const big = path.join(tmp, 'big');
-    writeBigProject(big, 5000);
+    const bigCount = 50_000;
+    writeBigProject(big, bigCount);
     await api.call('project.close', {});
     await page.reload();
     await page.getByTestId('project-path').fill(big);
     const openStarted = Date.now();
     await page.getByTestId('project-open').click();
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="browser-row"]').length === 50);
+    // The list is windowed: the count says all rows arrived, the first rows that they are drawn.
+    await page.waitForFunction((n) => document.querySelector('.browser .count')?.textContent === String(n) && document.querySelectorAll('[data-testid="browser-row"]').length > 0, bigCount, { timeout: 60_000 });
     const openMs = Date.now() - openStarted;
     const listed = await page.locator('.browser .count').textContent();
+    const rowsDrawn = await page.getByTestId('browser-row').count();
 
     const result = {
       series: { slices, size: 512, bits: 16 },
@@ -160,7 +164,7 @@ export default async function renderBench(): Promise<Record<string, unknown>> {
       wheel60: { eventsPerSecond: Math.round(wheelRate), render: stats(wheel.render), draw: stats(wheel.draw), skipped: slices - 1 - wheel.render.length, pixelsFetch: stats(wheel.fetch), pixelsConvert: stats(wheel.convert) },
       stepCold: { render: stats(cold.render), draw: stats(cold.draw), pixelsFetch: stats(cold.fetch), pixelsConvert: stats(cold.convert) },
       stepWarm: { render: stats(warm.render), draw: stats(warm.draw) },
-      projectOpen5000: { images: Number(listed), seriesRows: 50, clickToListMs: openMs, goalMs: 1000 },
+      projectOpen50000: { images: Number(listed), seriesRows: bigCount / 100, rowsInDom: rowsDrawn, clickToListMs: openMs, goalMs: 1000, meetsGoal: openMs < 1000 },
       // Thumbnails of the fake rows fail (no media files): those 404s are expected here.
       consoleProblems: session.problems.filter((p) => !p.includes('Failed to load resource')),
     };

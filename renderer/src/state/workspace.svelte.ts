@@ -9,6 +9,7 @@
 import { api, ApiError, transportKind } from '../transport';
 import type { ImageStatus, ImageSummary, ImportReport, LabelClass, MaskPrompts, ProjectInfo } from '../../../electron/contract/api';
 import { jobIsLive, type JobInfo } from '../../../electron/contract/training';
+import { decodeListing } from '../../../electron/contract/image-listing';
 import { decodeRle, encodeRle } from '../../../electron/contract/rle';
 import { groupImages, type BrowserRow, type StackItem } from '../lib/grouping';
 import { SliceMasks, layerKey, parseLayerKey, type Edit, type EditSource, type LayerKey } from '../lib/masks';
@@ -177,7 +178,7 @@ export class Workspace {
   }
 
   async refreshImages(): Promise<void> {
-    this.images = await api.call('images.list', {});
+    this.images = decodeListing(await api.call('images.listing', {}));
     // Keep the open row's stack in step with newly imported slices.
     if (this.openRow) {
       const key = this.openRow.key;
