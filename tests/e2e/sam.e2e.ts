@@ -90,6 +90,8 @@ test('SAM: click a lesion, refine with a negative click, accept, reload', { time
     await shot(page, 'sam-01b-models-fp32');
     await variant.selectOption('auto');
     await within(10_000, 'back to auto', async () => (await api.call('models.list', {})).models[0]!.variantChoice === 'auto');
+    // The page's phase still reads 'ready' from fp32 until the switch reaches it: wait for int8 to run first.
+    await within(60_000, 'int8 running', async () => (await api.call('sam.status', {})).variant === 'int8');
     await within(60_000, 'embedding ready (int8)', async () => (await sam(page, 'phase')) === 'ready');
 
     // ---- one click inside the lesion
