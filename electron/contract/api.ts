@@ -12,9 +12,12 @@
  * (structured clone over IPC) or encode them (the HTTP host); the schemas stay the same.
  */
 import { z } from 'zod';
+import { deidentifyMethods } from './deidentify.js';
+import { exportMethods } from './exports.js';
 import { ImageListing } from './image-listing.js';
 import { ImportReport } from './imports.js';
 import { pacsMethods } from './pacs.js';
+import { pacsQueryMethods } from './pacs-query.js';
 import { trainingMethods } from './training.js';
 
 export const bytes = z.instanceof(Uint8Array);
@@ -407,6 +410,9 @@ export const methods = {
 
   ...trainingMethods,
   ...pacsMethods,
+  ...exportMethods,
+  ...pacsQueryMethods,
+  ...deidentifyMethods,
 
   'audit.list': {
     params: z.object({ imageId: id.optional(), limit: z.number().int().positive().max(10_000).default(200) }).strict(),
@@ -433,7 +439,10 @@ export type ExportMethodName = Extract<MethodName, `export.${string}` | `pacs.${
 /** Composite calls wired in the composition root (they span the project and the models). */
 export type CompositeMethodName = 'project.openSample';
 export type ProjectHandlers = Omit<Handlers, SamMethodName | ModelsMethodName | TrainingMethodName | ExportMethodName | CompositeMethodName>;
-export type ExportHandlers = Pick<Handlers, ExportMethodName>;
+/** PACS query/retrieve (the retrieve service): pacs.query, pacs.retrieveStart. */
+export type PacsQueryMethodName = Extract<MethodName, keyof typeof pacsQueryMethods>;
+export type ExportHandlers = Pick<Handlers, Exclude<ExportMethodName, PacsQueryMethodName>>;
+export type PacsQueryHandlers = Pick<Handlers, PacsQueryMethodName>;
 export type SamHandlers = Pick<Handlers, SamMethodName>;
 export type ModelsHandlers = Pick<Handlers, ModelsMethodName>;
 export type TrainingHandlers = Pick<Handlers, TrainingMethodName>;

@@ -20,9 +20,31 @@ const aeTitle = z
 const host = z.string().min(1).max(253).regex(/^[A-Za-z0-9.:\-[\]]+$/, 'a host name or an IP address');
 const port = z.number().int().min(1).max(65535);
 const baseUrl = z.string().max(2000).regex(/^https?:\/\/[^\s]+$/, 'an http:// or https:// URL');
+/** A file on this computer, named in full: /…, C:\… or \\server\share\…. */
+export const absolutePath = z
+  .string()
+  .max(4096)
+  .regex(/^(\/|[A-Za-z]:[\\/]|\\\\)[^\0]*$/, 'an absolute path (/…, C:\\… or \\\\server\\…)');
+
+/**
+ * DICOM over TLS for a DIMSE destination. The PACS's certificate is always verified, against
+ * `caFile` (PEM) or else the system's store, and must name `serverName` (else the host).
+ * `certFile` + `keyFile` (PEM): our certificate, for a PACS that wants mutual TLS.
+ */
+export const DimseTls = z
+  .object({
+    enabled: z.boolean(),
+    caFile: absolutePath.optional(),
+    certFile: absolutePath.optional(),
+    keyFile: absolutePath.optional(),
+    serverName: host.optional(),
+  })
+  .strict()
+  .refine((t) => !t.keyFile || t.certFile, { message: 'a client key needs its certificate (certFile)', path: ['certFile'] });
+export type DimseTls = z.infer<typeof DimseTls>;
 
 export const DestinationInput = z.discriminatedUnion('kind', [
-  z.object({ id: destinationId.optional(), name: z.string().min(1).max(100), kind: z.literal('dimse'), aeTitle, host, port, callingAeTitle: aeTitle }).strict(),
+  z.object({ id: destinationId.optional(), name: z.string().min(1).max(100), kind: z.literal('dimse'), aeTitle, host, port, callingAeTitle: aeTitle, tls: DimseTls.optional() }).strict(),
   z
     .object({
       id: destinationId.optional(),
@@ -41,7 +63,7 @@ export type DestinationInput = z.infer<typeof DestinationInput>;
 
 /** A destination as listed: no secret, only whether one is stored. */
 export const Destination = z.discriminatedUnion('kind', [
-  z.object({ id: destinationId, name: z.string(), kind: z.literal('dimse'), aeTitle: z.string(), host: z.string(), port, callingAeTitle: z.string() }),
+  z.object({ id: destinationId, name: z.string(), kind: z.literal('dimse'), aeTitle: z.string(), host: z.string(), port, callingAeTitle: z.string(), tls: DimseTls.optional() }),
   z.object({
     id: destinationId,
     name: z.string(),

@@ -12,7 +12,7 @@ const jobId = z.string().regex(/^[a-z0-9-]{1,64}$/);
 
 // ---------------------------------------------------------------- jobs
 
-/** training: Retrain on my data; import: a folder import (images.importStart); model-import: a .pth conversion (models.importStart); export: a DICOM SEG (export.segStart). */
+/** training: Retrain on my data; import: a folder import (images.importStart); model-import: a .pth conversion (models.importStart); export: a DICOM SEG or RTSTRUCT (export.segStart, export.rtstructStart). */
 export const JobKind = z.enum(['training', 'import', 'model-import', 'export']);
 export type JobKind = z.infer<typeof JobKind>;
 export const JobState = z.enum(['running', 'cancelling', 'succeeded', 'failed', 'cancelled', 'interrupted']);
@@ -102,6 +102,8 @@ export const JobInfo = z.object({
   /** What an export job wrote (once it succeeded); `reused`: those masks had been exported already. */
   exported: z
     .object({
+      /** What was written: a DICOM SEG (also when absent: jobs recorded before RTSTRUCT) or an RTSTRUCT. */
+      kind: z.enum(['seg', 'rtstruct']).optional(),
       file: z.string(),
       sopInstanceUid: z.string(),
       seriesInstanceUid: z.string(),

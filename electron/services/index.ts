@@ -10,6 +10,8 @@ import { methodNames, type Handlers, type MethodName } from '../contract/api.js'
 import { SamService } from './inference/sam.service.js';
 import { ModelsService } from './models/models.service.js';
 import { ExportService } from './dicom-export/export.service.js';
+import { RetrieveService } from './dicom-export/retrieve.service.js';
+import { pacsQueryMethods } from '../contract/pacs-query.js';
 import { RuntimeLauncher } from './runtime/runtime-launcher.node.js';
 import type { FrameDecoder } from './imaging/frame-job.js';
 import type { ProcessStarter } from './worker-thread.node.js';
@@ -61,6 +63,7 @@ const isSamMethod = (m: MethodName): boolean => m.startsWith('sam.');
 const isModelsMethod = (m: MethodName): boolean => m.startsWith('models.');
 const isTrainingMethod = (m: MethodName): boolean => m.startsWith('training.') || m.startsWith('jobs.');
 const isExportMethod = (m: MethodName): boolean => m.startsWith('export.') || m.startsWith('pacs.');
+const isPacsQueryMethod = (m: MethodName): boolean => Object.prototype.hasOwnProperty.call(pacsQueryMethods, m);
 
 export function createServices(opts: CreateServicesOptions): Services {
   const project = new ProjectService({ ...opts, version: opts.version ?? packageVersion() });
@@ -81,6 +84,7 @@ export function createServices(opts: CreateServicesOptions): Services {
     ...(opts.configDir ? { configDir: opts.configDir } : {}),
     ...(opts.outboxRetryBaseMs !== undefined ? { outboxRetryBaseMs: opts.outboxRetryBaseMs } : {}),
   });
+  const retriever = new RetrieveService(project, { user: opts.user, ...(opts.configDir ? { configDir: opts.configDir } : {}) });
   const composite: Record<string, (p: unknown) => unknown> = {
     'project.openSample': (p) => openSampleProject(project, () => models.manager(), (p as { path?: string }).path),
   };
@@ -90,7 +94,7 @@ export function createServices(opts: CreateServicesOptions): Services {
       handlers[m] = composite[m];
       continue;
     }
-    const owner = (isSamMethod(m) ? sam : isModelsMethod(m) ? models : isTrainingMethod(m) ? training : isExportMethod(m) ? exporter : project) as unknown as Record<string, (p: unknown) => unknown>;
+    const owner = (isSamMethod(m) ? sam : isModelsMethod(m) ? models : isTrainingMethod(m) ? training : isPacsQueryMethod(m) ? retriever : isExportMethod(m) ? exporter : project) as unknown as Record<string, (p: unknown) => unknown>;
     handlers[m] = (params: unknown) => owner[m]!(params);
   }
   return {

@@ -150,6 +150,11 @@ export class ProjectService implements ProjectHandlers {
     return this.project ? { dir: this.project.dir, db: this.project.db } : null;
   }
 
+  /** The open project's importer, for sibling services that bring files in (PACS retrieve); null when none is open. */
+  openImporter(): ImportService | null {
+    return this.project?.importer ?? null;
+  }
+
   /** Closes the open project (if any) and releases the database. */
   close(): void {
     this.closing();

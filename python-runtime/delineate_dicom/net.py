@@ -7,7 +7,7 @@ person reading it is configuring a destination, not debugging a protocol.
 Destination (JSON, as the app stores it):
 
     {"kind": "dimse", "ae_title": "ORTHANC", "host": "127.0.0.1", "port": 4242,
-     "calling_ae_title": "DELINEATE", "timeout_s": 30}
+     "calling_ae_title": "DELINEATE", "timeout_s": 30, "tls": {...} (optional, see tls.py)}
     {"kind": "dicomweb", "base_url": "http://127.0.0.1:8042/dicom-web",
      "auth": {"kind": "none" | "basic" | "bearer", "user": ..., "password": ..., "token": ...},
      "timeout_s": 30}
@@ -27,6 +27,8 @@ from typing import Any
 import pydicom
 from pynetdicom import AE, build_context
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+from . import tls as _tls
 
 # A-ASSOCIATE-RJ reasons (PS3.8 9.3.4), as a person would read them.
 _REJECT_REASONS = {
@@ -59,21 +61,39 @@ def _reachable(d: dict[str, Any], timeout: float) -> None:
         raise ValueError(f"{_where(d)}: cannot connect ({exc.strerror or exc})") from exc
 
 
-def _associate(d: dict[str, Any], contexts: list[Any]):  # noqa: ANN202 - pynetdicom's Association
+def _no_delay(assoc: Any) -> None:
+    """Turn off Nagle's algorithm on the association's socket (pynetdicom leaves it on): a
+    DIMSE message goes out as a command PDU then a data PDU, and with Nagle the second waits
+    for the peer's delayed ACK, about 40 ms per message. 60 C-STOREs to the test Orthanc:
+    5.4 s with it, 2.9 s without (0.31 s when Orthanc also runs without it, TCP_NODELAY=1)."""
+    try:
+        assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (AttributeError, OSError):
+        pass  # another transport: it keeps its own settings
+
+
+def _associate(d: dict[str, Any], contexts: list[Any], **options: Any):  # noqa: ANN202 - pynetdicom's Association
+    """``options`` go to ``AE.associate`` (``ext_neg`` for SCP/SCU role selection and
+    ``evt_handlers``, as C-GET needs)."""
     ae = AE(ae_title=d.get("calling_ae_title") or "DELINEATE")
     timeout = float(d.get("timeout_s") or 30)
+    secure = _tls.context(d, _where(d))
     _reachable(d, timeout)
+    if secure is not None:
+        _tls.check(d, _where(d), secure, timeout)
+        options = {**options, "tls_args": secure}
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout
     ae.requested_contexts = contexts
-    assoc = ae.associate(d["host"], int(d["port"]), ae_title=d["ae_title"])
+    assoc = ae.associate(d["host"], int(d["port"]), ae_title=d["ae_title"], **options)
     if assoc.is_established:
+        _no_delay(assoc)
         return assoc
     if assoc.is_rejected and assoc.acceptor.primitive is not None:
         p = assoc.acceptor.primitive
         why = _REJECT_REASONS.get((int(p.result_source), int(p.diagnostic)), f"source {p.result_source}, reason {p.diagnostic}")
         raise ValueError(f"{_where(d)} rejected the association: {why}")
     if assoc.is_aborted:
-        raise ValueError(f"{_where(d)} aborted the association")
+        raise ValueError(_tls.why_aborted(d, _where(d), secure, timeout))
     raise ValueError(f"{_where(d)}: no DICOM answer (nothing listening on {d['host']}:{d['port']}, or a firewall)")
 
 
@@ -104,7 +124,10 @@ def store_dimse(d: dict[str, Any], files: list[str]) -> dict[str, Any]:
     results = []
     try:
         for f, ds in datasets:
-            status = assoc.send_c_store(ds)
+            try:
+                status = assoc.send_c_store(ds)
+            except RuntimeError:  # the association went away between two files (the PACS stopped)
+                status = None
             code = int(status.Status) if status else None
             ok = code is not None and (code == 0 or 0xB000 <= code <= 0xBFFF)  # success or warning
             results.append({
@@ -117,8 +140,13 @@ def store_dimse(d: dict[str, Any], files: list[str]) -> dict[str, Any]:
                     else f"{_where(d)} did not answer the C-STORE of {Path(f).name}"
                 ),
             })
-            if code is None:
-                break  # the association is gone; the rest are not tried
+            if code is None:  # the association is gone; the rest are not tried
+                results.extend(
+                    {"file": g, "sop_instance_uid": str(other.SOPInstanceUID), "ok": False, "status": None,
+                     "error": f"{_where(d)} stopped answering before {Path(g).name} was sent"}
+                    for g, other in datasets[len(results):]
+                )
+                break
     finally:
         if assoc.is_established:
             assoc.release()
@@ -137,7 +165,10 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
-def _http(d: dict[str, Any], method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def _open_http(d: dict[str, Any], method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
+    """Send a request with the destination's credentials; the response, open, for the caller to
+    read (whole, or streamed as WADO-RS retrieval does). An HTTP error status other than
+    refused credentials or a redirect comes back as a response too (its ``status`` says so)."""
     h = dict(headers or {})
     auth = d.get("auth") or {"kind": "none"}
     if auth.get("kind") == "basic":
@@ -146,8 +177,7 @@ def _http(d: dict[str, Any], method: str, url: str, body: bytes | None = None, h
         h["Authorization"] = f"Bearer {auth['token']}"
     req = urllib.request.Request(url, data=body, method=method, headers=h)
     try:
-        with _opener.open(req, timeout=float(d.get("timeout_s") or 30)) as r:  # noqa: S310 - the user's own PACS URL
-            return r.status, r.read()
+        return _opener.open(req, timeout=float(d.get("timeout_s") or 30))  # noqa: S310 - the user's own PACS URL
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403):
             raise ValueError(f"{d['base_url']} refused the credentials (HTTP {exc.code})") from exc
@@ -156,10 +186,18 @@ def _http(d: dict[str, Any], method: str, url: str, body: bytes | None = None, h
                 f"{d['base_url']} redirects (HTTP {exc.code}) to {exc.headers.get('Location', 'elsewhere')}: "
                 "put that address in the destination"
             ) from exc
-        return exc.code, exc.read()
+        return exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise ValueError(f"{d['base_url']}: no answer ({reason})") from exc
+
+
+def _http(d: dict[str, Any], method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    with _open_http(d, method, url, body, headers) as r:
+        try:
+            return int(r.status), r.read()
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise ValueError(f"{d['base_url']}: the answer broke off ({getattr(exc, 'reason', exc)})") from exc
 
 
 def echo_dicomweb(d: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,6 @@ Request (JSON, built by electron/services/dicom-export/seg-request.ts):
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import numpy as np
 import pydicom
 from pydicom.sr.codedict import codes
 
+from .files import save_atomically
 from .rle import decode
 
 
@@ -138,15 +138,7 @@ def write_seg(req: dict[str, Any]) -> dict[str, Any]:
     if req.get("series_description"):
         seg.SeriesDescription = str(req["series_description"])[:64]
     out = Path(req["out"])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        seg.save_as(tmp, enforce_file_format=True)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    save_atomically(seg, out)
     return {
         "file": str(out),
         "sop_instance_uid": str(seg.SOPInstanceUID),

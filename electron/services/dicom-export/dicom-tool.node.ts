@@ -9,14 +9,26 @@ import { spawn } from 'node:child_process';
 import { ApiError } from '../../contract/api.js';
 import { runtimeEnv, runtimeRoot } from '../runtime/python-path.node.js';
 
-/** Resolves with the result line; rejects with `failed: <the tool's sentence>`. */
-export function runDicomTool(python: string, command: 'write-seg' | 'echo' | 'send', requestFile: string, failed: string, signal?: AbortSignal): Promise<string> {
+export type DicomToolCommand = 'write-seg' | 'write-rtstruct' | 'echo' | 'send' | 'query' | 'retrieve' | 'deidentify';
+
+/**
+ * Resolves with the result line; rejects with `failed: <the tool's sentence>`. `onLine`: each
+ * stderr line as it comes (the retrieve command reports its progress there).
+ */
+export function runDicomTool(python: string, command: DicomToolCommand, requestFile: string, failed: string, signal?: AbortSignal, onLine?: (line: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(python, ['-m', 'delineate_dicom', command, requestFile], { cwd: runtimeRoot(), env: { ...process.env, ...runtimeEnv() }, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-8000)));
+    let partial = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      err = (err + s).slice(-8000);
+      if (!onLine) return;
+      const lines = (partial + s).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) onLine(l);
+    });
     const abort = () => child.kill('SIGKILL');
     signal?.addEventListener('abort', abort, { once: true });
     child.on('error', (e) => reject(new ApiError('internal', `The DICOM tool could not start (${e.message})`)));

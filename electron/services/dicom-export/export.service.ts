@@ -21,6 +21,10 @@ import type { Db } from '../store/project-database.js';
 import { OutboxSender } from './outbox-sender.node.js';
 import { testConnection } from './pacs.node.js';
 import { exportSeg, type SegExportDeps } from './seg-export.node.js';
+import { exportCoco } from './coco-export.node.js';
+import { startExportJob } from './export-job.node.js';
+import { exportRtstruct } from './rtstruct-export.node.js';
+import { startDeidentifiedJob } from './deidentified-export.node.js';
 
 /** The light DICOM environment's lock file. */
 export const dicomLock = (): string => path.join(runtimeRoot(), 'dicom-requirements.lock');
@@ -209,5 +213,50 @@ export class ExportService implements ExportHandlers {
       })
       .finally(() => this.project.endJob(jobId));
     return { jobId };
+  };
+
+  'export.rtstructStart': ExportHandlers['export.rtstructStart'] = ({ imageId }) => {
+    const open = this.open();
+    return startExportJob({
+      project: this.project,
+      db: open.db,
+      user: this.opts.user,
+      imageId,
+      kind: 'rtstruct',
+      what: 'RTSTRUCT',
+      run: async ({ signal, stage }) => {
+        const { sourceSeriesUid: _s, masksHash: _h, contours: _c, ...r } = await exportRtstruct(imageId, {
+          ...this.exportDeps(open, signal),
+          python: () => this.python(signal, (g) => stage('environment', `Preparing the DICOM environment: ${g.message}`, g)),
+          onStage: (s, detail) => stage(s === 'environment' ? 'environment' : 'exporting', detail),
+        });
+        return { kind: 'rtstruct', ...r };
+      },
+    });
+  };
+
+  'export.deidentifiedStart': ExportHandlers['export.deidentifiedStart'] = (params) => {
+    const open = this.open();
+    return startDeidentifiedJob({
+      project: this.project,
+      db: open.db,
+      user: this.opts.user,
+      params,
+      deps: (signal, stage) => ({
+        projectDir: open.dir,
+        db: open.db,
+        user: this.opts.user,
+        now: () => new Date().toISOString(),
+        signal,
+        onStage: stage,
+        python: () => this.python(signal, (g) => stage('environment', `Preparing the DICOM environment: ${g.message}`)),
+        segOf: (imageId) => exportSeg(imageId, { ...this.exportDeps(open, signal), python: () => this.python(signal) }),
+      }),
+    });
+  };
+
+  'export.coco': ExportHandlers['export.coco'] = ({ imageId }) => {
+    const open = this.open();
+    return exportCoco(imageId, { projectDir: open.dir, db: open.db, user: this.opts.user, appVersion: this.opts.appVersion, now: () => new Date().toISOString() });
   };
 }

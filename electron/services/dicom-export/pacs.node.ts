@@ -9,10 +9,11 @@ import { randomUUID } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { DimseTls } from '../../contract/pacs.js';
 import { runDicomTool } from './dicom-tool.node.js';
 
 export type PacsDestination =
-  | { kind: 'dimse'; aeTitle: string; host: string; port: number; callingAeTitle: string; timeoutS?: number }
+  | { kind: 'dimse'; aeTitle: string; host: string; port: number; callingAeTitle: string; timeoutS?: number; tls?: DimseTls }
   | {
       kind: 'dicomweb';
       baseUrl: string;
@@ -30,13 +31,18 @@ export interface SendResult {
 }
 
 /** The tool's wire form (snake case, as the Python side documents it). */
-function wire(d: PacsDestination): Record<string, unknown> {
+export function wire(d: PacsDestination): Record<string, unknown> {
   return d.kind === 'dimse'
-    ? { kind: 'dimse', ae_title: d.aeTitle, host: d.host, port: d.port, calling_ae_title: d.callingAeTitle, timeout_s: d.timeoutS ?? 30 }
+    ? { kind: 'dimse', ae_title: d.aeTitle, host: d.host, port: d.port, calling_ae_title: d.callingAeTitle, timeout_s: d.timeoutS ?? 30, ...(d.tls?.enabled ? { tls: wireTls(d.tls) } : {}) }
     : { kind: 'dicomweb', base_url: d.baseUrl, auth: d.auth, timeout_s: d.timeoutS ?? 30 };
 }
 
-async function withRequest<T>(body: unknown, run: (file: string) => Promise<T>): Promise<T> {
+/** DICOM TLS as the tool reads it (python-runtime/delineate_dicom/tls.py). */
+function wireTls(t: DimseTls): Record<string, unknown> {
+  return { enabled: true, ca_file: t.caFile ?? null, cert_file: t.certFile ?? null, key_file: t.keyFile ?? null, server_name: t.serverName ?? null };
+}
+
+export async function withRequest<T>(body: unknown, run: (file: string) => Promise<T>): Promise<T> {
   // The request may hold credentials: a private temp file, removed right after.
   const file = path.join(os.tmpdir(), `delineate-pacs-${randomUUID()}.json`);
   writeFileSync(file, JSON.stringify(body), { mode: 0o600 });

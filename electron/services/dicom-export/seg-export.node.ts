@@ -8,19 +8,16 @@
  * export (rewriting its file if it went missing) rather than a second object. Changed masks
  * make version n+1, which names the version it replaces.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ApiError } from '../../contract/api.js';
-import { countsFromBlob } from '../store/counts-blob.js';
-import { AuditRepository } from '../store/audit.repository.js';
 import { ExportsRepository } from '../store/exports.repository.js';
 import { ImagesRepository } from '../store/images.repository.js';
 import { LabelsRepository } from '../store/labels.repository.js';
-import { MasksRepository } from '../store/masks.repository.js';
 import type { Db } from '../store/project-database.js';
 import { insideProject } from '../project-folder.node.js';
-import { runDicomTool } from './dicom-tool.node.js';
+import { oneAtATime, recordExport, runWriter, seriesMasks } from './export-writer.node.js';
 import { planSeg, segSeries, type ExportSource } from './seg-request.js';
 
 export const EXPORTS_DIR = 'exports';
@@ -57,7 +54,7 @@ export interface SegExportDeps {
 const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** The source instances of the series `imageId` belongs to, in slice order (or the one multi-frame file). */
-function sourcesFor(db: Db, projectDir: string, imageId: number): { seriesUid: string; sources: ExportSource[] } {
+export function sourcesFor(db: Db, projectDir: string, imageId: number): { seriesUid: string; sources: ExportSource[] } {
   const images = new ImagesRepository(db);
   const d = images.detail(imageId);
   if (!d) throw new ApiError('not_found', `No image with id ${imageId}`);
@@ -80,27 +77,14 @@ function sourcesFor(db: Db, projectDir: string, imageId: number): { seriesUid: s
   return { seriesUid, sources };
 }
 
-/** Exports under way, by project and series: a second export of the same series waits for the first. */
-const running = new Map<string, Promise<unknown>>();
-
 export async function exportSeg(imageId: number, deps: SegExportDeps): Promise<SegExportResult> {
   const found = sourcesFor(deps.db, deps.projectDir, imageId);
-  const key = `${deps.projectDir}\0${found.seriesUid}`;
-  const before = running.get(key) ?? Promise.resolve();
-  const mine = before.catch(() => undefined).then(() => exportSegNow(imageId, found, deps));
-  running.set(key, mine);
-  try {
-    return await mine;
-  } finally {
-    if (running.get(key) === mine) running.delete(key);
-  }
+  return oneAtATime(`${deps.projectDir}\0seg\0${found.seriesUid}`, () => exportSegNow(imageId, found, deps));
 }
 
 async function exportSegNow(imageId: number, { seriesUid, sources }: ReturnType<typeof sourcesFor>, deps: SegExportDeps): Promise<SegExportResult> {
   const { db, projectDir } = deps;
-  const rows = new MasksRepository(db).forExport(sources.map((s) => s.imageId));
-  if (rows.length === 0) throw new ApiError('bad_request', 'This series has no masks to export');
-  const masks = rows.map((r) => ({ id: r.id, imageId: r.imageId, frame: r.frame, labelId: r.labelId, rle: { size: [r.height, r.width] as [number, number], counts: countsFromBlob(r.counts) }, modelId: r.modelId, updatedAt: r.updatedAt }));
+  const masks = seriesMasks(db, sources.map((s) => s.imageId));
   const exportsRepo = new ExportsRepository(db);
   const previous = exportsRepo.latest('seg', seriesUid);
   const folder = path.join(EXPORTS_DIR, 'seg', sha256hex(seriesUid).slice(0, 16));
@@ -129,20 +113,22 @@ async function exportSegNow(imageId: number, { seriesUid, sources }: ReturnType<
   const python = await deps.python();
   if (deps.signal?.aborted) throw new ApiError('conflict', 'The export was cancelled; nothing was written');
   deps.onStage?.('writing', `Writing a DICOM SEG of ${plan.segmentCount} segment${plan.segmentCount === 1 ? '' : 's'} on ${new Set(masks.map((m) => `${m.imageId}:${m.frame}`)).size} frames`);
-  mkdirSync(path.join(projectDir, folder), { recursive: true });
-  const requestFile = path.join(projectDir, folder, `.request-${randomUUID().slice(0, 8)}.json`);
-  writeFileSync(requestFile, JSON.stringify(plan.request));
-  let written: { file: string; sop_instance_uid: string; series_instance_uid: string; frames: number; segments: number };
-  try {
-    written = JSON.parse(await runDicomTool(python, 'write-seg', requestFile, 'DICOM SEG not written', deps.signal)) as typeof written;
-  } finally {
-    rmSync(requestFile, { force: true });
-  }
+  const written = await runWriter<{ file: string; sop_instance_uid: string; series_instance_uid: string; frames: number; segments: number }>({
+    python,
+    command: 'write-seg',
+    request: plan.request,
+    folder: path.join(projectDir, folder),
+    failed: 'DICOM SEG not written',
+    db,
+    sources,
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
   const file = path.relative(projectDir, written.file).split(path.sep).join('/');
   const version = same?.version ?? (previous?.version ?? 0) + 1;
   if (!same) {
-    db.transaction(() => {
-      const id = exportsRepo.insert({
+    recordExport(
+      db,
+      {
         kind: 'seg',
         sourceSeriesUid: seriesUid,
         file,
@@ -157,17 +143,9 @@ async function exportSegNow(imageId: number, { seriesUid, sources }: ReturnType<
         segments: written.segments,
         author: deps.user,
         createdAt: deps.now(),
-      });
-      new AuditRepository(db).record({
-        at: deps.now(),
-        author: deps.user,
-        action: 'create',
-        entity: 'export',
-        entityId: id,
-        imageId,
-        detail: { kind: 'seg', file, sopInstanceUid: written.sop_instance_uid, version, masks: masks.length, models: plan.modelIds },
-      });
-    }).immediate();
+      },
+      { imageId, detail: { masks: masks.length } },
+    );
   }
   return { file, sopInstanceUid: written.sop_instance_uid, seriesInstanceUid: written.series_instance_uid, version, frames: written.frames, segments: written.segments, reused: false, sourceSeriesUid: seriesUid, masksHash: plan.masksHash };
 }

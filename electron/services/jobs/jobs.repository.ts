@@ -62,13 +62,18 @@ export class JobsRepository {
   }
 
   /** A DICOM export of the series an image belongs to. */
-  createExport(j: { id: string; imageId: number; author: string }): void {
-    this.insert(j.id, 'export', { imageId: j.imageId, kind: 'seg' }, `exports/${j.id}`, j.author);
+  createExport(j: { id: string; imageId: number; author: string; kind?: 'seg' | 'rtstruct' | 'deidentified' }): void {
+    this.insert(j.id, 'export', { imageId: j.imageId, kind: j.kind ?? 'seg' }, `exports/${j.id}`, j.author);
   }
 
   /** An import job: `paths` as asked; no run folder (run_dir holds where it would be, unused). */
   createImport(j: { id: string; paths: readonly string[]; author: string }): void {
     this.insert(j.id, 'import', { paths: j.paths }, `imports/${j.id}`, j.author);
+  }
+
+  /** A PACS retrieve: an import job whose files come from a PACS (query/retrieve). */
+  createRetrieve(j: { id: string; destinationId: string; studyUids: readonly string[]; author: string }): void {
+    this.insert(j.id, 'import', { retrieve: { destinationId: j.destinationId, studyUids: j.studyUids } }, `imports/${j.id}`, j.author);
   }
 
   private insert(id: string, kind: JobKind, settings: unknown, runDir: string, author: string): void {

@@ -102,7 +102,7 @@ export class DestinationsStore {
 const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 30) || 'pacs';
 
 function toPublic(d: Stored): Destination {
-  if (d.kind === 'dimse') return { id: d.id, name: d.name, kind: 'dimse', aeTitle: d.aeTitle, host: d.host, port: d.port, callingAeTitle: d.callingAeTitle };
+  if (d.kind === 'dimse') return { id: d.id, name: d.name, kind: 'dimse', aeTitle: d.aeTitle, host: d.host, port: d.port, callingAeTitle: d.callingAeTitle, ...(d.tls ? { tls: d.tls } : {}) };
   const a = d.auth;
   return {
     id: d.id,
@@ -114,7 +114,7 @@ function toPublic(d: Stored): Destination {
 }
 
 function toPacs(d: Stored): PacsDestination {
-  if (d.kind === 'dimse') return { kind: 'dimse', aeTitle: d.aeTitle, host: d.host, port: d.port, callingAeTitle: d.callingAeTitle };
+  if (d.kind === 'dimse') return { kind: 'dimse', aeTitle: d.aeTitle, host: d.host, port: d.port, callingAeTitle: d.callingAeTitle, ...(d.tls ? { tls: d.tls } : {}) };
   const a = d.auth;
   return {
     kind: 'dicomweb',

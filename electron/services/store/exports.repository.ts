@@ -1,9 +1,11 @@
-/** DICOM objects written from the project's masks (SEG for now), with their provenance. */
+/** Exports written from the project's masks (DICOM SEG and RTSTRUCT, COCO folders), with their provenance. */
 import type { Db } from './project-database.js';
+
+export type ExportKind = 'seg' | 'rtstruct' | 'coco';
 
 export interface ExportRecord {
   id: number;
-  kind: 'seg';
+  kind: ExportKind;
   sourceSeriesUid: string;
   file: string;
   sopInstanceUid: string;
@@ -24,11 +26,11 @@ export class ExportsRepository {
   constructor(private readonly db: Db) {}
 
   /** The newest export of a source series, or undefined. */
-  latest(kind: 'seg', sourceSeriesUid: string): ExportRecord | undefined {
+  latest(kind: ExportKind, sourceSeriesUid: string): ExportRecord | undefined {
     return this.db.prepare(`SELECT ${columns} FROM exports WHERE kind = ? AND source_series_uid = ? ORDER BY version DESC LIMIT 1`).get(kind, sourceSeriesUid) as ExportRecord | undefined;
   }
 
-  byHash(kind: 'seg', sourceSeriesUid: string, masksHash: string): ExportRecord | undefined {
+  byHash(kind: ExportKind, sourceSeriesUid: string, masksHash: string): ExportRecord | undefined {
     return this.db.prepare(`SELECT ${columns} FROM exports WHERE kind = ? AND source_series_uid = ? AND masks_hash = ?`).get(kind, sourceSeriesUid, masksHash) as ExportRecord | undefined;
   }
 

@@ -9,6 +9,12 @@ export interface Migration {
   readonly version: number;
   readonly name: string;
   readonly sql: string;
+  /**
+   * The migration rebuilds a table that others refer to (SQLite's documented procedure for a
+   * changed CHECK: create the new table, copy, drop the old, rename): it runs with foreign
+   * keys off, and PRAGMA foreign_key_check must find nothing before it commits.
+   */
+  readonly rebuildsTables?: boolean;
 }
 
 export const migrations: readonly Migration[] = [
@@ -184,6 +190,41 @@ CREATE TABLE outbox (
   UNIQUE (destination_id, sop_instance_uid)
 ) STRICT;
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+`,
+  },
+  {
+    version: 5,
+    name: 'RTSTRUCT and COCO exports',
+    rebuildsTables: true,
+    sql: `
+-- The exports table also records RT Structure Sets ('rtstruct') and COCO folders of
+-- non-DICOM images ('coco'). A CHECK cannot be altered in SQLite: the table is rebuilt, rows
+-- and ids kept (the outbox refers to them). For 'coco': source_series_uid is "project" or
+-- "image-<sha256>", file the folder, and both UIDs the export's content UID (2.25...), which
+-- its annotations.json names too.
+CREATE TABLE exports_new (
+  id                  INTEGER PRIMARY KEY,
+  kind                TEXT    NOT NULL CHECK (kind IN ('seg', 'rtstruct', 'coco')),
+  source_series_uid   TEXT    NOT NULL,
+  file                TEXT    NOT NULL,
+  sop_instance_uid    TEXT    NOT NULL,
+  series_instance_uid TEXT    NOT NULL,
+  version             INTEGER NOT NULL,
+  masks_hash          TEXT    NOT NULL,
+  masks               TEXT    NOT NULL,
+  models              TEXT    NOT NULL,
+  replaces            TEXT,
+  frames              INTEGER NOT NULL,
+  segments            INTEGER NOT NULL,             -- SEG segments, RTSTRUCT ROIs, COCO annotations
+  author              TEXT    NOT NULL,
+  created_at          TEXT    NOT NULL,
+  UNIQUE (kind, sop_instance_uid)
+) STRICT;
+INSERT INTO exports_new SELECT id, kind, source_series_uid, file, sop_instance_uid, series_instance_uid, version, masks_hash,
+  masks, models, replaces, frames, segments, author, created_at FROM exports;
+DROP TABLE exports;
+ALTER TABLE exports_new RENAME TO exports;
+CREATE INDEX exports_series ON exports (kind, source_series_uid, version);
 `,
   },
 ];

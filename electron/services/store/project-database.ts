@@ -65,11 +65,22 @@ function openOnce(file: string, opts: { create: boolean }): Db {
  */
 export function migrate(db: Db): number {
   for (const m of migrations) {
-    db.transaction(() => {
-      if ((db.pragma('user_version', { simple: true }) as number) >= m.version) return;
-      db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
-    }).immediate();
+    if ((db.pragma('user_version', { simple: true }) as number) >= m.version) continue;
+    // A table rebuild runs with foreign keys off (they cannot change inside a transaction).
+    const fkOff = m.rebuildsTables === true && db.pragma('foreign_keys', { simple: true }) === 1;
+    if (fkOff) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        if ((db.pragma('user_version', { simple: true }) as number) >= m.version) return;
+        db.exec(m.sql);
+        if (m.rebuildsTables && (db.pragma('foreign_key_check') as unknown[]).length > 0) {
+          throw new Error(`migration ${m.version} (${m.name}) would leave rows referring to nothing`);
+        }
+        db.pragma(`user_version = ${m.version}`);
+      }).immediate();
+    } finally {
+      if (fkOff) db.pragma('foreign_keys = ON');
+    }
   }
   return db.pragma('user_version', { simple: true }) as number;
 }

@@ -1,0 +1,58 @@
+/**
+ * An export run as a job of the open project (kind export): created in the jobs table,
+ * cancellable through jobs.cancel, its stages and end (what it wrote, or why not) written to
+ * the job row the renderer watches. Runtime: node.
+ */
+import { randomBytes } from 'node:crypto';
+import { ApiError } from '../../contract/api.js';
+import type { JobInfo } from '../../contract/training.js';
+import { JobsRepository } from '../jobs/jobs.repository.js';
+import type { ProjectService } from '../project.service.js';
+import type { Db } from '../store/project-database.js';
+
+type Exported = NonNullable<JobInfo['exported']>;
+
+export interface ExportJobContext {
+  signal: AbortSignal;
+  /** Report a stage ('environment': preparing Python; 'exporting': writing) with a sentence. */
+  stage: (stage: 'environment' | 'exporting', detail: string, progress?: { step: number | null; steps: number | null }) => void;
+}
+
+export function startExportJob(p: {
+  project: ProjectService;
+  db: Db;
+  user: string;
+  imageId: number;
+  kind: 'seg' | 'rtstruct';
+  /** What the user reads when it is done, e.g. "RTSTRUCT". */
+  what: string;
+  run: (ctx: ExportJobContext) => Promise<Exported>;
+}): { jobId: string } {
+  const jobs = new JobsRepository(p.db, () => new Date().toISOString());
+  const jobId = `export-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  jobs.createExport({ id: jobId, imageId: p.imageId, author: p.user, kind: p.kind });
+  const controller = p.project.registerJob(jobId, 'Stopping the export; nothing will be written');
+  const write = (f: Parameters<JobsRepository['update']>[1]) => {
+    if (p.db.open) jobs.update(jobId, f);
+  };
+  const stage: ExportJobContext['stage'] = (s, detail, progress) =>
+    write({ stage: s, detail, ...(progress ? { progress: { step: progress.step, steps: progress.steps, epoch: null, epochs: null, etaS: null } } : {}) });
+  void p
+    .run({ signal: controller.signal, stage })
+    .then((r) =>
+      write({
+        state: 'succeeded',
+        stage: 'done',
+        detail: r.reused ? `${p.what} already exported as version ${r.version}: ${r.file}` : `Wrote ${r.file} (${p.what} version ${r.version}, ${r.frames} frames, ${r.segments} ${p.kind === 'seg' ? 'segments' : 'ROIs'})`,
+        exported: r,
+        error: null,
+      }),
+    )
+    .catch((e: unknown) => {
+      if (controller.signal.aborted) return write({ state: 'cancelled', stage: 'done', detail: 'The export was cancelled; nothing was written', error: null });
+      const err = e instanceof ApiError ? e : new ApiError('internal', e instanceof Error ? e.message : String(e));
+      write({ state: 'failed', stage: 'done', detail: err.message, error: { code: err.code, message: err.message, ...(err.file ? { file: err.file } : {}) } });
+    })
+    .finally(() => p.project.endJob(jobId));
+  return { jobId };
+}
