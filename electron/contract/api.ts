@@ -18,6 +18,7 @@ import { ImageListing } from './image-listing.js';
 import { ImportReport } from './imports.js';
 import { pacsMethods } from './pacs.js';
 import { pacsQueryMethods } from './pacs-query.js';
+import { SEGMENT_CODE_KEYS } from './segment-codes.js';
 import { trainingMethods } from './training.js';
 
 export const bytes = z.instanceof(Uint8Array);
@@ -151,6 +152,8 @@ export const LabelClass = z.object({
   id,
   name: z.string().min(1).max(200),
   color: z.string().regex(/^#[0-9a-fA-F]{6}$/),
+  /** The DICOM code it is exported with: a key of SEGMENT_CODES, "local", or null (from its name). */
+  code: z.enum(SEGMENT_CODE_KEYS).nullable(),
 });
 export type LabelClass = z.infer<typeof LabelClass>;
 
@@ -301,7 +304,8 @@ export const methods = {
 
   'labels.list': { params: empty, result: z.array(LabelClass) },
   'labels.upsert': {
-    params: z.object({ id: id.optional(), name: z.string().min(1).max(200), color: LabelClass.shape.color }).strict(),
+    /** `code` left out keeps the label's code (a new label: null, from its name). */
+    params: z.object({ id: id.optional(), name: z.string().min(1).max(200), color: LabelClass.shape.color, code: LabelClass.shape.code.optional() }).strict(),
     result: LabelClass,
   },
   'labels.delete': { params: z.object({ id }).strict(), result: z.null() },

@@ -348,7 +348,7 @@ export class ProjectService implements ProjectHandlers {
 
   'labels.list': Sync<'labels.list'> = () => this.open().labels.list();
 
-  'labels.upsert': Sync<'labels.upsert'> = ({ id, name, color }) => {
+  'labels.upsert': Sync<'labels.upsert'> = ({ id, name, color, code }) => {
     const p = this.open();
     const trimmed = name.trim();
     if (!trimmed) throw new ApiError('bad_request', 'A label needs a name');
@@ -357,15 +357,16 @@ export class ProjectService implements ProjectHandlers {
       if (clash && clash.id !== id) throw new ApiError('conflict', `A label named "${trimmed}" already exists`);
       const at = this.now();
       if (id === undefined) {
-        const created = p.labels.insert(trimmed, color);
-        p.audit.record({ at, author: this.opts.user, action: 'create', entity: 'label', entityId: created.id, imageId: null, detail: { name: trimmed, color } });
+        const created = p.labels.insert(trimmed, color, code ?? null);
+        p.audit.record({ at, author: this.opts.user, action: 'create', entity: 'label', entityId: created.id, imageId: null, detail: { name: trimmed, color, code: created.code } });
         return created;
       }
       const before = p.labels.get(id);
       if (!before) throw new ApiError('not_found', `No label with id ${id}`);
-      p.labels.update(id, trimmed, color);
-      p.audit.record({ at, author: this.opts.user, action: 'update', entity: 'label', entityId: id, imageId: null, detail: { from: before, to: { name: trimmed, color } } });
-      return { id, name: trimmed, color };
+      const after = { id, name: trimmed, color, code: code === undefined ? before.code : code };
+      p.labels.update(id, trimmed, color, after.code);
+      p.audit.record({ at, author: this.opts.user, action: 'update', entity: 'label', entityId: id, imageId: null, detail: { from: before, to: after } });
+      return after;
     }).immediate();
   };
 

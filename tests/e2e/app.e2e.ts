@@ -191,6 +191,13 @@ test('create, import, view, annotate, undo/redo, autosave, reload', { timeout: 1
     await page.mouse.move(at.x + 200, at.y + 200);
     await shot(page, '06-after-reload');
 
+    // ---- The label's DICOM code: picked from the short list (auto shows what its name gives)
+    const code = page.getByTestId('label-code');
+    assert.match((await code.locator('option').first().textContent()) ?? '', /^Auto: Lesion \(SCT 52988006\)$/);
+    await code.selectOption('metastasis');
+    await within(5000, 'code saved', async () => (await api.call('labels.list', {})).find((l) => l.name === 'lesion')?.code === 'metastasis');
+    await shot(page, '06a-label-code');
+
     // ---- Export SEG: the series' masks become a DICOM Segmentation in the project
     await page.getByTestId('export-seg').click();
     await within(180_000, 'SEG written', async () => /^SEG v1: 1 frame, 1 segment$/.test(await text(page, 'export-state')));

@@ -21,6 +21,8 @@ test('wrong types are refused, naming the field', () => {
   assert.throws(() => parseRequest('image.pixels', { imageId: 1.5, frame: 0 }), badRequest(/imageId/));
   assert.throws(() => parseRequest('images.importFiles', { files: [{ name: 'a.dcm', bytes: 'AAEC' }] }), badRequest(/files\.0\.bytes/));
   assert.throws(() => parseRequest('labels.upsert', { name: 'lesion', color: 'red' }), badRequest(/color/));
+  assert.throws(() => parseRequest('labels.upsert', { name: 'lesion', color: '#ff0000', code: 'SCT 1234' }), badRequest(/code/));
+  assert.deepEqual(parseRequest('labels.upsert', { name: 'lesion', color: '#ff0000', code: null }).params, { name: 'lesion', color: '#ff0000', code: null });
   assert.throws(() => parseRequest('project.open', null), badRequest(/path/));
 });
 

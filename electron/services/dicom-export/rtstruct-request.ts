@@ -89,7 +89,7 @@ export function rtstructSeries(version: number): { series_number: number; series
 }
 
 export interface RtstructPlanInput extends SegPlanInput {
-  labels: { id: number; name: string; color: string }[];
+  labels: { id: number; name: string; color: string; code: string | null }[];
   /** SOP Instance UID of the version this one replaces (its Predecessor Structure Set), or null. */
   replaces: string | null;
 }

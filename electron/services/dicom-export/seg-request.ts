@@ -3,9 +3,9 @@
  * (python-runtime/delineate_dicom/seg.py). Runtime: pure.
  *
  * - One segment per label class; the instances of a label are one segment (binary SEG).
- * - Codes: a label is described with a SNOMED CT category and type picked from a short list
- *   by its name (lesion, tumour, nodule, cyst, metastasis...), else a local code that keeps
- *   the label's name ("99DLN" is a private coding scheme, as DICOM allows for local codes).
+ * - Codes: a label is described with the SNOMED CT category and type chosen for it from a
+ *   short list (contract/segment-codes.ts), or picked by its name when left on auto, else a
+ *   local code that keeps the label's name.
  * - Provenance: a segment any of whose masks came from SAM is SEMIAUTOMATIC (SAM with the
  *   user's prompts), with the model's name and id as algorithm name and version; a segment
  *   drawn by hand only is MANUAL.
@@ -13,33 +13,9 @@
  *   resend is never a duplicate), changed masks a new series and instance.
  */
 import type { Rle } from '../../contract/api.js';
+import { codesForLabel, type Code } from '../../contract/segment-codes.js';
 
-export interface Code {
-  scheme: string;
-  value: string;
-  meaning: string;
-}
-
-/** SNOMED CT "Morphologically abnormal structure": the category of every finding below. */
-const ABNORMAL: Code = { scheme: 'SCT', value: '49755003', meaning: 'Morphologically abnormal structure' };
-
-/** Label names (lower case, singular, British and American spelling) to a segmented property type. */
-const TYPES: { match: RegExp; type: Code }[] = [
-  { match: /^(lesion|lesions|finding)$/, type: { scheme: 'SCT', value: '52988006', meaning: 'Lesion' } },
-  { match: /^(tumou?r|tumou?rs|neoplasm|mass)$/, type: { scheme: 'SCT', value: '108369006', meaning: 'Neoplasm' } },
-  { match: /^(nodule|nodules)$/, type: { scheme: 'SCT', value: '27925004', meaning: 'Nodule' } },
-  { match: /^(cyst|cysts)$/, type: { scheme: 'SCT', value: '441457006', meaning: 'Cyst' } },
-  { match: /^(metastasis|metastases|met|mets)$/, type: { scheme: 'SCT', value: '14799000', meaning: 'Neoplasm, metastatic' } },
-];
-
-/** The category and type that describe a label in a SEG; a free-text label keeps its name in a local code. */
-export function codesForLabel(name: string): { category: Code; type: Code; local: boolean } {
-  const key = name.trim().toLowerCase();
-  const known = TYPES.find((t) => t.match.test(key));
-  if (known) return { category: ABNORMAL, type: known.type, local: false };
-  const value = key.replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 16) || 'label';
-  return { category: ABNORMAL, type: { scheme: '99DLN', value, meaning: name.trim().slice(0, 64) || 'label' }, local: true };
-}
+export type { Code };
 
 export type AlgorithmType = 'MANUAL' | 'SEMIAUTOMATIC' | 'AUTOMATIC';
 
@@ -105,7 +81,7 @@ export function personName(user: string): string {
 export interface SegPlanInput {
   sources: ExportSource[];
   masks: ExportMask[];
-  labels: { id: number; name: string }[];
+  labels: { id: number; name: string; code: string | null }[];
   models: Record<string, { name: string }>;
   sourceSeriesUid: string;
   author: string;
@@ -131,10 +107,11 @@ export function planSeg(p: SegPlanInput): SegPlan {
   const sourceIndex = new Map(p.sources.map((s, i) => [s.imageId, i]));
   const usedLabels = [...new Set(p.masks.map((m) => m.labelId))].sort((a, b) => a - b);
   const labelName = new Map(p.labels.map((l) => [l.id, l.name]));
+  const labelCode = new Map(p.labels.map((l) => [l.id, l.code]));
   const segmentOf = new Map(usedLabels.map((id, i) => [id, i + 1]));
   const segments = usedLabels.map((labelId) => {
     const name = labelName.get(labelId) ?? `label ${labelId}`;
-    const { category, type } = codesForLabel(name);
+    const { category, type } = codesForLabel(name, labelCode.get(labelId) ?? null);
     const models = [...new Set(p.masks.filter((m) => m.labelId === labelId && m.modelId).map((m) => m.modelId!))].sort();
     return {
       number: segmentOf.get(labelId)!,

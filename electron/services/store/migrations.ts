@@ -227,6 +227,15 @@ ALTER TABLE exports_new RENAME TO exports;
 CREATE INDEX exports_series ON exports (kind, source_series_uid, version);
 `,
   },
+  {
+    version: 6,
+    name: 'DICOM code per label',
+    sql: `
+-- The SNOMED CT code a label is exported with (a key of contract/segment-codes.ts, or
+-- 'local'); NULL: picked from the label's name.
+ALTER TABLE labels ADD COLUMN code TEXT;
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

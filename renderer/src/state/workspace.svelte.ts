@@ -272,7 +272,7 @@ export class Workspace {
 
   // ------------------------------------------------------------ labels & status
 
-  async upsertLabel(label: { id?: number; name: string; color: string }): Promise<void> {
+  async upsertLabel(label: { id?: number; name: string; color: string; code?: string | null }): Promise<void> {
     try {
       const saved = await api.call('labels.upsert', label);
       await this.refreshLabels();

@@ -124,7 +124,9 @@ test('a CT series: SEG passes dciodvfy, reads back to the masks frame by frame, 
   assert.deepEqual(lesionSeg.type, ['SCT', '52988006'], 'lesion coded as SNOMED CT Lesion');
   assert.equal(lesionSeg.algorithm_type, 'SEMIAUTOMATIC', 'one of its masks came from SAM');
   assert.equal(lesionSeg.algorithm_version, 'tiny-model-abc123');
-  assert.deepEqual(liverSeg.type, ['99DLN', 'liver'], 'a label not on the list keeps its name in a local code');
+  assert.deepEqual(liverSeg.type, ['SCT', '10200004'], 'left on auto, "liver" is coded as the organ');
+  assert.equal(liverSeg.category, '123037004', 'in the Anatomical Structure category');
+  assert.equal(lesionSeg.category, '49755003', 'a finding is a Morphologically abnormal structure');
   assert.equal(liverSeg.algorithm_type, 'MANUAL');
   assert.equal(liverSeg.algorithm_name, null);
   // Pixel for pixel, frame for frame, referencing the right slice.
@@ -157,8 +159,19 @@ test('a CT series: SEG passes dciodvfy, reads back to the masks frame by frame, 
   rmSync(file);
   const rewritten = await exportSeg(ids.ct0!);
   assert.equal(rewritten.version, 2, 'the newest masks are version 2');
+  // The user picks the liver's code: free text, then a code from the list. Each is new content.
+  await s['labels.upsert']({ id: labelIds.liver, name: 'liver', color: '#aa8800', code: 'local' });
+  const v3 = await exportSeg(ids.ct0!);
+  assert.equal(v3.version, 3, 'a changed code is a new version');
+  assert.deepEqual(readBack(path.join(dir, 'proj', v3.file)).segments.find((x) => x.label === 'liver')!.type, ['99DLN', 'liver'], 'free text keeps its name in a local code');
+  await s['labels.upsert']({ id: labelIds.liver, name: 'liver', color: '#aa8800', code: 'neoplasm' });
+  const v4 = readBack(path.join(dir, 'proj', (await exportSeg(ids.ct0!)).file)).segments.find((x) => x.label === 'liver')!;
+  assert.deepEqual([v4.category, ...v4.type], ['49755003', 'SCT', '108369006'], 'the chosen code wins over the name');
+  // A rename or recolour that leaves out the code keeps it.
+  await s['labels.upsert']({ id: labelIds.liver, name: 'liver', color: '#bb9900' });
+  assert.equal((await s['labels.list']({})).find((l) => l.id === labelIds.liver)!.code, 'neoplasm');
   const audit = await s['audit.list']({ limit: 50 });
-  assert.equal(audit.filter((a) => a.entity === 'export').length, 2, 'two exports recorded');
+  assert.equal(audit.filter((a) => a.entity === 'export').length, 4, 'four exports recorded');
 });
 
 test('multi-frame (enhanced CT), MONOCHROME1 and RGB sources: each SEG passes dciodvfy and reads back exactly', { timeout: 300_000 }, async () => {
