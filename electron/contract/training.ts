@@ -102,8 +102,12 @@ export const JobInfo = z.object({
   /** What an export job wrote (once it succeeded); `reused`: those masks had been exported already. */
   exported: z
     .object({
-      /** What was written: a DICOM SEG (also when absent: jobs recorded before RTSTRUCT) or an RTSTRUCT. */
-      kind: z.enum(['seg', 'rtstruct']).optional(),
+      /**
+       * What was written: a DICOM SEG (also when absent: jobs recorded before RTSTRUCT), an
+       * RTSTRUCT, or a COCO folder (file: the folder; both UIDs: its content UID; frames: COCO
+       * images; segments: annotations).
+       */
+      kind: z.enum(['seg', 'rtstruct', 'coco']).optional(),
       file: z.string(),
       sopInstanceUid: z.string(),
       seriesInstanceUid: z.string(),

@@ -44,6 +44,18 @@ export interface CocoExportDeps {
   user: string;
   appVersion: string;
   now: () => string;
+  signal?: AbortSignal;
+  /** Images written of all (called at most every 200 ms, and at the end). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** One COCO image (an image, or a frame of a multi-page one) and the masks its label PNG numbers. */
+interface FramePlan {
+  width: number;
+  height: number;
+  maskFile: string;
+  /** mask_value k + 1 for masks[k]; a later mask wins where they overlap. */
+  masks: MaskRow[];
 }
 
 interface ImageRow {
@@ -96,36 +108,38 @@ function masksOf(db: Db, images: ImageRow[]): MaskRow[] {
   return images.flatMap((i) => stmt.all(i.id) as MaskRow[]);
 }
 
-/** annotations.json and the label masks, in memory: what the folder will hold. */
+/**
+ * annotations.json and what to write: the images to copy and, per COCO image, the masks its
+ * label PNG numbers. The PNGs are drawn one at a time while writing: all of a big project's
+ * label masks at once would not fit in memory.
+ */
 function build(images: ImageRow[], masks: MaskRow[], labels: { id: number; name: string; color: string }[], scope: string, version: number, info: { user: string; appVersion: string; now: string }) {
   const cocoImages: Record<string, unknown>[] = [];
   const annotations: Record<string, unknown>[] = [];
-  const pngs: { file: string; values: Uint16Array; width: number; height: number }[] = [];
-  const copies: { from: string; to: string }[] = [];
+  const frames = new Map<number, FramePlan[]>();
+  const copies: { imageId: number; from: string; to: string }[] = [];
   const byFrame = new Map<string, MaskRow[]>();
   for (const m of masks) byFrame.set(`${m.imageId}:${m.frame}`, [...(byFrame.get(`${m.imageId}:${m.frame}`) ?? []), m]);
   for (const img of images) {
     const file = `images/${img.id}-${safeName(img.fileName)}`;
-    copies.push({ from: img.mediaPath, to: file });
+    copies.push({ imageId: img.id, from: img.mediaPath, to: file });
+    const planned: FramePlan[] = [];
     for (let frame = 0; frame < img.frames; frame++) {
       const cocoId = cocoImages.length + 1;
       const maskFile = `masks/${img.id}-${safeName(stem(img.fileName))}${img.frames > 1 ? `-f${frame}` : ''}.png`;
       cocoImages.push({ id: cocoId, file_name: file, width: img.width, height: img.height, ...(img.frames > 1 ? { frame } : {}), mask_file: maskFile, sha256: img.sha256 });
-      const values = new Uint16Array(img.width * img.height);
       const here = byFrame.get(`${img.id}:${frame}`) ?? [];
       if (here.length > 0xffff) throw new ApiError('bad_request', `${img.fileName} has more masks than a 16-bit label mask can number`);
       here.forEach((m, k) => {
         const rle = { size: [m.height, m.width] as [number, number], counts: countsFromBlob(m.counts) };
         if (m.height !== img.height || m.width !== img.width) throw new ApiError('io', `A mask of ${img.fileName} is ${m.width}x${m.height}, not the image's ${img.width}x${img.height}`);
-        const pixels = decodeRle(rle);
-        for (let i = 0; i < pixels.length; i++) if (pixels[i]) values[i] = k + 1;
         annotations.push({
           id: annotations.length + 1,
           image_id: cocoId,
           category_id: m.labelId,
           segmentation: toCocoRle(rle),
           area: rleArea(rle),
-          bbox: maskBbox(pixels, m.height, m.width),
+          bbox: maskBbox(decodeRle(rle), m.height, m.width),
           iscrowd: 0,
           instance: m.instance,
           frame: m.frame,
@@ -134,8 +148,9 @@ function build(images: ImageRow[], masks: MaskRow[], labels: { id: number; name:
           mask_value: k + 1,
         });
       });
-      pngs.push({ file: maskFile, values, width: img.width, height: img.height });
+      planned.push({ width: img.width, height: img.height, maskFile, masks: here });
     }
+    frames.set(img.id, planned);
   }
   const categories = labels.map((l) => ({ id: l.id, name: l.name, supercategory: 'label', color: l.color }));
   // What makes the export what it is (not when or by whom): its hash names the version.
@@ -156,10 +171,26 @@ function build(images: ImageRow[], masks: MaskRow[], labels: { id: number; name:
     categories,
     annotations,
   };
-  return { json, pngs, copies, hash, uid, counts: { images: cocoImages.length, annotations: annotations.length, categories: categories.length } };
+  return { json, frames, copies, hash, uid, counts: { images: cocoImages.length, annotations: annotations.length, categories: categories.length } };
 }
 
-export function exportCoco(imageId: number | undefined, deps: CocoExportDeps): CocoExportResult {
+/** The 16-bit label mask of one COCO image. */
+function labelPng(f: FramePlan): Buffer {
+  const values = new Uint16Array(f.width * f.height);
+  f.masks.forEach((m, k) => {
+    const pixels = decodeRle({ size: [m.height, m.width], counts: countsFromBlob(m.counts) });
+    for (let i = 0; i < pixels.length; i++) if (pixels[i]) values[i] = k + 1;
+  });
+  return encodePng16(values, f.width, f.height);
+}
+
+/** The sentence that closes a COCO export's job. */
+export function cocoDetail(r: CocoExportResult): string {
+  const what = `${r.images} image${r.images === 1 ? '' : 's'}, ${r.annotations} annotation${r.annotations === 1 ? '' : 's'}`;
+  return r.reused ? `COCO already exported as version ${r.version}: ${r.folder}` : `Wrote ${r.folder} (COCO version ${r.version}, ${what})`;
+}
+
+export async function exportCoco(imageId: number | undefined, deps: CocoExportDeps): Promise<CocoExportResult> {
   const { db, projectDir } = deps;
   const { scope, images } = imagesFor(db, imageId);
   const masks = masksOf(db, images);
@@ -171,7 +202,7 @@ export function exportCoco(imageId: number | undefined, deps: CocoExportDeps): C
   const probe = build(images, masks, labels, scope, version, { user: deps.user, appVersion: deps.appVersion, now });
   const same = repo.byHash('coco', scope, probe.hash);
   if (same && existsSync(path.join(projectDir, same.file, 'annotations.json'))) {
-    return { folder: same.file, ...probe.counts, version: same.version, reused: true };
+    return { folder: same.file, ...probe.counts, version: same.version, reused: true, uid: same.sopInstanceUid };
   }
   // Recorded but gone: write it again under its version.
   const built = same ? build(images, masks, labels, scope, (version = same.version), { user: deps.user, appVersion: deps.appVersion, now }) : probe;
@@ -183,7 +214,9 @@ export function exportCoco(imageId: number | undefined, deps: CocoExportDeps): C
   mkdirSync(path.join(tmp, 'images'), { recursive: true });
   mkdirSync(path.join(tmp, 'masks'), { recursive: true });
   try {
-    for (const c of built.copies) {
+    let reported = 0;
+    for (const [i, c] of built.copies.entries()) {
+      if (deps.signal?.aborted) throw new ApiError('conflict', 'The COCO export was cancelled; nothing was written');
       const from = insideProject(projectDir, c.from);
       if (!from) throw new ApiError('bad_request', `The stored path of ${c.to} leads out of the project; it is not exported`, c.from);
       try {
@@ -191,8 +224,14 @@ export function exportCoco(imageId: number | undefined, deps: CocoExportDeps): C
       } catch (e) {
         throw new ApiError('io', `${c.from} could not be copied into the COCO export (${(e as Error).message})`, c.from);
       }
+      for (const f of built.frames.get(c.imageId) ?? []) writeFileSync(path.join(tmp, f.maskFile), labelPng(f));
+      if (performance.now() - reported > 200 || i === built.copies.length - 1) {
+        deps.onProgress?.(i + 1, built.copies.length);
+        // Let the host answer other requests (and a cancel) between images.
+        await new Promise((r) => setImmediate(r));
+        reported = performance.now();
+      }
     }
-    for (const p of built.pngs) writeFileSync(path.join(tmp, p.file), encodePng16(p.values, p.width, p.height));
     writeFileSync(path.join(tmp, 'annotations.json'), JSON.stringify(built.json));
     rmSync(final, { recursive: true, force: true }); // a folder left by an export that was never recorded
     renameSync(tmp, final);
@@ -221,5 +260,5 @@ export function exportCoco(imageId: number | undefined, deps: CocoExportDeps): C
       new AuditRepository(db).record({ at: now, author: deps.user, action: 'create', entity: 'export', entityId: id, imageId: imageId ?? null, detail: { kind: 'coco', folder, version, ...built.counts } });
     }).immediate();
   }
-  return { folder, ...built.counts, version, reused: false };
+  return { folder, ...built.counts, version, reused: false, uid: built.uid };
 }

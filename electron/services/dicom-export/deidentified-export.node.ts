@@ -14,9 +14,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { ApiError } from '../../contract/api.js';
-import { JobsRepository } from '../jobs/jobs.repository.js';
 import { insideProject } from '../project-folder.node.js';
-import type { ProjectService } from '../project.service.js';
 import { AuditRepository } from '../store/audit.repository.js';
 import { ImagesRepository } from '../store/images.repository.js';
 import type { Db } from '../store/project-database.js';
@@ -145,36 +143,7 @@ export async function exportDeidentified(p: { imageId: number; scope: 'series' |
   return result;
 }
 
-/** Run it as a job of the open project (kind export): stages and the end written to the job row; jobs.cancel stops it. */
-export function startDeidentifiedJob(p: {
-  project: ProjectService;
-  db: Db;
-  user: string;
-  params: { imageId: number; scope: 'series' | 'study'; folder: string };
-  deps: (signal: AbortSignal, stage: NonNullable<DeidentifiedExportDeps['onStage']>) => DeidentifiedExportDeps;
-}): { jobId: string } {
-  const jobs = new JobsRepository(p.db, () => new Date().toISOString());
-  const jobId = `export-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  jobs.createExport({ id: jobId, imageId: p.params.imageId, author: p.user, kind: 'deidentified' });
-  const controller = p.project.registerJob(jobId, 'Stopping the de-identified copy; nothing will be written');
-  const write = (f: Parameters<JobsRepository['update']>[1]) => {
-    if (p.db.open) jobs.update(jobId, f);
-  };
-  const stage: NonNullable<DeidentifiedExportDeps['onStage']> = (s, detail) => write({ stage: s, detail });
-  void exportDeidentified(p.params, p.deps(controller.signal, stage))
-    .then((r) =>
-      write({
-        state: 'succeeded',
-        stage: 'done',
-        detail: `Wrote a de-identified copy to ${r.folder}: ${r.images} image${r.images === 1 ? '' : 's'} and ${r.segs} SEG${r.segs === 1 ? '' : 's'}, in ${r.studies.map((u) => `${u}/`).join(', ')}`,
-        error: null,
-      }),
-    )
-    .catch((e: unknown) => {
-      if (controller.signal.aborted) return write({ state: 'cancelled', stage: 'done', detail: 'The de-identified copy was cancelled; nothing was written', error: null });
-      const err = e instanceof ApiError ? e : new ApiError('internal', e instanceof Error ? e.message : String(e));
-      write({ state: 'failed', stage: 'done', detail: err.message, error: { code: err.code, message: err.message, ...(err.file ? { file: err.file } : {}) } });
-    })
-    .finally(() => p.project.endJob(jobId));
-  return { jobId };
+/** The sentence that closes a de-identified copy's job. */
+export function deidentifiedDetail(r: DeidentifiedExportResult): string {
+  return `Wrote a de-identified copy to ${r.folder}: ${r.images} image${r.images === 1 ? '' : 's'} and ${r.segs} SEG${r.segs === 1 ? '' : 's'}, in ${r.studies.map((u) => `${u}/`).join(', ')}`;
 }

@@ -6,11 +6,9 @@
  * first use from python-runtime/dicom-requirements.lock, so annotation-only users never
  * install the training stack.
  */
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ApiError, type ExportHandlers } from '../../contract/api.js';
 import type { OutboxItem } from '../../contract/pacs.js';
-import { JobsRepository } from '../jobs/jobs.repository.js';
 import type { ProjectService } from '../project.service.js';
 import { findPython, runtimeRoot, type PythonEnvProgress } from '../runtime/python-path.node.js';
 import { DestinationsStore, defaultConfigDir } from '../settings/destinations-store.node.js';
@@ -21,10 +19,10 @@ import type { Db } from '../store/project-database.js';
 import { OutboxSender } from './outbox-sender.node.js';
 import { testConnection } from './pacs.node.js';
 import { exportSeg, type SegExportDeps } from './seg-export.node.js';
-import { exportCoco } from './coco-export.node.js';
-import { startExportJob } from './export-job.node.js';
+import { cocoDetail, exportCoco } from './coco-export.node.js';
+import { dicomExportDetail, startExportJob } from './export-job.node.js';
 import { exportRtstruct } from './rtstruct-export.node.js';
-import { startDeidentifiedJob } from './deidentified-export.node.js';
+import { deidentifiedDetail, exportDeidentified } from './deidentified-export.node.js';
 
 /** The light DICOM environment's lock file. */
 export const dicomLock = (): string => path.join(runtimeRoot(), 'dicom-requirements.lock');
@@ -189,30 +187,23 @@ export class ExportService implements ExportHandlers {
 
   'export.segStart': ExportHandlers['export.segStart'] = ({ imageId }) => {
     const open = this.open();
-    const now = () => new Date().toISOString();
-    const jobs = new JobsRepository(open.db, now);
-    const jobId = `export-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-    jobs.createExport({ id: jobId, imageId, author: this.opts.user });
-    const controller = this.project.registerJob(jobId, 'Stopping the export; nothing will be written');
-    const write = (f: Parameters<JobsRepository['update']>[1]) => {
-      if (open.db.open) jobs.update(jobId, f);
-    };
-    void exportSeg(imageId, {
-      ...this.exportDeps(open, controller.signal),
-      python: () =>
-        this.python(controller.signal, (g) => write({ stage: 'environment', detail: `Preparing the DICOM environment: ${g.message}`, progress: { step: g.step, steps: g.steps, epoch: null, epochs: null, etaS: null } })),
-      onStage: (stage, detail) => write({ stage: stage === 'environment' ? 'environment' : 'exporting', detail }),
-    })
-      .then(({ sourceSeriesUid: _s, masksHash: _h, ...r }) =>
-        write({ state: 'succeeded', stage: 'done', detail: r.reused ? `Already exported as version ${r.version}: ${r.file}` : `Wrote ${r.file} (version ${r.version}, ${r.frames} frames, ${r.segments} segments)`, exported: r, error: null }),
-      )
-      .catch((e: unknown) => {
-        if (controller.signal.aborted) return write({ state: 'cancelled', stage: 'done', detail: 'The export was cancelled; nothing was written', error: null });
-        const err = e instanceof ApiError ? e : new ApiError('internal', e instanceof Error ? e.message : String(e));
-        write({ state: 'failed', stage: 'done', detail: err.message, error: { code: err.code, message: err.message, ...(err.file ? { file: err.file } : {}) } });
-      })
-      .finally(() => this.project.endJob(jobId));
-    return { jobId };
+    return startExportJob({
+      project: this.project,
+      db: open.db,
+      user: this.opts.user,
+      imageId,
+      kind: 'seg',
+      what: 'the export',
+      run: async ({ signal, stage }) => {
+        const { sourceSeriesUid: _s, masksHash: _h, ...r } = await exportSeg(imageId, {
+          ...this.exportDeps(open, signal),
+          python: () => this.python(signal, (g) => stage('environment', `Preparing the DICOM environment: ${g.message}`, g)),
+          onStage: (s, detail) => stage(s === 'environment' ? 'environment' : 'exporting', detail),
+        });
+        const exported = { kind: 'seg' as const, ...r };
+        return { detail: dicomExportDetail('SEG', exported), exported };
+      },
+    });
   };
 
   'export.rtstructStart': ExportHandlers['export.rtstructStart'] = ({ imageId }) => {
@@ -223,40 +214,65 @@ export class ExportService implements ExportHandlers {
       user: this.opts.user,
       imageId,
       kind: 'rtstruct',
-      what: 'RTSTRUCT',
+      what: 'the export',
       run: async ({ signal, stage }) => {
         const { sourceSeriesUid: _s, masksHash: _h, contours: _c, ...r } = await exportRtstruct(imageId, {
           ...this.exportDeps(open, signal),
           python: () => this.python(signal, (g) => stage('environment', `Preparing the DICOM environment: ${g.message}`, g)),
           onStage: (s, detail) => stage(s === 'environment' ? 'environment' : 'exporting', detail),
         });
-        return { kind: 'rtstruct', ...r };
+        const exported = { kind: 'rtstruct' as const, ...r };
+        return { detail: dicomExportDetail('RTSTRUCT', exported), exported };
       },
     });
   };
 
   'export.deidentifiedStart': ExportHandlers['export.deidentifiedStart'] = (params) => {
     const open = this.open();
-    return startDeidentifiedJob({
+    return startExportJob({
       project: this.project,
       db: open.db,
       user: this.opts.user,
-      params,
-      deps: (signal, stage) => ({
-        projectDir: open.dir,
-        db: open.db,
-        user: this.opts.user,
-        now: () => new Date().toISOString(),
-        signal,
-        onStage: stage,
-        python: () => this.python(signal, (g) => stage('environment', `Preparing the DICOM environment: ${g.message}`)),
-        segOf: (imageId) => exportSeg(imageId, { ...this.exportDeps(open, signal), python: () => this.python(signal) }),
-      }),
+      imageId: params.imageId,
+      kind: 'deidentified',
+      what: 'the de-identified copy',
+      run: async ({ signal, stage }) => {
+        const r = await exportDeidentified(params, {
+          projectDir: open.dir,
+          db: open.db,
+          user: this.opts.user,
+          now: () => new Date().toISOString(),
+          signal,
+          onStage: stage,
+          python: () => this.python(signal, (g) => stage('environment', `Preparing the DICOM environment: ${g.message}`)),
+          segOf: (imageId) => exportSeg(imageId, { ...this.exportDeps(open, signal), python: () => this.python(signal) }),
+        });
+        return { detail: deidentifiedDetail(r), exported: null };
+      },
     });
   };
 
-  'export.coco': ExportHandlers['export.coco'] = ({ imageId }) => {
+  'export.cocoStart': ExportHandlers['export.cocoStart'] = ({ imageId }) => {
     const open = this.open();
-    return exportCoco(imageId, { projectDir: open.dir, db: open.db, user: this.opts.user, appVersion: this.opts.appVersion, now: () => new Date().toISOString() });
+    return startExportJob({
+      project: this.project,
+      db: open.db,
+      user: this.opts.user,
+      imageId: imageId ?? null,
+      kind: 'coco',
+      what: 'the COCO export',
+      run: async ({ signal, stage }) => {
+        const r = await exportCoco(imageId, {
+          projectDir: open.dir,
+          db: open.db,
+          user: this.opts.user,
+          appVersion: this.opts.appVersion,
+          now: () => new Date().toISOString(),
+          signal,
+          onProgress: (done, total) => stage('exporting', `Writing image ${done} of ${total}`, { step: done, steps: total }),
+        });
+        return { detail: cocoDetail(r), exported: { kind: 'coco', file: r.folder, sopInstanceUid: r.uid, seriesInstanceUid: r.uid, version: r.version, frames: r.images, segments: r.annotations, reused: r.reused } };
+      },
+    });
   };
 }

@@ -46,6 +46,9 @@ export interface StoredJob {
 
 const LIVE = LIVE_JOB_STATES;
 
+/** What an export job writes. */
+export type ExportJobKind = 'seg' | 'rtstruct' | 'coco' | 'deidentified';
+
 export class JobsRepository {
   constructor(
     private readonly db: Db,
@@ -62,7 +65,7 @@ export class JobsRepository {
   }
 
   /** A DICOM export of the series an image belongs to. */
-  createExport(j: { id: string; imageId: number; author: string; kind?: 'seg' | 'rtstruct' | 'deidentified' }): void {
+  createExport(j: { id: string; imageId: number | null; author: string; kind?: ExportJobKind }): void {
     this.insert(j.id, 'export', { imageId: j.imageId, kind: j.kind ?? 'seg' }, `exports/${j.id}`, j.author);
   }
 

@@ -9,7 +9,6 @@
 import { api, ApiError, transportKind } from '../transport';
 import type { ImageStatus, ImageSummary, ImportReport, LabelClass, MaskPrompts, ProjectInfo } from '../../../electron/contract/api';
 import { jobIsLive, type JobInfo } from '../../../electron/contract/training';
-import type { CocoExportResult } from '../../../electron/contract/exports';
 import { decodeListing } from '../../../electron/contract/image-listing';
 import { decodeRle, encodeRle } from '../../../electron/contract/rle';
 import { groupImages, type BrowserRow, type StackItem } from '../lib/grouping';
@@ -17,6 +16,7 @@ import { SliceMasks, layerKey, parseLayerKey, type Edit, type EditSource, type L
 import { SaveQueue, type SaveState } from '../lib/saveQueue';
 import { batchBySize } from '../lib/batches';
 import { watchJob } from '../lib/watchJob';
+import type { ExportKind } from '../lib/exportState';
 import { rememberProject } from './recent';
 
 export type Tool = 'brush' | 'eraser' | 'polygon' | 'sam' | 'wl' | 'zoom' | 'pan';
@@ -504,49 +504,34 @@ export class Workspace {
   /** Export the open series' masks as a DICOM SEG: the edits on screen are saved first. */
   async exportSeg(): Promise<void> {
     const row = this.openRow;
-    if (!row || (this.exportJob && jobIsLive(this.exportJob.state))) return;
-    try {
-      await this.flushSaves();
-      this.exportKind = 'seg';
-      const { jobId } = await api.call('export.segStart', { imageId: row.imageIds[0]! });
-      const j = await watchJob(jobId, (p) => (this.exportJob = p));
-      if (j.state === 'failed') this.report(new Error(j.error?.message ?? j.detail));
-    } catch (e) {
-      this.report(e);
-    }
+    if (row) await this.runExport('seg', () => api.call('export.segStart', { imageId: row.imageIds[0]! }));
   }
-
-  /** Which kind the export job in `exportJob` writes (its failure says so). */
-  exportKind = $state<'seg' | 'rtstruct'>('seg');
 
   /** Export the open series' masks as an RTSTRUCT (contours per slice); the edits on screen are saved first. */
   async exportRtstruct(): Promise<void> {
     const row = this.openRow;
-    if (!row || (this.exportJob && jobIsLive(this.exportJob.state))) return;
-    try {
-      await this.flushSaves();
-      this.exportKind = 'rtstruct';
-      const { jobId } = await api.call('export.rtstructStart', { imageId: row.imageIds[0]! });
-      const j = await watchJob(jobId, (p) => (this.exportJob = p));
-      if (j.state === 'failed') this.report(new Error(j.error?.message ?? j.detail));
-    } catch (e) {
-      this.report(e);
-    }
+    if (row) await this.runExport('rtstruct', () => api.call('export.rtstructStart', { imageId: row.imageIds[0]! }));
   }
-
-  /** The last COCO export (or the one under way: null result while busy), for the toolbar. */
-  cocoExport = $state.raw<{ busy: boolean; result: CocoExportResult | null }>({ busy: false, result: null });
 
   /** Export the open image's masks (or every non-DICOM image's, `all`) as a COCO folder. */
   async exportCoco(all: boolean): Promise<void> {
     const row = this.openRow;
-    if (!row || this.cocoExport.busy) return;
-    this.cocoExport = { busy: true, result: null };
+    if (row) await this.runExport('coco', () => api.call('export.cocoStart', all ? {} : { imageId: row.imageIds[0]! }));
+  }
+
+  /** Which kind the export job in `exportJob` writes (its failure says so). */
+  exportKind = $state<ExportKind>('seg');
+
+  /** One export at a time, as a job watched into `exportJob`; the edits on screen are saved first. */
+  private async runExport(kind: ExportKind, start: () => Promise<{ jobId: string }>): Promise<void> {
+    if (this.exportJob && jobIsLive(this.exportJob.state)) return;
     try {
       await this.flushSaves();
-      this.cocoExport = { busy: false, result: await api.call('export.coco', all ? {} : { imageId: row.imageIds[0]! }) };
+      this.exportKind = kind;
+      const { jobId } = await start();
+      const j = await watchJob(jobId, (p) => (this.exportJob = p));
+      if (j.state === 'failed') this.report(new Error(j.error?.message ?? j.detail));
     } catch (e) {
-      this.cocoExport = { busy: false, result: null };
       this.report(e);
     }
   }

@@ -66,6 +66,15 @@ interface Coco {
   annotations: { id: number; image_id: number; category_id: number; segmentation: { size: [number, number]; counts: string }; area: number; bbox: number[]; iscrowd: number; instance: number; mask_value: number }[];
 }
 
+/** Run a COCO export job to its end; what it wrote, as the toolbar reads it. */
+async function runCoco(params: { imageId?: number }) {
+  const job = await jobEnded(s, (await s['export.cocoStart'](params)).jobId);
+  if (job.state !== 'succeeded') throw new Error(job.error?.message ?? job.detail);
+  const e = job.exported!;
+  assert.equal(e.kind, 'coco');
+  return { folder: e.file, images: e.frames, annotations: e.segments, version: e.version, reused: e.reused, detail: job.detail };
+}
+
 const read = (folder: string) => JSON.parse(readFileSync(path.join(dir, 'proj', folder, 'annotations.json'), 'utf8')) as Coco;
 
 test('the project as COCO: RLE, area, bbox, label PNGs and images match the project exactly', { timeout: 60_000 }, async (t) => {
@@ -77,9 +86,9 @@ test('the project as COCO: RLE, area, bbox, label PNGs and images match the proj
   await save(a, labels.lesion, 1, ring);
   await save(b, labels.defect, 1, ellipse(50, 30, 8, 9));
 
-  const out = await s['export.coco']({});
+  const out = await runCoco({});
   t.diagnostic(JSON.stringify(out));
-  assert.deepEqual({ ...out, folder: undefined }, { folder: undefined, images: 3, annotations: 4, categories: 2, version: 1, reused: false });
+  assert.deepEqual({ ...out, folder: undefined }, { folder: undefined, images: 3, annotations: 4, version: 1, reused: false, detail: `Wrote ${out.folder} (COCO version 1, 3 images, 4 annotations)` });
   const coco = read(out.folder);
   assert.equal(coco.info.contributor, 'Jane Doe');
   assert.deepEqual(coco.categories.map((c) => [c.id, c.name]), [[labels.lesion, 'lesion'], [labels.defect, 'defect']]);
@@ -131,25 +140,40 @@ test('the project as COCO: RLE, area, bbox, label PNGs and images match the proj
 });
 
 test('the same masks reuse the export; a changed mask writes version 2; one image alone; DICOM is refused', { timeout: 60_000 }, async () => {
-  const first = await s['export.coco']({});
-  const again = await s['export.coco']({});
+  const first = await runCoco({});
+  const again = await runCoco({});
   assert.equal(again.reused, true);
   assert.equal(again.folder, first.folder);
   await save(ids['clean.png']!, labels.defect, 1, ellipse(30, 30, 3, 3));
-  const v2 = await s['export.coco']({});
+  const v2 = await runCoco({});
   assert.equal(v2.version, first.version + 1);
   assert.notEqual(v2.folder, first.folder);
   assert.equal(read(first.folder).annotations.length, 4, 'the earlier version is left as it was');
   assert.equal(read(v2.folder).annotations.length, 5);
 
-  const one = await s['export.coco']({ imageId: ids['weld b.png']! });
+  const one = await runCoco({ imageId: ids['weld b.png']! });
   assert.deepEqual([one.images, one.annotations], [1, 1]);
   assert.match(one.folder, /^exports\/coco\/\d+-weld_b-v1$/);
 
-  await assert.rejects(async () => s['export.coco']({ imageId: ids['ct.dcm']! }), /ct\.dcm is a DICOM image: export it as a DICOM SEG or RTSTRUCT, not COCO/);
+  await assert.rejects(runCoco({ imageId: ids['ct.dcm']! }), /ct\.dcm is a DICOM image: export it as a DICOM SEG or RTSTRUCT, not COCO/);
   const rt = await jobEnded(s, (await s['export.rtstructStart']({ imageId: ids['weld a.png']! })).jobId);
   assert.match(rt.error?.message ?? '', /weld a\.png is not a DICOM image: an RTSTRUCT needs DICOM sources/);
 
   const audit = (await s['audit.list']({ limit: 100 })).filter((x) => x.entity === 'export' && (JSON.parse(x.detail) as { kind: string }).kind === 'coco');
   assert.equal(audit.length, 3, 'three COCO exports recorded (project v1, v2, one image)');
+});
+
+test('a COCO export is a job: cancelled between images, it leaves nothing behind and records nothing', { timeout: 60_000 }, async () => {
+  await save(ids['clean.png']!, labels.defect, 2, ellipse(20, 20, 4, 4)); // new content: not a reuse
+  const before = readdirSync(path.join(dir, 'proj', 'exports', 'coco')).sort();
+  const exportsBefore = (await s['audit.list']({ limit: 200 })).filter((x) => x.entity === 'export').length;
+  const { jobId } = await s['export.cocoStart']({});
+  await s['jobs.cancel']({ jobId });
+  const job = await jobEnded(s, jobId);
+  assert.equal(job.state, 'cancelled');
+  assert.match(job.detail, /The COCO export was cancelled; nothing was written/);
+  assert.deepEqual(readdirSync(path.join(dir, 'proj', 'exports', 'coco')).sort(), before, 'no folder and no temporary folder left');
+  assert.equal((await s['audit.list']({ limit: 200 })).filter((x) => x.entity === 'export').length, exportsBefore);
+  // Done again, it completes.
+  assert.equal((await runCoco({})).reused, false);
 });
