@@ -13,7 +13,7 @@ const jobId = z.string().regex(/^[a-z0-9-]{1,64}$/);
 // ---------------------------------------------------------------- jobs
 
 /** training: Retrain on my data; import: a folder import (images.importStart); model-import: a .pth conversion (models.importStart); export: a DICOM SEG or RTSTRUCT (export.segStart, export.rtstructStart). */
-export const JobKind = z.enum(['training', 'import', 'model-import', 'export']);
+export const JobKind = z.enum(['training', 'import', 'model-import', 'export', 'send']);
 export type JobKind = z.infer<typeof JobKind>;
 export const JobState = z.enum(['running', 'cancelling', 'succeeded', 'failed', 'cancelled', 'interrupted']);
 export type JobState = z.infer<typeof JobState>;
@@ -25,7 +25,7 @@ export function jobIsLive(state: JobState): boolean {
 }
 
 /** Stages of a training job, in order, then an import job's (reading, storing); the renderer names them. */
-export const TrainingStage = z.enum(['queued', 'environment', 'snapshot', 'caching', 'training', 'evaluating', 'exporting', 'gating', 'done', 'reading', 'storing']);
+export const TrainingStage = z.enum(['queued', 'environment', 'snapshot', 'caching', 'training', 'evaluating', 'exporting', 'gating', 'done', 'reading', 'storing', 'sending', 'waiting']);
 export type TrainingStage = z.infer<typeof TrainingStage>;
 
 /** One point of the live curves: a finished epoch. */

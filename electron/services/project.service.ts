@@ -9,6 +9,7 @@ import path from 'node:path';
 import { ApiError, type ImageStatus, type MethodName, type ParsedParams, type ProjectHandlers, type ProjectInfo, type Result } from '../contract/api.js';
 import { encodeListing } from '../contract/image-listing.js';
 import { checkRle, rleArea } from '../contract/rle.js';
+import { jobIsLive, type JobKind } from '../contract/training.js';
 import { sharedDecodePool } from './imaging/decode-pool.node.js';
 import type { FrameDecoder } from './imaging/frame-job.js';
 import { PixelService } from './imaging/pixel.service.js';
@@ -115,6 +116,7 @@ export class ProjectService implements ProjectHandlers {
   private project: OpenProject | null = null;
   private readonly now: () => string;
   private readonly decoder: FrameDecoder;
+  private readonly cancellers = new Map<JobKind, (jobId: string) => void>();
 
   constructor(private readonly opts: ServiceOptions) {
     this.now = opts.now ?? (() => new Date().toISOString());
@@ -262,12 +264,23 @@ export class ProjectService implements ProjectHandlers {
     this.project?.liveJobs.delete(jobId);
   }
 
-  /** Cancel a registered job of the open project; false when there is none by that id. */
+  /** Who cancels the jobs of a kind that are not running in this app (a send: the outbox takes it out). */
+  onCancel(kind: JobKind, cancel: (jobId: string) => void): void {
+    this.cancellers.set(kind, cancel);
+  }
+
+  /** Cancel a job of the open project; false when nothing here can (an ended job, an unknown id). */
   cancelJob(jobId: string): boolean {
     const j = this.project?.liveJobs.get(jobId);
-    if (!j) return false;
-    this.project!.jobs.update(jobId, { state: 'cancelling', detail: j.stopping });
-    j.controller.abort();
+    if (j) {
+      this.project!.jobs.update(jobId, { state: 'cancelling', detail: j.stopping });
+      j.controller.abort();
+      return true;
+    }
+    const stored = this.project?.jobs.get(jobId);
+    const cancel = stored && jobIsLive(stored.info.state) ? this.cancellers.get(stored.info.kind) : undefined;
+    if (!cancel) return false;
+    cancel(jobId);
     return true;
   }
 

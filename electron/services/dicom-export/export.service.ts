@@ -17,6 +17,7 @@ import { ImagesRepository } from '../store/images.repository.js';
 import { OutboxRepository } from '../store/outbox.repository.js';
 import type { Db } from '../store/project-database.js';
 import { OutboxSender } from './outbox-sender.node.js';
+import { itemOfSendJob } from './send-job.js';
 import { testConnection } from './pacs.node.js';
 import { exportSeg, type SegExportDeps } from './seg-export.node.js';
 import { cocoDetail, exportCoco } from './coco-export.node.js';
@@ -47,6 +48,12 @@ export class ExportService implements ExportHandlers {
     private readonly opts: ExportServiceOptions,
   ) {
     this.destinations = new DestinationsStore(opts.configDir ?? defaultConfigDir());
+    // A send's job is cancelled by taking its item out of the outbox (refused while sending or once sent).
+    project.onCancel('send', (jobId) => {
+      const itemId = itemOfSendJob(jobId);
+      const r = itemId === null ? { cancelled: false, why: `${jobId} is not a send` } : new OutboxRepository(this.open().db).cancel(itemId);
+      if (!r.cancelled) throw new ApiError('conflict', r.why ?? 'This send cannot be cancelled');
+    });
     project.onSwitch((p) => {
       void this.sender?.stop();
       this.sender = null;
@@ -154,6 +161,7 @@ export class ExportService implements ExportHandlers {
           sopInstanceUid: seg.sopInstanceUid,
           description: `SEG v${seg.version}${series ? ` of ${series}` : ''}`,
           now: new Date().toISOString(),
+          author: this.opts.user,
         }),
       );
     }

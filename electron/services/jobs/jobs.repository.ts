@@ -69,6 +69,11 @@ export class JobsRepository {
     this.insert(j.id, 'export', { imageId: j.imageId, kind: j.kind ?? 'seg' }, `exports/${j.id}`, j.author);
   }
 
+  /** A send's job (the view of outbox item `itemId`, see dicom-export/send-job.ts). */
+  createSend(j: { id: string; itemId: number; destinationId: string; author: string }): void {
+    this.insert(j.id, 'send', { itemId: j.itemId, destinationId: j.destinationId }, `outbox/${j.itemId}`, j.author);
+  }
+
   /** An import job: `paths` as asked; no run folder (run_dir holds where it would be, unused). */
   createImport(j: { id: string; paths: readonly string[]; author: string }): void {
     this.insert(j.id, 'import', { paths: j.paths }, `imports/${j.id}`, j.author);

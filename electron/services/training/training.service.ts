@@ -214,7 +214,7 @@ export class TrainingService implements TrainingHandlers {
       jobs.update(jobId, { state: 'cancelling', detail: 'Stopping after the current step (a checkpoint is kept)' });
       l.controller.abort();
     } else {
-      this.project.cancelJob(jobId); // folder imports, .pth conversions
+      this.project.cancelJob(jobId); // folder imports, .pth conversions, exports, sends
     }
     return jobs.get(jobId)!.info;
   };

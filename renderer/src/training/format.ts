@@ -18,6 +18,8 @@ export const STAGE_NAMES: Record<TrainingStage, string> = {
   done: 'Done',
   reading: 'Reading files',
   storing: 'Storing',
+  sending: 'Sending',
+  waiting: 'Waiting to try again',
 };
 
 export function stageName(stage: string): string {
@@ -83,6 +85,9 @@ const STAGE_SPAN: Record<TrainingStage, [number, number]> = {
   // import jobs: their own bar, by files
   reading: [0, 1],
   storing: [0, 1],
+  // sends: no measure of progress
+  sending: [0, 1],
+  waiting: [0, 1],
 };
 
 const frac = (a: number | null, b: number | null): number | null => (a !== null && b !== null && b > 0 ? Math.min(1, Math.max(0, a / b)) : null);

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { ApiError } from '../../../electron/contract/api.js';
 import type { OutboxItem } from '../../../electron/contract/pacs.js';
 import { encodeRle } from '../../../electron/contract/rle.js';
 import { createServices, type Services } from '../../../electron/services/index.js';
@@ -94,6 +95,30 @@ test('Send series: exported, queued, sent; Orthanc has it; sending again makes n
   const bad = await until(await s['pacs.sendSeries']({ imageId: ids[0]!, destinationId: wrong.id }), (i) => i.state === 'failed');
   assert.match(bad.lastError ?? '', /rejected the association/);
   assert.ok(bad.nextAttemptAt, 'it will be tried again');
+
+  // Each send is a job too: listed, its state following the outbox item's.
+  const jobs = await s['jobs.list']({});
+  const job = (id: number) => jobs.find((j) => j.id === `send-${id}`)!;
+  assert.equal(job(item.id).kind, 'send');
+  assert.equal(job(item.id).state, 'succeeded');
+  assert.match(job(item.id).detail, /^Sent SEG v1( of .+)? to Orthanc DIMSE$/);
+  assert.deepEqual([job(bad.id).state, job(bad.id).stage], ['running', 'waiting'], 'a failed send with a retry time is still under way');
+  assert.match(job(bad.id).detail, /rejected the association.*trying again at/);
+  // Cancelling it takes it out of the outbox; a sent one's job has ended and stays as it was.
+  // (It keeps being retried: a cancel that lands during an attempt is refused, said so, and tried again.)
+  let cancelled: Awaited<ReturnType<Services['jobs.cancel']>> | null = null;
+  for (let k = 0; k < 100 && !cancelled; k++) {
+    cancelled = await Promise.resolve(s['jobs.cancel']({ jobId: `send-${bad.id}` })).catch((e: unknown) => {
+      if (!(e instanceof ApiError && /is being sent to Wrong AE right now/.test(e.message))) throw e;
+      return new Promise<null>((r) => setTimeout(() => r(null), 50));
+    });
+  }
+  assert.ok(cancelled);
+  assert.equal(cancelled.state, 'cancelled');
+  assert.match(cancelled.detail, /^Not sent: SEG v1( of .+)? was taken out of the outbox for Wrong AE$/);
+  assert.ok(!(await s['pacs.outbox']({})).some((i) => i.id === bad.id), 'gone from the outbox');
+  assert.equal((await s['jobs.cancel']({ jobId: `send-${item.id}` })).state, 'succeeded');
+  assert.equal((await s['pacs.outbox']({})).find((i) => i.id === item.id)?.state, 'sent');
 });
 
 test('Send study: one SEG per series of the study that has masks, sent together', { timeout: 180_000 }, async () => {
