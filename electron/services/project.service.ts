@@ -70,7 +70,8 @@ class OpenProject {
     this.warnings = unsafeRows(dir, db);
     this.jobs = new JobsRepository(db, now);
     // Imports that were running when the app or the project closed: say so; what they stored is kept.
-    this.jobs.markInterrupted('The import stopped when the app or its project closed. What it stored is kept; import the folder again to finish (files already in the project are skipped).', 'import');
+    this.jobs.markInterrupted('The import stopped when the app or its project closed. What it stored is kept; import the folder again to finish (files already in the project are skipped).', 'import', false);
+    this.jobs.markInterrupted('The retrieval stopped when the app or its project closed. What arrived is kept; retrieve the studies again to finish (instances already in the project are skipped).', 'import', true);
     this.jobs.markInterrupted('The checkpoint import stopped when the app or its project closed; nothing was installed. Import the .pth again.', 'model-import');
     this.jobs.markInterrupted('The export stopped when the app or its project closed; export the series again.', 'export');
   }

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { JobInfo } from '../../electron/contract/training.js';
-import { createServices, type Services } from '../../electron/services/index.js';
+import { JobsRepository } from '../../electron/services/jobs/jobs.repository.js';
+import { createServices, PROJECT_DB, type Services } from '../../electron/services/index.js';
+import { openProjectDatabase } from '../../electron/services/store/project-database.js';
 import { generateBenchSeries } from '../fixtures/generate-corpus.js';
 import { removeDir, tempDir } from './helpers.js';
 
@@ -89,4 +91,23 @@ test('an import running when its project closes reads as interrupted when the pr
   const stored = (await s['images.list']({})).length;
   assert.ok(stored < N || j.state === 'succeeded');
   await s['project.close']({});
+});
+
+test('a PACS retrieval and a folder import cut short by a close each say how to finish', async () => {
+  const dir = path.join(root, 'interrupted');
+  const p = { s: createServices({ user: 'tester', transport: 'browser', version: 'test' }), dir };
+  p.s['project.create']({ path: dir });
+  p.s['project.close']({});
+  const db = openProjectDatabase(path.join(p.dir, PROJECT_DB), { create: false });
+  const jobs = new JobsRepository(db, () => new Date().toISOString());
+  jobs.createImport({ id: 'import-a', paths: ['/data/ct'], author: 'tester' });
+  jobs.createRetrieve({ id: 'import-b', destinationId: 'pacs', studyUids: ['1.2.3'], author: 'tester' });
+  db.close();
+  p.s['project.open']({ path: p.dir });
+  const byId = new Map((await p.s['jobs.list']({})).map((j) => [j.id, j]));
+  assert.equal(byId.get('import-a')!.state, 'interrupted');
+  assert.match(byId.get('import-a')!.error!.message, /import the folder again/);
+  assert.equal(byId.get('import-b')!.state, 'interrupted');
+  assert.match(byId.get('import-b')!.error!.message, /^The retrieval stopped .* retrieve the studies again/);
+  await p.s.close();
 });

@@ -103,12 +103,16 @@ export class JobsRepository {
     return (this.db.prepare('SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?').all(limit) as JobRow[]).map(toStored);
   }
 
-  /** Jobs of `kind` that were running when the app (or its runtime) went away. */
-  markInterrupted(reason: string, kind: JobKind = 'training'): number {
+  /**
+   * Jobs of `kind` that were running when the app (or its runtime) went away; `retrieves`:
+   * only the imports that were PACS retrievals (true) or only the others (false).
+   */
+  markInterrupted(reason: string, kind: JobKind = 'training', retrieves?: boolean): number {
     const at = this.now();
     const error = JSON.stringify({ code: 'interrupted', message: reason });
+    const which = retrieves === undefined ? '' : ` AND json_extract(settings, '$.retrieve') IS ${retrieves ? 'NOT ' : ''}NULL`;
     return this.db
-      .prepare(`UPDATE jobs SET state = 'interrupted', error = ?, updated_at = ? WHERE kind = ? AND state IN (${LIVE.map(() => '?').join(', ')})`)
+      .prepare(`UPDATE jobs SET state = 'interrupted', error = ?, updated_at = ? WHERE kind = ? AND state IN (${LIVE.map(() => '?').join(', ')})${which}`)
       .run(error, at, kind, ...LIVE).changes;
   }
 
