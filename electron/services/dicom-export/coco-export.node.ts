@@ -34,7 +34,7 @@ import { ExportsRepository } from '../store/exports.repository.js';
 import { LabelsRepository } from '../store/labels.repository.js';
 import type { Db } from '../store/project-database.js';
 import { insideProject } from '../project-folder.node.js';
-import { maskBbox, toCocoRle } from './coco-rle.js';
+import { cocoBbox, toCocoRle } from './coco-rle.js';
 import { encodePng16 } from './png16.node.js';
 import { uidFromHash } from './seg-request.js';
 
@@ -139,7 +139,7 @@ function build(images: ImageRow[], masks: MaskRow[], labels: { id: number; name:
           category_id: m.labelId,
           segmentation: toCocoRle(rle),
           area: rleArea(rle),
-          bbox: maskBbox(decodeRle(rle), m.height, m.width),
+          bbox: cocoBbox(rle),
           iscrowd: 0,
           instance: m.instance,
           frame: m.frame,

@@ -1,12 +1,14 @@
 /**
- * COCO's compressed RLE strings (coco-rle.ts) against vectors that pycocotools 2.0.11 wrote
+ * COCO's compressed RLE strings (contract/rle.ts, coco-rle.ts) against vectors that pycocotools 2.0.11 wrote
  * (mask.encode / toBbox / area on the masks below), both ways, and round trips of random
  * masks through encode -> string -> decode.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeRle, encodeRle, rleArea } from '../../../electron/contract/rle.js';
-import { maskBbox, rleFromString, rleToString, toCocoRle } from '../../../electron/services/dicom-export/coco-rle.js';
+import { countsFromString as rleFromString, countsToString as rleToString, decodeRle, encodeRle, rleArea } from '../../../electron/contract/rle.js';
+import { cocoBbox, toCocoRle } from '../../../electron/services/dicom-export/coco-rle.js';
+
+const maskBbox = (mask: Uint8Array, h: number, w: number) => cocoBbox(encodeRle(mask, h, w));
 
 /** Rows of 0/1 -> a row-major mask. */
 const grid = (rows: string[]) => Uint8Array.from(rows.join(''), (c) => (c === '1' ? 1 : 0));
@@ -61,6 +63,6 @@ test('random masks round-trip through the string form', () => {
     const rle = encodeRle(m, h, w);
     assert.deepEqual(rleFromString(rleToString(rle.counts)), rle.counts);
   }
-  assert.throws(() => rleFromString('5 2'), /has " " at 1/);
-  assert.throws(() => rleFromString('0o'), /ends inside a number/);
+  assert.throws(() => rleFromString('5 2'), /invalid character at 1/);
+  assert.throws(() => rleFromString('0o'), /ends inside a count/);
 });
