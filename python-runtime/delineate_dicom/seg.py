@@ -29,6 +29,7 @@ import numpy as np
 import pydicom
 from pydicom.sr.codedict import codes
 
+from . import seg_cine
 from .files import save_atomically
 from .rle import decode
 
@@ -117,18 +118,17 @@ def write_seg(req: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{p}: cannot be read as DICOM ({exc})") from exc
     if len(sources) > 1 and any(int(getattr(s, "NumberOfFrames", 1) or 1) > 1 for s in sources):
         raise ValueError("a SEG refers either to single-frame images or to one multi-frame image")
-    if int(getattr(sources[0], "NumberOfFrames", 1) or 1) > 1 and "FrameOfReferenceUID" not in sources[0]:
-        # highdicom places SEG frames by the source's patient coordinates; without them only a
-        # single source frame can be referenced (its own limit, not the standard's).
-        raise ValueError(
-            f"{paths[0]}: a multi-frame image without a Frame of Reference (a secondary capture or "
-            "cine) cannot be exported as a SEG yet; export single frames or an image with geometry"
-        )
+    # A cine without patient coordinates: highdicom writes one frame, seg_cine the rest.
+    cine = int(getattr(sources[0], "NumberOfFrames", 1) or 1) > 1 and "FrameOfReferenceUID" not in sources[0]
     pixels = _pixel_array(req, sources)
     if not pixels.any():
         raise ValueError("no mask pixels to export")
     try:
-        seg = _segmentation(req, sources, pixels)
+        if cine:
+            numbers = sorted(int(s["number"]) for s in req["segments"])
+            seg = seg_cine.extend_to_frames(_segmentation(req, [seg_cine.single_frame_view(sources[0])], seg_cine.pixels_of_first(pixels)), sources[0], pixels, numbers)
+        else:
+            seg = _segmentation(req, sources, pixels)
     except ValueError as exc:  # highdicom's checks of the sources: name the file
         raise ValueError(f"{paths[0]}: {exc}") from exc
     if "FrameOfReferenceUID" not in seg and "PatientOrientation" not in seg:

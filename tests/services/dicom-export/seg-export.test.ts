@@ -195,11 +195,30 @@ test('multi-frame (enhanced CT), MONOCHROME1 and RGB sources: each SEG passes dc
   }
 });
 
-test('a multi-frame image without a frame of reference (a secondary capture cine) is refused, saying why', { timeout: 120_000 }, async () => {
-  await save(ids.multi!, 1, labelIds.defect, ellipse(20, 20, 5, 5));
+test('a multi-frame image without a frame of reference (a secondary capture cine): one SEG frame per source frame, read back exactly', { timeout: 120_000 }, async () => {
+  const f1 = ellipse(20, 20, 5, 5);
+  const f3 = ellipse(40, 30, 8, 6);
+  await save(ids.multi!, 0, labelIds.defect, f1);
+  await save(ids.multi!, 2, labelIds.defect, f3);
+  await save(ids.multi!, 2, labelIds.lesion, ellipse(12, 35, 4, 7));
   const j = await jobEnded(s, (await s['export.segStart']({ imageId: ids.multi! })).jobId);
-  assert.equal(j.state, 'failed');
-  assert.match(j.error!.message, /multi-frame image without a Frame of Reference/);
+  assert.equal(j.state, 'succeeded', j.error?.message);
+  const file = path.join(dir, 'proj', j.exported!.file);
+  assert.deepEqual(dciodvfyErrors(file), [], 'dciodvfy errors');
+  const r = readBack(file);
+  assert.equal(r.frames.length, 3, 'one frame per (source frame, segment) with pixels');
+  const defect = r.segments.find((x) => x.label === 'defect')!.number;
+  const lesion = r.segments.find((x) => x.label === 'lesion')!.number;
+  const expect = [
+    { frame: 1, segment: defect, mask: f1 },
+    { frame: 3, segment: defect, mask: f3 },
+    { frame: 3, segment: lesion, mask: ellipse(12, 35, 4, 7) },
+  ];
+  for (const e of expect) {
+    const got = r.frames.find((x) => x.frame === e.frame && x.segment === e.segment);
+    assert.ok(got, `source frame ${e.frame}, segment ${e.segment}`);
+    assert.deepEqual(got.counts, encodeRle(e.mask, H, W).counts);
+  }
 });
 
 test('bad requests are refused with a sentence: an unknown image, a series without masks', { timeout: 120_000 }, async () => {
