@@ -78,8 +78,12 @@ def extend_to_frames(
             plane = pixels[f, :, :, k]
             if not plane.any():
                 continue
-            fg = copy.deepcopy(template.get(number) or _make_item(seg, number))
-            source = _item(fg, "DerivationImageSequence", seg).SourceImageSequence[0]
+            if number not in template:  # pixels_of_first gives every segment with pixels a frame
+                raise ValueError(f"segment {number} has pixels but no frame in highdicom's SEG")
+            fg = copy.deepcopy(template[number])
+            if "DerivationImageSequence" not in fg:  # shared by highdicom: each frame needs its own
+                fg.DerivationImageSequence = copy.deepcopy(seg.SharedFunctionalGroupsSequence[0].DerivationImageSequence)
+            source = fg.DerivationImageSequence[0].SourceImageSequence[0]
             source.ReferencedFrameNumber = f + 1
             content = fg.FrameContentSequence[0]
             content.TemporalPositionIndex = f + 1
@@ -89,6 +93,9 @@ def extend_to_frames(
     seg.PerFrameFunctionalGroupsSequence = Sequence(items)
     seg.NumberOfFrames = len(items)
     seg.PixelData = np.packbits(np.stack(planes).reshape(-1).astype(np.uint8), bitorder="little").tobytes()
+    shared = seg.get("SharedFunctionalGroupsSequence")
+    if shared and "DerivationImageSequence" in shared[0]:
+        del shared[0].DerivationImageSequence
     _add_temporal_dimension(seg)
     restore_source_class(seg, src)
     return seg
@@ -101,15 +108,6 @@ def _item(fg: Dataset, keyword: str, seg: Dataset) -> Dataset:
     if not seq:
         raise ValueError(f"the SEG has no {keyword}")
     return seq[0]
-
-
-def _make_item(seg: Dataset, number: int) -> Dataset:
-    """A per-frame item for a segment highdicom wrote no frame of (its pixels are on other
-    source frames only): the first item with that segment's number."""
-    fg = copy.deepcopy(seg.PerFrameFunctionalGroupsSequence[0])
-    if "SegmentIdentificationSequence" in fg:
-        fg.SegmentIdentificationSequence[0].ReferencedSegmentNumber = number
-    return fg
 
 
 def _add_temporal_dimension(seg: Dataset) -> None:
