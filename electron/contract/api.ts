@@ -336,8 +336,18 @@ export const methods = {
     params: z.discriminatedUnion('kind', [
       z.object({ kind: z.literal('bundle'), path: nonEmpty }).strict(),
       z.object({ kind: z.literal('onnx'), encoder: nonEmpty, decoder: nonEmpty, name: z.string().max(200).optional() }).strict(),
+      /** A model package (folder or .tar): verified against its hashes before anything is installed. */
+      z.object({ kind: z.literal('package'), path: nonEmpty }).strict(),
     ]),
     result: ModelInfo,
+  },
+  /**
+   * "Export model": the model as a deployable package in `folder` (contract/model-package.ts):
+   * <folder>/<name>-<id>/ and the same as one .tar, with its card and file hashes.
+   */
+  'models.exportPackage': {
+    params: z.object({ id: nonEmpty, folder: nonEmpty }).strict(),
+    result: z.object({ folder: z.string(), archive: z.string(), files: z.number().int(), bytes: z.number().int() }),
   },
   /**
    * Convert and install an official .pth checkpoint through the Python runtime (minutes): a

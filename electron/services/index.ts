@@ -70,7 +70,7 @@ export function createServices(opts: CreateServicesOptions): Services {
   // The composition root owns the shared Python runtime: model imports use it.
   const runtime = new RuntimeLauncher();
   let sam: SamService | null = null;
-  const models = new ModelsService(project, runtime, { user: opts.user, beforeDelete: (id) => sam?.release(id) ?? Promise.resolve() });
+  const models = new ModelsService(project, runtime, { user: opts.user, appVersion: opts.version ?? packageVersion(), beforeDelete: (id) => sam?.release(id) ?? Promise.resolve() });
   sam = new SamService(project, () => models.manager(), opts.startProcess ? { startProcess: opts.startProcess } : {});
   const training = new TrainingService(project, () => models.manager(), opts.trainingEnvironment ?? pythonTrainingEnvironment(), {
     user: opts.user,

@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -166,6 +166,17 @@ test('SAM: click a lesion, refine with a negative click, accept, reload', { time
     });
     assert.ok(painted > 100, `mask drawn after reload (${painted} overlay pixels)`);
     await shot(page, 'sam-05-after-reload');
+
+    // ---- Export package: the model as a folder and a .tar a hospital can deploy
+    if (!(await page.getByTestId('sam-export').isVisible())) await page.getByTestId('sam-models').getByRole('button', { name: /SAM models/ }).click();
+    await page.getByTestId('sam-export').click();
+    await page.getByTestId('sam-export-folder').fill(path.join(tmp, 'packages'));
+    await page.getByTestId('sam-export-go').click();
+    await within(60_000, 'package written', async () => (await page.getByTestId('sam-export-done').count()) === 1);
+    assert.match((await page.getByTestId('sam-export-done').textContent()) ?? '', /^Wrote .*packages\/.* and its \.tar \(\d/);
+    assert.ok(existsSync(path.join(tmp, 'packages')) && readdirSync(path.join(tmp, 'packages')).some((f) => f.endsWith('.tar')));
+    await page.getByTestId('sam-export-done').scrollIntoViewIfNeeded();
+    await shot(page, 'sam-06-package-exported');
     assert.deepEqual(s.problems, [], 'no console errors');
     console.log(JSON.stringify({ iouOneClick: iou1, iouRefined: iou2 }));
   } finally {

@@ -19,6 +19,8 @@ import { RuntimeRequestError } from '../runtime/runtime-client.node.js';
 import { decoderCropProblems } from './decoder-crop-check.node.js';
 import { decoderOutputProblems, decoderProblems, encoderProblems, fastDecoderProblems, pairProblems, readOnnxIo, type OnnxIo, type TensorInfo } from './onnx-signature.node.js';
 import { externalDataFiles } from './onnx-external-data.node.js';
+import { PACKAGE_MODEL_DIR } from '../../contract/model-package.js';
+import { openPackage, PackageError } from './model-package.node.js';
 
 export const ACTIVE_FILE = 'active.json';
 /** The user's int8/fp32 choice per model ({id: 'int8' | 'fp32'}; absent: auto). */
@@ -312,6 +314,32 @@ export class ModelManager {
       throw new ModelImportError(`copying ${folder} failed: ${(e as Error).message}`, folder);
     }
     return this.install(staging, folder, path.basename(folder));
+  }
+
+  /**
+   * A model package (folder or .tar, contract/model-package.ts): every file checked against
+   * the package's hashes and its version against what this app reads, then its model/ bundle
+   * installed under the package's name. A tampered file is refused by name, nothing installed.
+   */
+  async importPackage(where: string): Promise<InstalledModel> {
+    const scratch = this.staging(); // an archive unpacks here; swept like any staging folder after a crash
+    try {
+      const { dir, manifest } = await openPackage(where, scratch).catch((e: unknown) => {
+        throw e instanceof PackageError ? new ModelImportError(e.message, e.file ?? where) : e;
+      });
+      const bundle = path.join(dir, PACKAGE_MODEL_DIR);
+      await validateBundle(bundle, where);
+      const staging = this.staging();
+      cpSync(bundle, staging, { recursive: true });
+      return await this.install(staging, where, manifest.name);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+
+  /** An installed model's folder (exports read its files). */
+  folderOf(id: string): string {
+    return this.dirOf(id);
   }
 
   /** An encoder + canonical decoder exported by the official segment-anything scripts (or any exporter with that signature). */

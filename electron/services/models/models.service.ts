@@ -14,12 +14,16 @@ import type { ProjectService } from '../project.service.js';
 import type { VariantChoice } from './bundle-manifest.js';
 import type { RuntimeLauncher } from '../runtime/runtime-launcher.node.js';
 import { checkpointArch, ModelImportError, ModelManager } from './model-manager.node.js';
+import { PackageError } from './model-package.node.js';
+import { exportModelPackage } from './package-export.node.js';
 
 export interface ModelsServiceOptions {
   /** Called before a model's files are removed, so whoever holds it open lets go. */
   beforeDelete?: (id: string) => Promise<void>;
-  /** Who imports (recorded with the job). */
+  /** Who imports (recorded with the job) and exports (named in a package). */
   user?: string;
+  /** Written into exported packages. */
+  appVersion?: string;
 }
 
 export class ModelsService implements ModelsHandlers {
@@ -84,7 +88,20 @@ export class ModelsService implements ModelsHandlers {
     this.wrap(async () => {
       const mgr = this.manager();
       if (p.kind === 'bundle') return mgr.importBundle(p.path);
+      if (p.kind === 'package') return mgr.importPackage(p.path);
       return mgr.importOnnxPair(p.encoder, p.decoder, p.name);
+    });
+
+  'models.exportPackage': ModelsHandlers['models.exportPackage'] = ({ id, folder }) =>
+    this.wrap(async () => {
+      const open = this.project.openProject();
+      if (!open) throw new ApiError('no_project', 'Open or create a project first');
+      if (!path.isAbsolute(folder)) throw new ApiError('bad_request', `${folder}: choose a folder by its full path`);
+      const r = await exportModelPackage(id, folder, { mgr: this.manager(), db: open.db, projectDir: open.dir, user: this.opts.user ?? '', appVersion: this.opts.appVersion ?? '', now: () => new Date().toISOString() }).catch((e: unknown) => {
+        throw e instanceof PackageError ? new ApiError('bad_request', e.message, e.file) : e;
+      });
+      const files = Object.values(r.manifest.files);
+      return { folder: r.folder, archive: r.archive, files: files.length, bytes: files.reduce((a, f) => a + f.bytes, 0) };
     });
 
   /** A .pth conversion as a job: progress in the jobs table, cancel through jobs.cancel, the model id at the end. */

@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import type { PackageManifest } from '../../../electron/contract/model-package.js';
 import type { JobInfo } from '../../../electron/contract/training.js';
 import { decodeRle, encodeRle } from '../../../electron/contract/rle.js';
 import { interiorPoint, PHANTOM, type PhantomSlice } from '../../fixtures/lesion-phantom.js';
@@ -106,6 +107,21 @@ test('retrain: validation Dice rises by >= 0.3, the new model is active, and a c
   assert.equal(trained.lineage?.trainedBy, 'tester');
   assert.equal((trained.lineage?.gate as { passed?: boolean }).passed, true);
   assert.deepEqual(trained.variants, ['int8', 'fp32']);
+
+  // Export model: its card says what it was trained on and how it did, from this run.
+  const out = await p.s['models.exportPackage']({ id: trained.id, folder: path.join(p.dir, 'packages') });
+  const pkg = JSON.parse(readFileSync(path.join(out.folder, 'delineate-package.json'), 'utf8')) as PackageManifest;
+  assert.equal(pkg.version, trained.id);
+  assert.equal(pkg.card.training?.dataset_hash, o.datasetHash);
+  assert.equal(pkg.card.training?.train_images, plan.split.train);
+  assert.equal(pkg.card.training?.validation_images, plan.split.val);
+  assert.deepEqual(pkg.card.training?.modalities, ['CT']);
+  assert.equal(pkg.card.training?.split_by, 'patient');
+  assert.equal(pkg.card.metrics.length, o.evaluation.length, 'the before/after table, row for row');
+  assert.equal(pkg.card.trained_by, 'tester');
+  assert.deepEqual(pkg.labels.map((l) => l.name), ['lesion']);
+  assert.deepEqual(pkg.labels[0]!.type, { scheme: 'SCT', value: '52988006', meaning: 'Lesion' });
+  assert.ok(existsSync(out.archive));
 
   // A held-back image: the starting model against the new one, same click.
   const val = validationImages(path.join(p.dir, 'proj'), o.datasetHash);
