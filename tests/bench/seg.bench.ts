@@ -2,7 +2,7 @@
  * DICOM SEG export benchmark (issue 11): a 300-slice 512x512 CT series with masks on 40
  * slices, exported through the services as the app does (a job: the light DICOM environment
  * found, the sources read, highdicom writing the SEG). Also the same export again, which the
- * content-derived UIDs turn into a lookup. Then C-STORE and STOW-RS throughput of the 300
+ * content-derived UIDs turn into a lookup, and the same masks as an RTSTRUCT. Then C-STORE and STOW-RS throughput of the 300
  * source slices to a local Orthanc (instances per second, one association / one request).
  *
  *   node --import tsx tests/bench/seg.bench.ts
@@ -21,9 +21,9 @@ import { findPython } from '../../electron/services/runtime/python-path.node.js'
 import { generateBenchSeries } from '../fixtures/generate-corpus.js';
 import { startOrthanc } from '../fixtures/orthanc.js';
 
-async function exportJob(s: Services, imageId: number): Promise<{ job: JobInfo; ms: number }> {
+async function exportJob(s: Services, imageId: number, kind: 'seg' | 'rtstruct' = 'seg'): Promise<{ job: JobInfo; ms: number }> {
   const t0 = performance.now();
-  const job = await jobEnded(s, (await s['export.segStart']({ imageId })).jobId, 10 * 60_000, 20);
+  const job = await jobEnded(s, (await s[kind === 'seg' ? 'export.segStart' : 'export.rtstructStart']({ imageId })).jobId, 10 * 60_000, 20);
   if (job.state !== 'succeeded') throw new Error(`export ${job.state}: ${job.error?.message ?? job.detail}`);
   return { job, ms: performance.now() - t0 };
 }
@@ -52,6 +52,7 @@ export default async function segBench(opts: { slices?: number; size?: number; m
     }
     const a = await exportJob(s, list[0]!.id);
     const b = await exportJob(s, list[0]!.id);
+    const rt = await exportJob(s, list[0]!.id, 'rtstruct');
     const file = path.join(root, 'project', a.job.exported!.file);
     const python = await findPython({ lock: dicomLock() });
     const sources = readdirSync(path.join(root, 'series')).map((f) => path.join(root, 'series', f));
@@ -80,6 +81,8 @@ export default async function segBench(opts: { slices?: number; size?: number; m
       segBytes: statSync(file).size,
       unchangedReexportMs: Math.round(b.ms),
       reexportReused: b.job.exported!.reused,
+      rtstructExportMs: Math.round(rt.ms),
+      rtstructBytes: statSync(path.join(root, 'project', rt.job.exported!.file)).size,
       dicomEnvironmentLookupMs: Math.round(envMs),
       cStoreToOrthanc: cstore,
       stowRsToOrthanc: stow,

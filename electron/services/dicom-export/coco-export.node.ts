@@ -22,18 +22,19 @@
  * in the exports table (kind 'coco') and the audit log. The same content again returns the
  * recorded folder; changed masks write version n+1.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiError } from '../../contract/api.js';
 import type { CocoExportResult } from '../../contract/exports.js';
 import { decodeRle, rleArea } from '../../contract/rle.js';
-import { AuditRepository } from '../store/audit.repository.js';
 import { countsFromBlob } from '../store/counts-blob.js';
 import { ExportsRepository } from '../store/exports.repository.js';
 import { LabelsRepository } from '../store/labels.repository.js';
 import type { Db } from '../store/project-database.js';
 import { insideProject } from '../project-folder.node.js';
+import { MasksRepository } from '../store/masks.repository.js';
+import { recordExport, sha256hex } from './export-writer.node.js';
 import { cocoBbox, toCocoRle } from './coco-rle.js';
 import { encodePng16 } from './png16.node.js';
 import { uidFromHash } from './seg-request.js';
@@ -69,21 +70,9 @@ interface ImageRow {
   frames: number;
 }
 
-interface MaskRow {
-  id: number;
-  imageId: number;
-  frame: number;
-  labelId: number;
-  instance: number;
-  height: number;
-  width: number;
-  counts: Uint8Array;
-  source: string;
-  modelId: string | null;
-  updatedAt: string;
-}
+type MaskRow = ReturnType<MasksRepository['forExport']>[number];
 
-const sha256hex = (s: string) => createHash('sha256').update(s).digest('hex');
+
 const safeName = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '').slice(0, 120) || 'image';
 const stem = (s: string) => s.replace(/\.[^.]*$/, '');
 
@@ -100,13 +89,6 @@ function imagesFor(db: Db, imageId: number | undefined): { scope: string; images
   return { scope: 'project', images: all };
 }
 
-function masksOf(db: Db, images: ImageRow[]): MaskRow[] {
-  const stmt = db.prepare(
-    `SELECT id, image_id AS imageId, frame, label_id AS labelId, instance, height, width, counts, source, model_id AS modelId, updated_at AS updatedAt
-     FROM masks WHERE image_id = ? AND area > 0 ORDER BY frame, label_id, instance`,
-  );
-  return images.flatMap((i) => stmt.all(i.id) as MaskRow[]);
-}
 
 /**
  * annotations.json and what to write: the images to copy and, per COCO image, the masks its
@@ -193,7 +175,7 @@ export function cocoDetail(r: CocoExportResult): string {
 export async function exportCoco(imageId: number | undefined, deps: CocoExportDeps): Promise<CocoExportResult> {
   const { db, projectDir } = deps;
   const { scope, images } = imagesFor(db, imageId);
-  const masks = masksOf(db, images);
+  const masks = new MasksRepository(db).forExport(images.map((i) => i.id));
   const labels = new LabelsRepository(db).list();
   const repo = new ExportsRepository(db);
   const previous = repo.latest('coco', scope);
@@ -240,8 +222,9 @@ export async function exportCoco(imageId: number | undefined, deps: CocoExportDe
     throw e;
   }
   if (!same) {
-    db.transaction(() => {
-      const id = repo.insert({
+    recordExport(
+      db,
+      {
         kind: 'coco',
         sourceSeriesUid: scope,
         file: folder,
@@ -256,9 +239,9 @@ export async function exportCoco(imageId: number | undefined, deps: CocoExportDe
         segments: built.counts.annotations,
         author: deps.user,
         createdAt: now,
-      });
-      new AuditRepository(db).record({ at: now, author: deps.user, action: 'create', entity: 'export', entityId: id, imageId: imageId ?? null, detail: { kind: 'coco', folder, version, ...built.counts } });
-    }).immediate();
+      },
+      { imageId: imageId ?? null, detail: { folder, ...built.counts } },
+    );
   }
   return { folder, ...built.counts, version, reused: false, uid: built.uid };
 }

@@ -19,7 +19,7 @@ import { AuditRepository } from '../store/audit.repository.js';
 import { ImagesRepository } from '../store/images.repository.js';
 import type { Db } from '../store/project-database.js';
 import { runDicomTool } from './dicom-tool.node.js';
-import { EXPORTS_DIR } from './seg-export.node.js';
+import { EXPORTS_DIR } from './export-writer.node.js';
 
 export interface DeidentifiedExportDeps {
   projectDir: string;

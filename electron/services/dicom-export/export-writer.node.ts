@@ -1,25 +1,91 @@
 /**
- * What every DICOM export of a series (SEG, RTSTRUCT) shares: one export of a series at a
- * time, the series' masks as the planners take them, running the light DICOM environment's
- * writer on the planned request, and recording the written object in the exports table and
- * the audit table, in one transaction. Runtime: node.
+ * The one way a series' masks become a DICOM object (SEG, RTSTRUCT): one export of a series
+ * at a time; plan the object from the masks; return the recorded export when the same
+ * content was exported already (writing its file again, same UIDs, if it went missing);
+ * else have the light DICOM environment write it and record it in the exports table and the
+ * audit table, in one transaction. What differs per object is its `ObjectSpec`. Runtime: node.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiError } from '../../contract/api.js';
 import { AuditRepository } from '../store/audit.repository.js';
+import { countsFromBlob } from '../store/counts-blob.js';
 import { ExportsRepository, type ExportRecord } from '../store/exports.repository.js';
 import { ImagesRepository } from '../store/images.repository.js';
-import { countsFromBlob } from '../store/counts-blob.js';
+import { LabelsRepository } from '../store/labels.repository.js';
 import { MasksRepository } from '../store/masks.repository.js';
 import type { Db } from '../store/project-database.js';
 import { runDicomTool, type DicomToolCommand } from './dicom-tool.node.js';
+import type { RtstructPlanInput } from './rtstruct-request.js';
+import type { ExportSource } from './seg-request.js';
+
+export const EXPORTS_DIR = 'exports';
+
+export const sha256hex = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+export interface ExportDeps {
+  projectDir: string;
+  db: Db;
+  user: string;
+  appVersion: string;
+  now: () => string;
+  /** The light DICOM environment's python (built on first use). */
+  python: () => Promise<string>;
+  /** Names of installed models, for the algorithm identification. */
+  modelNames: () => Record<string, { name: string }>;
+  signal?: AbortSignal;
+  onStage?: (stage: 'environment' | 'writing', detail: string) => void;
+}
+
+export interface ExportResult {
+  /** Relative to the project folder. */
+  file: string;
+  sopInstanceUid: string;
+  seriesInstanceUid: string;
+  version: number;
+  /** Source frames the object covers. */
+  frames: number;
+  /** SEG segments, RTSTRUCT ROIs. */
+  segments: number;
+  /** True when these masks had been exported already: nothing new was written. */
+  reused: boolean;
+  /** What identifies the export in the exports table. */
+  sourceSeriesUid: string;
+  masksHash: string;
+}
+
+/** What the writer answers (snake case, as the Python side writes it); `parts` is read by the spec. */
+export interface Written {
+  file: string;
+  sop_instance_uid: string;
+  series_instance_uid: string;
+  frames: number;
+}
+
+/** What makes a SEG a SEG and an RTSTRUCT an RTSTRUCT in the shared flow. */
+export interface ObjectSpec<P extends { request: object; masksHash: string; modelIds: string[] }, W extends Written> {
+  kind: 'seg' | 'rtstruct';
+  command: DicomToolCommand;
+  /** The start of an error sentence: "DICOM SEG not written". */
+  failed: string;
+  /** What the environment step says it prepares. */
+  environment: string;
+  plan: (input: RtstructPlanInput) => P;
+  /** Make the request the recorded export `same` again (its file went missing). */
+  again: (request: P['request'], same: ExportRecord) => void;
+  /** The stage sentence while writing, over `frames` frames. */
+  writing: (plan: P, frames: number) => string;
+  /** Segments or ROIs in what was written. */
+  parts: (w: W) => number;
+  /** What the audit entry adds about the written object. */
+  audit?: (w: W) => Record<string, unknown>;
+}
 
 /** Exports under way, by project, kind and series: a second export of the same waits for the first. */
 const running = new Map<string, Promise<unknown>>();
 
-export async function oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
+async function oneAtATime<T>(key: string, run: () => Promise<T>): Promise<T> {
   const mine = (running.get(key) ?? Promise.resolve()).catch(() => undefined).then(run);
   running.set(key, mine);
   try {
@@ -30,10 +96,88 @@ export async function oneAtATime<T>(key: string, run: () => Promise<T>): Promise
 }
 
 /** The masks of these images as the SEG and RTSTRUCT planners take them; refuses a series without any. */
-export function seriesMasks(db: Db, imageIds: readonly number[]) {
+function seriesMasks(db: Db, imageIds: readonly number[]) {
   const rows = new MasksRepository(db).forExport(imageIds);
   if (rows.length === 0) throw new ApiError('bad_request', 'This series has no masks to export');
   return rows.map((r) => ({ id: r.id, imageId: r.imageId, frame: r.frame, labelId: r.labelId, rle: { size: [r.height, r.width] as [number, number], counts: countsFromBlob(r.counts) }, modelId: r.modelId, updatedAt: r.updatedAt }));
+}
+
+/**
+ * Export the series `found` (the sources of `imageId`'s series) as the object `spec` says.
+ * The written object's tool answer comes back too (null when the recorded export was reused).
+ */
+export function exportSeriesObject<P extends { request: object; masksHash: string; modelIds: string[] }, W extends Written>(
+  spec: ObjectSpec<P, W>,
+  imageId: number,
+  found: { seriesUid: string; sources: ExportSource[] },
+  deps: ExportDeps,
+): Promise<ExportResult & { written: W | null }> {
+  return oneAtATime(`${deps.projectDir}\0${spec.kind}\0${found.seriesUid}`, () => exportNow(spec, imageId, found, deps));
+}
+
+async function exportNow<P extends { request: object; masksHash: string; modelIds: string[] }, W extends Written>(
+  spec: ObjectSpec<P, W>,
+  imageId: number,
+  { seriesUid, sources }: { seriesUid: string; sources: ExportSource[] },
+  deps: ExportDeps,
+): Promise<ExportResult & { written: W | null }> {
+  const { db, projectDir } = deps;
+  const masks = seriesMasks(db, sources.map((s) => s.imageId));
+  const exportsRepo = new ExportsRepository(db);
+  const previous = exportsRepo.latest(spec.kind, seriesUid);
+  const folder = path.join(EXPORTS_DIR, spec.kind, sha256hex(seriesUid).slice(0, 16));
+  const plan = spec.plan({
+    sources,
+    masks,
+    labels: new LabelsRepository(db).list(),
+    models: deps.modelNames(),
+    sourceSeriesUid: seriesUid,
+    author: deps.user,
+    appVersion: deps.appVersion,
+    version: (previous?.version ?? 0) + 1,
+    replaces: previous?.sopInstanceUid ?? null,
+    out: (sop) => path.join(projectDir, folder, `${sop}.dcm`),
+    sha256hex,
+  });
+  const same = exportsRepo.byHash(spec.kind, seriesUid, plan.masksHash);
+  const identity = { sourceSeriesUid: seriesUid, masksHash: plan.masksHash };
+  if (same && existsSync(path.join(projectDir, same.file))) {
+    const { file, sopInstanceUid, seriesInstanceUid, version, frames, segments } = same;
+    return { file, sopInstanceUid, seriesInstanceUid, version, frames, segments, reused: true, ...identity, written: null };
+  }
+  // Recorded, but its file is gone: write it again exactly as it was (same UIDs, same version).
+  if (same) spec.again(plan.request, same);
+
+  deps.onStage?.('environment', spec.environment);
+  const python = await deps.python();
+  if (deps.signal?.aborted) throw new ApiError('conflict', 'The export was cancelled; nothing was written');
+  deps.onStage?.('writing', spec.writing(plan, new Set(masks.map((m) => `${m.imageId}:${m.frame}`)).size));
+  const written = await runWriter<W>({
+    python,
+    command: spec.command,
+    request: plan.request,
+    folder: path.join(projectDir, folder),
+    failed: spec.failed,
+    db,
+    sources,
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
+  const result = {
+    file: path.relative(projectDir, written.file).split(path.sep).join('/'),
+    sopInstanceUid: written.sop_instance_uid,
+    seriesInstanceUid: written.series_instance_uid,
+    version: same?.version ?? (previous?.version ?? 0) + 1,
+    frames: written.frames,
+    segments: spec.parts(written),
+  };
+  if (!same) {
+    recordExport(
+      db,
+      { kind: spec.kind, ...result, sourceSeriesUid: seriesUid, masksHash: plan.masksHash, masks: masks.map((m) => [m.id, m.updatedAt]), models: plan.modelIds, replaces: previous?.sopInstanceUid ?? null, author: deps.user, createdAt: deps.now() },
+      { imageId, detail: { masks: masks.length, ...spec.audit?.(written) } },
+    );
+  }
+  return { ...result, reused: false, ...identity, written };
 }
 
 /**
@@ -41,7 +185,7 @@ export function seriesMasks(db: Db, imageIds: readonly number[]) {
  * JSON answer. The tool names a source by its stored copy (media/<sha256>.dcm): the error
  * names the file as the user imported it.
  */
-export async function runWriter<T>(w: {
+async function runWriter<T>(w: {
   python: string;
   command: DicomToolCommand;
   request: unknown;
@@ -72,7 +216,7 @@ export async function runWriter<T>(w: {
 export function recordExport(
   db: Db,
   row: Omit<ExportRecord, 'id'> & { masks: [number, string][]; models: string[] },
-  audit: { imageId: number; detail: Record<string, unknown> },
+  audit: { imageId: number | null; detail: Record<string, unknown> },
 ): number {
   return db
     .transaction(() => {

@@ -193,47 +193,32 @@ export class ExportService implements ExportHandlers {
 
   // ------------------------------------------------------------------ export
 
-  'export.segStart': ExportHandlers['export.segStart'] = ({ imageId }) => {
-    const open = this.open();
-    return startExportJob({
-      project: this.project,
-      db: open.db,
-      user: this.opts.user,
-      imageId,
-      kind: 'seg',
-      what: 'the export',
-      run: async ({ signal, stage }) => {
-        const { sourceSeriesUid: _s, masksHash: _h, ...r } = await exportSeg(imageId, {
-          ...this.exportDeps(open, signal),
-          python: () => this.python(signal, (g) => stage('environment', `Preparing the DICOM environment: ${g.message}`, g)),
-          onStage: (s, detail) => stage(s === 'environment' ? 'environment' : 'exporting', detail),
-        });
-        const exported = { kind: 'seg' as const, ...r };
-        return { detail: dicomExportDetail('SEG', exported), exported };
-      },
-    });
-  };
+  'export.segStart': ExportHandlers['export.segStart'] = ({ imageId }) => this.seriesExportJob('seg', imageId);
 
-  'export.rtstructStart': ExportHandlers['export.rtstructStart'] = ({ imageId }) => {
+  'export.rtstructStart': ExportHandlers['export.rtstructStart'] = ({ imageId }) => this.seriesExportJob('rtstruct', imageId);
+
+  /** A SEG or RTSTRUCT of `imageId`'s series, as a job. */
+  private seriesExportJob(kind: 'seg' | 'rtstruct', imageId: number): { jobId: string } {
     const open = this.open();
+    const write = kind === 'seg' ? exportSeg : exportRtstruct;
     return startExportJob({
       project: this.project,
       db: open.db,
       user: this.opts.user,
       imageId,
-      kind: 'rtstruct',
+      kind,
       what: 'the export',
       run: async ({ signal, stage }) => {
-        const { sourceSeriesUid: _s, masksHash: _h, contours: _c, ...r } = await exportRtstruct(imageId, {
+        const r = await write(imageId, {
           ...this.exportDeps(open, signal),
           python: () => this.python(signal, (g) => stage('environment', `Preparing the DICOM environment: ${g.message}`, g)),
           onStage: (s, detail) => stage(s === 'environment' ? 'environment' : 'exporting', detail),
         });
-        const exported = { kind: 'rtstruct' as const, ...r };
-        return { detail: dicomExportDetail('RTSTRUCT', exported), exported };
+        const exported = { kind, file: r.file, sopInstanceUid: r.sopInstanceUid, seriesInstanceUid: r.seriesInstanceUid, version: r.version, frames: r.frames, segments: r.segments, reused: r.reused };
+        return { detail: dicomExportDetail(kind === 'seg' ? 'SEG' : 'RTSTRUCT', exported), exported };
       },
     });
-  };
+  }
 
   'export.deidentifiedStart': ExportHandlers['export.deidentifiedStart'] = (params) => {
     const open = this.open();

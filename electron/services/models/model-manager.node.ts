@@ -7,8 +7,8 @@
  * and checksums, ONNX signatures opened with onnxruntime) and only then renamed into place,
  * so a wrong or truncated file never leaves a half-installed model. Errors name the file.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { cpSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RuntimeClient } from '../runtime/runtime-client.node.js';
 import { exportOnnx, type JobProgress } from '../runtime/runtime-methods.js';
@@ -20,7 +20,7 @@ import { decoderCropProblems } from './decoder-crop-check.node.js';
 import { decoderOutputProblems, decoderProblems, encoderProblems, fastDecoderProblems, pairProblems, readOnnxIo, type OnnxIo, type TensorInfo } from './onnx-signature.node.js';
 import { externalDataFiles } from './onnx-external-data.node.js';
 import { PACKAGE_MODEL_DIR } from '../../contract/model-package.js';
-import { openPackage, PackageError } from './model-package.node.js';
+import { openPackage, PackageError, sha256File } from './model-package.node.js';
 
 export const ACTIVE_FILE = 'active.json';
 /** The user's int8/fp32 choice per model ({id: 'int8' | 'fp32'}; absent: auto). */
@@ -70,12 +70,6 @@ export class ModelImportError extends Error {
   }
 }
 
-async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
 function folderBytes(dir: string): number {
   let n = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
@@ -100,8 +94,12 @@ export function archFromCheckpointName(file: string): string | null {
   return m ? `vit_${m[1]!.toLowerCase()}` : null;
 }
 
-/** Validate a bundle folder in place; returns its manifest or throws naming what is wrong. */
-export async function validateBundle(dir: string, shownAs: string): Promise<BundleManifest> {
+/**
+ * Validate a bundle folder in place; returns its manifest or throws naming what is wrong.
+ * `hashesVerified`: its files were just checked against a package's hashes, so only their
+ * sizes are checked again here (a vit_h bundle is gigabytes to read).
+ */
+export async function validateBundle(dir: string, shownAs: string, hashesVerified = false): Promise<BundleManifest> {
   const manifestPath = path.join(dir, MANIFEST_NAME);
   if (!existsSync(manifestPath)) throw new ModelImportError(`${shownAs}: no ${MANIFEST_NAME} — not a model bundle folder`, shownAs);
   let m: BundleManifest;
@@ -121,7 +119,7 @@ export async function validateBundle(dir: string, shownAs: string): Promise<Bund
     if (!existsSync(p)) throw new ModelImportError(`${shownAs}: ${f} is missing (listed in ${MANIFEST_NAME} files)`, path.join(shownAs, f));
     const size = statSync(p).size;
     if (size !== expected.bytes) throw new ModelImportError(`${shownAs}: ${f} has ${size} bytes, ${MANIFEST_NAME} says ${expected.bytes} (truncated or replaced?)`, path.join(shownAs, f));
-    if ((await sha256File(p)) !== expected.sha256) throw new ModelImportError(`${shownAs}: ${f} does not match its sha256 in ${MANIFEST_NAME} (changed after export?)`, path.join(shownAs, f));
+    if (!hashesVerified && (await sha256File(p)) !== expected.sha256) throw new ModelImportError(`${shownAs}: ${f} does not match its sha256 in ${MANIFEST_NAME} (changed after export?)`, path.join(shownAs, f));
   }
   const size = m.preprocessing.image_size;
   const problems: string[] = [];
@@ -183,9 +181,9 @@ export class ModelManager {
     for (const n of readdirSync(this.modelsDir)) if (n.startsWith('.staging-')) rmSync(path.join(this.modelsDir, n), { recursive: true, force: true });
   }
 
-  private async install(staging: string, shownAs: string, name: string): Promise<InstalledModel> {
+  private async install(staging: string, shownAs: string, name: string, hashesVerified = false): Promise<InstalledModel> {
     try {
-      const m = await validateBundle(staging, shownAs);
+      const m = await validateBundle(staging, shownAs, hashesVerified);
       const twin = this.sameWeights(m);
       if (twin) throw new ModelImportError(`${shownAs}: this model is installed already, as "${twin.name}" (the same encoder and decoder files)`, shownAs);
       const id = `${slug(name)}-${randomUUID().slice(0, 6)}`;
@@ -328,10 +326,14 @@ export class ModelManager {
         throw e instanceof PackageError ? new ModelImportError(e.message, e.file ?? where) : e;
       });
       const bundle = path.join(dir, PACKAGE_MODEL_DIR);
-      await validateBundle(bundle, where);
       const staging = this.staging();
-      cpSync(bundle, staging, { recursive: true });
-      return await this.install(staging, where, manifest.name);
+      // An unpacked archive is ours to move; a package folder stays as the user keeps it.
+      if (dir === where) cpSync(bundle, staging, { recursive: true });
+      else {
+        rmSync(staging, { recursive: true });
+        renameSync(bundle, staging);
+      }
+      return await this.install(staging, where, manifest.name, true);
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }

@@ -24,7 +24,8 @@ export class PackageError extends Error {
   }
 }
 
-async function sha256Of(file: string): Promise<string> {
+/** The SHA-256 of a file, read as a stream (model files are hundreds of MB). */
+export async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');
   await pipeline(createReadStream(file), h);
   return h.digest('hex');
@@ -77,7 +78,7 @@ export async function writePackage(p: PackageInput): Promise<{ folder: string; a
       if (!statSync(from).isFile()) continue;
       const rel = `${PACKAGE_MODEL_DIR}/${name}`;
       await copyFile(from, path.join(tmp, rel));
-      files[rel] = { bytes: statSync(from).size, sha256: await sha256Of(path.join(tmp, rel)) };
+      files[rel] = { bytes: statSync(from).size, sha256: await sha256File(path.join(tmp, rel)) };
     }
     const bundleManifest = `${PACKAGE_MODEL_DIR}/${MANIFEST_NAME}`;
     if (!files[bundleManifest]) throw new PackageError(`${p.modelDir} has no ${MANIFEST_NAME}: not an installed model`, p.modelDir);
@@ -138,7 +139,7 @@ export async function verifyPackage(dir: string): Promise<PackageManifest> {
     const full = path.join(dir, ...f.split('/'));
     if (!existsSync(full) || !lstatSync(full).isFile()) throw new PackageError(`${f}: listed in the package but missing`, f);
     const bytes = statSync(full).size;
-    if (bytes !== want.bytes || (await sha256Of(full)) !== want.sha256) {
+    if (bytes !== want.bytes || (await sha256File(full)) !== want.sha256) {
       throw new PackageError(`${f}: does not match the package's hash (changed or damaged after export); the package is refused`, f);
     }
   }

@@ -103,11 +103,11 @@ export class MasksRepository {
       .all() as TrainingMaskRow[];
   }
 
-  /** Non-empty masks of these images, with the model that made each (null: by hand); a DICOM export's content. */
-  forExport(imageIds: readonly number[]): { id: number; imageId: number; frame: number; labelId: number; height: number; width: number; counts: Uint8Array; modelId: string | null; updatedAt: string }[] {
+  /** Non-empty masks of these images, with the model that made each (null: by hand): what an export (SEG, RTSTRUCT, COCO) holds. */
+  forExport(imageIds: readonly number[]): { id: number; imageId: number; frame: number; labelId: number; instance: number; height: number; width: number; counts: Uint8Array; source: string; modelId: string | null; updatedAt: string }[] {
     if (imageIds.length === 0) return [];
     const stmt = this.db.prepare(
-      `SELECT id, image_id AS imageId, frame, label_id AS labelId, height, width, counts, model_id AS modelId, updated_at AS updatedAt
+      `SELECT id, image_id AS imageId, frame, label_id AS labelId, instance, height, width, counts, source, model_id AS modelId, updated_at AS updatedAt
        FROM masks WHERE area > 0 AND image_id = ? ORDER BY frame, label_id, instance`,
     );
     return imageIds.flatMap((id) => stmt.all(id) as ReturnType<MasksRepository['forExport']>);

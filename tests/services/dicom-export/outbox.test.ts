@@ -14,7 +14,7 @@ import type { OutboxItem } from '../../../electron/contract/pacs.js';
 import { encodeRle } from '../../../electron/contract/rle.js';
 import { createServices, type Services } from '../../../electron/services/index.js';
 import { freePort, startOrthanc, type RunningOrthanc } from '../../fixtures/orthanc.js';
-import { ctSlice, ellipse, H, W } from './sources.js';
+import { ctSlice, ellipse, H, projectWithLesion, W } from './sources.js';
 
 let orthanc: RunningOrthanc;
 let s: Services;
@@ -29,11 +29,7 @@ before(async () => {
   configDir = path.join(dir, 'config');
   orthanc = await startOrthanc();
   s = services();
-  await s['project.create']({ path: path.join(dir, 'proj'), name: 'Outbox' });
-  const report = await s['images.importFiles']({ files: [0, 1, 2].map((i) => ({ name: `ct${i}.dcm`, bytes: new Uint8Array(ctSlice(i)) })) });
-  ids = report.imported.map((r) => r.imageId);
-  const labelId = (await s['labels.list']({})).find((l) => l.name === 'lesion')!.id;
-  await s['masks.save']({ imageId: ids[1]!, frame: 0, labelId, instance: 1, rle: encodeRle(ellipse(30, 20, 9, 7), H, W), source: 'brush' });
+  ids = await projectWithLesion(s, dir, 'Outbox', 3);
 });
 
 after(async () => {

@@ -14,12 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { pacsMethods, type OutboxItem } from '../../../electron/contract/pacs.js';
-import { encodeRle } from '../../../electron/contract/rle.js';
 import { dicomLock } from '../../../electron/services/dicom-export/export.service.js';
 import { createServices, type Services } from '../../../electron/services/index.js';
 import { findPython } from '../../../electron/services/runtime/python-path.node.js';
 import { startOrthanc, type RunningOrthanc } from '../../fixtures/orthanc.js';
-import { ctSlice, ellipse, H, W } from './sources.js';
+import { projectWithLesion } from './sources.js';
 
 let orthanc: RunningOrthanc;
 let s: Services;
@@ -59,11 +58,7 @@ before(async () => {
     findPython({ lock: dicomLock() }),
   ]);
   s = createServices({ user: 'Jane Doe', transport: 'browser', version: 'test', configDir: path.join(dir, 'config'), outboxRetryBaseMs: 60_000 });
-  await s['project.create']({ path: path.join(dir, 'proj'), name: 'TLS' });
-  const report = await s['images.importFiles']({ files: [0, 1].map((i) => ({ name: `ct${i}.dcm`, bytes: new Uint8Array(ctSlice(i)) })) });
-  ids = report.imported.map((r) => r.imageId);
-  const labelId = (await s['labels.list']({})).find((l) => l.name === 'lesion')!.id;
-  await s['masks.save']({ imageId: ids[1]!, frame: 0, labelId, instance: 1, rle: encodeRle(ellipse(30, 20, 9, 7), H, W), source: 'brush' });
+  ids = await projectWithLesion(s, dir, 'TLS', 2);
 });
 
 after(async () => {

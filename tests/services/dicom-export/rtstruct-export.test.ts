@@ -22,7 +22,7 @@ import { createServices, type Services } from '../../../electron/services/index.
 import { findPython, runtimeEnv } from '../../../electron/services/runtime/python-path.node.js';
 import { CT_IMAGE_STORAGE, TS, le, writeDicom } from '../../fixtures/dicom-writer.js';
 import { jobEnded } from '../helpers.js';
-import { ctSlice, ellipse, enhancedCt, H, ROOT, secondaryCapture, W } from './sources.js';
+import { ctSlice, ellipse, enhancedCt, H, ROOT, saveMask, secondaryCapture, W } from './sources.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const OBLIQUE = '1.2.826.0.1.3680043.10.1234.78';
@@ -97,14 +97,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function save(imageId: number, frame: number, labelId: number, mask: Uint8Array, sam = false): Promise<void> {
-  await s['masks.save']({
-    imageId, frame, labelId, instance: 1,
-    rle: encodeRle(mask, H, W),
-    source: sam ? 'sam' : 'brush',
-    ...(sam ? { prompts: { points: [{ x: 10, y: 10, label: 1 }], model: 'tiny-model-abc123' } } : {}),
-  });
-}
+const save = (imageId: number, frame: number, labelId: number, mask: Uint8Array, sam = false) => saveMask(s, imageId, frame, labelId, mask, sam);
 
 async function exportRt(imageId: number): Promise<NonNullable<JobInfo['exported']>> {
   const j = await jobEnded(s, (await s['export.rtstructStart']({ imageId })).jobId);

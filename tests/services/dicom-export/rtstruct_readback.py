@@ -24,13 +24,7 @@ from typing import Any
 import numpy as np
 import pydicom
 
-
-def rle_counts(mask: np.ndarray) -> list[int]:
-    flat = mask.T.reshape(-1).astype(np.uint8)
-    change = np.flatnonzero(np.diff(flat)) + 1
-    bounds = np.concatenate([[0], change, [flat.size]])
-    runs = np.diff(bounds).tolist()
-    return runs if flat[0] == 0 else [0, *runs]
+from readback_rle import rle_counts  # beside this script
 
 
 def plane_of(ds: Any, frame: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:

@@ -19,7 +19,7 @@ import { jobEnded } from '../helpers.js';
 import { dicomLock } from '../../../electron/services/dicom-export/export.service.js';
 import { createServices, type Services } from '../../../electron/services/index.js';
 import { findPython, runtimeEnv } from '../../../electron/services/runtime/python-path.node.js';
-import { ctSlice, ellipse, enhancedCt, H, ROOT, secondaryCapture, W } from './sources.js';
+import { ctSlice, ellipse, enhancedCt, H, ROOT, saveMask, secondaryCapture, W } from './sources.js';
 
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -55,14 +55,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function save(imageId: number, frame: number, labelId: number, mask: Uint8Array, sam = false): Promise<void> {
-  await s['masks.save']({
-    imageId, frame, labelId, instance: 1,
-    rle: encodeRle(mask, H, W),
-    source: sam ? 'sam' : 'brush',
-    ...(sam ? { prompts: { points: [{ x: 10, y: 10, label: 1 }], model: 'tiny-model-abc123' } } : {}),
-  });
-}
+const save = (imageId: number, frame: number, labelId: number, mask: Uint8Array, sam = false) => saveMask(s, imageId, frame, labelId, mask, sam);
 
 async function exportSeg(imageId: number): Promise<NonNullable<JobInfo['exported']>> {
   const j = await jobEnded(s, (await s['export.segStart']({ imageId })).jobId);

@@ -12,13 +12,7 @@ import sys
 import highdicom as hd
 import numpy as np
 
-
-def rle_counts(mask: np.ndarray) -> list[int]:
-    flat = mask.T.reshape(-1).astype(np.uint8)
-    change = np.flatnonzero(np.diff(flat)) + 1
-    bounds = np.concatenate([[0], change, [flat.size]])
-    runs = np.diff(bounds).tolist()
-    return runs if flat[0] == 0 else [0, *runs]
+from readback_rle import rle_counts  # beside this script
 
 
 def main(path: str) -> None:

@@ -3,6 +3,9 @@
  * enhanced multi-frame CT, and secondary captures (MONOCHROME1, RGB, a multi-frame one
  * without a frame of reference); plus a filled ellipse to draw masks with.
  */
+import path from 'node:path';
+import { encodeRle } from '../../../electron/contract/rle.js';
+import type { Services } from '../../../electron/services/index.js';
 import { CT_IMAGE_STORAGE, MULTIFRAME_GREY_BYTE_SC, SECONDARY_CAPTURE, TS, le, writeDicom } from '../../fixtures/dicom-writer.js';
 
 export const ROOT = '1.2.826.0.1.3680043.10.1234.77';
@@ -115,4 +118,24 @@ export function ellipse(cx: number, cy: number, rx: number, ry: number): Uint8Ar
   const m = new Uint8Array(W * H);
   for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if (((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1) m[y * W + x] = 1;
   return m;
+}
+
+/** Save a mask as the app does (brush, or SAM with a prompt and a model). */
+export async function saveMask(s: Pick<Services, 'masks.save'>, imageId: number, frame: number, labelId: number, mask: Uint8Array, sam = false): Promise<void> {
+  await s['masks.save']({
+    imageId, frame, labelId, instance: 1,
+    rle: encodeRle(mask, H, W),
+    source: sam ? 'sam' : 'brush',
+    ...(sam ? { prompts: { points: [{ x: 10, y: 10, label: 1 }], model: 'tiny-model-abc123' } } : {}),
+  });
+}
+
+/** A new project in `dir`/proj with `slices` CT slices and a lesion mask on the second: what a send needs. The image ids. */
+export async function projectWithLesion(s: Services, dir: string, name: string, slices: number): Promise<number[]> {
+  await s['project.create']({ path: path.join(dir, 'proj'), name });
+  const report = await s['images.importFiles']({ files: Array.from({ length: slices }, (_, i) => ({ name: `ct${i}.dcm`, bytes: new Uint8Array(ctSlice(i)) })) });
+  const ids = report.imported.map((r) => r.imageId);
+  const labelId = (await s['labels.list']({})).find((l) => l.name === 'lesion')!.id;
+  await saveMask(s, ids[1]!, 0, labelId, ellipse(30, 20, 9, 7));
+  return ids;
 }
