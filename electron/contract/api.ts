@@ -124,6 +124,17 @@ export const ImageDetail = ImageSummary.extend({
   /** Window settings stored in the file (DICOM) or derived from the pixel range (raster). */
   windows: z.array(WindowPreset),
   transferSyntax: z.string().nullable(),
+  /** Image Position (Patient) projected on the slice normal (mm): what orders a series ("slice location"). */
+  slicePosition: z.number().nullable(),
+  /** Image Position (Patient) of the first pixel, mm in LPS; null when the file has none. */
+  imagePosition: z.tuple([z.number(), z.number(), z.number()]).nullable(),
+  /** Image Orientation (Patient): row then column direction cosines; null when the file has none. */
+  imageOrientation: z.tuple([z.number(), z.number(), z.number(), z.number(), z.number(), z.number()]).nullable(),
+  /** Slice Thickness (mm) as stated in the file: shown only; distances between slices come from positions. */
+  sliceThickness: z.number().nullable(),
+  accessionNumber: z.string().nullable(),
+  /** DICOM Study Date (YYYYMMDD) as stored. */
+  studyDate: z.string().nullable(),
 });
 export type ImageDetail = z.infer<typeof ImageDetail>;
 
@@ -157,7 +168,12 @@ export const LabelClass = z.object({
 });
 export type LabelClass = z.infer<typeof LabelClass>;
 
-export const MaskSource = z.enum(['brush', 'eraser', 'polygon', 'sam', 'undo', 'redo', 'import']);
+/**
+ * How a mask write came about. 'propagate': SAM carried a mask from a neighbouring slice;
+ * 'interpolate': filled between drawn slices; 'automatic': a model without prompts (the
+ * headless node, or a SEG it sent back).
+ */
+export const MaskSource = z.enum(['brush', 'eraser', 'polygon', 'sam', 'undo', 'redo', 'import', 'propagate', 'interpolate', 'automatic']);
 
 export const MaskRecord = z.object({
   id,
@@ -169,6 +185,10 @@ export const MaskRecord = z.object({
   area: z.number().int().nonnegative(),
   updatedAt: z.string(),
   author: z.string(),
+  /** How the last write came about (MaskSource, or an older project's value). */
+  source: z.string(),
+  /** Proposed by propagation and not yet accepted: shown for review, never trained on or exported. */
+  draft: z.boolean(),
 });
 export type MaskRecord = z.infer<typeof MaskRecord>;
 

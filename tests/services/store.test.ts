@@ -69,7 +69,7 @@ test('migrations run in order to the latest version and are idempotent', () => {
   assert.equal(migrate(db), latestSchemaVersion);
   assert.equal(migrate(db), latestSchemaVersion);
   const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-  assert.deepEqual(tables, ['audit', 'exports', 'images', 'jobs', 'labels', 'masks', 'meta', 'outbox']);
+  assert.deepEqual(tables, ['audit', 'exports', 'images', 'jobs', 'labels', 'masks', 'meta', 'outbox', 'segments']);
   assert.deepEqual(migrations.map((m) => m.version), migrations.map((_, i) => i + 1)); // numbered without gaps
   db.close();
 });

@@ -69,7 +69,7 @@ function groups(db: Db, imageId: number, scope: 'series' | 'study'): Group[] {
   const d = new ImagesRepository(db).detail(imageId);
   if (!d) throw new ApiError('not_found', `No image with id ${imageId}`);
   if (d.kind !== 'dicom') throw new ApiError('bad_request', `${d.fileName} is not a DICOM image: a de-identified copy needs DICOM sources`);
-  const hasMasks = `EXISTS (SELECT 1 FROM masks m WHERE m.image_id = i.id AND m.area > 0)`;
+  const hasMasks = `EXISTS (SELECT 1 FROM masks m WHERE m.image_id = i.id AND m.area > 0 AND m.draft = 0)`;
   // What belongs together: a series of single-frame images, or one multi-frame instance.
   const groupKey = `CASE WHEN i.frames > 1 THEN 'f' || i.id ELSE COALESCE(i.series_uid, 'i' || i.id) END`;
   const where =

@@ -134,7 +134,7 @@ export class ExportService implements ExportHandlers {
     const rows = open.db
       .prepare(
         `SELECT MIN(i.id) AS id FROM images i WHERE i.study_uid = ? AND i.kind = 'dicom'
-           AND EXISTS (SELECT 1 FROM masks m WHERE m.image_id = i.id AND m.area > 0)
+           AND EXISTS (SELECT 1 FROM masks m WHERE m.image_id = i.id AND m.area > 0 AND m.draft = 0)
          GROUP BY CASE WHEN i.frames > 1 THEN 'f' || i.id ELSE COALESCE(i.series_uid, 'i' || i.id) END ORDER BY MIN(i.id)`,
       )
       .all(d.studyUid) as { id: number }[];

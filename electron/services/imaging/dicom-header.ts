@@ -42,6 +42,11 @@ export interface DicomHeader {
   imagePosition: number[] | null;
   imageOrientation: number[] | null;
   slicePosition: number | null;
+  /** Slice Thickness (mm) as the file states it: shown, never used to measure (positions are). */
+  sliceThickness: number | null;
+  accessionNumber: string | null;
+  /** Study Date as DICOM writes it (YYYYMMDD). */
+  studyDate: string | null;
 }
 
 function str(ds: DataSet, tag: string): string | null {
@@ -161,7 +166,14 @@ export function readDicomHeader(ds: DataSet): DicomHeader {
     imagePosition: ipp.length === 3 ? ipp : null,
     imageOrientation: iop.length === 6 ? iop : null,
     slicePosition: slicePosition(ipp.length === 3 ? ipp : null, iop.length === 6 ? iop : null),
+    sliceThickness: positiveOrNull(firstNumber(measures, 'x00180050')),
+    accessionNumber: str(ds, 'x00080050'),
+    studyDate: str(ds, 'x00080020'),
   };
+}
+
+function positiveOrNull(v: number | null | undefined): number | null {
+  return v !== null && v !== undefined && Number.isFinite(v) && v > 0 ? v : null;
 }
 
 /** Why this header cannot describe a decodable image, or null when it can. */

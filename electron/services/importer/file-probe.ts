@@ -60,6 +60,11 @@ export async function probeFile(fileName: string, bytes: Uint8Array): Promise<Pr
       sopInstanceUid: h.sopInstanceUid,
       instanceNumber: h.instanceNumber,
       slicePosition: h.slicePosition,
+      imagePosition: h.imagePosition,
+      imageOrientation: h.imageOrientation,
+      sliceThickness: h.sliceThickness,
+      accessionNumber: h.accessionNumber,
+      studyDate: h.studyDate,
       warnings: parsed.warnings,
     };
   }
@@ -99,6 +104,11 @@ export async function probeFile(fileName: string, bytes: Uint8Array): Promise<Pr
     sopInstanceUid: null,
     instanceNumber: null,
     slicePosition: null,
+    imagePosition: null,
+    imageOrientation: null,
+    sliceThickness: null,
+    accessionNumber: null,
+    studyDate: null,
     warnings: [],
   };
 }

@@ -35,6 +35,11 @@ export interface NewImage {
   sopInstanceUid: string | null;
   instanceNumber: number | null;
   slicePosition: number | null;
+  imagePosition?: number[] | null;
+  imageOrientation?: number[] | null;
+  sliceThickness?: number | null;
+  accessionNumber?: string | null;
+  studyDate?: string | null;
 }
 
 /** The columns needed to read pixels back. */
@@ -74,11 +79,13 @@ export class ImagesRepository {
         samples_per_pixel, bits_allocated, bits_stored, signed, photometric, rescale_slope, rescale_intercept,
         pixel_spacing, windows, transfer_syntax, modality, patient_name, patient_id, study_uid, study_description,
         series_uid, series_description, series_number, sop_instance_uid, instance_number, slice_position,
+        image_position, image_orientation, slice_thickness, accession_number, study_date, header_fields,
         imported_at, imported_by)
       VALUES (@sha256, @kind, @format, @fileName, @folder, @mediaPath, @byteSize, @width, @height, @frames,
         @samplesPerPixel, @bitsAllocated, @bitsStored, @signed, @photometric, @rescaleSlope, @rescaleIntercept,
         @pixelSpacing, @windows, @transferSyntax, @modality, @patientName, @patientId, @studyUid, @studyDescription,
         @seriesUid, @seriesDescription, @seriesNumber, @sopInstanceUid, @instanceNumber, @slicePosition,
+        @imagePosition, @imageOrientation, @sliceThickness, @accessionNumber, @studyDate, 7,
         @importedAt, @importedBy)`);
     this.shaStmt = db.prepare('SELECT id FROM images WHERE sha256 = ?').pluck();
   }
@@ -92,6 +99,11 @@ export class ImagesRepository {
       ...img,
       signed: img.signed ? 1 : 0,
       pixelSpacing: img.pixelSpacing ? JSON.stringify(img.pixelSpacing) : null,
+      imagePosition: img.imagePosition ? JSON.stringify(img.imagePosition) : null,
+      imageOrientation: img.imageOrientation ? JSON.stringify(img.imageOrientation) : null,
+      sliceThickness: img.sliceThickness ?? null,
+      accessionNumber: img.accessionNumber ?? null,
+      studyDate: img.studyDate ?? null,
       windows: JSON.stringify(img.windows),
       importedAt,
       importedBy,
@@ -115,12 +127,25 @@ export class ImagesRepository {
       .prepare(
         `SELECT ${summaryColumns}, i.sha256, i.photometric, i.samples_per_pixel AS samplesPerPixel, i.bits_stored AS bitsStored,
          i.signed, i.rescale_slope AS rescaleSlope, i.rescale_intercept AS rescaleIntercept, i.pixel_spacing AS pixelSpacing,
-         i.windows, i.transfer_syntax AS transferSyntax FROM images i WHERE i.id = ?`,
+         i.windows, i.transfer_syntax AS transferSyntax, i.slice_position AS slicePosition, i.image_position AS imagePosition,
+         i.image_orientation AS imageOrientation, i.slice_thickness AS sliceThickness, i.accession_number AS accessionNumber,
+         i.study_date AS studyDate FROM images i WHERE i.id = ?`,
       )
-      .get(id) as (Omit<ImageDetail, 'signed' | 'pixelSpacing' | 'windows' | 'validationPinned'> & { signed: number; pixelSpacing: string | null; windows: string; validationPinned: number }) | undefined;
+      .get(id) as
+      | (Omit<ImageDetail, 'signed' | 'pixelSpacing' | 'windows' | 'validationPinned' | 'imagePosition' | 'imageOrientation'> & {
+          signed: number;
+          pixelSpacing: string | null;
+          windows: string;
+          validationPinned: number;
+          imagePosition: string | null;
+          imageOrientation: string | null;
+        })
+      | undefined;
     if (!row) return undefined;
     return {
       ...row,
+      imagePosition: parseVector(row.imagePosition, 3) as ImageDetail['imagePosition'],
+      imageOrientation: parseVector(row.imageOrientation, 6) as ImageDetail['imageOrientation'],
       validationPinned: row.validationPinned === 1,
       signed: row.signed === 1,
       pixelSpacing: row.pixelSpacing ? (JSON.parse(row.pixelSpacing) as [number, number]) : null,
@@ -164,5 +189,16 @@ export class ImagesRepository {
   setSeriesIndex(ids: readonly number[]): void {
     const stmt = this.db.prepare('UPDATE images SET series_index = ? WHERE id = ? AND series_index IS NOT ?');
     ids.forEach((id, index) => stmt.run(index, id, index));
+  }
+}
+
+/** A stored JSON number array of `n` finite values, or null (absent or not that). */
+function parseVector(json: string | null, n: number): number[] | null {
+  if (!json) return null;
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x)) ? (v as number[]) : null;
+  } catch {
+    return null;
   }
 }

@@ -22,10 +22,12 @@ interface MaskRow {
   area: number;
   updatedAt: string;
   author: string;
+  source: string;
+  draft: number;
 }
 
 /** A mask as training reads it: the RLE, and the window it was drawn through (JSON or null). */
-export type TrainingMaskRow = Omit<MaskRow, 'id' | 'area' | 'author'> & { viewWindow: string | null };
+export type TrainingMaskRow = Omit<MaskRow, 'id' | 'area' | 'author' | 'source' | 'draft'> & { viewWindow: string | null };
 
 /** A labelled frame with what the train/validation split groups by. */
 export interface LabelledFrameRow {
@@ -40,7 +42,7 @@ export interface LabelledFrameRow {
 }
 
 const columns =
-  'id, image_id AS imageId, frame, label_id AS labelId, instance, height, width, counts, area, updated_at AS updatedAt, author';
+  'id, image_id AS imageId, frame, label_id AS labelId, instance, height, width, counts, area, updated_at AS updatedAt, author, source, draft';
 
 export class MasksRepository {
   private readonly findStmt;
@@ -52,12 +54,12 @@ export class MasksRepository {
   constructor(private readonly db: Db) {
     this.findStmt = db.prepare(`SELECT id, area FROM masks WHERE image_id = ? AND frame = ? AND label_id = ? AND instance = ?`);
     this.insertStmt = db.prepare(
-      `INSERT INTO masks (image_id, frame, label_id, instance, height, width, counts, area, prompts, source, view_window, model_id, author, created_at, updated_at)
-       VALUES (@imageId, @frame, @labelId, @instance, @height, @width, @counts, @area, @prompts, @source, @viewWindow, @modelId, @author, @at, @at)`,
+      `INSERT INTO masks (image_id, frame, label_id, instance, height, width, counts, area, prompts, source, view_window, model_id, author, draft, created_at, updated_at)
+       VALUES (@imageId, @frame, @labelId, @instance, @height, @width, @counts, @area, @prompts, @source, @viewWindow, @modelId, @author, @draft, @at, @at)`,
     );
     this.updateStmt = db.prepare(
       `UPDATE masks SET height = @height, width = @width, counts = @counts, area = @area, prompts = @prompts, source = @source,
-       view_window = @viewWindow, model_id = @modelId, author = @author, updated_at = @at WHERE id = @id`,
+       view_window = @viewWindow, model_id = @modelId, author = @author, draft = @draft, updated_at = @at WHERE id = @id`,
     );
     this.deleteStmt = db.prepare('DELETE FROM masks WHERE id = ?');
     this.listStmt = db.prepare(`SELECT ${columns} FROM masks WHERE image_id = ? ORDER BY frame, label_id, instance`);
@@ -90,6 +92,8 @@ export class MasksRepository {
       area: r.area,
       updatedAt: r.updatedAt,
       author: r.author,
+      source: r.source,
+      draft: r.draft === 1,
     }));
   }
 
@@ -98,7 +102,7 @@ export class MasksRepository {
     return this.db
       .prepare(
         `SELECT image_id AS imageId, frame, label_id AS labelId, instance, height, width, counts, view_window AS viewWindow, updated_at AS updatedAt
-         FROM masks WHERE area > 0 ORDER BY image_id, frame, label_id, instance`,
+         FROM masks WHERE area > 0 AND draft = 0 ORDER BY image_id, frame, label_id, instance`,
       )
       .all() as TrainingMaskRow[];
   }
@@ -108,7 +112,7 @@ export class MasksRepository {
     if (imageIds.length === 0) return [];
     const stmt = this.db.prepare(
       `SELECT id, image_id AS imageId, frame, label_id AS labelId, instance, height, width, counts, source, model_id AS modelId, updated_at AS updatedAt
-       FROM masks WHERE area > 0 AND image_id = ? ORDER BY frame, label_id, instance`,
+       FROM masks WHERE area > 0 AND draft = 0 AND image_id = ? ORDER BY frame, label_id, instance`,
     );
     return imageIds.flatMap((id) => stmt.all(id) as ReturnType<MasksRepository['forExport']>);
   }
@@ -119,7 +123,7 @@ export class MasksRepository {
       .prepare(
         `SELECT DISTINCT m.image_id AS imageId, m.frame, i.patient_id AS patientId, i.study_uid AS studyUid, i.series_uid AS seriesUid,
                 i.folder, i.series_index AS seriesIndex, i.pinned_val AS pinned
-         FROM masks m JOIN images i ON i.id = m.image_id WHERE m.area > 0 ORDER BY m.image_id, m.frame`,
+         FROM masks m JOIN images i ON i.id = m.image_id WHERE m.area > 0 AND m.draft = 0 ORDER BY m.image_id, m.frame`,
       )
       .all() as LabelledFrameRow[];
   }
@@ -161,6 +165,8 @@ export interface MaskWrite {
   modelId?: string | null | undefined;
   author: string;
   at: string;
+  /** A proposal (propagation) awaiting review: not trained on or exported. Any other write accepts. */
+  draft?: boolean | undefined;
 }
 
 /** The column values of a mask write (counts as LEB128, prompts as JSON or NULL). */
@@ -176,5 +182,6 @@ function toRow(m: MaskWrite) {
     modelId: m.modelId ?? null,
     author: m.author,
     at: m.at,
+    draft: m.draft ? 1 : 0,
   };
 }

@@ -236,6 +236,41 @@ CREATE INDEX exports_series ON exports (kind, source_series_uid, version);
 ALTER TABLE labels ADD COLUMN code TEXT;
 `,
   },
+  {
+    version: 7,
+    name: 'segments, draft masks, patient geometry',
+    sql: `
+-- A segment is one lesion or defect: a label's instance within a series (or within one image
+-- outside a series, its frames being the slices), across the slices it spans. Its masks stay
+-- in masks; this row holds how the user shows it. series_key: see segments/series-key.ts.
+CREATE TABLE segments (
+  id         INTEGER PRIMARY KEY,
+  series_key TEXT    NOT NULL,
+  label_id   INTEGER NOT NULL REFERENCES labels (id) ON DELETE CASCADE,
+  instance   INTEGER NOT NULL,
+  name       TEXT,                                 -- NULL: "<label> <instance>"
+  color      TEXT,                                 -- NULL: derived from the label's colour
+  hidden     INTEGER NOT NULL DEFAULT 0 CHECK (hidden IN (0, 1)),
+  locked     INTEGER NOT NULL DEFAULT 0 CHECK (locked IN (0, 1)),
+  updated_at TEXT    NOT NULL,
+  UNIQUE (series_key, label_id, instance)
+) STRICT;
+-- Masks a propagation proposed and nobody accepted yet: shown for review, never trained on
+-- or exported.
+ALTER TABLE masks ADD COLUMN draft INTEGER NOT NULL DEFAULT 0 CHECK (draft IN (0, 1));
+CREATE INDEX masks_image ON masks (image_id, frame);
+-- Image Position and Orientation (Patient) as JSON arrays, what measurements and orientation
+-- markers use; Slice Thickness only to show; accession and study date to find studies.
+-- header_fields: which of these the row's header was read for (7: all above; older rows are
+-- read again from their files when the project opens).
+ALTER TABLE images ADD COLUMN image_position TEXT;
+ALTER TABLE images ADD COLUMN image_orientation TEXT;
+ALTER TABLE images ADD COLUMN slice_thickness REAL;
+ALTER TABLE images ADD COLUMN accession_number TEXT;
+ALTER TABLE images ADD COLUMN study_date TEXT;
+ALTER TABLE images ADD COLUMN header_fields INTEGER NOT NULL DEFAULT 6;
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

@@ -240,7 +240,7 @@ export class TrainingService implements TrainingHandlers {
     if (!modelId) return { modelId: null, images: [] };
     const rows = db
       .prepare(
-        `SELECT i.id, i.frames FROM images i WHERE NOT EXISTS (SELECT 1 FROM masks m WHERE m.image_id = i.id AND m.area > 0)
+        `SELECT i.id, i.frames FROM images i WHERE NOT EXISTS (SELECT 1 FROM masks m WHERE m.image_id = i.id AND m.area > 0 AND m.draft = 0)
          ORDER BY i.series_uid, i.series_index, i.id LIMIT ?`,
       )
       .all(limit) as { id: number; frames: number }[];
