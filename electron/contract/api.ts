@@ -18,7 +18,10 @@ import { ImageListing } from './image-listing.js';
 import { ImportReport } from './imports.js';
 import { pacsMethods } from './pacs.js';
 import { pacsQueryMethods } from './pacs-query.js';
+import { measurementMethods } from './measurements.js';
+import { propagationMethods } from './propagation.js';
 import { SEGMENT_CODE_KEYS } from './segment-codes.js';
+import { segmentMethods } from './segments.js';
 import { trainingMethods } from './training.js';
 
 export const bytes = z.instanceof(Uint8Array);
@@ -447,6 +450,9 @@ export const methods = {
   ...exportMethods,
   ...pacsQueryMethods,
   ...deidentifyMethods,
+  ...segmentMethods,
+  ...measurementMethods,
+  ...propagationMethods,
 
   'audit.list': {
     params: z.object({ imageId: id.optional(), limit: z.number().int().positive().max(10_000).default(200) }).strict(),
@@ -472,7 +478,17 @@ export type TrainingMethodName = Extract<MethodName, `training.${string}` | `job
 export type ExportMethodName = Extract<MethodName, `export.${string}` | `pacs.${string}`>;
 /** Composite calls wired in the composition root (they span the project and the models). */
 export type CompositeMethodName = 'project.openSample';
-export type ProjectHandlers = Omit<Handlers, SamMethodName | ModelsMethodName | TrainingMethodName | ExportMethodName | CompositeMethodName>;
+/** Segments, their measurements and propagation: each its own service (electron/services/segments/). */
+export type SegmentsMethodName = Extract<MethodName, keyof typeof segmentMethods>;
+export type MeasurementsMethodName = Extract<MethodName, keyof typeof measurementMethods>;
+export type PropagationMethodName = Extract<MethodName, keyof typeof propagationMethods>;
+export type SegmentsHandlers = Pick<Handlers, SegmentsMethodName>;
+export type MeasurementsHandlers = Pick<Handlers, MeasurementsMethodName>;
+export type PropagationHandlers = Pick<Handlers, PropagationMethodName>;
+export type ProjectHandlers = Omit<
+  Handlers,
+  SamMethodName | ModelsMethodName | TrainingMethodName | ExportMethodName | CompositeMethodName | SegmentsMethodName | MeasurementsMethodName | PropagationMethodName
+>;
 /** PACS query/retrieve (the retrieve service): pacs.query, pacs.retrieveStart. */
 export type PacsQueryMethodName = Extract<MethodName, keyof typeof pacsQueryMethods>;
 export type ExportHandlers = Pick<Handlers, Exclude<ExportMethodName, PacsQueryMethodName>>;

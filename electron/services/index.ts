@@ -12,6 +12,12 @@ import { ModelsService } from './models/models.service.js';
 import { ExportService } from './dicom-export/export.service.js';
 import { RetrieveService } from './dicom-export/retrieve.service.js';
 import { pacsQueryMethods } from '../contract/pacs-query.js';
+import { measurementMethods } from '../contract/measurements.js';
+import { propagationMethods } from '../contract/propagation.js';
+import { segmentMethods } from '../contract/segments.js';
+import { MeasurementsService } from './segments/measurements.service.js';
+import { PropagationService } from './segments/propagation.service.js';
+import { SegmentsService } from './segments/segments.service.js';
 import { RuntimeLauncher } from './runtime/runtime-launcher.node.js';
 import type { FrameDecoder } from './imaging/frame-job.js';
 import type { ProcessStarter } from './worker-thread.node.js';
@@ -64,6 +70,7 @@ const isModelsMethod = (m: MethodName): boolean => m.startsWith('models.');
 const isTrainingMethod = (m: MethodName): boolean => m.startsWith('training.') || m.startsWith('jobs.');
 const isExportMethod = (m: MethodName): boolean => m.startsWith('export.') || m.startsWith('pacs.');
 const isPacsQueryMethod = (m: MethodName): boolean => Object.prototype.hasOwnProperty.call(pacsQueryMethods, m);
+const isIn = (table: object, m: MethodName): boolean => Object.prototype.hasOwnProperty.call(table, m);
 
 export function createServices(opts: CreateServicesOptions): Services {
   const project = new ProjectService({ ...opts, version: opts.version ?? packageVersion() });
@@ -85,6 +92,9 @@ export function createServices(opts: CreateServicesOptions): Services {
     ...(opts.outboxRetryBaseMs !== undefined ? { outboxRetryBaseMs: opts.outboxRetryBaseMs } : {}),
   });
   const retriever = new RetrieveService(project, { user: opts.user, ...(opts.configDir ? { configDir: opts.configDir } : {}) });
+  const segments = new SegmentsService(project, { user: opts.user });
+  const measurements = new MeasurementsService(project, { user: opts.user, appVersion: opts.version ?? packageVersion() });
+  const propagation = new PropagationService(project, sam, { user: opts.user });
   const composite: Record<string, (p: unknown) => unknown> = {
     'project.openSample': (p) => openSampleProject(project, () => models.manager(), (p as { path?: string }).path),
   };
@@ -94,7 +104,25 @@ export function createServices(opts: CreateServicesOptions): Services {
       handlers[m] = composite[m];
       continue;
     }
-    const owner = (isSamMethod(m) ? sam : isModelsMethod(m) ? models : isTrainingMethod(m) ? training : isPacsQueryMethod(m) ? retriever : isExportMethod(m) ? exporter : project) as unknown as Record<string, (p: unknown) => unknown>;
+    const owner = (
+      isIn(segmentMethods, m)
+        ? segments
+        : isIn(measurementMethods, m)
+          ? measurements
+          : isIn(propagationMethods, m)
+            ? propagation
+            : isSamMethod(m)
+              ? sam
+              : isModelsMethod(m)
+                ? models
+                : isTrainingMethod(m)
+                  ? training
+                  : isPacsQueryMethod(m)
+                    ? retriever
+                    : isExportMethod(m)
+                      ? exporter
+                      : project
+    ) as unknown as Record<string, (p: unknown) => unknown>;
     handlers[m] = (params: unknown) => owner[m]!(params);
   }
   return {
