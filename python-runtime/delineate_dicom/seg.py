@@ -13,7 +13,8 @@ Request (JSON, built by electron/services/dicom-export/seg-request.ts):
                         either single-frame images of one series or one multi-frame image
     masks               [{source, frame, segment, rle}]: COCO RLE of one segment on one frame
     segments            [{number, label, category, type, algorithm_type, algorithm?, color?}]
-                        category/type: {scheme, value, meaning}; algorithm: {name, version}
+                        category/type: {scheme, value, meaning};
+                        algorithm: {name, version, parameters?: {name: value}}
     series_instance_uid, sop_instance_uid, series_number, series_description,
     content_label, content_description, content_creator, manufacturer, model_name,
     software_version, device_serial
@@ -48,6 +49,8 @@ def _description(s: dict[str, Any]) -> hd.seg.SegmentDescription:
             name=a.get("name") or "Segment Anything",
             family=codes.cid7162.ArtificialIntelligence,
             version=a.get("version") or "unknown",
+            # e.g. the model package's hash, from the headless node (AUTOMATIC segments)
+            parameters={str(k): str(v) for k, v in a["parameters"].items()} if a.get("parameters") else None,
         )
     color = s.get("color")
     return hd.seg.SegmentDescription(

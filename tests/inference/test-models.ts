@@ -41,9 +41,11 @@ function sleepSync(ms: number): void {
 /**
  * Build `name` once: into a temp folder renamed into place, so a killed build leaves nothing.
  * Test files run in parallel processes: the first takes a lock folder, the others wait for it.
+ * The cache key hashes `inputs` (and the runtime's exporter) with `key`; `build(tmp)` writes
+ * the bundle into `tmp`.
  */
-function cachedBundle(name: string, inputs: string[], args: (out: string) => string[]): string {
-  const dir = path.join(repoRoot, '.cache/sam-test-models', `${name}-${hashOf([...inputs, ...EXPORTER], args('').join(' '))}`);
+export function cachedModel(name: string, inputs: string[], key: string, build: (out: string) => void): string {
+  const dir = path.join(repoRoot, '.cache/sam-test-models', `${name}-${hashOf([...inputs, ...EXPORTER], key)}`);
   if (existsSync(path.join(dir, 'model.json'))) return dir;
   mkdirSync(path.dirname(dir), { recursive: true });
   const lock = `${dir}.lock`;
@@ -67,12 +69,17 @@ function cachedBundle(name: string, inputs: string[], args: (out: string) => str
     process.stderr.write(`building test model ${path.basename(dir)} with the Python runtime (once; cached under .cache/)\n`);
     const tmp = `${dir}.partial-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
-    runPython(args(tmp));
+    build(tmp);
     renameSync(tmp, dir);
     return dir;
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
+}
+
+/** A bundle that sam_reference.py builds with `args(out)`. */
+function cachedBundle(name: string, inputs: string[], args: (out: string) => string[]): string {
+  return cachedModel(name, inputs, args('').join(' '), (out) => runPython(args(out)));
 }
 
 /** The runtime's tiny_demo model trained to segment bright blobs (a few minutes on 2 cores, once). */

@@ -8,7 +8,8 @@
  *   local code that keeps the label's name.
  * - Provenance: a segment any of whose masks came from SAM is SEMIAUTOMATIC (SAM with the
  *   user's prompts), with the model's name and id as algorithm name and version; a segment
- *   drawn by hand only is MANUAL.
+ *   drawn by hand only is MANUAL. Masks a model made with no prompt (the headless node) are
+ *   AUTOMATIC, identified by the model package (`automatic`).
  * - UIDs are derived from the content: the same masks give the same SOP Instance UID (a
  *   resend is never a duplicate), changed masks a new series and instance.
  */
@@ -47,7 +48,7 @@ export interface SegRequest {
     category: Code;
     type: Code;
     algorithm_type: AlgorithmType;
-    algorithm: { name: string; version: string } | null;
+    algorithm: { name: string; version: string; parameters?: Record<string, string> } | null;
   }[];
   series_instance_uid: string;
   sop_instance_uid: string;
@@ -81,8 +82,14 @@ export function personName(user: string): string {
 export interface SegPlanInput {
   sources: ExportSource[];
   masks: ExportMask[];
-  labels: { id: number; name: string; code: string | null }[];
+  /** `codes`: the label's codes as given (a model package's labels carry theirs), instead of choosing them from `code`. */
+  labels: { id: number; name: string; code: string | null; codes?: { category: Code; type: Code } }[];
   models: Record<string, { name: string }>;
+  /**
+   * Masks made by a model with no prompt (the headless node): their segments are AUTOMATIC and
+   * identified by this algorithm (the model package's name, version, and hash as a parameter).
+   */
+  automatic?: { name: string; version: string; parameters?: Record<string, string> };
   sourceSeriesUid: string;
   author: string;
   appVersion: string;
@@ -108,18 +115,24 @@ export function planSeg(p: SegPlanInput): SegPlan {
   const usedLabels = [...new Set(p.masks.map((m) => m.labelId))].sort((a, b) => a - b);
   const labelName = new Map(p.labels.map((l) => [l.id, l.name]));
   const labelCode = new Map(p.labels.map((l) => [l.id, l.code]));
+  const labelCodes = new Map(p.labels.map((l) => [l.id, l.codes]));
   const segmentOf = new Map(usedLabels.map((id, i) => [id, i + 1]));
   const segments = usedLabels.map((labelId) => {
     const name = labelName.get(labelId) ?? `label ${labelId}`;
-    const { category, type } = codesForLabel(name, labelCode.get(labelId) ?? null);
+    const { category, type } = labelCodes.get(labelId) ?? codesForLabel(name, labelCode.get(labelId) ?? null);
     const models = [...new Set(p.masks.filter((m) => m.labelId === labelId && m.modelId).map((m) => m.modelId!))].sort();
     return {
       number: segmentOf.get(labelId)!,
       label: name,
       category,
       type,
-      algorithm_type: (models.length ? 'SEMIAUTOMATIC' : 'MANUAL') as AlgorithmType,
-      algorithm: models.length ? { name: models.map((id) => p.models[id]?.name ?? id).join(' + ').slice(0, 64), version: models.join(' ').slice(0, 64) } : null,
+      algorithm_type: (models.length ? (p.automatic ? 'AUTOMATIC' : 'SEMIAUTOMATIC') : 'MANUAL') as AlgorithmType,
+      algorithm:
+        models.length && p.automatic
+          ? { name: p.automatic.name.slice(0, 64), version: p.automatic.version.slice(0, 64), ...(p.automatic.parameters ? { parameters: p.automatic.parameters } : {}) }
+          : models.length
+            ? { name: models.map((id) => p.models[id]?.name ?? id).join(' + ').slice(0, 64), version: models.join(' ').slice(0, 64) }
+            : null,
     };
   });
   const masks = p.masks

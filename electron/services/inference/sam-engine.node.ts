@@ -31,6 +31,14 @@ export interface DecodeRequest {
   /** Low-resolution logits of a previous prediction (1x1x4gx4g), or null. */
   maskInput: Float32Array | null;
   multimask: boolean;
+  /**
+   * No prompt at all (the headless node, automatic segmentation): no point, box or padding
+   * token goes to the decoder, the runtime's Prompt("none") convention that fine-tuning trains
+   * (delineate_runtime/models/forward.py: prompt_encoder(points=None, boxes=None) gives zero
+   * sparse tokens, multimask output, the best candidate by predicted IoU). `points` and `box`
+   * must then be empty; `multimask` is implied.
+   */
+  promptFree?: boolean;
   origHeight: number;
   origWidth: number;
   /**
@@ -189,7 +197,8 @@ export class SamEngine {
     // predictor uses the single-mask output for a box or several clicks, so pad to 3 points
     // there (padding points are "not a point" and carry no position).
     const minPoints = s.singleMask && !req.multimask ? 3 : 0;
-    const { coords, labels, count } = promptTensors(req.points, req.box, req.origHeight, req.origWidth, size, minPoints);
+    if (req.promptFree && (req.points.length || req.box)) throw new Error('a prompt-free decode takes no points or box');
+    const { coords, labels, count } = req.promptFree ? { coords: new Float32Array(0), labels: new Float32Array(0), count: 0 } : promptTensors(req.points, req.box, req.origHeight, req.origWidth, size, minPoints);
     const feeds: Record<string, ort.Tensor> = {
       image_embeddings: new ort.Tensor('float32', embedding.data, embedding.dims),
       point_coords: new ort.Tensor('float32', coords, [1, count, 2]),
@@ -209,7 +218,7 @@ export class SamEngine {
       const total = out.iou_predictions!.dims[1]!;
       // Canonical layout: index 0 is the single-mask output, 1..3 the multimask ones. A decoder
       // exported with return_single_mask has only one.
-      const picks = total === 1 ? [0] : req.multimask ? [1, 2, 3].filter((i) => i < total) : [0];
+      const picks = total === 1 ? [0] : req.multimask || req.promptFree ? [1, 2, 3].filter((i) => i < total) : [0];
       const result: DecodeResult = { masks: [], ious: [], lowRes: [], lowResSize: low, decoder: s.kind, provider: s.decoderProvider };
       const best = picks.reduce((a, b) => (ious[b]! > ious[a]! ? b : a));
       for (const i of picks) {
