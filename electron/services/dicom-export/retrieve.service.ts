@@ -161,6 +161,7 @@ class RetrieveJob {
       this.report.duplicates.push(...r.duplicates.map((x) => ({ ...x, file: named(x.file) })));
       this.report.failed.push(...r.failed.map((x) => ({ ...x, file: named(x.file) })));
       this.report.warnings.push(...r.warnings.map((x) => ({ ...x, file: named(x.file) })));
+      if (r.segmentations?.length) (this.report.segmentations ??= []).push(...r.segmentations.map((x) => ({ ...x, file: named(x.file) })));
       this.report.cancelled += r.cancelled;
       this.stored += r.imported.length + r.duplicates.length;
       this.progress('storing', `Imported ${this.studyName(index)}: ${r.imported.length} new, ${r.duplicates.length} already in the project`, true);

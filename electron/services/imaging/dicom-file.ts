@@ -10,7 +10,7 @@ import dicomParser, { type ByteStream, type DataSet, type Element } from 'dicom-
 import type { PixelFrame } from '../../contract/api.js';
 import { CodecError, decodeCompressedFrame } from './codecs.node.js';
 import { decodeDicomRle } from './dicom-rle.js';
-import { type DicomHeader, headerProblem, nativeFrameBits, nativeFrameBytes, readDicomHeader } from './dicom-header.js';
+import { type DicomHeader, headerProblem, nativeFrameBits, nativeFrameBytes, readDicomHeader, sizeProblem } from './dicom-header.js';
 import { FileProblem } from './file-problem.js';
 import { applyPalette, type Palette, readPalette } from './palette.js';
 import { bytesOf, convertSamples, copyBytes, expandYbr422, minMax, type Pixels, unpackBits } from './pixel-convert.js';
@@ -226,6 +226,9 @@ export function parseDicomFile(bytes: Uint8Array): ParsedDicom {
     );
   }
   header = { ...header, frames: reconcileFrames(header, pixelData, warnings) };
+  // The pixel data may hold more frames than the header said: the size limit counts those too.
+  const tooBig = sizeProblem(header);
+  if (tooBig) throw new FileProblem('unsupported_format', `This image cannot be shown: ${tooBig}.`, `${header.frames} x ${header.columns} x ${header.rows}`);
   if (!isEncapsulated(encoding)) {
     if (header.samplesPerPixel === 3 && header.photometric.startsWith('YBR_') && header.photometric !== 'YBR_FULL' && header.photometric !== 'YBR_FULL_422') {
       throw new FileProblem('unsupported_format', `This image cannot be shown: uncompressed ${header.photometric} colour is not supported.`, header.photometric);

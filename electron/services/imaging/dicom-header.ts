@@ -5,7 +5,7 @@
  * Runtime: pure (works on a dicom-parser DataSet already in memory).
  */
 import type { DataSet } from 'dicom-parser';
-import type { WindowPreset } from '../../contract/api.js';
+import { MAX_MASK_PIXELS, type WindowPreset } from '../../contract/api.js';
 import { slicePosition } from './slice-order.js';
 import { windowPresets } from './windowing.js';
 
@@ -176,9 +176,32 @@ function positiveOrNull(v: number | null | undefined): number | null {
   return v !== null && v !== undefined && Number.isFinite(v) && v > 0 ? v : null;
 }
 
+/**
+ * The most pixels one frame may have, for images and DICOM Segmentations alike: a mask's
+ * limit (contract/api.ts), as every frame can carry masks. A compressed frame is tiny on disk
+ * whatever its size (a 726-byte RLE SEG can claim 65535 x 65535), so the header's size is
+ * checked against this before anything is decoded, and the RLE decoder refuses more.
+ */
+export const MAX_FRAME_PIXELS = MAX_MASK_PIXELS;
+/**
+ * The most pixels all the frames of one file may have together (16384 frames of 512 x 512):
+ * a SEG's frames are all decoded when it is imported, and nothing bigger is a real study file.
+ */
+export const MAX_FILE_PIXELS = 2 ** 32;
+
+/** Why a file of this size is refused before decoding (the two limits above), or null. */
+export function sizeProblem(h: Pick<DicomHeader, 'rows' | 'columns' | 'frames'>): string | null {
+  const frame = h.rows * h.columns;
+  if (frame > MAX_FRAME_PIXELS) return `its frames are ${h.columns} x ${h.rows} pixels, more than the ${MAX_FRAME_PIXELS} pixels (16384 x 16384) a frame may have`;
+  if (frame * h.frames > MAX_FILE_PIXELS) return `its ${h.frames} frames of ${h.columns} x ${h.rows} pixels add up to more than the ${MAX_FILE_PIXELS} pixels one file may have`;
+  return null;
+}
+
 /** Why this header cannot describe a decodable image, or null when it can. */
 export function headerProblem(h: DicomHeader): string | null {
   if (h.rows <= 0 || h.columns <= 0) return `the image size in its header is ${h.columns} x ${h.rows} pixels`;
+  const size = sizeProblem(h);
+  if (size) return size;
   if (![1, 8, 16, 32].includes(h.bitsAllocated)) return `it stores ${h.bitsAllocated} bits per pixel sample (Bits Allocated), which no DICOM viewer reads (1, 8, 16 or 32 are valid)`;
   if (h.bitsStored < 1 || h.bitsStored > h.bitsAllocated) return `its header says ${h.bitsStored} of ${h.bitsAllocated} bits hold the value (Bits Stored / Bits Allocated), which cannot be`;
   if (h.samplesPerPixel !== 1 && h.samplesPerPixel !== 3) return `it has ${h.samplesPerPixel} samples per pixel (1 for greyscale or 3 for colour are supported)`;

@@ -1,3 +1,5 @@
+import { MAX_FRAME_PIXELS } from './dicom-header.js';
+
 /**
  * DICOM RLE Lossless (PS3.5 Annex G): a 64-byte header with up to 15 segment offsets,
  * each segment a PackBits byte stream holding one byte plane (most significant first
@@ -11,6 +13,8 @@ export function decodeDicomRle(
   l: { rows: number; columns: number; samplesPerPixel: number; bitsAllocated: number },
 ): Uint8Array {
   const pixels = l.rows * l.columns;
+  // A few bytes of runs can claim any size: never allocate past the frame limit the header check uses.
+  if (pixels > MAX_FRAME_PIXELS) throw new Error(`RLE frame of ${l.columns} x ${l.rows} pixels is larger than the ${MAX_FRAME_PIXELS}-pixel limit`);
   const bytesPerSample = l.bitsAllocated / 8;
   if (src.length < 64) throw new Error('RLE frame is shorter than its 64-byte header');
   const view = new DataView(src.buffer, src.byteOffset, src.byteLength);

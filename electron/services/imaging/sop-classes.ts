@@ -2,6 +2,9 @@
  * Names of the SOP classes a user meets in a folder of DICOM files, so a message says
  * "Basic Text SR" instead of 1.2.840.10008.5.1.4.1.1.88.11. Runtime: pure.
  */
+/** Segmentation Storage: imported as masks on its source images, not as an image (importer/seg-import.ts). */
+export const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
+
 const names: Record<string, string> = {
   '1.2.840.10008.1.3.10': 'Media Storage Directory (DICOMDIR)',
   '1.2.840.10008.5.1.4.1.1.1': 'Computed Radiography Image',

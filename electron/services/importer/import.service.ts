@@ -9,6 +9,10 @@
  * is kept. Only a failing commit (a full disk) loses the batch, and then nothing of it stays.
  * Media files are named by content hash, so a leftover from a hard crash is harmless
  * (a later import of the same content reuses it).
+ *
+ * A DICOM Segmentation is not an image: it is set aside while reading and, once every batch
+ * is stored, attached as masks to its source images (seg-import*.ts), so a SEG and its series
+ * can arrive in one import in any order.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
@@ -22,6 +26,8 @@ import type { Db } from '../store/project-database.js';
 import { insideProject } from '../project-folder.node.js';
 import { type ProbedImage, probeFile } from './file-probe.js';
 import type { ImportSource, UnreadableSource } from './import-sources.js';
+import { decodeSegMasks, isSegmentation, readSeg, type SegFrameMask, type SegRead } from './seg-import.js';
+import { attachSegmentation, checkSegSources } from './seg-import-attach.js';
 
 export interface ImportDeps {
   db: Db;
@@ -43,7 +49,23 @@ interface Ready {
 
 type WriteResult = { id: number; duplicate: boolean } | { failed: string };
 
-export type ImportProgress = (p: { done: number; total: number; stage: 'reading' | 'storing'; report: ImportReport }) => void;
+/** `segmentations`: while the SEGs met are attached (after every file was read and stored), how many are done. */
+export type ImportProgress = (p: { done: number; total: number; stage: 'reading' | 'storing'; report: ImportReport; segmentations?: { done: number; total: number } }) => void;
+
+/** What one import's progress state carries between batches. */
+interface ImportRun {
+  done: number;
+  total: number;
+  report: ImportReport;
+  signal?: AbortSignal | undefined;
+  on?: ImportProgress | undefined;
+  /**
+   * The DICOM Segmentations met, as their sources: read again when attached rather than held,
+   * so an import of many SEGs does not keep every one's bytes until it ends (a source the
+   * renderer sent holds its bytes anyway).
+   */
+  segs: ImportSource[];
+}
 
 export const DEFAULT_BATCH_SIZE = 200;
 const CLOSED = 'The project was closed before this file could be stored; nothing of it was kept. Import it again.';
@@ -53,7 +75,8 @@ export class ImportService {
 
   /**
    * `signal`: stop reading further files (what was read is still stored, the rest counted as
-   * `cancelled`). `onProgress`: after each file read and each batch stored.
+   * `cancelled`; so are the DICOM Segmentations not yet attached when it comes). `onProgress`:
+   * after each file read, each batch stored, and before each SEG is attached.
    */
   async importSources(
     sources: readonly ImportSource[],
@@ -75,7 +98,7 @@ export class ImportService {
     };
     const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
     mkdirSync(path.join(this.d.projectDir, 'media'), { recursive: true });
-    const progress = { done: 0, total: sources.length, report, signal: opts.signal, on: opts.onProgress };
+    const progress: ImportRun = { done: 0, total: sources.length, report, signal: opts.signal, on: opts.onProgress, segs: [] };
     for (let i = 0; i < sources.length; i += batchSize) {
       const batch = sources.slice(i, i + batchSize);
       if (!this.d.db.open) {
@@ -89,6 +112,8 @@ export class ImportService {
       }
       await this.importBatch(batch, report, progress);
     }
+    // DICOM Segmentations last: their source images may be anywhere in this import.
+    await this.attachSegmentations(progress);
     report.elapsedMs = performance.now() - started;
     return report;
   }
@@ -96,7 +121,7 @@ export class ImportService {
   private async importBatch(
     batch: readonly ImportSource[],
     report: ImportReport,
-    progress: { done: number; total: number; report: ImportReport; signal?: AbortSignal | undefined; on?: ImportProgress | undefined },
+    progress: ImportRun,
   ): Promise<void> {
     const ready: Ready[] = [];
     const pendingBySha = new Map<string, Ready>();
@@ -130,6 +155,11 @@ export class ImportService {
           report.failed.push({ file: f, code: 'write_failed', reason: CLOSED });
         }
         return;
+      }
+      if (isSegmentation(bytes)) {
+        // Not an image: its masks go onto their source images once this import has stored them.
+        progress.segs.push(source);
+        continue;
       }
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       const existing = this.d.images.idBySha(sha256);
@@ -205,6 +235,59 @@ export class ImportService {
   }
 
   /**
+   * Attach each DICOM Segmentation's segments as masks to its source images (seg-import*.ts):
+   * each file on its own, a bad one listed in `failed` with nothing of it kept. Its header is
+   * checked against the project's images (sources here, of its size) before a frame is
+   * decoded. A cancel stops before the next SEG (those left are counted `cancelled`).
+   */
+  private async attachSegmentations(run: ImportRun): Promise<void> {
+    const { segs, report } = run;
+    for (const [k, source] of segs.entries()) {
+      const file = source.file;
+      if (run.signal?.aborted) {
+        report.cancelled += segs.length - k;
+        break;
+      }
+      run.on?.({ done: run.done, total: run.total, stage: 'storing', report, segmentations: { done: k, total: segs.length } });
+      if (!this.d.db.open) {
+        report.failed.push({ file, code: 'write_failed', reason: CLOSED });
+        continue;
+      }
+      let seg: SegRead;
+      try {
+        seg = readSeg(await source.read());
+      } catch (e) {
+        report.failed.push(segUnreadable(file, e));
+        continue;
+      }
+      const checked = checkSegSources(this.d, file, seg);
+      if ('failed' in checked) {
+        report.failed.push(checked.failed);
+        continue;
+      }
+      let masks: SegFrameMask[];
+      try {
+        masks = await decodeSegMasks(seg);
+      } catch (e) {
+        report.failed.push(segUnreadable(file, e));
+        continue;
+      }
+      if (!this.d.db.open) {
+        report.failed.push({ file, code: 'write_failed', reason: CLOSED });
+        continue;
+      }
+      try {
+        const { parsed: _, threshold: __, ...info } = seg;
+        const r = attachSegmentation(this.d, file, { ...info, masks }, checked.finder);
+        if ('failed' in r) report.failed.push(r.failed);
+        else (report.segmentations ??= []).push(r.ok);
+      } catch (e) {
+        report.failed.push({ file, code: 'write_failed', reason: 'The segmentation was read but its masks could not be stored in the project; nothing of it was kept.', detail: (e as Error).message });
+      }
+    }
+  }
+
+  /**
    * A duplicate's media file is trusted only when its size matches: one lost or emptied
    * outside our control (a power cut, a user's cleanup) is rewritten from the same content,
    * so re-importing a file repairs its image.
@@ -262,6 +345,13 @@ export class ImportService {
     for (const f of folders) this.d.images.setSeriesIndex(orderSlices(this.d.images.folderMembers(f)));
     return results;
   }
+}
+
+/** A SEG that cannot be read (or read again from disk), as the report says it. */
+function segUnreadable(file: string, e: unknown): ImportFailure {
+  if (!(e instanceof FileProblem)) return { file, code: 'unreadable', reason: 'The file could not be read from disk.', detail: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
+  const f = toFailure(file, e);
+  return { ...f, reason: `This DICOM Segmentation cannot be read: ${f.reason}` };
 }
 
 function toFailure(file: string, e: unknown): ImportFailure {
