@@ -98,6 +98,7 @@ function decodeParams(body: Buffer, contentType: string): unknown {
 
 async function handleApi(req: IncomingMessage, res: ServerResponse, method: string, dispatch: Dispatch, maxBody: number): Promise<void> {
   if (req.method !== 'POST') throw new HttpFailure(405, new ApiError('bad_request', 'API calls must be POST'));
+  const started = performance.now();
   const params = decodeParams(await readBody(req, maxBody), String(req.headers['content-type'] ?? ''));
   let result: unknown;
   try {
@@ -107,7 +108,10 @@ async function handleApi(req: IncomingMessage, res: ServerResponse, method: stri
     throw new HttpFailure(httpStatusFor(err.code), err);
   }
   const body = encodeMessage(result ?? null);
-  res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': WIRE_CONTENT_TYPE, 'cache-control': 'no-store', 'content-length': body.byteLength });
+  // Server-Timing: how long the host spent on the call, so the page (and the render bench) can
+  // tell host time from time spent queueing in the browser and on the wire.
+  const serverTiming = `host;dur=${(performance.now() - started).toFixed(1)}`;
+  res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': WIRE_CONTENT_TYPE, 'cache-control': 'no-store', 'content-length': body.byteLength, 'server-timing': serverTiming });
   res.end(body);
 }
 

@@ -76,19 +76,53 @@ function stats(xs: number[]): Stats {
   return { n: s.length, median: r(q(0.5)), p95: r(q(0.95)), max: r(s.at(-1) ?? NaN) };
 }
 
-async function takeMeasures(page: Page): Promise<{ render: number[]; draw: number[]; fetch: number[]; convert: number[] }> {
+async function takeMeasures(page: Page): Promise<{ render: number[]; draw: number[]; fetch: number[]; convert: number[]; pixelsHost: number[][]; requests: Record<string, number> }> {
   // No named inner functions here: tsx would wrap them in a helper that does not exist in the page.
   const out = await page.evaluate(() => ({
     render: performance.getEntriesByName('delineate:slice-render').map((e) => e.duration),
     draw: performance.getEntriesByName('delineate:slice-draw').map((e) => e.duration),
     fetch: performance.getEntriesByName('delineate:pixels-fetch').map((e) => e.duration),
     convert: performance.getEntriesByName('delineate:pixels-convert').map((e) => e.duration),
+    // The host's own time per image.pixels (its Server-Timing), and the browser's view of the
+    // same requests: queued before a connection was free, and from request start to last byte.
+    pixelsHost: performance
+      .getEntriesByType('resource')
+      .filter((e) => e.name.includes('/api/image.pixels'))
+      .map((e) => {
+        const r = e as PerformanceResourceTiming;
+        return [r.serverTiming.find((t) => t.name === 'host')?.duration ?? NaN, r.requestStart - r.startTime, r.responseEnd - r.requestStart];
+      }),
+    // API requests the page made meanwhile, by method: what shares the browser's six connections with the pixels.
+    requests: performance
+      .getEntriesByType('resource')
+      .map((e) => /\/api\/([^?]+)/.exec(e.name)?.[1])
+      .filter((m): m is string => !!m)
+      .reduce<Record<string, number>>((acc, m) => ({ ...acc, [decodeURIComponent(m)]: (acc[decodeURIComponent(m)] ?? 0) + 1 }), {}),
   }));
-  await page.evaluate(() => performance.clearMeasures());
+  await page.evaluate(() => {
+    performance.clearMeasures();
+    performance.clearResourceTimings();
+  });
   return out;
 }
 
+/** `steps` wheel events of `dy`, paced by the clock at 60 per second; the rate achieved. */
+async function wheelAt60(page: Page, steps: number, dy: number): Promise<number> {
+  const start = performance.now();
+  // Not awaited one by one: each wheel call resolves only after the page handled it, which
+  // would pace the events by the round trip instead of by the clock.
+  const sent: Promise<void>[] = [];
+  for (let i = 0; i < steps; i++) {
+    const wait = start + (i + 1) * (1000 / 60) - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    sent.push(page.mouse.wheel(0, dy));
+  }
+  await Promise.all(sent);
+  return steps / ((performance.now() - start) / 1000);
+}
+
 async function openSeries(page: Page, slices: number): Promise<void> {
+  await page.evaluate(() => performance.setResourceTimingBufferSize(20_000));
   await page.getByTestId('browser-row').filter({ hasText: `${slices} slices` }).click();
   await waitRendered(page, { overlayFrame: false });
   await page.locator('.viewport').hover();
@@ -110,21 +144,16 @@ export default async function renderBench(): Promise<Record<string, unknown>> {
     // 1. Real wheel input (through Chromium's input pipeline) at about 60 events/s, fresh page.
     await page.reload();
     await openSeries(page, slices);
-    const wheelStart = performance.now();
-    // Not awaited one by one: each wheel call resolves only after the page handled it, which
-    // would pace the events by the round trip instead of by the clock.
-    const sent: Promise<void>[] = [];
-    for (let i = 0; i < slices - 1; i++) {
-      const due = wheelStart + (i + 1) * (1000 / 60);
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      sent.push(page.mouse.wheel(0, 100));
-    }
-    await Promise.all(sent);
-    const wheelRate = (slices - 1) / ((performance.now() - wheelStart) / 1000);
+    const wheelRate = await wheelAt60(page, slices - 1, 100);
     await page.waitForFunction((n) => document.querySelector('[data-testid="slice-indicator"]')?.textContent?.includes(`${n} / ${n}`), slices);
     await waitRendered(page, { overlayFrame: false });
     const wheel = await takeMeasures(page);
+    // 1b. The same wheel back up, every slice now cached: the slices skipped here are lost to
+    // input and frame timing (two events in one frame), not to fetching; the control for 1.
+    const wheelWarmRate = await wheelAt60(page, slices - 1, -100);
+    await page.waitForFunction(() => document.querySelector('[data-testid="slice-indicator"]')?.textContent?.startsWith('Slice 1 /'));
+    await waitRendered(page, { overlayFrame: false });
+    const wheelWarm = await takeMeasures(page);
 
     // 2. Step by step on a fresh page (nothing cached but what the prefetcher fetches).
     await page.reload();
@@ -161,7 +190,8 @@ export default async function renderBench(): Promise<Record<string, unknown>> {
       series: { slices, size: 512, bits: 16 },
       unit: 'ms',
       goalMedianMs: 16,
-      wheel60: { eventsPerSecond: Math.round(wheelRate), render: stats(wheel.render), draw: stats(wheel.draw), skipped: slices - 1 - wheel.render.length, pixelsFetch: stats(wheel.fetch), pixelsConvert: stats(wheel.convert) },
+      wheel60: { eventsPerSecond: Math.round(wheelRate), render: stats(wheel.render), draw: stats(wheel.draw), skipped: slices - 1 - wheel.render.length, pixelsFetch: stats(wheel.fetch), pixelsConvert: stats(wheel.convert), pixelsHostMs: stats(wheel.pixelsHost.map((t) => t[0]!)), pixelsQueuedInBrowserMs: stats(wheel.pixelsHost.map((t) => t[1]!)), pixelsRequestToLastByteMs: stats(wheel.pixelsHost.map((t) => t[2]!)), requests: wheel.requests },
+      wheel60Warm: { eventsPerSecond: Math.round(wheelWarmRate), render: stats(wheelWarm.render), skipped: slices - 1 - wheelWarm.render.length, requests: wheelWarm.requests },
       stepCold: { render: stats(cold.render), draw: stats(cold.draw), pixelsFetch: stats(cold.fetch), pixelsConvert: stats(cold.convert) },
       stepWarm: { render: stats(warm.render), draw: stats(warm.draw) },
       projectOpen50000: { images: Number(listed), seriesRows: bigCount / 100, rowsInDom: rowsDrawn, clickToListMs: openMs, goalMs: 1000, meetsGoal: openMs < 1000 },

@@ -215,3 +215,23 @@ test('malformed service input is refused by the contract before it reaches the s
   assert.throws(() => parseRequest('images.importPaths', { paths: [] }), /paths/);
   assert.throws(() => parseRequest('project.open', { path: '/x', extra: 1 }), /Unrecognized key/);
 });
+
+test('images.list rows (read as columns) equal the summary fields of image.get, field by field, for DICOM and raster images', async () => {
+  const p = project();
+  const { dir } = await sharedCorpus();
+  await p.s['images.importPaths']({ paths: [dir] });
+  const list = p.s['images.list']({});
+  assert.ok(list.some((r) => r.kind === 'dicom') && list.some((r) => r.kind === 'raster'), 'the corpus holds both kinds');
+  const lesion = p.s['labels.list']({})[0]!;
+  const marked = list.find((r) => r.kind === 'dicom')!;
+  p.s['masks.save']({ imageId: marked.id, frame: 0, labelId: lesion.id, instance: 1, rle: encodeRle(discMask(marked.height, marked.width, 10, 10, 4), marked.height, marked.width), source: 'brush' });
+  p.s['images.setStatus']({ imageId: marked.id, status: 'done' });
+  for (const row of p.s['images.list']({})) {
+    const d = p.s['image.get']({ imageId: row.id });
+    const summary = Object.fromEntries(Object.keys(row).map((k) => [k, d[k as keyof typeof d]]));
+    assert.deepEqual(row, summary, `image ${row.id} (${row.fileName})`);
+  }
+  const again = p.s['images.list']({}).find((r) => r.id === marked.id)!;
+  assert.equal(again.maskCount, 1);
+  assert.equal(again.status, 'done');
+});

@@ -64,10 +64,38 @@ const summaryColumns = `
   i.patient_name AS patientName, i.patient_id AS patientId, i.study_uid AS studyUid,
   i.study_description AS studyDescription, i.series_uid AS seriesUid, i.series_description AS seriesDescription,
   i.series_number AS seriesNumber, i.series_index AS seriesIndex,
-  (SELECT count(*) FROM masks m WHERE m.image_id = i.id) AS maskCount, i.pinned_val AS validationPinned`;
+  (SELECT count(*) FROM masks m WHERE m.image_id = i.id) AS maskCount, i.pinned_val AS validationPinned,
+  i.accession_number AS accessionNumber, i.study_date AS studyDate, i.slice_position AS slicePosition,
+  i.slice_thickness AS sliceThickness`;
 
-type SummaryRow = Omit<ImageSummary, 'validationPinned'> & { validationPinned: number };
-const toSummary = (r: SummaryRow): ImageSummary => ({ ...r, validationPinned: r.validationPinned === 1 });
+/** One row of `summaryColumns` in their order. */
+function summaryFromColumns(c: unknown[]): ImageSummary {
+  return {
+    id: c[0] as number,
+    kind: c[1] as ImageSummary['kind'],
+    fileName: c[2] as string,
+    folder: c[3] as string,
+    status: c[4] as ImageSummary['status'],
+    width: c[5] as number,
+    height: c[6] as number,
+    frames: c[7] as number,
+    modality: c[8] as string | null,
+    patientName: c[9] as string | null,
+    patientId: c[10] as string | null,
+    studyUid: c[11] as string | null,
+    studyDescription: c[12] as string | null,
+    seriesUid: c[13] as string | null,
+    seriesDescription: c[14] as string | null,
+    seriesNumber: c[15] as number | null,
+    seriesIndex: c[16] as number,
+    maskCount: c[17] as number,
+    validationPinned: c[18] === 1,
+    accessionNumber: c[19] as string | null,
+    studyDate: c[20] as string | null,
+    slicePosition: c[21] as number | null,
+    sliceThickness: c[22] as number | null,
+  };
+}
 
 export class ImagesRepository {
   private readonly insertStmt;
@@ -85,7 +113,7 @@ export class ImagesRepository {
         @samplesPerPixel, @bitsAllocated, @bitsStored, @signed, @photometric, @rescaleSlope, @rescaleIntercept,
         @pixelSpacing, @windows, @transferSyntax, @modality, @patientName, @patientId, @studyUid, @studyDescription,
         @seriesUid, @seriesDescription, @seriesNumber, @sopInstanceUid, @instanceNumber, @slicePosition,
-        @imagePosition, @imageOrientation, @sliceThickness, @accessionNumber, @studyDate, 7,
+        @imagePosition, @imageOrientation, @sliceThickness, @accessionNumber, @studyDate, ${HEADER_FIELDS},
         @importedAt, @importedBy)`);
     this.shaStmt = db.prepare('SELECT id FROM images WHERE sha256 = ?').pluck();
   }
@@ -116,10 +144,14 @@ export class ImagesRepository {
   }
 
   list(): ImageSummary[] {
-    return this.db
-      .prepare(`SELECT ${summaryColumns} FROM images i ORDER BY i.kind, i.patient_name, i.study_uid, i.series_uid, i.folder, i.series_index, i.id`)
-      .all()
-      .map((r) => toSummary(r as SummaryRow));
+    // Rows as arrays, made into objects of one fixed shape here: better-sqlite3's named-column
+    // objects cost 2.3x the query itself at 50,000 images (issue 10's open-to-list goal).
+    return (
+      this.db
+        .prepare(`SELECT ${summaryColumns} FROM images i ORDER BY i.kind, i.patient_name, i.study_uid, i.series_uid, i.folder, i.series_index, i.id`)
+        .raw()
+        .all() as unknown[][]
+    ).map(summaryFromColumns);
   }
 
   detail(id: number): ImageDetail | undefined {
@@ -127,9 +159,8 @@ export class ImagesRepository {
       .prepare(
         `SELECT ${summaryColumns}, i.sha256, i.photometric, i.samples_per_pixel AS samplesPerPixel, i.bits_stored AS bitsStored,
          i.signed, i.rescale_slope AS rescaleSlope, i.rescale_intercept AS rescaleIntercept, i.pixel_spacing AS pixelSpacing,
-         i.windows, i.transfer_syntax AS transferSyntax, i.slice_position AS slicePosition, i.image_position AS imagePosition,
-         i.image_orientation AS imageOrientation, i.slice_thickness AS sliceThickness, i.accession_number AS accessionNumber,
-         i.study_date AS studyDate FROM images i WHERE i.id = ?`,
+         i.windows, i.transfer_syntax AS transferSyntax, i.image_position AS imagePosition,
+         i.image_orientation AS imageOrientation FROM images i WHERE i.id = ?`,
       )
       .get(id) as
       | (Omit<ImageDetail, 'signed' | 'pixelSpacing' | 'windows' | 'validationPinned' | 'imagePosition' | 'imageOrientation'> & {
@@ -190,7 +221,47 @@ export class ImagesRepository {
     const stmt = this.db.prepare('UPDATE images SET series_index = ? WHERE id = ? AND series_index IS NOT ?');
     ids.forEach((id, index) => stmt.run(index, id, index));
   }
+
+  /**
+   * DICOM rows whose header was read before the fields of migration 7 existed (header_fields
+   * below HEADER_FIELDS), by id after `afterId`: what the header backfill reads again (walking
+   * by id, each batch reads on from where the last stopped instead of scanning the table again).
+   */
+  staleHeaders(afterId: number, limit: number): { id: number; mediaPath: string; fileName: string }[] {
+    return this.db
+      .prepare("SELECT id, media_path AS mediaPath, file_name AS fileName FROM images WHERE id > ? AND header_fields < ? AND kind = 'dicom' ORDER BY id LIMIT ?")
+      .all(afterId, HEADER_FIELDS, limit) as { id: number; mediaPath: string; fileName: string }[];
+  }
+
+  /** Rows of other kinds than DICOM have no more fields to read: marked read. Returns how many. */
+  markNonDicomHeadersRead(): number {
+    return this.db.prepare("UPDATE images SET header_fields = ? WHERE header_fields < ? AND kind <> 'dicom'").run(HEADER_FIELDS, HEADER_FIELDS).changes;
+  }
+
+  /** Stores the fields read again from a row's file (all null when it could not be read) and marks the row read, so it is never read again. */
+  setHeaderFields(id: number, f: HeaderFields | null): void {
+    this.db
+      .prepare(
+        `UPDATE images SET image_position = @imagePosition, image_orientation = @imageOrientation, slice_thickness = @sliceThickness,
+         accession_number = @accessionNumber, study_date = @studyDate, header_fields = @version WHERE id = @id`,
+      )
+      .run({
+        id,
+        version: HEADER_FIELDS,
+        imagePosition: f?.imagePosition ? JSON.stringify(f.imagePosition) : null,
+        imageOrientation: f?.imageOrientation ? JSON.stringify(f.imageOrientation) : null,
+        sliceThickness: f?.sliceThickness ?? null,
+        accessionNumber: f?.accessionNumber ?? null,
+        studyDate: f?.studyDate ?? null,
+      });
+  }
 }
+
+/** images.header_fields of a row whose header was read for every column migration 7 added. */
+export const HEADER_FIELDS = 7;
+
+/** The header fields migration 7 added, as the backfill reads them again. */
+export type HeaderFields = Required<Pick<NewImage, 'imagePosition' | 'imageOrientation' | 'sliceThickness' | 'accessionNumber' | 'studyDate'>>;
 
 /** A stored JSON number array of `n` finite values, or null (absent or not that). */
 function parseVector(json: string | null, n: number): number[] | null {

@@ -4,6 +4,7 @@
  *
  * Runtime: browser (DOM).
  */
+import { clearLayer, markDrawn } from '../viewer/layerCanvas';
 import type { SamBox, SamPoint } from '../../../electron/contract/api';
 
 type Affine = [number, number, number, number, number, number];
@@ -39,10 +40,9 @@ export class SamPreview {
   }
 
   draw(target: HTMLCanvasElement, t: Affine | null, s: { mask: Uint8Array | null; width: number; height: number; points: SamPoint[]; box: SamBox | null; dragBox: SamBox | null }): void {
-    const ctx = target.getContext('2d')!;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, target.width, target.height);
-    if (!t) return;
+    const ctx = clearLayer(target);
+    if (!t || (!s.mask && !s.box && !s.dragBox && s.points.length === 0)) return;
+    markDrawn(target);
     if (s.mask) {
       this.paint(s.mask, s.width, s.height);
       ctx.save();

@@ -6,6 +6,7 @@
  *
  * Runtime: browser (DOM).
  */
+import { clearLayer, markDrawn } from './layerCanvas';
 import * as cornerstone from 'cornerstone-core';
 import type { SliceMasks } from '../lib/masks';
 import { parseLayerKey } from '../lib/masks';
@@ -98,15 +99,14 @@ export interface OverlayExtras {
 }
 
 export function drawOverlay(target: HTMLCanvasElement, element: HTMLElement, compositor: MaskCompositor | null, extras: OverlayExtras): void {
-  const ctx = target.getContext('2d')!;
-  ctx.setTransform(1, 0, 0, 1, 0, 0);
-  ctx.clearRect(0, 0, target.width, target.height);
+  const ctx = clearLayer(target);
   let t: [number, number, number, number, number, number];
   try {
     t = imageToCanvasTransform(element);
   } catch {
     return; // no image displayed yet
   }
+  if ((compositor && !compositor.blank) || (extras.polygon && extras.polygon.length > 0) || extras.brush) markDrawn(target);
   if (compositor && !compositor.blank) {
     ctx.save();
     ctx.globalAlpha = extras.outlineOnly ? 1 : extras.opacity;
@@ -134,14 +134,20 @@ export function drawOverlay(target: HTMLCanvasElement, element: HTMLElement, com
     ctx.restore();
   }
   if (extras.brush) {
-    const c = toCanvas(extras.brush.at);
-    const r = extras.brush.radius * Math.hypot(t[0], t[1]);
+    // The outline is the brush's circle in image pixels drawn through the image's transform,
+    // so it is the shape the stroke will paint (an ellipse on non-square pixels, at any
+    // rotation or flip); the line is stroked without it, one screen pixel wide.
+    const { at, radius } = extras.brush;
+    const scale = Math.hypot(t[0], t[1]);
+    ctx.save();
+    ctx.setTransform(...t);
+    ctx.beginPath();
+    ctx.arc(at.x, at.y, Math.max(radius, 1 / Math.max(scale, 1e-6)), 0, Math.PI * 2);
+    ctx.restore();
     ctx.save();
     ctx.strokeStyle = extras.brush.erase ? 'rgba(255,255,255,0.85)' : extras.polygonColor;
     ctx.setLineDash(extras.brush.erase ? [3, 3] : []);
     ctx.lineWidth = 1;
-    ctx.beginPath();
-    ctx.arc(c.x, c.y, Math.max(r, 1), 0, Math.PI * 2);
     ctx.stroke();
     ctx.restore();
   }
