@@ -112,6 +112,13 @@ export const ImageSummary = z.object({
   maskCount: z.number().int().nonnegative(),
   /** Kept on the validation side of every retrain split (with its whole patient/study). */
   validationPinned: z.boolean(),
+  accessionNumber: z.string().nullable(),
+  /** DICOM Study Date (YYYYMMDD) as stored. */
+  studyDate: z.string().nullable(),
+  /** Image Position (Patient) projected on the slice normal (mm): what orders a series ("slice location"). */
+  slicePosition: z.number().nullable(),
+  /** Slice Thickness (mm) as stated in the file: shown only; distances between slices come from positions. */
+  sliceThickness: z.number().nullable(),
 });
 export type ImageSummary = z.infer<typeof ImageSummary>;
 
@@ -127,17 +134,11 @@ export const ImageDetail = ImageSummary.extend({
   /** Window settings stored in the file (DICOM) or derived from the pixel range (raster). */
   windows: z.array(WindowPreset),
   transferSyntax: z.string().nullable(),
-  /** Image Position (Patient) projected on the slice normal (mm): what orders a series ("slice location"). */
-  slicePosition: z.number().nullable(),
+  // slicePosition, sliceThickness, accessionNumber and studyDate come with ImageSummary (the browser lists them).
   /** Image Position (Patient) of the first pixel, mm in LPS; null when the file has none. */
   imagePosition: z.tuple([z.number(), z.number(), z.number()]).nullable(),
   /** Image Orientation (Patient): row then column direction cosines; null when the file has none. */
   imageOrientation: z.tuple([z.number(), z.number(), z.number(), z.number(), z.number(), z.number()]).nullable(),
-  /** Slice Thickness (mm) as stated in the file: shown only; distances between slices come from positions. */
-  sliceThickness: z.number().nullable(),
-  accessionNumber: z.string().nullable(),
-  /** DICOM Study Date (YYYYMMDD) as stored. */
-  studyDate: z.string().nullable(),
 });
 export type ImageDetail = z.infer<typeof ImageDetail>;
 
@@ -491,7 +492,7 @@ export type ProjectHandlers = Omit<
 >;
 /** PACS query/retrieve (the retrieve service): pacs.query, pacs.retrieveStart. */
 export type PacsQueryMethodName = Extract<MethodName, keyof typeof pacsQueryMethods>;
-export type ExportHandlers = Pick<Handlers, Exclude<ExportMethodName, PacsQueryMethodName>>;
+export type ExportHandlers = Pick<Handlers, Exclude<ExportMethodName, PacsQueryMethodName | MeasurementsMethodName>>;
 export type PacsQueryHandlers = Pick<Handlers, PacsQueryMethodName>;
 export type SamHandlers = Pick<Handlers, SamMethodName>;
 export type ModelsHandlers = Pick<Handlers, ModelsMethodName>;

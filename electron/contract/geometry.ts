@@ -126,6 +126,33 @@ export function volumeMl(areasMm2: readonly number[], positions: readonly number
   return mm3 / 1000;
 }
 
+/** A rectangle of pixels in image coordinates (pixel edges: x1, y1 exclusive). */
+export interface PixelBox {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+/** The bounds of a mask's set pixels (x1, y1 exclusive); null when it is empty. */
+export function maskBox(mask: ArrayLike<number>, width: number, height: number): PixelBox | null {
+  let x0 = width;
+  let y0 = height;
+  let x1 = -1;
+  let y1 = -1;
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      if (!mask[row + x]) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  return x1 < 0 ? null : { x0, y0, x1: x1 + 1, y1: y1 + 1 };
+}
+
 export interface Axes {
   /** The longest in-plane diameter, edge to edge, with its two ends (pixel coordinates, x right, y down). */
   long: Measure & { from: [number, number]; to: [number, number] };

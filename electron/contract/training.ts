@@ -6,14 +6,15 @@
  */
 import { z } from 'zod';
 import { ImportReport } from './imports.js';
+import { PropagationOutcome } from './propagation.js';
 
 const id = z.number().int().positive();
 const jobId = z.string().regex(/^[a-z0-9-]{1,64}$/);
 
 // ---------------------------------------------------------------- jobs
 
-/** training: Retrain on my data; import: a folder import (images.importStart); model-import: a .pth conversion (models.importStart); export: a DICOM SEG or RTSTRUCT (export.segStart, export.rtstructStart). */
-export const JobKind = z.enum(['training', 'import', 'model-import', 'export', 'send']);
+/** training: Retrain on my data; import: a folder import (images.importStart); model-import: a .pth conversion (models.importStart); export: a DICOM SEG or RTSTRUCT (export.segStart, export.rtstructStart); propagate: a mask carried through a series (segments.propagateStart). */
+export const JobKind = z.enum(['training', 'import', 'model-import', 'export', 'send', 'propagate']);
 export type JobKind = z.infer<typeof JobKind>;
 export const JobState = z.enum(['running', 'cancelling', 'succeeded', 'failed', 'cancelled', 'interrupted']);
 export type JobState = z.infer<typeof JobState>;
@@ -25,7 +26,7 @@ export function jobIsLive(state: JobState): boolean {
 }
 
 /** Stages of a training job, in order, then an import job's (reading, storing); the renderer names them. */
-export const TrainingStage = z.enum(['queued', 'environment', 'snapshot', 'caching', 'training', 'evaluating', 'exporting', 'gating', 'done', 'reading', 'storing', 'sending', 'waiting']);
+export const TrainingStage = z.enum(['queued', 'environment', 'snapshot', 'caching', 'training', 'evaluating', 'exporting', 'gating', 'done', 'reading', 'storing', 'sending', 'waiting', 'propagating']);
 export type TrainingStage = z.infer<typeof TrainingStage>;
 
 /** One point of the live curves: a finished epoch. */
@@ -105,9 +106,10 @@ export const JobInfo = z.object({
       /**
        * What was written: a DICOM SEG (also when absent: jobs recorded before RTSTRUCT), an
        * RTSTRUCT, or a COCO folder (file: the folder; both UIDs: its content UID; frames: COCO
-       * images; segments: annotations).
+       * images; segments: annotations), or a measurement report (SR: frames are the slices its
+       * calipers are on; segments the segments measured).
        */
-      kind: z.enum(['seg', 'rtstruct', 'coco']).optional(),
+      kind: z.enum(['seg', 'rtstruct', 'coco', 'sr']).optional(),
       file: z.string(),
       sopInstanceUid: z.string(),
       seriesInstanceUid: z.string(),
@@ -118,6 +120,8 @@ export const JobInfo = z.object({
     })
     .nullable(),
   error: JobError.nullable(),
+  /** What a propagation job drafted and why it stopped each way (as far as it got). */
+  propagated: PropagationOutcome.nullable().optional(),
   /** A stopped run (cancelled, crashed, app closed) can continue from its last checkpoint. */
   resumable: z.boolean(),
   createdAt: z.string(),

@@ -93,7 +93,12 @@ export function createServices(opts: CreateServicesOptions): Services {
   });
   const retriever = new RetrieveService(project, { user: opts.user, ...(opts.configDir ? { configDir: opts.configDir } : {}) });
   const segments = new SegmentsService(project, { user: opts.user });
-  const measurements = new MeasurementsService(project, { user: opts.user, appVersion: opts.version ?? packageVersion() });
+  const measurements = new MeasurementsService(project, {
+    user: opts.user,
+    appVersion: opts.version ?? packageVersion(),
+    // The SEG an SR refers to names the models as the SEG export does (same content, same SEG).
+    modelNames: () => Object.fromEntries(models.manager().list().map((m) => [m.id, { name: m.name }])),
+  });
   const propagation = new PropagationService(project, sam, { user: opts.user });
   const composite: Record<string, (p: unknown) => unknown> = {
     'project.openSample': (p) => openSampleProject(project, () => models.manager(), (p as { path?: string }).path),

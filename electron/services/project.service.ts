@@ -14,6 +14,7 @@ import { sharedDecodePool } from './imaging/decode-pool.node.js';
 import type { FrameDecoder } from './imaging/frame-job.js';
 import { PixelService } from './imaging/pixel.service.js';
 import { ImportService } from './importer/import.service.js';
+import { headerBackfillOnOpen } from './importer/header-backfill.node.js';
 import { sourcesFromPaths, sourcesFromUploads } from './importer/import-sources.js';
 import { checkCreateTarget, insideProject, insideProjectMany, lockProject, makeProjectFolders, projectPathFrom } from './project-folder.node.js';
 import { JobsRepository } from './jobs/jobs.repository.js';
@@ -22,6 +23,7 @@ import { AuditRepository } from './store/audit.repository.js';
 import { ImagesRepository } from './store/images.repository.js';
 import { LabelsRepository } from './store/labels.repository.js';
 import { MasksRepository } from './store/masks.repository.js';
+import { assertSegmentUnlocked } from './segments/segment-lock.js';
 import { type Db, openProjectDatabase, schemaVersion } from './store/project-database.js';
 
 export const PROJECT_DB = 'project.sqlite';
@@ -122,6 +124,8 @@ export class ProjectService implements ProjectHandlers {
   constructor(private readonly opts: ServiceOptions) {
     this.now = opts.now ?? (() => new Date().toISOString());
     this.decoder = opts.decoder ?? sharedDecodePool();
+    // Rows imported before migration 7 get its header fields from their files, in the background.
+    this.onSwitch(headerBackfillOnOpen());
   }
 
   private open(): OpenProject {
@@ -297,15 +301,15 @@ export class ProjectService implements ProjectHandlers {
       const report = await p.importer.importSources(sources, {
         unreadable,
         signal: controller.signal,
-        onProgress: ({ done, total, stage, report: partial }) => {
+        onProgress: ({ done, total, stage, report: partial, segmentations }) => {
           const now = performance.now();
-          if (now - last < 100 && done < total) return; // the renderer polls; a row update per file would be waste
+          if (now - last < 100 && (done < total || segmentations)) return; // the renderer polls; a row update per file would be waste
           last = now;
           const elapsed = (now - started) / 1000;
           const etaS = done > 0 ? Math.round((elapsed / done) * (total - done)) : null;
           write({
             stage,
-            detail: `${stage === 'reading' ? 'Reading' : 'Storing'}: ${done} of ${total} files`,
+            detail: segmentations ? `Attaching segmentations: ${segmentations.done} of ${segmentations.total}` : `${stage === 'reading' ? 'Reading' : 'Storing'}: ${done} of ${total} files`,
             progress: { step: done, steps: total, epoch: null, epochs: null, etaS },
             importReport: { ...partial, elapsedMs: now - started },
           });
@@ -426,6 +430,7 @@ export class ProjectService implements ProjectHandlers {
     const at = this.now();
     const author = this.opts.user;
     const id = p.db.transaction((): number | null => {
+      assertSegmentUnlocked(p.db, key); // paint, erase and SAM alike: a locked segment keeps its pixels
       const existing = p.masks.find(key);
       const detail = { frame, labelId, instance, area, source };
       if (area === 0) {
@@ -455,6 +460,7 @@ export class ProjectService implements ProjectHandlers {
     p.db.transaction(() => {
       const existing = p.masks.find(key);
       if (!existing) return; // deleting what is not there is a no-op, so a retried delete is safe
+      assertSegmentUnlocked(p.db, key);
       p.masks.delete(existing.id);
       p.audit.record({
         at: this.now(), author: this.opts.user, action: 'delete', entity: 'mask', entityId: existing.id, imageId: key.imageId,

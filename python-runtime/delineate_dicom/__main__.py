@@ -2,6 +2,7 @@
 
     write-seg  {SEG request, see seg.py}
     write-rtstruct {RTSTRUCT request, see rtstruct.py}
+    write-sr   {SR request, see sr.py}                    a TID 1500 measurement report referencing a SEG
     deidentify {"files": [...], "out_dir": "...", "uid_secret": "hex"}   a de-identified copy (deid.py)
     echo       {"destination": {...}}                     C-ECHO or a QIDO-RS request
     send       {"destination": {...}, "files": [...]}     C-STORE or STOW-RS; per-file results
@@ -27,7 +28,7 @@ from .seg import write_seg
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m delineate_dicom")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("write-seg", "write-rtstruct", "echo", "send", "query", "retrieve", "deidentify"):
+    for name in ("write-seg", "write-rtstruct", "write-sr", "echo", "send", "query", "retrieve", "deidentify"):
         sub.add_parser(name).add_argument("request")
     a = ap.parse_args(argv)
     try:
@@ -39,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
             from .rtstruct import write_rtstruct
 
             result = write_rtstruct(req)
+        elif a.cmd == "write-sr":
+            from .sr import write_sr
+
+            result = write_sr(req)
         elif a.cmd == "deidentify":
             from .deid import deidentify
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as coco_mask
 
+from coco_rle import rle_counts
 from delineate_dicom.rle import decode
 
 
@@ -15,24 +16,10 @@ def test_decode_matches_pycocotools(shape: tuple[int, int]) -> None:
     rng = np.random.default_rng(sum(shape))
     for density in (0.0, 0.3, 1.0):
         m = rng.random(shape) < density
-        rle = {"size": list(shape), "counts": _uncompressed(m)}
+        rle = {"size": list(shape), "counts": rle_counts(m)}
         ours = decode(rle)
         reference = coco_mask.decode(coco_mask.frPyObjects(rle, *shape)).astype(bool)
         assert np.array_equal(ours, reference) and np.array_equal(ours, m)
-
-
-def _uncompressed(m: np.ndarray) -> list[int]:
-    flat = m.T.reshape(-1).astype(np.uint8)
-    runs: list[int] = []
-    current, n = 0, 0
-    for v in flat:
-        if v == current:
-            n += 1
-        else:
-            runs.append(n)
-            current, n = int(v), 1
-    runs.append(n)
-    return runs
 
 
 def test_runs_that_do_not_cover_the_image_are_refused() -> None:

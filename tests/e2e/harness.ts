@@ -109,3 +109,26 @@ export async function pagePoint(page: Page, x: number, y: number, width: number,
   const scale = Math.min(box.width / width, box.height / height);
   return { x: box.x + box.width / 2 + (x - width / 2) * scale, y: box.y + box.height / 2 + (y - height / 2) * scale };
 }
+
+/** Creates a project named `name` at `dir` from the start screen, as a user does; resolves once it is open. */
+export async function createProject(page: Page, dir: string, name: string): Promise<void> {
+  await page.getByTestId('project-path').fill(dir);
+  await page.getByTestId('project-name').fill(name);
+  await page.getByTestId('project-create').click();
+  await page.getByTestId('import-button').waitFor();
+}
+
+/** Imports a folder through the import panel (Import, its path, Go), waits for the report and closes it. */
+export async function importFolder(page: Page, folder: string): Promise<void> {
+  await page.getByTestId('import-button').click();
+  await page.getByTestId('import-paths').fill(folder);
+  await page.getByTestId('import-paths-go').click();
+  await page.getByTestId('import-report').waitFor({ timeout: 60_000 });
+  await page.getByTestId('import-close').click();
+}
+
+/** Moves the mouse off the viewport (so the brush cursor is not drawn) and waits two frames for the overlay to repaint. */
+export async function pointerAway(page: Page): Promise<void> {
+  await page.mouse.move(2, 2);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}

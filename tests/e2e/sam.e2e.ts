@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { pagePoint, shot, startSession, waitRendered, within, type Session } from './harness.ts';
+import { createProject, importFolder, pagePoint, pointerAway, type Session, shot, startSession, waitRendered, within } from './harness.ts';
 import { createHttpApi } from '../../renderer/src/transport/http-client.ts';
 import type { DelineateApi } from '../../electron/contract/api.ts';
 import { countsFromString, decodeRle } from '../../electron/contract/rle.ts';
@@ -48,14 +48,8 @@ test('SAM: click a lesion, refine with a negative click, accept, reload', { time
     const { page, app } = s;
     const api: DelineateApi = createHttpApi({ baseUrl: app.origin, token: app.token });
 
-    await page.getByTestId('project-path').fill(path.join(tmp, 'project'));
-    await page.getByTestId('project-name').fill('SAM e2e');
-    await page.getByTestId('project-create').click();
-    await page.getByTestId('import-button').click();
-    await page.getByTestId('import-paths').fill(path.join(tmp, 'in'));
-    await page.getByTestId('import-paths-go').click();
-    await page.getByTestId('import-report').waitFor({ timeout: 60_000 });
-    await page.getByTestId('import-close').click();
+    await createProject(page, path.join(tmp, 'project'), 'SAM e2e');
+    await importFolder(page, path.join(tmp, 'in'));
     await page.getByTestId('browser-row').first().click();
     await waitRendered(page);
     const imageId = (await api.call('images.list', {}))[0]!.id;
@@ -155,8 +149,7 @@ test('SAM: click a lesion, refine with a negative click, accept, reload', { time
     stored = await api.call('masks.list', { imageId });
     assert.equal(stored.length, 1);
     assert.equal(maskIoU(decodeRle(stored[0]!.rle), refined), 1);
-    await page.mouse.move(2, 2);
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await pointerAway(page);
     const painted = await page.evaluate(() => {
       const cv = document.querySelector<HTMLCanvasElement>('[data-testid="mask-overlay"]')!;
       const d = cv.getContext('2d')!.getImageData(0, 0, cv.width, cv.height).data;

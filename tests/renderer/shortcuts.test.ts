@@ -24,3 +24,20 @@ test('every action has exactly one entry in the help table', () => {
   const actions = SHORTCUTS.map((s) => s.action);
   assert.equal(new Set(actions).size, actions.length);
 });
+
+test('view and navigation keys: rotate, flip, invert, cine, next image', () => {
+  assert.equal(actionFor(k('r')), 'view.rotate');
+  assert.equal(actionFor(k('R', { shiftKey: true })), 'training.retrain', 'Shift+R stays retraining');
+  assert.equal(actionFor(k('x')), 'view.flipH');
+  assert.equal(actionFor(k('y')), 'view.flipV');
+  assert.equal(actionFor(k('y', { ctrlKey: true })), 'redo', 'Ctrl+Y stays redo');
+  assert.equal(actionFor(k('i')), 'view.invert');
+  assert.equal(actionFor(k(' ')), 'cine.toggle');
+  assert.equal(actionFor(k('ArrowDown', { shiftKey: true })), 'image.next');
+  assert.equal(actionFor(k('ArrowUp', { shiftKey: true })), 'image.prev');
+  assert.equal(actionFor(k('ArrowDown')), 'slice.next', 'plain arrows still step slices');
+  // Each is listed in the help overlay (it is generated from the same table).
+  for (const a of ['view.rotate', 'view.flipH', 'view.flipV', 'view.invert', 'cine.toggle', 'image.next', 'image.prev']) {
+    assert.ok(SHORTCUTS.some((s) => s.action === a && s.label && s.description), a);
+  }
+});

@@ -10,7 +10,7 @@ import { deflateRawSync } from 'node:zlib';
 import { test } from 'node:test';
 import { decodeDicomFrame, parseDicomFile } from '../../electron/services/imaging/dicom-file.js';
 import { FileProblem } from '../../electron/services/imaging/file-problem.js';
-import { le, writeDicom } from '../fixtures/dicom-writer.js';
+import { int16PixelModule, le, writeDicom } from '../fixtures/dicom-writer.js';
 import { encodeJpegLossless } from '../fixtures/jpeg-lossless-writer.js';
 import { newProject, removeDir, sample } from './helpers.js';
 
@@ -30,16 +30,7 @@ const header = {
   StudyInstanceUID: '1.2.826.0.1.3680043.10.1234.1000',
   SeriesInstanceUID: '1.2.826.0.1.3680043.10.1234.1000.1.1',
   Modality: 'CT',
-  Rows: H,
-  Columns: W,
-  SamplesPerPixel: 1,
-  PhotometricInterpretation: 'MONOCHROME2',
-  BitsAllocated: 16,
-  BitsStored: 16,
-  HighBit: 15,
-  PixelRepresentation: 1,
-  RescaleSlope: 1,
-  RescaleIntercept: 0,
+  ...int16PixelModule(H, W, 0),
 };
 
 interface WasmEncoder {

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { ApiError } from '../../contract/api.js';
 import { runtimeEnv, runtimeRoot } from '../runtime/python-path.node.js';
 
-export type DicomToolCommand = 'write-seg' | 'write-rtstruct' | 'echo' | 'send' | 'query' | 'retrieve' | 'deidentify';
+export type DicomToolCommand = 'write-seg' | 'write-rtstruct' | 'write-sr' | 'echo' | 'send' | 'query' | 'retrieve' | 'deidentify';
 
 /**
  * Resolves with the result line; rejects with `failed: <the tool's sentence>`. `onLine`: each

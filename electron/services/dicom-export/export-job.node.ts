@@ -51,8 +51,8 @@ export function startExportJob(p: {
   return { jobId };
 }
 
-/** The closing sentence of a SEG or RTSTRUCT export. */
-export function dicomExportDetail(what: 'SEG' | 'RTSTRUCT', r: Exported): string {
-  const parts = what === 'SEG' ? 'segments' : 'ROIs';
+/** The closing sentence of a SEG, RTSTRUCT or SR (measurement report) export. */
+export function dicomExportDetail(what: 'SEG' | 'RTSTRUCT' | 'SR', r: Exported): string {
+  const parts = what === 'SEG' ? 'segments' : what === 'SR' ? 'segments measured' : 'ROIs';
   return r.reused ? `${what} already exported as version ${r.version}: ${r.file}` : `Wrote ${r.file} (${what} version ${r.version}, ${r.frames} frames, ${r.segments} ${parts})`;
 }

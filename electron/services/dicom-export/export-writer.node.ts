@@ -38,6 +38,34 @@ export interface ExportDeps {
   onStage?: (stage: 'environment' | 'writing', detail: string) => void;
 }
 
+/**
+ * An export's deps from the open project and the app's settings. The installed models' names
+ * are best effort: a model list that cannot be read names no model, it does not fail the export.
+ */
+export function exportDepsFor(
+  open: { dir: string; db: Db },
+  app: { user: string; appVersion: string; modelNames?: () => Record<string, { name: string }> },
+  python: () => Promise<string>,
+  signal?: AbortSignal,
+): ExportDeps {
+  return {
+    projectDir: open.dir,
+    db: open.db,
+    user: app.user,
+    appVersion: app.appVersion,
+    now: () => new Date().toISOString(),
+    ...(signal ? { signal } : {}),
+    modelNames: () => {
+      try {
+        return app.modelNames?.() ?? {};
+      } catch {
+        return {};
+      }
+    },
+    python,
+  };
+}
+
 export interface ExportResult {
   /** Relative to the project folder. */
   file: string;
@@ -65,7 +93,7 @@ export interface Written {
 
 /** What makes a SEG a SEG and an RTSTRUCT an RTSTRUCT in the shared flow. */
 export interface ObjectSpec<P extends { request: object; masksHash: string; modelIds: string[] }, W extends Written> {
-  kind: 'seg' | 'rtstruct';
+  kind: 'seg' | 'rtstruct' | 'sr';
   command: DicomToolCommand;
   /** The start of an error sentence: "DICOM SEG not written". */
   failed: string;

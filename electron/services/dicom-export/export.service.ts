@@ -22,6 +22,7 @@ import { testConnection } from './pacs.node.js';
 import { exportSeg, type SegExportDeps } from './seg-export.node.js';
 import { cocoDetail, exportCoco } from './coco-export.node.js';
 import { dicomExportDetail, startExportJob } from './export-job.node.js';
+import { exportDepsFor } from './export-writer.node.js';
 import { exportRtstruct } from './rtstruct-export.node.js';
 import { deidentifiedDetail, exportDeidentified } from './deidentified-export.node.js';
 
@@ -81,22 +82,7 @@ export class ExportService implements ExportHandlers {
   }
 
   private exportDeps(open: { dir: string; db: Db }, signal?: AbortSignal): SegExportDeps {
-    return {
-      projectDir: open.dir,
-      db: open.db,
-      user: this.opts.user,
-      appVersion: this.opts.appVersion,
-      now: () => new Date().toISOString(),
-      ...(signal ? { signal } : {}),
-      modelNames: () => {
-        try {
-          return this.opts.modelNames();
-        } catch {
-          return {};
-        }
-      },
-      python: () => this.python(signal),
-    };
+    return exportDepsFor(open, this.opts, () => this.python(signal), signal);
   }
 
   // ------------------------------------------------------------------ PACS

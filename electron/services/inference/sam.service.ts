@@ -8,16 +8,17 @@
  */
 import path from 'node:path';
 import { encodeRle } from '../../contract/rle.js';
-import { ApiError, type ImageDetail, type PixelFrame, type ProjectHandlers, type SamHandlers } from '../../contract/api.js';
+import { ApiError, type ImageDetail, type PixelFrame, type ProjectHandlers, type Result, type SamHandlers } from '../../contract/api.js';
 import { describeChoice, providerName, type ProviderChoice } from './execution-providers.js';
 import { EmbeddingCache, embeddingCacheDir, embeddingKey, type EntryExpectation, type StoreResult } from '../embedding-cache/embedding-cache.node.js';
 import { samGrid } from '../embedding-cache/embedding-fit.js';
 import type { InstalledModel, ModelManager } from '../models/model-manager.node.js';
 import type { DecoderKind, Embedding, ModelFiles } from './sam-engine.node.js';
 import { upsampleMask } from './mask-upsample.js';
-import { SamRunner } from './sam-runner.node.js';
+import { SamRunner, SamWorkerError } from './sam-runner.node.js';
 import type { ProcessStarter } from '../worker-thread.node.js';
-import { renderForSam, samplesOf, samWindowFor, type DisplayWindow } from './sam-window.js';
+import type { DisplayWindow } from './sam-window.js';
+import { frameForSam } from './segment.js';
 
 export const NO_MODEL_MESSAGE =
   'No SAM model is installed in this project. Add one under SAM models (right panel): import an official checkpoint ' +
@@ -38,6 +39,27 @@ export interface SamServiceOptions {
 }
 
 type Target = { imageId: number; frame: number; window: DisplayWindow | null };
+
+/** A prediction made behind the user (propagation): the best mask, its score and low-res logits, and what it cost. */
+export interface BehindPrediction {
+  modelId: string;
+  /** Row-major binary mask of the image's size. */
+  mask: Uint8Array;
+  iou: number;
+  /** Low-res logits (lowResSize^2) to prompt the next slice with. */
+  lowRes: Float32Array;
+  lowResSize: number;
+  /** Whether the embedding was already on disk; else the time it took to compute (ms, retries included). */
+  cached: boolean;
+  encodeMs: number;
+  decodeMs: number;
+  /** How many times a click's embedding stopped this one's (it was computed again after). */
+  preempted: number;
+}
+
+/** How long work behind the user waits after giving way to a click before trying again. */
+const YIELD_MS = 50;
+
 /** An embedding and where it came from; `store` says whether a computed one reached the disk cache. */
 type Loaded = { embedding: Embedding; fromDisk: boolean; store?: StoreResult };
 
@@ -72,6 +94,11 @@ export class SamService implements SamHandlers {
   private background: Promise<void> | null = null;
   /** True while a background item is being looked up or embedded (it has left the queue). */
   private backgroundBusy = false;
+  /** sam.prepare and sam.predict calls under way: work behind the user (predictBehind) waits for none. */
+  private foregroundCalls = 0;
+  private foregroundWaiters: (() => void)[] = [];
+  /** Set by close(): work still under way must not start workers again. */
+  private closed = false;
 
   constructor(
     private readonly project: ProjectHandlers,
@@ -145,9 +172,10 @@ export class SamService implements SamHandlers {
 
   private async compute(files: ModelFiles, d: ImageDetail, t: Target, key: string, background: boolean): Promise<Loaded> {
     const px = (await this.project['image.pixels']({ imageId: t.imageId, frame: t.frame })) as PixelFrame;
-    const samples = samplesOf(px.dtype, px.data);
-    const window = samWindowFor(px, d.windows, t.window);
-    const rgb = renderForSam({ ...px, samples }, window);
+    // Closed while the pixels were read (work behind the user outlives a click): starting the
+    // encoder now would leave a worker process running after close.
+    if (this.closed) throw new ApiError('internal', 'SAM has been closed');
+    const rgb = frameForSam(px, d.windows, t.window);
     this.computing = { imageId: t.imageId, frame: t.frame };
     if (background) this.computingBackground = this.computing;
     try {
@@ -170,7 +198,23 @@ export class SamService implements SamHandlers {
 
   // ------------------------------------------------------------------ SAM
 
-  'sam.prepare': SamHandlers['sam.prepare'] = async (p) => {
+  'sam.prepare': SamHandlers['sam.prepare'] = (p) => this.inForeground(() => this.prepare(p));
+
+  /** Run a call the user waits for; predictBehind does not start encoder work while one runs. */
+  private async inForeground<T>(f: () => Promise<T>): Promise<T> {
+    this.foregroundCalls++;
+    try {
+      return await f();
+    } finally {
+      if (--this.foregroundCalls === 0) for (const w of this.foregroundWaiters.splice(0)) w();
+    }
+  }
+
+  private foregroundIdle(): Promise<void> {
+    return this.foregroundCalls === 0 ? Promise.resolve() : new Promise((r) => this.foregroundWaiters.push(r));
+  }
+
+  private async prepare(p: Parameters<SamHandlers['sam.prepare']>[0]): Promise<Result<'sam.prepare'>> {
     const { model, files } = this.activeModel();
     const d = await this.detail(p.imageId);
     const next: Target[] = (p.next ?? []).map((n) => ({ ...n, window: p.window }));
@@ -233,7 +277,9 @@ export class SamService implements SamHandlers {
     };
   };
 
-  'sam.predict': SamHandlers['sam.predict'] = async (p) => {
+  'sam.predict': SamHandlers['sam.predict'] = (p) => this.inForeground(() => this.predict(p));
+
+  private async predict(p: Parameters<SamHandlers['sam.predict']>[0]): Promise<Result<'sam.predict'>> {
     const { files } = this.activeModel();
     const d = await this.detail(p.imageId);
     let maskInput: Float32Array | null = null;
@@ -265,6 +311,68 @@ export class SamService implements SamHandlers {
     return { rle: encodeRle(upsampleMask(h.data, h.side, h.imageSize, h.height, h.width), h.height, h.width) };
   };
 
+  /** The model SAM would run now; throws ApiError('not_found') saying how to add one when there is none. */
+  requireModel(): string {
+    return this.activeModel().model.id;
+  }
+
+  /**
+   * One prediction for work that runs behind the user, e.g. carrying a mask through a series:
+   * the embedding is computed at background priority, so an embedding the user waits for (a
+   * click on another slice) stops it and goes first; this call then waits a moment and computes
+   * it again. Its decode queues behind at most the click's own in the decoder worker, and a
+   * click queues behind at most one of these (milliseconds). Embeddings land in the same disk
+   * cache as the viewer's, keyed the same way, so slices the user visits later are ready.
+   */
+  async predictBehind(
+    t: Target,
+    prompt: { points: { x: number; y: number; label: 0 | 1 }[]; box: { x0: number; y0: number; x1: number; y1: number } | null; maskInput: Float32Array | null },
+    signal?: AbortSignal,
+  ): Promise<BehindPrediction> {
+    const { model, files } = this.activeModel();
+    const d = await this.detail(t.imageId);
+    let preempted = 0;
+    const t0 = performance.now();
+    for (;;) {
+      // A click (or a slice the user went to) first: its embedding would stop this one anyway.
+      await this.foregroundIdle();
+      signal?.throwIfAborted();
+      const e = this.embedding(files, d, t, true);
+      let loaded: Loaded;
+      try {
+        loaded = await e.load();
+      } catch (err) {
+        if (!(err instanceof SamWorkerError && err.code === 'preempted')) throw err;
+        preempted++;
+        await new Promise((r) => setTimeout(r, YIELD_MS));
+        continue;
+      }
+      const encodeMs = loaded.fromDisk && preempted === 0 ? 0 : performance.now() - t0;
+      signal?.throwIfAborted();
+      if (this.closed) throw new ApiError('internal', 'SAM has been closed');
+      const r = await this.runner.decode(files, e.key, async () => loaded.embedding, {
+        points: prompt.points,
+        box: prompt.box,
+        maskInput: prompt.maskInput,
+        multimask: false,
+        origHeight: d.height,
+        origWidth: d.width,
+      });
+      const best = r.ious.indexOf(Math.max(...r.ious));
+      return {
+        modelId: model.id,
+        mask: r.masks[best]!,
+        iou: r.ious[best]!,
+        lowRes: r.lowRes[best]!,
+        lowResSize: r.lowResSize,
+        cached: loaded.fromDisk && preempted === 0,
+        encodeMs,
+        decodeMs: r.ms,
+        preempted,
+      };
+    }
+  }
+
   private keep(lowRes: HeldLowRes): string {
     const handle = `lr${++this.lowResCounter}`;
     this.lowRes.set(handle, lowRes);
@@ -278,6 +386,7 @@ export class SamService implements SamHandlers {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.runner.close();
   }
 }

@@ -47,7 +47,7 @@ export interface StoredJob {
 const LIVE = LIVE_JOB_STATES;
 
 /** What an export job writes. */
-export type ExportJobKind = 'seg' | 'rtstruct' | 'coco' | 'deidentified';
+export type ExportJobKind = 'seg' | 'rtstruct' | 'coco' | 'deidentified' | 'sr';
 
 export class JobsRepository {
   constructor(
@@ -72,6 +72,11 @@ export class JobsRepository {
   /** A send's job (the view of outbox item `itemId`, see dicom-export/send-job.ts). */
   createSend(j: { id: string; itemId: number; destinationId: string; author: string }): void {
     this.insert(j.id, 'send', { itemId: j.itemId, destinationId: j.destinationId }, `outbox/${j.itemId}`, j.author);
+  }
+
+  /** A propagation through a series (segments.propagateStart): what was asked; no run folder. */
+  createPropagate(j: { id: string; settings: object; author: string }): void {
+    this.insert(j.id, 'propagate', j.settings, `propagations/${j.id}`, j.author);
   }
 
   /** An import job: `paths` as asked; no run folder (run_dir holds where it would be, unused). */
@@ -130,6 +135,7 @@ export class JobsRepository {
       importReport: ImportReport;
       modelId: string;
       exported: NonNullable<JobInfo['exported']>;
+      propagated: NonNullable<JobInfo['propagated']>;
       error: JobInfo['error'];
     }>,
   ): void {
@@ -150,6 +156,7 @@ export class JobsRepository {
     if (f.importReport !== undefined) put('outcome', JSON.stringify(f.importReport)); // an import's outcome is its report
     if (f.modelId !== undefined) put('outcome', JSON.stringify({ modelId: f.modelId })); // a model import's is the model
     if (f.exported !== undefined) put('outcome', JSON.stringify(f.exported)); // an export's is what it wrote
+    if (f.propagated !== undefined) put('outcome', JSON.stringify(f.propagated)); // a propagation's is what it drafted
     if (f.error !== undefined) put('error', f.error === null ? null : JSON.stringify(f.error));
     put('updated_at', this.now());
     this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...vals, id);
@@ -175,6 +182,7 @@ function toStored(r: JobRow): StoredJob {
     importReport: r.kind === 'import' && r.outcome ? (JSON.parse(r.outcome) as ImportReport) : null,
     modelId: r.kind === 'model-import' && r.outcome ? ((JSON.parse(r.outcome) as { modelId?: string }).modelId ?? null) : null,
     exported: r.kind === 'export' && r.outcome ? (JSON.parse(r.outcome) as NonNullable<JobInfo['exported']>) : null,
+    propagated: r.kind === 'propagate' && r.outcome ? (JSON.parse(r.outcome) as NonNullable<JobInfo['propagated']>) : null,
     error: r.error ? (JSON.parse(r.error) as JobInfo['error']) : null,
     // An import is not resumed: importing the folder again skips what is already stored.
     resumable: r.kind === 'training' && (r.state === 'cancelled' || r.state === 'interrupted' || (r.state === 'failed' && r.stage === 'training')),

@@ -1,7 +1,7 @@
-/** Exports written from the project's masks (DICOM SEG and RTSTRUCT, COCO folders), with their provenance. */
+/** Exports written from the project's masks (DICOM SEG, RTSTRUCT and SR, COCO folders), with their provenance. */
 import type { Db } from './project-database.js';
 
-export type ExportKind = 'seg' | 'rtstruct' | 'coco';
+export type ExportKind = 'seg' | 'rtstruct' | 'coco' | 'sr';
 
 export interface ExportRecord {
   id: number;

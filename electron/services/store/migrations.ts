@@ -271,6 +271,40 @@ ALTER TABLE images ADD COLUMN study_date TEXT;
 ALTER TABLE images ADD COLUMN header_fields INTEGER NOT NULL DEFAULT 6;
 `,
   },
+  {
+    version: 8,
+    name: 'SR exports',
+    rebuildsTables: true,
+    sql: `
+-- The exports table also records measurement reports ('sr': a DICOM SR, TID 1500, of a
+-- series' segment measurements, referring to its SEG). Rebuilt as in migration 5 (a CHECK
+-- cannot be altered), rows and ids kept (the outbox refers to them). For 'sr': frames are
+-- the slices the calipers are drawn on, segments the segments measured.
+CREATE TABLE exports_new (
+  id                  INTEGER PRIMARY KEY,
+  kind                TEXT    NOT NULL CHECK (kind IN ('seg', 'rtstruct', 'coco', 'sr')),
+  source_series_uid   TEXT    NOT NULL,
+  file                TEXT    NOT NULL,
+  sop_instance_uid    TEXT    NOT NULL,
+  series_instance_uid TEXT    NOT NULL,
+  version             INTEGER NOT NULL,
+  masks_hash          TEXT    NOT NULL,
+  masks               TEXT    NOT NULL,
+  models              TEXT    NOT NULL,
+  replaces            TEXT,
+  frames              INTEGER NOT NULL,
+  segments            INTEGER NOT NULL,             -- SEG segments, RTSTRUCT ROIs, COCO annotations, SR segments measured
+  author              TEXT    NOT NULL,
+  created_at          TEXT    NOT NULL,
+  UNIQUE (kind, sop_instance_uid)
+) STRICT;
+INSERT INTO exports_new SELECT id, kind, source_series_uid, file, sop_instance_uid, series_instance_uid, version, masks_hash,
+  masks, models, replaces, frames, segments, author, created_at FROM exports;
+DROP TABLE exports;
+ALTER TABLE exports_new RENAME TO exports;
+CREATE INDEX exports_series ON exports (kind, source_series_uid, version);
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

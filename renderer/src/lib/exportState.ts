@@ -1,15 +1,16 @@
 /**
- * The toolbar's one line about the last export job (SEG, RTSTRUCT, COCO): what it wrote, where
+ * The toolbar's one line about the last export job (SEG, RTSTRUCT, COCO, SR): what it wrote, where
  * it is, or that it failed. Runtime: pure.
  */
 import type { JobInfo } from '../../../electron/contract/training';
 
-export type ExportKind = 'seg' | 'rtstruct' | 'coco';
+export type ExportKind = 'seg' | 'rtstruct' | 'coco' | 'sr';
 
 const NAMES: Record<ExportKind, { what: string; frames: string; parts: string }> = {
   seg: { what: 'SEG', frames: 'frame', parts: 'segment' },
   rtstruct: { what: 'RTSTRUCT', frames: 'frame', parts: 'ROI' },
   coco: { what: 'COCO', frames: 'image', parts: 'annotation' },
+  sr: { what: 'SR', frames: 'slice', parts: 'segment' },
 };
 
 const count = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -13,13 +13,26 @@ export interface StackItem {
 }
 
 export type BrowserRow =
-  | { type: 'patient' | 'study' | 'folder'; key: string; depth: number; label: string; detail: string }
+  | {
+      type: 'patient' | 'study' | 'folder';
+      key: string;
+      depth: number;
+      label: string;
+      /** Shown after the label: the patient ID, the study's date and accession number, a folder's image count. */
+      detail: string;
+      /** Shown on hover (a study's UID). */
+      title: string;
+    }
   | {
       type: 'series' | 'image';
       key: string;
       depth: number;
       label: string;
       detail: string;
+      /** What the list filter searches, lower case: patient name and ID, accession, study date and description, series, file. */
+      search: string;
+      /** Study Date (YYYYMMDD) of a DICOM row; null otherwise. */
+      studyDate: string | null;
       status: ImageStatus;
       /** Images in display order (by seriesIndex). */
       imageIds: number[];
@@ -49,6 +62,24 @@ function byText(a: string, b: string): number {
   return a.localeCompare(b, undefined, { numeric: true, sensitivity: 'base' });
 }
 
+/** YYYYMMDD as YYYY-MM-DD; anything else as it is. */
+export function formatDicomDate(d: string | null): string {
+  if (!d) return '';
+  const m = /^(\d{4})(\d{2})(\d{2})$/.exec(d.trim());
+  return m ? `${m[1]}-${m[2]}-${m[3]}` : d.trim();
+}
+
+/** The text a row is found by: every field the filter promises, the date in both spellings. */
+function searchText(im: ImageSummary, label: string): string {
+  return [
+    label, im.patientName, im.patientName?.replace(/\^/g, ' '), im.patientId, im.accessionNumber, im.studyDate, formatDicomDate(im.studyDate),
+    im.studyDescription, im.seriesDescription, im.modality, im.kind === 'raster' ? im.fileName : null, im.kind === 'raster' ? im.folder : null,
+  ]
+    .filter((t): t is string => !!t)
+    .join('\n')
+    .toLowerCase();
+}
+
 function leafRow(type: 'series' | 'image', key: string, depth: number, label: string, detail: string, images: ImageSummary[]): BrowserRow {
   const stack = stackOf(images);
   return {
@@ -57,6 +88,8 @@ function leafRow(type: 'series' | 'image', key: string, depth: number, label: st
     depth,
     label,
     detail,
+    search: searchText(images[0]!, label),
+    studyDate: images[0]!.studyDate?.trim() || null,
     status: aggregateStatus(images.map((i) => i.status)),
     imageIds: images.map((i) => i.id),
     stack,
@@ -88,10 +121,12 @@ export function groupImages(images: readonly ImageSummary[]): BrowserRow[] {
   const patients = groupBy(dicom, (i) => i.patientId ?? i.patientName ?? '(no patient id)');
   for (const [pid, pImages] of [...patients].sort((a, b) => byText(a[1][0]!.patientName ?? a[0], b[1][0]!.patientName ?? b[0]))) {
     const pname = pImages[0]!.patientName?.replace(/\^/g, ' ').trim() || '(no name)';
-    rows.push({ type: 'patient', key: `p:${pid}`, depth: 0, label: pname, detail: pid });
+    rows.push({ type: 'patient', key: `p:${pid}`, depth: 0, label: pname, detail: pid, title: pid });
     const studies = groupBy(pImages, (i) => i.studyUid ?? '(no study)');
     for (const [suid, sImages] of [...studies].sort((a, b) => byText(a[1][0]!.studyDescription ?? a[0], b[1][0]!.studyDescription ?? b[0]))) {
-      rows.push({ type: 'study', key: `st:${suid}`, depth: 1, label: sImages[0]!.studyDescription || 'Study', detail: suid });
+      const first = sImages[0]!;
+      const detail = [formatDicomDate(first.studyDate), first.accessionNumber ?? ''].filter(Boolean).join(' · ');
+      rows.push({ type: 'study', key: `st:${suid}`, depth: 1, label: first.studyDescription || 'Study', detail, title: suid });
       const series = groupBy(sImages, (i) => i.seriesUid!);
       const ordered = [...series].sort((a, b) => (a[1][0]!.seriesNumber ?? 1e9) - (b[1][0]!.seriesNumber ?? 1e9) || byText(a[0], b[0]));
       for (const [seuid, seImages] of ordered) {
@@ -107,7 +142,7 @@ export function groupImages(images: readonly ImageSummary[]): BrowserRow[] {
 
   const folders = groupBy(other, (i) => i.folder || '.');
   for (const [folder, fImages] of [...folders].sort((a, b) => byText(a[0], b[0]))) {
-    rows.push({ type: 'folder', key: `f:${folder}`, depth: 0, label: folder, detail: countLabel(fImages.length, 'image', 'images') });
+    rows.push({ type: 'folder', key: `f:${folder}`, depth: 0, label: folder, detail: countLabel(fImages.length, 'image', 'images'), title: folder });
     fImages.sort((a, b) => byText(a.fileName, b.fileName));
     for (const im of fImages) {
       const detail = `${im.width}×${im.height}${im.frames > 1 ? ` · ${im.frames} frames` : ''}`;
@@ -115,4 +150,69 @@ export function groupImages(images: readonly ImageSummary[]): BrowserRow[] {
     }
   }
   return rows;
+}
+
+/** What the image list is narrowed to: words to find (all of them) and a study date range (YYYY-MM-DD, either end open). */
+export interface ListFilter {
+  text: string;
+  from: string;
+  to: string;
+}
+
+export const NO_FILTER: ListFilter = { text: '', from: '', to: '' };
+
+export function filterActive(f: ListFilter): boolean {
+  return f.text.trim() !== '' || f.from !== '' || f.to !== '';
+}
+
+/** A YYYY-MM-DD or YYYYMMDD date as YYYYMMDD, for comparing; null when it is not one. */
+function dateKey(d: string): string | null {
+  const m = /^(\d{4})-?(\d{2})-?(\d{2})$/.exec(d.trim());
+  return m ? `${m[1]}${m[2]}${m[3]}` : null;
+}
+
+/**
+ * The rows that match `f`: series and images whose text holds every word of `f.text` (patient
+ * name or ID, accession number, study date or description, series description, modality; file
+ * and folder names of non-DICOM images) and whose study date lies in [from, to] (a date range
+ * leaves out rows without a study date), each under its patient and study or folder row.
+ */
+export function filterRows(rows: readonly BrowserRow[], f: ListFilter): BrowserRow[] {
+  if (!filterActive(f)) return rows as BrowserRow[];
+  const words = f.text.toLowerCase().split(/\s+/).filter(Boolean);
+  const from = f.from ? dateKey(f.from) : null;
+  const to = f.to ? dateKey(f.to) : null;
+  const out: BrowserRow[] = [];
+  // Group rows seen but not yet shown, by depth: shown once a row beneath them matches.
+  const pending: (BrowserRow | null)[] = [];
+  for (const r of rows) {
+    if (r.type !== 'series' && r.type !== 'image') {
+      pending.length = r.depth;
+      pending[r.depth] = r;
+      continue;
+    }
+    if (!words.every((w) => r.search.includes(w))) continue;
+    if (from || to) {
+      const d = r.studyDate ? dateKey(r.studyDate) : null;
+      if (!d || (from && d < from) || (to && d > to)) continue;
+    }
+    for (let i = 0; i < r.depth; i++) {
+      const g = pending[i];
+      if (g) {
+        out.push(g);
+        pending[i] = null;
+      }
+    }
+    out.push(r);
+  }
+  return out;
+}
+
+/** The series or image `delta` leaf rows away from the one with `key` in `rows` (clamped to the ends); null when there is none. */
+export function neighbourLeaf<R extends BrowserRow>(rows: readonly R[], key: string | null, delta: number): Extract<R, { type: 'series' | 'image' }> | null {
+  const leaves = rows.filter((r): r is Extract<R, { type: 'series' | 'image' }> => r.type === 'series' || r.type === 'image');
+  if (leaves.length === 0) return null;
+  const i = key === null ? -1 : leaves.findIndex((r) => r.key === key);
+  if (i < 0) return leaves[delta >= 0 ? 0 : leaves.length - 1]!;
+  return leaves[Math.min(leaves.length - 1, Math.max(0, i + delta))]!;
 }

@@ -5,24 +5,8 @@
  */
 import type { SamBox } from '../../../electron/contract/api';
 
-/** Bounding box of the set pixels, end-exclusive; null when empty. */
-export function maskBox(mask: ArrayLike<number>, width: number, height: number): { x0: number; y0: number; x1: number; y1: number } | null {
-  let x0 = width;
-  let y0 = height;
-  let x1 = -1;
-  let y1 = -1;
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) {
-      if (!mask[row + x]) continue;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-    }
-  }
-  return x1 < 0 ? null : { x0, y0, x1: x1 + 1, y1: y1 + 1 };
-}
+// Mask bounds are shared with the propagation service (electron/contract/geometry.ts).
+export { maskBox } from '../../../electron/contract/geometry';
 
 /** A pointer gesture is a drag (a box) once it moved this many screen pixels. */
 export const DRAG_THRESHOLD_PX = 5;

@@ -1,7 +1,8 @@
 /**
  * Pointer and key handling of the SAM tool, called by the viewport: left click = positive
  * point, right click or Alt+click = negative point, drag = box; Tab cycles SAM's candidate
- * masks, Enter accepts into the active label/instance, Esc discards.
+ * masks, Enter accepts as a new segment of the active label (or into the selected one when
+ * the user chose "add to"), Esc discards.
  *
  * Runtime: browser.
  */
@@ -54,14 +55,18 @@ export class SamPointer {
     }
     if (e.key === 'Enter' && samSession.current) {
       const slice = ws.slice;
-      const layer = ws.activeLayer;
       if (!slice) return true;
-      if (!layer) {
-        ws.report(new Error('Add a label class before accepting a SAM mask.'));
+      // A new segment unless the user chose "add to" the selected one (segments/segmentTarget.ts).
+      const target = ws.samAcceptTarget();
+      if ('refused' in target) {
+        ws.report(new Error(target.refused));
         return true;
       }
-      const accepted = samSession.accept(slice, layer);
-      if (accepted) ws.edited(slice, accepted.edit, 'sam', accepted.prompts);
+      const accepted = samSession.accept(slice, target.layer);
+      if (accepted) {
+        if (target.isNew) ws.selectLayer(target.layer);
+        ws.edited(slice, accepted.edit, 'sam', accepted.prompts);
+      }
       return true;
     }
     if (e.key === 'Escape' && samSession.hasPrompts) {

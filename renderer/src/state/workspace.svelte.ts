@@ -11,13 +11,16 @@ import type { ImageStatus, ImageSummary, ImportReport, LabelClass, MaskPrompts, 
 import { jobIsLive, type JobInfo } from '../../../electron/contract/training';
 import { decodeListing } from '../../../electron/contract/image-listing';
 import { decodeRle, encodeRle } from '../../../electron/contract/rle';
-import { groupImages, type BrowserRow, type StackItem } from '../lib/grouping';
+import { filterRows, groupImages, NO_FILTER, type BrowserRow, type ListFilter, type StackItem } from '../lib/grouping';
 import { SliceMasks, layerKey, parseLayerKey, type Edit, type EditSource, type LayerKey } from '../lib/masks';
 import { SaveQueue, type SaveState } from '../lib/saveQueue';
 import { batchBySize } from '../lib/batches';
 import { watchJob } from '../lib/watchJob';
 import type { ExportKind } from '../lib/exportState';
 import { rememberProject } from './recent';
+import { defaultInstanceColor, type Segment, type SegmentList } from '../../../electron/contract/segments';
+import { lockedEditRefusal, nextFreeInstance, samAcceptTarget, type AcceptTarget } from '../segments/segmentTarget';
+import type { LayerStyle } from '../segments/segmentLayers';
 
 export type Tool = 'brush' | 'eraser' | 'polygon' | 'sam' | 'wl' | 'zoom' | 'pan';
 export interface ShownWindow {
@@ -52,18 +55,25 @@ const LAST_OPEN_KEY = 'delineate.lastOpen';
 /** Well under the host's request limit (MAX_REQUEST_BYTES), so one batch never holds much memory twice. */
 const IMPORT_BATCH_BYTES = 64 * 1024 * 1024;
 const IMPORT_BATCH_FILES = 1000;
+/** Segment deletions Ctrl+Z can still bring back. */
+const DELETED_KEPT = 50;
 
 export class Workspace {
   readonly transport = transportKind;
   project = $state.raw<ProjectInfo | null>(null);
   images = $state.raw<ImageSummary[]>([]);
   rows = $derived(groupImages(this.images));
+  /** The image list's search words and study date range; `visibleRows` is what they leave (the list, and the keys that move through it). */
+  listFilter = $state<ListFilter>({ ...NO_FILTER });
+  visibleRows = $derived(filterRows(this.rows, this.listFilter));
   labels = $state.raw<LabelClass[]>([]);
   activeLabelId = $state<number | null>(null);
   activeInstance = $state(1);
   tool = $state<Tool>('brush');
   /** Brush diameter in image pixels. */
   brushSize = $state(12);
+  /** Pixel Spacing [row, column] (mm) of the image on screen, set by the viewport; null when unknown (sizes shown in px). */
+  pixelSpacing = $state.raw<[number, number] | null>(null);
   opacity = $state(0.5);
   outlineView = $state(false);
   helpOpen = $state(false);
@@ -164,6 +174,9 @@ export class Workspace {
     this.slices.clear();
     this.loadedImages.clear();
     this.extraInstances.clear();
+    this.segmentList = null;
+    this.deleted.length = 0;
+    this.lastDeleted = null;
     this.images = [];
     this.labels = [];
     this.importReport = null;
@@ -191,6 +204,8 @@ export class Workspace {
   async refreshLabels(): Promise<void> {
     this.labels = await api.call('labels.list', {});
     if (!this.labels.some((l) => l.id === this.activeLabelId)) this.activeLabelId = this.labels[0]?.id ?? null;
+    // Default segment names and colours follow the label's.
+    if (this.openRow) void this.refreshSegments();
   }
 
   private async withBusy(f: () => Promise<void>): Promise<void> {
@@ -242,16 +257,27 @@ export class Workspace {
   async importFiles(files: { name: string; file: Blob }[]): Promise<void> {
     if (files.length === 0) return;
     await this.runImport(async () => {
-      const merged: ImportReport = { imported: [], duplicates: [], failed: [], warnings: [], cancelled: 0, elapsedMs: 0 };
+      const merged: ImportReport = { imported: [], duplicates: [], failed: [], warnings: [], cancelled: 0, segmentations: [], elapsedMs: 0 };
       const sized = files.map((f) => ({ ...f, size: f.file.size }));
-      for (const batch of batchBySize(sized, IMPORT_BATCH_BYTES, IMPORT_BATCH_FILES)) {
+      const send = async (batch: typeof sized): Promise<ImportReport> => {
         const payload = await Promise.all(batch.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.file.arrayBuffer()) })));
-        const r = await api.call('images.importFiles', { files: payload });
+        return api.call('images.importFiles', { files: payload });
+      };
+      const add = (r: ImportReport): void => {
         merged.imported.push(...r.imported);
         merged.duplicates.push(...r.duplicates);
         merged.failed.push(...r.failed);
         merged.warnings.push(...r.warnings);
+        merged.segmentations!.push(...(r.segmentations ?? []));
         merged.elapsedMs += r.elapsedMs;
+      };
+      for (const batch of batchBySize(sized, IMPORT_BATCH_BYTES, IMPORT_BATCH_FILES)) add(await send(batch));
+      // Files travel in batches, so a DICOM SEG can arrive before its series: those are sent
+      // once more after everything else, when their source images are in the project.
+      const early = new Set(merged.failed.filter((f) => f.code === 'seg_sources_missing').map((f) => f.file));
+      if (early.size > 0 && merged.imported.length > 0) {
+        merged.failed = merged.failed.filter((f) => !early.has(f.file));
+        for (const batch of batchBySize(sized.filter((f) => early.has(f.name)), IMPORT_BATCH_BYTES, IMPORT_BATCH_FILES)) add(await send(batch));
       }
       return merged;
     });
@@ -310,10 +336,23 @@ export class Workspace {
   // ------------------------------------------------------------ navigation
 
   async openStack(row: LeafRow, index = 0): Promise<void> {
-    if (this.openRow?.key !== row.key) await this.saver.flush();
+    const changed = this.openRow?.key !== row.key;
+    if (changed) await this.saver.flush();
     this.openRow = row;
     this.slice = null;
+    if (changed) {
+      // Instance numbers are per series: what was new or selected in the last one says nothing here.
+      this.segmentList = null;
+      this.lastDeleted = null;
+      this.extraInstances.clear();
+    }
     await this.goToSlice(Math.min(Math.max(index, 0), row.stack.length - 1));
+    if (changed || !this.segmentList) await this.refreshSegments();
+    if (changed && this.activeLabelId !== null && this.segmentList) {
+      // Select this series' first segment of the active label (or its number 1, empty).
+      const first = this.segmentList.segments.find((x) => x.labelId === this.activeLabelId);
+      this.activeInstance = first?.instance ?? 1;
+    }
   }
 
   async goToSlice(index: number): Promise<void> {
@@ -411,31 +450,11 @@ export class Workspace {
     }
   }
 
-  /** Instances of the active label to offer: those with pixels on this slice, plus ones made this session. */
-  instancesOf(labelId: number): number[] {
-    void this.maskVersion; // re-evaluate when masks change
-    const set = new Set<number>(this.extraInstances.get(labelId) ?? []);
-    for (const key of this.slice?.layers.keys() ?? []) {
-      const k = parseLayerKey(key);
-      if (k.labelId === labelId && this.slice!.layers.get(key)!.some((v) => v !== 0)) set.add(k.instance);
-    }
-    set.add(this.activeInstance);
-    return [...set].sort((a, b) => a - b);
-  }
-
+  /** A new, empty segment of the active label, selected: the next free instance number in this series. */
   newInstance(): void {
     const label = this.activeLabelId;
     if (label === null) return;
-    let max = 0;
-    for (const s of this.slices.values()) for (const key of s.layers.keys()) {
-      const k = parseLayerKey(key);
-      if (k.labelId === label) max = Math.max(max, k.instance);
-    }
-    for (const n of this.extraInstances.get(label) ?? []) max = Math.max(max, n);
-    const next = max + 1;
-    if (!this.extraInstances.has(label)) this.extraInstances.set(label, new Set());
-    this.extraInstances.get(label)!.add(next);
-    this.activeInstance = next;
+    this.selectLayer({ labelId: label, instance: nextFreeInstance(this.usedInstances(label)) });
   }
 
   get activeLayer(): LayerKey | null {
@@ -446,20 +465,42 @@ export class Workspace {
   /** `prompts`: the SAM prompts that produced the edit, stored with the mask for the audit trail. */
   edited(slice: SliceMasks, edit: Edit | null, source: EditSource | 'undo' | 'redo', prompts?: MaskPrompts): void {
     if (!edit) return;
+    this.deleteIsLast = false;
     this.maskVersion++;
     this.queueSave(slice, edit, source, prompts);
   }
 
+  /** Ctrl+Z: brings back the segment just deleted, else undoes the slice's last edit (unless its segment is locked). */
   undo(): void {
+    if (this.deleteIsLast && this.deleted.length > 0) {
+      void this.restoreDeleted();
+      return;
+    }
     const s = this.slice;
     if (!s) return;
-    this.edited(s, s.undo(), 'undo');
+    const e = s.undo();
+    if (!e) return;
+    const refusal = lockedEditRefusal(this.lockedName(e));
+    if (refusal) {
+      s.redo(); // put the pixels back: the undo never happened
+      this.report(new Error(refusal));
+      return;
+    }
+    this.edited(s, e, 'undo');
   }
 
   redo(): void {
     const s = this.slice;
     if (!s) return;
-    this.edited(s, s.redo(), 'redo');
+    const e = s.redo();
+    if (!e) return;
+    const refusal = lockedEditRefusal(this.lockedName(e));
+    if (refusal) {
+      s.undo();
+      this.report(new Error(refusal));
+      return;
+    }
+    this.edited(s, e, 'redo');
   }
 
   private queueSave(slice: SliceMasks, k: LayerKey, source: EditSource | 'undo' | 'redo', prompts?: MaskPrompts): void {
@@ -474,7 +515,17 @@ export class Workspace {
         // Encode at save time: several edits in a burst become one save of the newest state.
         const mask = slice.layer(k) ?? new Uint8Array(slice.width * slice.height);
         const rle = encodeRle(mask, slice.height, slice.width);
-        await api.call('masks.save', { imageId, frame: slice.frame, labelId: k.labelId, instance: k.instance, rle, source, ...(prompts ? { prompts } : {}), ...(viewWindow !== undefined ? { window: viewWindow } : {}) });
+        try {
+          await api.call('masks.save', { imageId, frame: slice.frame, labelId: k.labelId, instance: k.instance, rle, source, ...(prompts ? { prompts } : {}), ...(viewWindow !== undefined ? { window: viewWindow } : {}) });
+        } catch (e) {
+          // A segment locked meanwhile (another window, a stale list): retrying cannot help. Say so and show what is stored.
+          if (!(e instanceof ApiError && e.code === 'conflict')) throw e;
+          this.report(e);
+          slice.history.clear();
+          await this.reloadLayers(k, [imageId]);
+          return;
+        }
+        this.segmentsChanged();
         const img = this.images.find((i) => i.id === imageId);
         if (img && img.status === 'unlabelled') await this.setStatus([imageId], 'in_progress');
       },
@@ -488,6 +539,236 @@ export class Workspace {
 
   async flushSaves(): Promise<void> {
     await this.saver.flush();
+  }
+
+  // ------------------------------------------------------------ segments
+
+  /** The open stack's segments (segments.list): every lesion with its colour, visibility and lock. Null while loading. */
+  segmentList = $state.raw<SegmentList | null>(null);
+  /** SAM's Enter adds to the selected segment instead of making a new one (the user's choice in the segment list). */
+  samAddTo = $state(false);
+  /** The segment deleted last, for the list's "Undo" note; null once restored or superseded. */
+  lastDeleted = $state.raw<{ name: string; masks: number } | null>(null);
+  /**
+   * Deleted segments an undo brings back (their restore tokens), newest last, at most
+   * DELETED_KEPT. A plain list rather than lib/undo's UndoStack: nothing redoes a restore,
+   * and the instance numbers in it stay taken (see usedInstances).
+   */
+  private readonly deleted: { token: number; labelId: number; instance: number; name: string; /** Deleted right after the one before it (no edit between): Ctrl+Z goes on to that one. */ chained: boolean }[] = [];
+  /** While the last change was a deletion, Ctrl+Z restores it rather than undoing a slice edit. */
+  private deleteIsLast = false;
+  private segmentsSeq = 0;
+  private segmentsTimer: ReturnType<typeof setTimeout> | null = null;
+
+  segmentOf(k: LayerKey): Segment | undefined {
+    return this.segmentList?.segments.find((s) => s.labelId === k.labelId && s.instance === k.instance);
+  }
+
+  /**
+   * How a layer is drawn: its segment's colour and visibility, or (for a layer the list has
+   * not caught up with yet) the default colour the service will give it. Undefined: unknown label.
+   */
+  layerStyle(k: LayerKey): LayerStyle | undefined {
+    const label = this.labels.find((l) => l.id === k.labelId);
+    if (!label) return undefined;
+    const seg = this.segmentOf(k);
+    return { color: seg?.color ?? defaultInstanceColor(label.color, k.instance), hidden: seg?.hidden ?? false };
+  }
+
+  /** The segment's name when it is locked, else null. */
+  lockedName(k: LayerKey): string | null {
+    const seg = this.segmentOf(k);
+    return seg?.locked ? seg.name : null;
+  }
+
+  /**
+   * Called before a brush stroke or polygon fill on `k`: false (with the reason shown) when
+   * the segment is locked. Painting into a hidden segment shows it, so the stroke is seen.
+   */
+  mayEdit(k: LayerKey): boolean {
+    const refusal = lockedEditRefusal(this.lockedName(k));
+    if (refusal) {
+      this.report(new Error(refusal));
+      return false;
+    }
+    const seg = this.segmentOf(k);
+    if (seg?.hidden) void this.updateSegment(seg, { hidden: false });
+    return true;
+  }
+
+  /** Instance numbers of `labelId` taken in this series: its segments, layers on loaded slices, new ones, deleted ones an undo may restore. */
+  usedInstances(labelId: number): Set<number> {
+    const used = new Set<number>(this.extraInstances.get(labelId) ?? []);
+    for (const seg of this.segmentList?.segments ?? []) if (seg.labelId === labelId) used.add(seg.instance);
+    const images = new Set(this.stack.map((it) => it.imageId));
+    for (const s of this.slices.values()) {
+      if (!images.has(s.imageId)) continue;
+      for (const key of s.layers.keys()) {
+        const k = parseLayerKey(key);
+        if (k.labelId === labelId) used.add(k.instance);
+      }
+    }
+    for (const d of this.deleted) if (d.labelId === labelId) used.add(d.instance);
+    return used;
+  }
+
+  /** Select a segment (label + instance): what brush, eraser, polygon and "add to" act on. */
+  selectLayer(k: LayerKey): void {
+    if (!this.extraInstances.has(k.labelId)) this.extraInstances.set(k.labelId, new Set());
+    this.extraInstances.get(k.labelId)!.add(k.instance);
+    this.activeLabelId = k.labelId;
+    this.activeInstance = k.instance;
+  }
+
+  /** Whether the selected segment has no pixels anywhere yet (a "+ New" one): SAM fills it rather than making another. */
+  private selectedIsEmpty(k: LayerKey): boolean {
+    if ((this.segmentOf(k)?.slices.length ?? 0) > 0) return false;
+    const key = layerKey(k);
+    for (const s of this.slices.values()) if (s.layers.get(key)?.some((v) => v !== 0)) return false;
+    return true;
+  }
+
+  /** Where SAM's Enter puts the shown mask: a new segment (next free instance) unless "add to" is chosen. */
+  samAcceptTarget(): AcceptTarget {
+    const selected = this.activeLayer;
+    const target = samAcceptTarget({
+      addTo: this.samAddTo || (selected !== null && this.selectedIsEmpty(selected) && this.lockedName(selected) === null),
+      selected,
+      used: selected ? this.usedInstances(selected.labelId) : [],
+      lockedName: selected ? this.lockedName(selected) : null,
+    });
+    // Adding to a hidden segment shows it, as painting into one does.
+    const into = 'layer' in target && !target.isNew ? this.segmentOf(target.layer) : undefined;
+    if (into?.hidden) void this.updateSegment(into, { hidden: false });
+    return target;
+  }
+
+  /** The image the API names the open stack by. */
+  private stackAnchor(): number | null {
+    return this.currentItem?.imageId ?? this.openRow?.imageIds[0] ?? null;
+  }
+
+  async refreshSegments(): Promise<void> {
+    const imageId = this.stackAnchor();
+    if (imageId === null) return;
+    const seq = ++this.segmentsSeq;
+    const rowKey = this.openRow?.key;
+    try {
+      const list = await api.call('segments.list', { imageId });
+      // A newer request, or another stack opened meanwhile, wins.
+      if (seq === this.segmentsSeq && rowKey === this.openRow?.key) {
+        this.segmentList = list;
+        this.maskVersion++;
+      }
+    } catch (e) {
+      this.report(e);
+    }
+  }
+
+  /** Masks were saved: the list (slices, areas, origin) follows shortly, once per burst. */
+  private segmentsChanged(): void {
+    if (this.segmentsTimer) clearTimeout(this.segmentsTimer);
+    this.segmentsTimer = setTimeout(() => {
+      this.segmentsTimer = null;
+      void this.refreshSegments();
+    }, 200);
+  }
+
+  /** Rename, recolour, show/hide, lock/unlock (null name or colour: back to the default). */
+  async updateSegment(seg: Segment, patch: { name?: string | null; color?: string | null; hidden?: boolean; locked?: boolean }): Promise<void> {
+    const imageId = this.stackAnchor();
+    if (imageId === null) return;
+    try {
+      // Edits waiting to be saved go first, so a lock never lands between an edit and its save.
+      if (patch.locked) await this.saver.flush();
+      const updated = await api.call('segments.update', { imageId, labelId: seg.labelId, instance: seg.instance, ...patch });
+      this.segmentsSeq++; // a list read before this update must not overwrite it when it lands
+      if (this.segmentList) {
+        const has = this.segmentList.segments.some((s) => s.labelId === updated.labelId && s.instance === updated.instance);
+        const segments = has
+          ? this.segmentList.segments.map((s) => (s.labelId === updated.labelId && s.instance === updated.instance ? updated : s))
+          : [...this.segmentList.segments, updated].sort((a, b) => a.labelId - b.labelId || a.instance - b.instance);
+        this.segmentList = { ...this.segmentList, segments };
+      }
+      this.maskVersion++;
+    } catch (e) {
+      this.report(e);
+    }
+  }
+
+  /** Delete a segment on every slice of the series; Ctrl+Z (or the list's Undo) brings it back. */
+  async deleteSegment(seg: Segment): Promise<void> {
+    const imageId = this.stackAnchor();
+    if (imageId === null) return;
+    try {
+      await this.saver.flush();
+      const r = await api.call('segments.delete', { imageId, labelId: seg.labelId, instance: seg.instance });
+      this.deleted.push({ token: r.token, labelId: seg.labelId, instance: seg.instance, name: seg.name, chained: this.deleteIsLast });
+      if (this.deleted.length > DELETED_KEPT) this.deleted.shift();
+      this.deleteIsLast = true;
+      this.lastDeleted = { name: seg.name, masks: r.masks };
+      // Its pixels leave the loaded slices; their per-slice undo would paint into a deleted segment, so it goes too.
+      const key = layerKey(seg);
+      const images = new Set(this.stack.map((it) => it.imageId));
+      for (const s of this.slices.values()) {
+        if (images.has(s.imageId) && s.layers.delete(key)) s.history.clear();
+      }
+      this.extraInstances.get(seg.labelId)?.delete(seg.instance);
+      this.maskVersion++;
+      await this.refreshSegments();
+    } catch (e) {
+      this.report(e);
+    }
+  }
+
+  /** Bring back the segment deleted last (Ctrl+Z right after a delete, or the list's Undo). */
+  async restoreDeleted(): Promise<void> {
+    const d = this.deleted.pop();
+    if (!d) return;
+    try {
+      const seg = await api.call('segments.restore', { token: d.token });
+      this.deleteIsLast = d.chained && this.deleted.length > 0;
+      this.lastDeleted = null;
+      await this.reloadLayers(seg, [...new Set(seg.slices.map((x) => x.imageId))]);
+      await this.refreshSegments();
+    } catch (e) {
+      this.deleted.push(d); // still deleted: it can be tried again
+      this.report(e);
+    }
+  }
+
+  /** Read one layer of these images again from the store (after a restore or a refused save). */
+  private async reloadLayers(k: LayerKey, imageIds: number[]): Promise<void> {
+    for (const imageId of imageIds) {
+      if (!this.loadedImages.has(imageId)) continue; // loaded from the store when first shown
+      const image = this.images.find((i) => i.id === imageId);
+      if (!image) continue;
+      const records = await api.call('masks.list', { imageId });
+      for (let f = 0; f < image.frames; f++) this.slices.get(sliceKey(imageId, f))?.layers.delete(layerKey(k));
+      for (const r of records) {
+        if (r.labelId !== k.labelId || r.instance !== k.instance) continue;
+        this.slices.get(sliceKey(r.imageId, r.frame))?.setLayer(k, decodeRle(r.rle));
+      }
+    }
+    this.maskVersion++;
+  }
+
+  /** A segment's masks changed in the store (propagation, fill between slices, drafts accepted or discarded): show them as stored. */
+  async reloadSegment(k: LayerKey, imageIds: number[]): Promise<void> {
+    await this.saver.flush();
+    await this.refreshImages(); // images that had no mask before are loaded from the store when shown
+    await this.reloadLayers(k, imageIds);
+    void this.refreshSegments();
+  }
+
+  /** Select a segment and show its largest slice. */
+  async jumpToLargest(seg: Segment): Promise<void> {
+    this.selectLayer(seg);
+    const at = seg.largest;
+    if (!at) return;
+    const index = this.stack.findIndex((it) => it.imageId === at.imageId && it.frame === at.frame);
+    if (index >= 0) await this.goToSlice(index);
+    else await this.showImage(at.imageId);
   }
 
   // ------------------------------------------------------------ DICOM output
@@ -511,6 +792,12 @@ export class Workspace {
   async exportRtstruct(): Promise<void> {
     const row = this.openRow;
     if (row) await this.runExport('rtstruct', () => api.call('export.rtstructStart', { imageId: row.imageIds[0]! }));
+  }
+
+  /** Write the open series' segment measurements as a DICOM SR (TID 1500) referring to its SEG; the edits on screen are saved first. */
+  async exportSr(): Promise<void> {
+    const row = this.openRow;
+    if (row) await this.runExport('sr', () => api.call('export.srStart', { imageId: row.imageIds[0]! }));
   }
 
   /** Export the open image's masks (or every non-DICOM image's, `all`) as a COCO folder. */

@@ -20,6 +20,7 @@ export const STAGE_NAMES: Record<TrainingStage, string> = {
   storing: 'Storing',
   sending: 'Sending',
   waiting: 'Waiting to try again',
+  propagating: 'Propagating',
 };
 
 export function stageName(stage: string): string {
@@ -88,6 +89,7 @@ const STAGE_SPAN: Record<TrainingStage, [number, number]> = {
   // sends: no measure of progress
   sending: [0, 1],
   waiting: [0, 1],
+  propagating: [0, 1],
 };
 
 const frac = (a: number | null, b: number | null): number | null => (a !== null && b !== null && b > 0 ? Math.min(1, Math.max(0, a / b)) : null);

@@ -1,10 +1,12 @@
 /**
- * Viewport camera operations on a cornerstone element: window, zoom about a point, pan.
+ * Viewport camera operations on a cornerstone element: window, zoom about a point, pan, and
+ * the view-only rotation, flips and inversion.
  *
  * Runtime: browser (DOM).
  */
 import * as cornerstone from 'cornerstone-core';
 import type { Window } from '../lib/windowing';
+import { translationForShift, type Rotation, type ViewOrientation } from './viewTransform';
 
 export const MIN_SCALE = 0.05;
 export const MAX_SCALE = 40;
@@ -26,8 +28,18 @@ export function zoomAt(element: HTMLElement, factor: number, pageX: number, page
   vp.scale = clampScale(vp.scale * factor);
   cornerstone.setViewport(element, vp);
   const after = cornerstone.pageToPixel(element, pageX, pageY);
-  // cornerstone's translation is in image pixels, so the cursor's drift is the correction.
-  vp.translation = { x: vp.translation.x + (after.x - before.x), y: vp.translation.y + (after.y - before.y) };
+  // The cursor now sits over `after`: move the image by the canvas distance from `before` to
+  // it (the pan is on screen axes, so with a rotation or flip it is not the image-pixel drift).
+  const a = cornerstone.pixelToCanvas(element, after);
+  const b = cornerstone.pixelToCanvas(element, before);
+  shiftBy(element, vp, a.x - b.x, a.y - b.y);
+}
+
+function shiftBy(element: HTMLElement, vp: cornerstone.Viewport, dx: number, dy: number): void {
+  const img = cornerstone.getEnabledElement(element).image;
+  const spacing: [number, number] | null = img?.rowPixelSpacing && img.columnPixelSpacing ? [img.rowPixelSpacing, img.columnPixelSpacing] : null;
+  const d = translationForShift(((((vp.rotation ?? 0) % 360) + 360) % 360) as Rotation, vp.scale, spacing, dx, dy);
+  vp.translation = { x: vp.translation.x + d.x, y: vp.translation.y + d.y };
   cornerstone.setViewport(element, vp);
 }
 
@@ -42,6 +54,21 @@ export function setScale(element: HTMLElement, scale: number): void {
 export function panBy(element: HTMLElement, dx: number, dy: number): void {
   const vp = cornerstone.getViewport(element);
   if (!vp) return;
-  vp.translation = { x: vp.translation.x + dx / vp.scale, y: vp.translation.y + dy / vp.scale };
+  shiftBy(element, vp, dx, dy);
+}
+
+/**
+ * Show the image turned and mirrored as `o` says, inverted or not (`invert`: the user's
+ * choice, on top of what the file asks for, MONOCHROME1 being shown inverted already).
+ * `refit`: fit the turned image to the viewport (a quarter turn changes what fits).
+ */
+export function setView(element: HTMLElement, o: ViewOrientation, invert: boolean, refit: boolean): void {
+  const vp = cornerstone.getViewport(element);
+  if (!vp) return;
+  vp.rotation = o.rotation;
+  vp.hflip = o.hflip;
+  vp.vflip = o.vflip;
+  vp.invert = invert;
   cornerstone.setViewport(element, vp);
+  if (refit) cornerstone.fitToWindow(element);
 }

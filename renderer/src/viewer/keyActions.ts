@@ -5,6 +5,7 @@
  * Runtime: browser (workspace state).
  */
 import type { Action } from '../lib/shortcuts';
+import { neighbourLeaf } from '../lib/grouping';
 import type { Workspace } from '../state/workspace.svelte';
 
 /** What only the viewport can do (it owns the cornerstone element and the gesture in progress). */
@@ -17,6 +18,33 @@ export interface ViewerCommands {
   cancelPolygon(): boolean;
   /** Scroll direction, so prefetching looks ahead the right way. */
   setDirection(d: 1 | -1): void;
+  /** View-only transforms (what is drawn or clicked stays in image pixels). */
+  rotate(turns: 1 | -1): void;
+  flip(axis: 'horizontal' | 'vertical'): void;
+  invert(): void;
+  toggleCine(): void;
+}
+
+/**
+ * Whether Space belongs to the focused element: a button or link activates on Space, as
+ * everywhere, except the image list's rows (Space there plays the series they opened).
+ */
+function focusedControl(): boolean {
+  const el = typeof document === 'undefined' ? null : document.activeElement;
+  if (!(el instanceof HTMLElement) || el.closest('[role="listbox"]')) return false;
+  return el.matches('button, a[href], summary, [role="button"]');
+}
+
+/**
+ * Open the series or image `delta` rows away in the (filtered) list, at its first slice, or
+ * with `continuous` going back at its last (the arrows run on through the list as if it were
+ * one stack); true when there was one to go to.
+ */
+export function stepImage(ws: Workspace, delta: 1 | -1, continuous = false): boolean {
+  const next = neighbourLeaf(ws.visibleRows, ws.openRow?.key ?? null, delta);
+  if (!next || next.key === ws.openRow?.key) return false;
+  void ws.openStack(next, continuous && delta < 0 ? next.stack.length - 1 : 0);
+  return true;
 }
 
 export const MAX_BRUSH = 400;
@@ -40,14 +68,25 @@ export function runAction(action: Action, ws: Workspace, viewer: ViewerCommands,
     case 'brush.larger': ws.brushSize = Math.min(MAX_BRUSH, Math.max(ws.brushSize + 1, Math.round(ws.brushSize * 1.25))); return true;
     case 'undo': ws.undo(); return true;
     case 'redo': ws.redo(); return true;
-    case 'slice.next': return go(1, () => ws.step(1));
-    case 'slice.prev': return go(-1, () => ws.step(-1));
+    // On a single image there are no slices to step through: the arrows go through the list.
+    case 'slice.next': return ws.stack.length <= 1 ? stepImage(ws, 1, true) : go(1, () => ws.step(1));
+    case 'slice.prev': return ws.stack.length <= 1 ? stepImage(ws, -1, true) : go(-1, () => ws.step(-1));
+    case 'image.next': stepImage(ws, 1); return true;
+    case 'image.prev': stepImage(ws, -1); return true;
+    case 'cine.toggle':
+      if (focusedControl()) return false;
+      viewer.toggleCine();
+      return true;
     case 'slice.next10': return go(1, () => ws.step(10));
     case 'slice.prev10': return go(-1, () => ws.step(-10));
     case 'slice.first': return go(1, () => void ws.goToSlice(0));
     case 'slice.last': return go(-1, () => void ws.goToSlice(ws.stack.length - 1));
     case 'view.fit': viewer.fit(); return true;
     case 'view.outline': ws.outlineView = !ws.outlineView; return true;
+    case 'view.rotate': viewer.rotate(1); return true;
+    case 'view.flipH': viewer.flip('horizontal'); return true;
+    case 'view.flipV': viewer.flip('vertical'); return true;
+    case 'view.invert': viewer.invert(); return true;
     case 'window.auto': viewer.autoWindow(); return true;
     case 'window.preset1': viewer.preset(0); return true;
     case 'window.preset2': viewer.preset(1); return true;

@@ -21,7 +21,7 @@ import { dicomLock } from '../../../electron/services/dicom-export/export.servic
 import { sendFiles } from '../../../electron/services/dicom-export/pacs.node.js';
 import { createServices, type Services } from '../../../electron/services/index.js';
 import { findPython } from '../../../electron/services/runtime/python-path.node.js';
-import { CT_IMAGE_STORAGE, SECONDARY_CAPTURE, TS, le, writeDicom } from '../../fixtures/dicom-writer.js';
+import { CT_IMAGE_STORAGE, SECONDARY_CAPTURE, TS, int16PixelModule, le, writeDicom } from '../../fixtures/dicom-writer.js';
 import { startOrthanc, type RunningOrthanc } from '../../fixtures/orthanc.js';
 import { jobEnded } from '../helpers.js';
 import { ROOT, ctSlice } from './sources.js';
@@ -102,16 +102,7 @@ function bigSlice(i: number): Buffer {
       ImagePositionPatient: [0, 0, i],
       ImageOrientationPatient: [1, 0, 0, 0, 1, 0],
       PixelSpacing: [1, 1],
-      Rows: 128,
-      Columns: 128,
-      SamplesPerPixel: 1,
-      PhotometricInterpretation: 'MONOCHROME2',
-      BitsAllocated: 16,
-      BitsStored: 16,
-      HighBit: 15,
-      PixelRepresentation: 1,
-      RescaleIntercept: 0,
-      RescaleSlope: 1,
+      ...int16PixelModule(128, 128, 0),
     },
     { transferSyntax: TS.explicitLE, pixelFrames: [le(new Int16Array(128 * 128).map((_, k) => ((k + i * 31) % 2000) - 1000))] },
   );

@@ -1,0 +1,116 @@
+/**
+ * Measurements as text: the summary the "Copy" button puts on the clipboard and the CSV of a
+ * series (one row per segment). Every figure is written with its unit, the unit it was
+ * measured in (px where the series has no Pixel Spacing). Runtime: pure (renderer and services).
+ */
+import type { SegmentMeasurement } from './measurements.js';
+
+/** A number for people: at most `digits` decimals, no trailing zeros, no "-0". */
+export function fmt(v: number, digits = 1): string {
+  const s = Number(v.toFixed(digits)).toString();
+  return s === '-0' ? '0' : s;
+}
+
+export const lengthText = (v: number, unit: 'mm' | 'px') => `${fmt(v, 1)} ${unit}`;
+export const areaText = (v: number, unit: 'mm' | 'px') => (unit === 'mm' ? `${fmt(v, 1)} mm²` : `${fmt(v, 0)} px`);
+export function volumeText(v: SegmentMeasurement['volume']): string {
+  if (!v) return 'not measurable';
+  return v.unit === 'mL' ? `${fmt(v.value, v.value < 1 ? 3 : 2)} mL` : `${fmt(v.value, 0)} voxels`;
+}
+
+/** The values' line ("HU mean 45.2, SD 12.1, min -3, max 98 over 1234 voxels"), or null for colour images. */
+export function valuesText(v: SegmentMeasurement['values']): string | null {
+  if (!v) return null;
+  return `${v.unit ?? 'Value'} mean ${fmt(v.mean)}, SD ${fmt(v.sd)}, min ${fmt(v.min, 2)}, max ${fmt(v.max, 2)} over ${v.count} voxels`;
+}
+
+/** The text the Copy button copies: a few lines a radiologist can paste into a report. */
+export function measurementSummary(m: SegmentMeasurement, series?: string | null): string {
+  const lines = [
+    `${m.name} (${m.label})${series ? `, ${series}` : ''}`,
+    `Volume: ${volumeText(m.volume)} (${m.slices.length} of ${m.stackSlices} slices)`,
+    `Long axis ${lengthText(m.longAxis.value, m.unit)}, short axis ${lengthText(m.shortAxis.value, m.unit)} (RECIST 1.1, on slice ${m.largest.index + 1}, area ${areaText(m.largest.area, m.unit)})`,
+  ];
+  const v = valuesText(m.values);
+  if (v) lines.push(v);
+  for (const n of m.notes) lines.push(`Note: ${n}`);
+  return lines.join('\n');
+}
+
+export const CSV_COLUMNS = [
+  'segment',
+  'label',
+  'label_id',
+  'instance',
+  'slices',
+  'first_slice',
+  'last_slice',
+  'largest_slice',
+  'length_unit',
+  'long_axis',
+  'short_axis',
+  'largest_area',
+  'area_unit',
+  'volume',
+  'volume_unit',
+  'value_unit',
+  'mean',
+  'sd',
+  'min',
+  'max',
+  'voxels',
+  'pixel_spacing',
+  'slice_spacing_mm',
+  'gaps',
+  'notes',
+] as const;
+
+/**
+ * RFC 4180 field: quoted when it holds a comma, quote or line break. Text that a spreadsheet
+ * would run as a formula (starting with = + - @, tab or carriage return: segment and label
+ * names are the user's, or a SEG's Segment Label) gets a leading ' (the OWASP CSV injection
+ * rule); numbers are written as they are, a negative one included.
+ */
+function csvField(v: string | number | null): string {
+  const raw = v === null ? '' : String(v);
+  const s = typeof v === 'string' && /^[=+\-@\t\r]/.test(v) ? `'${raw}` : raw;
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+const num = (v: number, digits: number) => Number(v.toFixed(digits));
+
+/** The CSV of a series' measurements: the header, then one row per segment (slices numbered from 1, as the viewer shows them). */
+export function measurementsCsv(rows: readonly SegmentMeasurement[]): string {
+  const out = [CSV_COLUMNS.join(',')];
+  for (const m of rows) {
+    const record: Record<(typeof CSV_COLUMNS)[number], string | number | null> = {
+      segment: m.name,
+      label: m.label,
+      label_id: m.labelId,
+      instance: m.instance,
+      slices: m.slices.length,
+      first_slice: m.slices[0]!.index + 1,
+      last_slice: m.slices[m.slices.length - 1]!.index + 1,
+      largest_slice: m.largest.index + 1,
+      length_unit: m.unit,
+      long_axis: num(m.longAxis.value, 3),
+      short_axis: num(m.shortAxis.value, 3),
+      largest_area: num(m.largest.area, 3),
+      area_unit: m.unit === 'mm' ? 'mm2' : 'px',
+      volume: m.volume ? num(m.volume.value, m.volume.unit === 'mL' ? 4 : 0) : null,
+      volume_unit: m.volume?.unit ?? null,
+      value_unit: m.values ? (m.values.unit ?? 'value') : null,
+      mean: m.values ? num(m.values.mean, 3) : null,
+      sd: m.values ? num(m.values.sd, 3) : null,
+      min: m.values ? num(m.values.min, 3) : null,
+      max: m.values ? num(m.values.max, 3) : null,
+      voxels: m.slices.reduce((n, s) => n + s.pixels, 0),
+      pixel_spacing: m.geometry.pixelSpacing ? m.geometry.pixelSpacing.join(' x ') : null,
+      slice_spacing_mm: m.geometry.sliceSpacing,
+      gaps: m.geometry.gaps.map((g) => `${num(g.fromMm, 3)} to ${num(g.toMm, 3)}`).join('; ') || null,
+      notes: m.notes.join(' ') || null,
+    };
+    out.push(CSV_COLUMNS.map((c) => csvField(record[c])).join(','));
+  }
+  return `${out.join('\r\n')}\r\n`;
+}
