@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeDicomFrame, parseDicomFile } from '../../electron/services/imaging/dicom-file.js';
+import { framePlanes } from '../../electron/services/imaging/dicom-header.js';
 import { FileProblem } from '../../electron/services/imaging/file-problem.js';
 import { le, writeDicom } from '../fixtures/dicom-writer.js';
 import { sample } from './helpers.js';
@@ -44,6 +45,39 @@ test('enhanced multi-frame: rescale, spacing, window and geometry come from the 
   assert.equal(p.header.slicePosition, 10); // first frame's position on the normal
   const f2 = await decodeDicomFrame(p, 2);
   assert.equal(sample(f2, 3, 3) * f2.rescaleSlope + f2.rescaleIntercept, 1002 - 1024);
+});
+
+test('framePlanes: every frame its own position, a per-frame orientation or spacing over the shared one, none where a frame says none', () => {
+  const frames = [0, 1, 2].map(() => le(new Uint16Array(48)));
+  const file = writeDicom(
+    {
+      ...base,
+      SOPClassUID: '1.2.840.10008.5.1.4.1.1.4.1', // Enhanced MR
+      NumberOfFrames: 3,
+      // A top-level position is one frame's at most: it must not place the others.
+      ImagePositionPatient: [9, 9, 9],
+      SharedFunctionalGroupsSequence: [
+        { PixelMeasuresSequence: [{ PixelSpacing: [0.5, 0.6] }], PlaneOrientationSequence: [{ ImageOrientationPatient: [1, 0, 0, 0, 1, 0] }] },
+      ],
+      PerFrameFunctionalGroupsSequence: [
+        { PlanePositionSequence: [{ ImagePositionPatient: [1, 2, 3] }] },
+        { PlanePositionSequence: [{ ImagePositionPatient: [1, 2, 5.5] }], PlaneOrientationSequence: [{ ImageOrientationPatient: [0, 1, 0, 0, 0, -1] }], PixelMeasuresSequence: [{ PixelSpacing: [0.7, 0.7] }] },
+        { FrameContentSequence: [{ StackID: '1' }] },
+      ],
+    },
+    { transferSyntax: '1.2.840.10008.1.2.1', pixelFrames: frames },
+  );
+  const p = parseDicomFile(file);
+  assert.deepEqual(framePlanes(p.dataSet, p.header.frames), [
+    { position: [1, 2, 3], orientation: [1, 0, 0, 0, 1, 0], pixelSpacing: [0.5, 0.6] },
+    { position: [1, 2, 5.5], orientation: [0, 1, 0, 0, 0, -1], pixelSpacing: [0.7, 0.7] },
+    { position: null, orientation: [1, 0, 0, 0, 1, 0], pixelSpacing: [0.5, 0.6] },
+  ]);
+  // A single-frame image: its top-level geometry is its one frame's.
+  const single = parseDicomFile(
+    writeDicom({ ...base, ImagePositionPatient: [4, 5, 6], ImageOrientationPatient: [1, 0, 0, 0, 1, 0], PixelSpacing: [0.3, 0.3] }, { transferSyntax: '1.2.840.10008.1.2.1', pixelFrames: [le(new Uint16Array(48))] }),
+  );
+  assert.deepEqual(framePlanes(single.dataSet, 1), [{ position: [4, 5, 6], orientation: [1, 0, 0, 0, 1, 0], pixelSpacing: [0.3, 0.3] }]);
 });
 
 test('top-level attributes win over functional groups; missing ones fall back to defaults', () => {

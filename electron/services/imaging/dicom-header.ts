@@ -100,6 +100,20 @@ function groupSources(ds: DataSet, groupTag: string): DataSet[] {
   return out;
 }
 
+/**
+ * Where frame `frame`'s functional group lives: its own Per-frame item first, then the Shared
+ * one, then (when `top`) the top level, which a classic image keeps its geometry in.
+ */
+function frameGroupSources(ds: DataSet, groupTag: string, frame: number, top: boolean): DataSet[] {
+  const out: DataSet[] = [];
+  const own = item(ds.elements.x52009230?.items?.[frame]?.dataSet, groupTag);
+  const shared = item(item(ds, 'x52009229'), groupTag);
+  if (own) out.push(own);
+  if (shared) out.push(shared);
+  if (top) out.push(ds);
+  return out;
+}
+
 function firstNumbers(sources: DataSet[], tag: string, count?: number): number[] {
   for (const src of sources) {
     const v = numbers(src, tag);
@@ -170,6 +184,39 @@ export function readDicomHeader(ds: DataSet): DicomHeader {
     accessionNumber: str(ds, 'x00080050'),
     studyDate: str(ds, 'x00080020'),
   };
+}
+
+/** One frame's plane in patient space; null where the file does not say (or says something unreadable). */
+export interface FramePlane {
+  /** Image Position (Patient): the first pixel's centre, mm. */
+  position: [number, number, number] | null;
+  /** Image Orientation (Patient): row then column direction cosines. */
+  orientation: [number, number, number, number, number, number] | null;
+  /** Pixel Spacing (row, column), mm; Imager Pixel Spacing when the file gives only that. */
+  pixelSpacing: [number, number] | null;
+}
+
+/**
+ * The plane of every frame of an image, for measuring across the frames of an enhanced
+ * multi-frame object (readDicomHeader reads the first frame's only): Plane Position (0020,9113),
+ * Plane Orientation (0020,9116) and Pixel Measures (0028,9110), each from the frame's own
+ * Per-frame Functional Groups item, else the Shared one. A top-level Image Position is one
+ * frame's at most, so it places only a single-frame image; orientation and spacing at the top
+ * level hold for every frame.
+ */
+export function framePlanes(ds: DataSet, frames: number): FramePlane[] {
+  const finite = (v: number[]) => (v.every(Number.isFinite) ? v : []);
+  return Array.from({ length: frames }, (_, k) => {
+    const ipp = finite(firstNumbers(frameGroupSources(ds, 'x00209113', k, frames === 1), 'x00200032', 3));
+    const iop = finite(firstNumbers(frameGroupSources(ds, 'x00209116', k, true), 'x00200037', 6));
+    const measured = finite(firstNumbers(frameGroupSources(ds, 'x00289110', k, true), 'x00280030', 2));
+    const spacing = measured.length === 2 ? measured : finite(numbers(ds, 'x00181164'));
+    return {
+      position: ipp.length === 3 ? [ipp[0]!, ipp[1]!, ipp[2]!] : null,
+      orientation: iop.length === 6 ? [iop[0]!, iop[1]!, iop[2]!, iop[3]!, iop[4]!, iop[5]!] : null,
+      pixelSpacing: spacing.length === 2 && spacing.every((v) => v > 0) ? [spacing[0]!, spacing[1]!] : null,
+    };
+  });
 }
 
 function positiveOrNull(v: number | null | undefined): number | null {

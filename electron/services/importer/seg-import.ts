@@ -22,6 +22,7 @@ import type { Rle } from '../../contract/api.js';
 import { encodeRle } from '../../contract/rle.js';
 import { type Code, SEGMENT_CODES } from '../../contract/segment-codes.js';
 import { decodeDicomFrame, hasDicomMagic, type ParsedDicom, parseDicomFile } from '../imaging/dicom-file.js';
+import { framePlanes } from '../imaging/dicom-header.js';
 import { FileProblem } from '../imaging/file-problem.js';
 import { SEGMENTATION_STORAGE } from '../imaging/sop-classes.js';
 
@@ -168,13 +169,7 @@ function sourceRefs(perFrame: DataSet | undefined, shared: DataSet | undefined):
 
 /** Image Position (Patient) of each frame of a data set: per-frame Plane Position, else the top level (a single-frame image). */
 export function framePositions(ds: DataSet, frames: number): (number[] | null)[] {
-  const perFrame = seq(ds, 'x52009230');
-  const shared = seq(ds, 'x52009229')[0];
-  const top = numbersOf(ds, 'x00200032');
-  return Array.from({ length: frames }, (_, k) => {
-    const p = numbersOf(group(perFrame[k], shared, 'x00209113'), 'x00200032') ?? (frames === 1 ? top : null);
-    return p && p.length === 3 ? p : null;
-  });
+  return framePlanes(ds, frames).map((p) => p.position);
 }
 
 /**

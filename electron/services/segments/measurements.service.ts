@@ -3,10 +3,12 @@
  * statistics; CSV and DICOM SR. Runtime: node.
  *
  * The I/O half: which slices a segment spans (series-stack.ts), their geometry (the images
- * table: Pixel Spacing, Image Position/Orientation stored at import), its accepted masks (drafts
- * are not measured) and the modality values under them (the project's pixel service, rescale
- * applied); the arithmetic is measure.ts.
+ * table: Pixel Spacing, Image Position/Orientation stored at import; for a multi-frame image,
+ * whose table row holds its first frame's only, every frame's plane read from its file), its
+ * accepted masks (drafts are not measured) and the modality values under them (the project's
+ * pixel service, rescale applied); the arithmetic is measure.ts.
  */
+import { readFile } from 'node:fs/promises';
 import { ApiError, type ImageDetail, type MeasurementsHandlers } from '../../contract/api.js';
 import { decodeRle } from '../../contract/rle.js';
 import { measurementsCsv } from '../../contract/measurement-text.js';
@@ -17,7 +19,10 @@ import { dicomExportDetail, startExportJob } from '../dicom-export/export-job.no
 import { dicomLock } from '../dicom-export/export.service.js';
 import { exportDepsFor } from '../dicom-export/export-writer.node.js';
 import { exportSr } from '../dicom-export/sr-export.node.js';
+import { parseDicomFile } from '../imaging/dicom-file.js';
+import { framePlanes, type FramePlane } from '../imaging/dicom-header.js';
 import { samplesOf } from '../inference/sam-window.js';
+import { insideProject } from '../project-folder.node.js';
 import type { ProjectService } from '../project.service.js';
 import { findPython } from '../runtime/python-path.node.js';
 import { countsFromBlob } from '../store/counts-blob.js';
@@ -42,6 +47,12 @@ interface MaskRow extends MaskKey {
 }
 
 export class MeasurementsService implements MeasurementsHandlers {
+  /**
+   * Frame planes of the multi-frame files read lately, by content hash (a stored file never
+   * changes): measuring again after each edit does not read a large enhanced CT again.
+   */
+  private readonly planeCache = new Map<string, FramePlane[]>();
+
   constructor(
     private readonly project: ProjectService,
     private readonly opts: MeasurementsServiceOptions,
@@ -54,9 +65,9 @@ export class MeasurementsService implements MeasurementsHandlers {
   }
 
   'segments.measure': MeasurementsHandlers['segments.measure'] = async ({ imageId, labelId, instance }) => {
-    const { db } = this.open();
+    const { dir, db } = this.open();
     const stack = stackOf(db, imageId);
-    const [m] = await this.measureStack(db, stack, imageId, [{ labelId, instance }]);
+    const [m] = await this.measureStack(dir, db, stack, imageId, [{ labelId, instance }]);
     if (!m) {
       const label = new LabelsRepository(db).list().find((l) => l.id === labelId)?.name ?? `label ${labelId}`;
       throw new ApiError('not_found', `${label} ${instance} has no accepted pixels in this series (drafts are not measured)`);
@@ -65,8 +76,8 @@ export class MeasurementsService implements MeasurementsHandlers {
   };
 
   'segments.measurementsCsv': MeasurementsHandlers['segments.measurementsCsv'] = async ({ imageId }) => {
-    const { db } = this.open();
-    const rows = await this.measureSeries(db, imageId);
+    const { dir, db } = this.open();
+    const rows = await this.measureSeries(dir, db, imageId);
     const d = new ImagesRepository(db).detail(imageId)!;
     const base = (d.seriesDescription || d.fileName).replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 60) || 'series';
     return { csv: measurementsCsv(rows), fileName: `${base}-measurements.csv`, rows: rows.length };
@@ -88,7 +99,7 @@ export class MeasurementsService implements MeasurementsHandlers {
           onStage: (s, detail) => stage(s === 'environment' ? 'environment' : 'exporting', detail),
           measure: () => {
             stage('exporting', 'Measuring the segments');
-            return this.measureSeries(open.db, imageId);
+            return this.measureSeries(open.dir, open.db, imageId);
           },
         });
         const exported = { kind: 'sr' as const, file: r.file, sopInstanceUid: r.sopInstanceUid, seriesInstanceUid: r.seriesInstanceUid, version: r.version, frames: r.frames, segments: r.segments, reused: r.reused };
@@ -98,22 +109,24 @@ export class MeasurementsService implements MeasurementsHandlers {
   };
 
   /** Every segment of `imageId`'s stack with accepted pixels, measured, by label then instance. */
-  private async measureSeries(db: Db, imageId: number): Promise<SegmentMeasurement[]> {
+  private async measureSeries(dir: string, db: Db, imageId: number): Promise<SegmentMeasurement[]> {
     const stack = stackOf(db, imageId);
     const keys = masksOf(db, stack)
       .map((m) => `${m.labelId}:${m.instance}`)
       .filter((k, i, all) => all.indexOf(k) === i)
       .map((k) => ({ labelId: Number(k.split(':')[0]), instance: Number(k.split(':')[1]) }))
       .sort((a, b) => a.labelId - b.labelId || a.instance - b.instance);
-    return this.measureStack(db, stack, imageId, keys);
+    return this.measureStack(dir, db, stack, imageId, keys);
   }
 
   /** The segments `keys` of one stack, measured (those without accepted pixels are left out). */
-  private async measureStack(db: Db, stack: SeriesStack, imageId: number, keys: readonly { labelId: number; instance: number }[]): Promise<SegmentMeasurement[]> {
+  private async measureStack(dir: string, db: Db, stack: SeriesStack, imageId: number, keys: readonly { labelId: number; instance: number }[]): Promise<SegmentMeasurement[]> {
     if (keys.length === 0) return [];
     const images = new ImagesRepository(db);
     const details = new Map<number, ImageDetail>();
     for (const s of stack.slices) if (!details.has(s.imageId)) details.set(s.imageId, images.detail(s.imageId)!);
+    const planes = new Map<number, FramePlane[]>();
+    for (const d of details.values()) if (d.kind === 'dicom' && d.frames > 1) planes.set(d.id, await this.framePlanesOf(dir, images, d));
     const masks = masksOf(db, stack);
     const labels = new Map(new LabelsRepository(db).list().map((l) => [l.id, l.name]));
     const nameStmt = db.prepare('SELECT name FROM segments WHERE series_key = ? AND label_id = ? AND instance = ?').pluck();
@@ -135,15 +148,17 @@ export class MeasurementsService implements MeasurementsHandlers {
           if (f.width !== row!.width || f.height !== row!.height) throw new ApiError('conflict', `The mask on ${d.fileName} is ${row!.width}x${row!.height}, the image ${f.width}x${f.height}`);
           sums = valueSums(mask, samplesOf(f.dtype, f.data), f.rescaleSlope, f.rescaleIntercept);
         }
+        // A multi-frame image's frames are placed by their own planes (read from the file); a
+        // frame without a position has none here, and the segment then gets no volume.
+        const plane = d.frames > 1 ? (planes.get(d.id)?.[s.frame] ?? { position: null, orientation: null, pixelSpacing: null }) : null;
         slices.push({
           imageId: s.imageId,
           frame: s.frame,
           width: d.width,
           height: d.height,
-          spacing: validSpacing(d.pixelSpacing),
-          // A multi-frame image's per-frame positions are not stored: its frames have none here.
-          position: d.frames === 1 ? (d.imagePosition as Vec3 | null) : null,
-          orientation: d.frames === 1 ? (d.imageOrientation as Orientation | null) : null,
+          spacing: validSpacing(plane?.pixelSpacing ?? d.pixelSpacing),
+          position: plane ? plane.position : (d.imagePosition as Vec3 | null),
+          orientation: plane ? plane.orientation : (d.imageOrientation as Orientation | null),
           mask,
           sums,
         });
@@ -156,7 +171,32 @@ export class MeasurementsService implements MeasurementsHandlers {
     }
     return out;
   }
+
+  /**
+   * Every frame's plane of a multi-frame DICOM image, from its file (the images table keeps the
+   * first frame's geometry only). A file that cannot be read again is an error naming it.
+   */
+  private async framePlanesOf(dir: string, images: ImagesRepository, d: ImageDetail): Promise<FramePlane[]> {
+    const m = images.media(d.id);
+    const file = m ? insideProject(dir, m.mediaPath) : null;
+    if (!m || !file) throw new ApiError('io', `Image ${d.id} (${d.fileName}) is refused: its record in the project database points outside the project folder.`);
+    const cached = this.planeCache.get(m.sha256);
+    if (cached) return cached;
+    let planes: FramePlane[];
+    try {
+      const p = parseDicomFile(await readFile(file));
+      planes = framePlanes(p.dataSet, p.header.frames);
+    } catch (e) {
+      throw new ApiError('io', `Cannot read the frame positions of ${d.fileName} (image ${d.id}): ${e instanceof Error ? e.message : String(e)}`, file);
+    }
+    this.planeCache.set(m.sha256, planes);
+    if (this.planeCache.size > PLANE_CACHE_FILES) this.planeCache.delete(this.planeCache.keys().next().value!);
+    return planes;
+  }
 }
+
+/** How many multi-frame files' planes are kept (11 numbers a frame). */
+const PLANE_CACHE_FILES = 32;
 
 function stackOf(db: Db, imageId: number): SeriesStack {
   const stack = seriesStack(db, imageId);
