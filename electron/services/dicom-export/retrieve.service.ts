@@ -155,7 +155,8 @@ class RetrieveJob {
       const r = await this.importer.importSources(sources, {
         unreadable,
         signal: this.signal,
-        onProgress: ({ done, total }) => this.progress('storing', `Importing ${this.studyName(index)}: ${done} of ${total} files`),
+        onProgress: ({ done, total, segmentations: sg }) =>
+          this.progress('storing', sg ? `Attaching segmentations of ${this.studyName(index)}: ${sg.done} of ${sg.total}` : `Importing ${this.studyName(index)}: ${done} of ${total} files`),
       });
       this.report.imported.push(...r.imported.map((x) => ({ ...x, file: named(x.file) })));
       this.report.duplicates.push(...r.duplicates.map((x) => ({ ...x, file: named(x.file) })));
