@@ -25,11 +25,12 @@
  *
  * Runtime: Node (bench only).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { startSession, waitRendered } from '../e2e/harness.ts';
+import { outputDir, startSession, waitRendered } from '../e2e/harness.ts';
+import { snapshot, spent } from './process-cpu.ts';
 import { generateBenchSeries } from '../fixtures/generate-corpus.ts';
 import { createHttpApi } from '../../renderer/src/transport/http-client.ts';
 import { createServices, PROJECT_DB } from '../../electron/services/index.ts';
@@ -106,6 +107,51 @@ async function takeMeasures(page: Page): Promise<{ render: number[]; draw: numbe
   return out;
 }
 
+/**
+ * With DELINEATE_BENCH_PROFILE=1, the renderer's JavaScript CPU profile of a pass is saved
+ * as test-output/bench/render-<pass>.cpuprofile (open it in Chromium's DevTools).
+ */
+async function startProfile(page: Page): Promise<{ stop(name: string): Promise<void> }> {
+  const mode = process.env.DELINEATE_BENCH_PROFILE;
+  if (mode === 'trace') {
+    // The whole browser's timeline (layout, paint, raster, compositing per thread): chrome://tracing or Perfetto.
+    const browser = page.context().browser()!;
+    await browser.startTracing(page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'cc', 'viz', 'blink', 'gpu', 'toplevel'] });
+    return {
+      async stop(name) {
+        writeFileSync(path.join(outputDir('bench'), `render-${name}.trace.json`), await browser.stopTracing());
+      },
+    };
+  }
+  if (mode === 'node') {
+    const { Session } = await import('node:inspector/promises');
+    const ses = new Session();
+    ses.connect();
+    await ses.post('Profiler.enable');
+    await ses.post('Profiler.setSamplingInterval', { interval: 200 });
+    await ses.post('Profiler.start');
+    return {
+      async stop(name) {
+        const { profile } = await ses.post('Profiler.stop');
+        writeFileSync(path.join(outputDir('bench'), `node-${name}.cpuprofile`), JSON.stringify(profile));
+        ses.disconnect();
+      },
+    };
+  }
+  if (mode !== '1') return { stop: async () => {} };
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  return {
+    async stop(name) {
+      const { profile } = await cdp.send('Profiler.stop');
+      writeFileSync(path.join(outputDir('bench'), `render-${name}.cpuprofile`), JSON.stringify(profile));
+      await cdp.detach();
+    },
+  };
+}
+
 /** `steps` wheel events of `dy`, paced by the clock at 60 per second; the rate achieved. */
 async function wheelAt60(page: Page, steps: number, dy: number): Promise<number> {
   const start = performance.now();
@@ -144,15 +190,23 @@ export default async function renderBench(): Promise<Record<string, unknown>> {
     // 1. Real wheel input (through Chromium's input pipeline) at about 60 events/s, fresh page.
     await page.reload();
     await openSeries(page, slices);
+    const profile = await startProfile(page);
+    const cpuBefore = snapshot(process.pid);
     const wheelRate = await wheelAt60(page, slices - 1, 100);
     await page.waitForFunction((n) => document.querySelector('[data-testid="slice-indicator"]')?.textContent?.includes(`${n} / ${n}`), slices);
     await waitRendered(page, { overlayFrame: false });
+    const wheelCpuMsPerSlice = spent(cpuBefore, snapshot(process.pid), slices - 1);
+    await profile.stop('wheel60');
     const wheel = await takeMeasures(page);
     // 1b. The same wheel back up, every slice now cached: the slices skipped here are lost to
     // input and frame timing (two events in one frame), not to fetching; the control for 1.
+    const warmProfile = await startProfile(page);
+    const cpuWarmBefore = snapshot(process.pid);
     const wheelWarmRate = await wheelAt60(page, slices - 1, -100);
     await page.waitForFunction(() => document.querySelector('[data-testid="slice-indicator"]')?.textContent?.startsWith('Slice 1 /'));
     await waitRendered(page, { overlayFrame: false });
+    const wheelWarmCpuMsPerSlice = spent(cpuWarmBefore, snapshot(process.pid), slices - 1);
+    await warmProfile.stop('wheel60Warm');
     const wheelWarm = await takeMeasures(page);
 
     // 2. Step by step on a fresh page (nothing cached but what the prefetcher fetches).
@@ -190,8 +244,8 @@ export default async function renderBench(): Promise<Record<string, unknown>> {
       series: { slices, size: 512, bits: 16 },
       unit: 'ms',
       goalMedianMs: 16,
-      wheel60: { eventsPerSecond: Math.round(wheelRate), render: stats(wheel.render), draw: stats(wheel.draw), skipped: slices - 1 - wheel.render.length, pixelsFetch: stats(wheel.fetch), pixelsConvert: stats(wheel.convert), pixelsHostMs: stats(wheel.pixelsHost.map((t) => t[0]!)), pixelsQueuedInBrowserMs: stats(wheel.pixelsHost.map((t) => t[1]!)), pixelsRequestToLastByteMs: stats(wheel.pixelsHost.map((t) => t[2]!)), requests: wheel.requests },
-      wheel60Warm: { eventsPerSecond: Math.round(wheelWarmRate), render: stats(wheelWarm.render), skipped: slices - 1 - wheelWarm.render.length, requests: wheelWarm.requests },
+      wheel60: { eventsPerSecond: Math.round(wheelRate), render: stats(wheel.render), draw: stats(wheel.draw), skipped: slices - 1 - wheel.render.length, pixelsFetch: stats(wheel.fetch), pixelsConvert: stats(wheel.convert), pixelsHostMs: stats(wheel.pixelsHost.map((t) => t[0]!)), pixelsQueuedInBrowserMs: stats(wheel.pixelsHost.map((t) => t[1]!)), pixelsRequestToLastByteMs: stats(wheel.pixelsHost.map((t) => t[2]!)), requests: wheel.requests, cpuMsPerSlice: wheelCpuMsPerSlice },
+      wheel60Warm: { eventsPerSecond: Math.round(wheelWarmRate), render: stats(wheelWarm.render), skipped: slices - 1 - wheelWarm.render.length, requests: wheelWarm.requests, cpuMsPerSlice: wheelWarmCpuMsPerSlice },
       stepCold: { render: stats(cold.render), draw: stats(cold.draw), pixelsFetch: stats(cold.fetch), pixelsConvert: stats(cold.convert) },
       stepWarm: { render: stats(warm.render), draw: stats(warm.draw) },
       projectOpen50000: { images: Number(listed), seriesRows: bigCount / 100, rowsInDom: rowsDrawn, clickToListMs: openMs, goalMs: 1000, meetsGoal: openMs < 1000 },
