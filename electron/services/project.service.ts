@@ -94,9 +94,14 @@ class OpenProject {
 /** Check every path the database stores against the folder; a sentence per kind of bad row. */
 function unsafeRows(dir: string, db: Db): string[] {
   const out: string[] = [];
-  const images = db.prepare('SELECT id, media_path AS mediaPath, sha256 FROM images').all() as { id: number; mediaPath: string; sha256: string }[];
-  const inside = insideProjectMany(dir, images.map((r) => r.mediaPath));
-  const bad = images.filter((r, i) => !/^[0-9a-f]{64}$/.test(r.sha256) || !inside[i]).map((r) => r.id);
+  // Rows as arrays: named-column objects cost more than the query on a 50,000-image project.
+  const images = db.prepare('SELECT id, media_path, sha256 FROM images').raw().all() as [number, string, string][];
+  const inside = insideProjectMany(dir, images.map((r) => r[1]));
+  const sha = /^[0-9a-f]{64}$/;
+  const bad: number[] = [];
+  images.forEach(([id, , hash], i) => {
+    if (!inside[i] || !sha.test(hash)) bad.push(id);
+  });
   if (bad.length) out.push(`${bad.length} image record(s) point outside the project folder and are refused (ids ${bad.slice(0, 10).join(', ')}${bad.length > 10 ? ', …' : ''}).`);
   const hasJobs = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").get();
   if (hasJobs) {

@@ -232,11 +232,13 @@ export default async function renderBench(): Promise<Record<string, unknown>> {
     await api.call('project.close', {});
     await page.reload();
     await page.getByTestId('project-path').fill(big);
+    const openProfile = await startProfile(page);
     const openStarted = Date.now();
     await page.getByTestId('project-open').click();
     // The list is windowed: the count says all rows arrived, the first rows that they are drawn.
     await page.waitForFunction((n) => document.querySelector('.browser .count')?.textContent === String(n) && document.querySelectorAll('[data-testid="browser-row"]').length > 0, bigCount, { timeout: 60_000 });
     const openMs = Date.now() - openStarted;
+    await openProfile.stop('projectOpen50000');
     const listed = await page.locator('.browser .count').textContent();
     const rowsDrawn = await page.getByTestId('browser-row').count();
 

@@ -27,10 +27,12 @@ test('the same answer as insideProject for plain files, links in and out, missin
       'media/a.dcm', 'media/sub/b.dcm', 'media/out.dcm', 'media/in.dcm', 'media/outdir/secret.dcm', 'media/outdir/missing.dcm',
       'media/dangling.dcm', 'media/missing.dcm', 'media/nofolder/x.dcm', '../outside/secret.dcm', path.join(outside, 'secret.dcm'),
       'media/../../outside/secret.dcm', '', 'media/a\0.dcm', 'media', 'media/sub',
+      // other spellings of existing entries: the outside link in capitals (a case-insensitive disk would follow it), a file in another case
+      'media/OUT.dcm', 'media/A.DCM',
     ];
     const many = insideProjectMany(project, rels);
     assert.deepEqual(many, rels.map((r) => insideProject(project, r)));
-    assert.deepEqual(many.map((m) => m !== null), [true, true, false, true, false, false, false, true, true, false, false, false, false, false, true, true]);
+    assert.deepEqual(many.map((m) => m !== null), [true, true, false, true, false, false, false, true, true, false, false, false, false, false, true, true, true, true]);
   } finally {
     removeDir(root);
   }
