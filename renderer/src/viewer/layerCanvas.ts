@@ -9,10 +9,24 @@
  * Runtime: browser (canvas).
  */
 const drawn = new WeakSet<HTMLCanvasElement>();
+const pending = new Set<HTMLCanvasElement>();
 
-function show(canvas: HTMLCanvasElement, visible: boolean): void {
-  const value = visible ? '' : 'hidden';
-  if (canvas.style.visibility !== value) canvas.style.visibility = value;
+/**
+ * Visibility is settled once, after the drawing code of this task ran: a layer cleared and
+ * drawn again in one redraw (the brush cursor follows every slice) would otherwise be hidden
+ * and shown again, two style changes for nothing.
+ */
+function settleVisibility(canvas: HTMLCanvasElement): void {
+  if (pending.size === 0) {
+    queueMicrotask(() => {
+      for (const c of pending) {
+        const value = drawn.has(c) ? '' : 'hidden';
+        if (c.style.visibility !== value) c.style.visibility = value;
+      }
+      pending.clear();
+    });
+  }
+  pending.add(canvas);
 }
 
 /** The layer's 2D context, cleared (transform reset) if anything was drawn on it since the last clear. */
@@ -23,12 +37,12 @@ export function clearLayer(canvas: HTMLCanvasElement): CanvasRenderingContext2D 
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     drawn.delete(canvas);
   }
-  show(canvas, false);
+  settleVisibility(canvas);
   return ctx;
 }
 
 /** Say that something is being drawn on the layer (the next clearLayer clears it). */
 export function markDrawn(canvas: HTMLCanvasElement): void {
   drawn.add(canvas);
-  show(canvas, true);
+  settleVisibility(canvas);
 }
