@@ -160,6 +160,9 @@ export const PixelFrame = z.object({
   data: bytes, // little-endian typed-array bytes of `dtype`
 });
 export type PixelFrame = z.infer<typeof PixelFrame>;
+/** Frames one image.pixelsMany call asks for at most, and the decoded bytes it returns at most. */
+export const MAX_PIXELS_BATCH = 8;
+export const PIXELS_BATCH_BYTES = 16 * 1024 * 1024;
 
 export { ImportFailure, ImportReport } from './imports.js';
 
@@ -323,6 +326,16 @@ export const methods = {
   'images.setStatus': { params: z.object({ imageId: id, status: ImageStatus }).strict(), result: z.null() },
   'image.get': { params: z.object({ imageId: id }).strict(), result: ImageDetail },
   'image.pixels': { params: z.object({ imageId: id, frame: z.number().int().nonnegative() }).strict(), result: PixelFrame },
+  /**
+   * Several frames in one round trip, for the viewer's prefetcher: what a request costs the
+   * browser, its network service and the host is then paid once per batch, not per slice.
+   * null where a frame could not be read or did not fit PIXELS_BATCH_BYTES; asking for that
+   * frame alone gives the pixels or the error in words.
+   */
+  'image.pixelsMany': {
+    params: z.object({ items: z.array(z.object({ imageId: id, frame: z.number().int().nonnegative() }).strict()).min(1).max(MAX_PIXELS_BATCH) }).strict(),
+    result: z.array(PixelFrame.nullable()),
+  },
   /** PNG thumbnail (longest side <= 128), windowed with the file's first window. */
   'image.thumbnail': { params: z.object({ imageId: id }).strict(), result: z.object({ png: bytes }) },
 

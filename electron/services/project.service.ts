@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { ApiError, type ImageStatus, type MethodName, type ParsedParams, type ProjectHandlers, type ProjectInfo, type Result } from '../contract/api.js';
+import { ApiError, PIXELS_BATCH_BYTES, type ImageStatus, type MethodName, type ParsedParams, type ProjectHandlers, type ProjectInfo, type Result } from '../contract/api.js';
 import { encodeListing } from '../contract/image-listing.js';
 import { checkRle, rleArea } from '../contract/rle.js';
 import { jobIsLive, type JobKind } from '../contract/training.js';
@@ -364,6 +364,18 @@ export class ProjectService implements ProjectHandlers {
   };
 
   'image.pixels': Async<'image.pixels'> = ({ imageId, frame }) => this.open().pixels.pixels(imageId, frame);
+
+  'image.pixelsMany': Async<'image.pixelsMany'> = async ({ items }) => {
+    const pixels = this.open().pixels;
+    // Decoded side by side (the decode pool queues them); a failure is the single call's to explain.
+    const frames = await Promise.all(items.map((i) => pixels.pixels(i.imageId, i.frame).catch(() => null)));
+    let budget = PIXELS_BATCH_BYTES;
+    return frames.map((f) => {
+      if (!f || f.data.byteLength > budget) return null; // still in the host's frame cache for the single call
+      budget -= f.data.byteLength;
+      return f;
+    });
+  };
 
   'image.thumbnail': Async<'image.thumbnail'> = async ({ imageId }) => ({ png: await this.open().pixels.thumbnail(imageId) });
 

@@ -60,6 +60,8 @@ declare module 'cornerstone-core' {
   export const imageCache: {
     setMaximumSizeBytes(n: number): void;
     getImageLoadObject(imageId: string): { promise: Promise<CsImage> } | undefined;
+    /** A load that someone else started; a rejected promise takes the entry out of the cache again. */
+    putImageLoadObject(imageId: string, loadObject: { promise: Promise<CsImage> }): void;
     purgeCache(): void;
     getCacheInfo(): { maximumSizeInBytes: number; cacheSizeInBytes: number; numberOfImagesCached: number };
   };

@@ -69,3 +69,46 @@ test('opening or jumping (not scrolling) fetches both ways, two ahead for one be
   p.around(stack, 50, 1);
   assert.deepEqual(s.started, [51, 52, 49, 53, 54, 48]);
 });
+
+/** The same source, able to load several slices in one request (one entry in `batches` per request). */
+function batchingSource() {
+  const s = source();
+  const batches: number[][] = [];
+  return {
+    ...s,
+    batches,
+    loadMany(items: number[]): Promise<unknown> {
+      batches.push(items);
+      return Promise.all(items.map((i) => s.load(i)));
+    },
+  };
+}
+
+test('with a source that loads many, consecutive slices ahead travel together, requests in flight still bounded', async () => {
+  const s = batchingSource();
+  const p = new Prefetcher(s, { concurrency: 2, ahead: 12, behind: 0, batch: 4 });
+  p.around(stack, 50, 1, true);
+  assert.deepEqual(s.batches, [[51, 52, 53, 54], [55, 56, 57, 58]], 'two requests of four, nearest first');
+  for (const i of [51, 52, 53, 54]) s.done(i);
+  await tick();
+  assert.deepEqual(s.batches.at(-1), [59, 60, 61, 62], 'the next four once a request finished');
+  assert.equal(p.inFlight, 2);
+  p.reset();
+});
+
+test('a batch skips slices already requested and never waits to fill up', () => {
+  const s = batchingSource();
+  s.requested.add(52);
+  const p = new Prefetcher(s, { concurrency: 1, ahead: 3, behind: 0, batch: 4 });
+  p.around(stack, 50, 1, true);
+  assert.deepEqual(s.batches, [[51, 53]]);
+  p.reset();
+});
+
+test('without loadMany (or batch 1) each slice is its own request', () => {
+  const s = source();
+  const p = new Prefetcher(s, { concurrency: 2, ahead: 10, behind: 0, batch: 4 });
+  p.around(stack, 50, 1, true);
+  assert.deepEqual(s.started, [51, 52]);
+  p.reset();
+});

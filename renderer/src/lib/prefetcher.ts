@@ -18,6 +18,11 @@ import { prefetchOrder } from './prefetchOrder';
 export interface SliceSource<T> {
   /** Fetch the slice into the cache; errors are ignored here (they surface when it is shown). */
   load(item: T): Promise<unknown>;
+  /**
+   * Fetch several slices in one request (they count as requested at once). Without it, or
+   * with `batch` 1, every slice is its own request.
+   */
+  loadMany?(items: T[]): Promise<unknown>;
   /** True when the slice is cached or already being fetched. */
   isRequested(item: T): boolean;
 }
@@ -29,6 +34,13 @@ export interface PrefetchOptions {
   behind?: number;
   /** How long without a slice change counts as the end of a scroll (ms). */
   settleMs?: number;
+  /**
+   * Slices per request when the source can load many: what a request costs (the browser's
+   * network service, the host's HTTP handling, the page's fetch) is then paid once for
+   * them all, which on a busy 2-core machine decides whether a cold series keeps up with the
+   * wheel. Consecutive slices of the queue, so a batch never reaches past nearer ones.
+   */
+  batch?: number;
 }
 
 export class Prefetcher<T> {
@@ -39,6 +51,7 @@ export class Prefetcher<T> {
   private readonly ahead: number;
   private readonly behind: number;
   private readonly settleMs: number;
+  private readonly batch: number;
 
   constructor(
     private readonly source: SliceSource<T>,
@@ -48,6 +61,7 @@ export class Prefetcher<T> {
     this.ahead = options.ahead ?? 160;
     this.behind = options.behind ?? 24;
     this.settleMs = options.settleMs ?? 250;
+    this.batch = source.loadMany ? Math.max(1, Math.floor(options.batch ?? 1)) : 1;
   }
 
   /**
@@ -77,11 +91,14 @@ export class Prefetcher<T> {
 
   private pump(): void {
     while (this.running < this.concurrency && this.queue.length > 0) {
-      const it = this.queue.shift()!;
-      if (this.source.isRequested(it)) continue;
+      const items: T[] = [];
+      while (items.length < this.batch && this.queue.length > 0) {
+        const it = this.queue.shift()!;
+        if (!this.source.isRequested(it)) items.push(it);
+      }
+      if (items.length === 0) continue;
       this.running++;
-      this.source
-        .load(it)
+      (items.length === 1 ? this.source.load(items[0]!) : this.source.loadMany!(items))
         .catch(() => {})
         .finally(() => {
           this.running--;
