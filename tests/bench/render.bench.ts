@@ -10,7 +10,8 @@
  *  - wheel60: real wheel events (CDP input, ~60 per second, a user spinning the wheel) on a
  *    fresh page, so slices come from the host as fast as the prefetcher fetches them;
  *    `skipped` counts slice changes superseded before they were drawn (two wheel events in
- *    one frame, or a slice still loading when the next was asked for);
+ *    one frame, or a slice still loading when the next was asked for), `skippedAfterFirst10`
+ *    the slices never drawn after the first 10 steps (issue 10's goal: 0);
  *  - stepCold: next slice only after the previous one rendered, fresh page (cache empty);
  *  - stepWarm: the same back up the series, every slice already decoded in the cache.
  *
@@ -77,10 +78,11 @@ function stats(xs: number[]): Stats {
   return { n: s.length, median: r(q(0.5)), p95: r(q(0.95)), max: r(s.at(-1) ?? NaN) };
 }
 
-async function takeMeasures(page: Page): Promise<{ render: number[]; draw: number[]; fetch: number[]; convert: number[]; pixelsHost: number[][]; requests: Record<string, number> }> {
+async function takeMeasures(page: Page): Promise<{ render: number[]; renderedIndex: number[]; draw: number[]; fetch: number[]; convert: number[]; pixelsHost: number[][]; requests: Record<string, number> }> {
   // No named inner functions here: tsx would wrap them in a helper that does not exist in the page.
   const out = await page.evaluate(() => ({
     render: performance.getEntriesByName('delineate:slice-render').map((e) => e.duration),
+    renderedIndex: performance.getEntriesByName('delineate:slice-render').map((e) => ((e as PerformanceMeasure).detail as { index?: number } | null)?.index ?? -1),
     draw: performance.getEntriesByName('delineate:slice-draw').map((e) => e.duration),
     fetch: performance.getEntriesByName('delineate:pixels-fetch').map((e) => e.duration),
     convert: performance.getEntriesByName('delineate:pixels-convert').map((e) => e.duration),
@@ -150,6 +152,17 @@ async function startProfile(page: Page): Promise<{ stop(name: string): Promise<v
       await cdp.detach();
     },
   };
+}
+
+/**
+ * Slices passed over without being drawn after the first `first` wheel steps (issue 10's
+ * goal: none), from the stack indices the viewer drew; `direction` 1 wheels from slice 0 down.
+ */
+function skippedAfter(drawn: number[], first: number, slices: number, direction: 1 | -1): number {
+  const seen = new Set(drawn);
+  let skipped = 0;
+  for (let step = first + 1; step < slices; step++) if (!seen.has(direction === 1 ? step : slices - 1 - step)) skipped++;
+  return skipped;
 }
 
 /** `steps` wheel events of `dy`, paced by the clock at 60 per second; the rate achieved. */
@@ -246,8 +259,8 @@ export default async function renderBench(): Promise<Record<string, unknown>> {
       series: { slices, size: 512, bits: 16 },
       unit: 'ms',
       goalMedianMs: 16,
-      wheel60: { eventsPerSecond: Math.round(wheelRate), render: stats(wheel.render), draw: stats(wheel.draw), skipped: slices - 1 - wheel.render.length, pixelsFetch: stats(wheel.fetch), pixelsConvert: stats(wheel.convert), pixelsHostMs: stats(wheel.pixelsHost.map((t) => t[0]!)), pixelsQueuedInBrowserMs: stats(wheel.pixelsHost.map((t) => t[1]!)), pixelsRequestToLastByteMs: stats(wheel.pixelsHost.map((t) => t[2]!)), requests: wheel.requests, cpuMsPerSlice: wheelCpuMsPerSlice },
-      wheel60Warm: { eventsPerSecond: Math.round(wheelWarmRate), render: stats(wheelWarm.render), skipped: slices - 1 - wheelWarm.render.length, requests: wheelWarm.requests, cpuMsPerSlice: wheelWarmCpuMsPerSlice },
+      wheel60: { eventsPerSecond: Math.round(wheelRate), render: stats(wheel.render), draw: stats(wheel.draw), skipped: slices - 1 - wheel.render.length, skippedAfterFirst10: skippedAfter(wheel.renderedIndex, 10, slices, 1), pixelsFetch: stats(wheel.fetch), pixelsConvert: stats(wheel.convert), pixelsHostMs: stats(wheel.pixelsHost.map((t) => t[0]!)), pixelsQueuedInBrowserMs: stats(wheel.pixelsHost.map((t) => t[1]!)), pixelsRequestToLastByteMs: stats(wheel.pixelsHost.map((t) => t[2]!)), requests: wheel.requests, cpuMsPerSlice: wheelCpuMsPerSlice },
+      wheel60Warm: { eventsPerSecond: Math.round(wheelWarmRate), render: stats(wheelWarm.render), skipped: slices - 1 - wheelWarm.render.length, skippedAfterFirst10: skippedAfter(wheelWarm.renderedIndex, 10, slices, -1), requests: wheelWarm.requests, cpuMsPerSlice: wheelWarmCpuMsPerSlice },
       stepCold: { render: stats(cold.render), draw: stats(cold.draw), pixelsFetch: stats(cold.fetch), pixelsConvert: stats(cold.convert) },
       stepWarm: { render: stats(warm.render), draw: stats(warm.draw) },
       projectOpen50000: { images: Number(listed), seriesRows: bigCount / 100, rowsInDom: rowsDrawn, clickToListMs: openMs, goalMs: 1000, meetsGoal: openMs < 1000 },
