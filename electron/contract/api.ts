@@ -395,7 +395,7 @@ export const methods = {
     params: z
       .object({
         path: nonEmpty,
-        arch: z.enum(['vit_b', 'vit_l', 'vit_h', 'vit_t']).optional(),
+        arch: z.enum(['vit_b', 'vit_l', 'vit_h', 'vit_t', 'efficientsam_ti']).optional(),
         /** Which variant to run once installed (default auto: int8 where it measures up). */
         variant: z.enum(['auto', 'int8', 'fp32']).optional(),
       })

@@ -41,7 +41,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bundle", help="model bundle folder")
     p.add_argument("--checkpoint", help="SAM checkpoint (official layout)")
     p.add_argument(
-        "--arch", default="vit_b", help="vit_b | vit_l | vit_h | vit_t (MobileSAM) | tiny (with --checkpoint or none)"
+        "--arch", default="vit_b", help="vit_b | vit_l | vit_h | vit_t (MobileSAM) | efficientsam_ti (EfficientSAM-Ti) | tiny (with --checkpoint or none)"
     )
     p.add_argument("--image-size", type=int)
 

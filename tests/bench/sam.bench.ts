@@ -7,8 +7,9 @@
  *   the tiny test model and a vit_b-shaped decoder with random weights (the decoder's cost
  *   does not depend on the weights). Goal: p95 < 30 ms for vit_b.
  * - a click while the vit_b encoder computes an embedding in the background, vs idle.
- * - encoder time per 1024x1024 image for a vit_b-shaped encoder and MobileSAM's TinyViT
- *   (vit_t, random weights), fp32 vs int8, and peak memory of each (own process).
+ * - encoder time per 1024x1024 image for a vit_b-shaped encoder, MobileSAM's TinyViT
+ *   (vit_t) and EfficientSAM-Ti's ViT-Ti (efficientsam_ti), random weights, fp32 vs int8,
+ *   and peak memory of each (own process).
  *
  * Models are built by the Python runtime and cached under .cache/ (the first run exports
  * vit_b, which takes minutes on 2 cores).
@@ -158,16 +159,21 @@ export default async function samBench() {
   const vb = decoder.vit_b as Record<string, { clickToMaskMs: { p95: number } }>;
   result.vitbDecoderGoal = { p95GoalMs: 30, fastP95: vb.fast?.clickToMaskMs.p95, canonicalFp32P95: vb['canonical.fp32']?.clickToMaskMs.p95, canonicalInt8P95: vb['canonical.int8']?.clickToMaskMs.p95 };
   result.vitbClickWhileEncoding = await clickWhileEncoding(vitb);
-  // Lighter encoders feeding the same decoder: MobileSAM's TinyViT (vit_t). Alternated with
-  // vit_b so that a change of load hits both.
+  // Lighter encoders feeding SAM's decoder design: MobileSAM's TinyViT (vit_t) and
+  // EfficientSAM-Ti's ViT-Ti (efficientsam_ti). Alternated with vit_b so that a change of
+  // load hits all of them.
   const vitt = randomBundle('vit_t');
+  const esamTi = randomBundle('efficientsam_ti');
   const fp32 = encoderRun(vitb, 'fp32', 3);
   const tFp32 = encoderRun(vitt, 'fp32', 5);
+  const eFp32 = encoderRun(esamTi, 'fp32', 5);
   const int8 = encoderRun(vitb, 'int8', 3);
   const tInt8 = encoderRun(vitt, 'int8', 5);
+  const eInt8 = encoderRun(esamTi, 'int8', 5);
   const x = (a: { perImageMs: { median: number } }, b: { perImageMs: { median: number } }) => Number((a.perImageMs.median / b.perImageMs.median).toFixed(2));
   result.vitbEncoder1024 = { fp32, int8, int8SpeedupX: x(fp32, int8) };
   result.vittEncoder1024 = { fp32: tFp32, int8: tInt8, int8SpeedupX: x(tFp32, tInt8), timeVsVitbFp32: x(tFp32, fp32), int8TimeVsVitbInt8: x(tInt8, int8) };
+  result.efficientsamTiEncoder1024 = { fp32: eFp32, int8: eInt8, int8SpeedupX: x(eFp32, eInt8), timeVsVitbFp32: x(eFp32, fp32), int8TimeVsVitbInt8: x(eInt8, int8) };
   (result.machine as Record<string, unknown>).loadAvg1mAtEnd = os.loadavg()[0];
   return result;
 }

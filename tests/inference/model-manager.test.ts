@@ -10,11 +10,13 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { ModelImportError, ModelManager } from '../../electron/services/models/model-manager.node.js';
+import { archFromCheckpointName, ModelImportError, ModelManager } from '../../electron/services/models/model-manager.node.js';
 import { externalDataFiles } from '../../electron/services/models/onnx-external-data.node.js';
 import { readOnnxIo } from '../../electron/services/models/onnx-signature.node.js';
 import { findPythonSync, runtimeEnv } from '../../electron/services/runtime/python-path.node.js';
 import { RuntimeClient } from '../../electron/services/runtime/runtime-client.node.js';
+import { SamEngine } from '../../electron/services/inference/sam-engine.node.js';
+import { modelFiles, parseManifest } from '../../electron/services/models/bundle-manifest.js';
 import { runPython, tinyBlobBundle } from './test-models.js';
 
 let bundle: string;
@@ -240,6 +242,49 @@ test("MobileSAM's official mobile_sam.pt is recognised by its name and installs 
   assert.deepEqual(manifest.encoder.outputs[0]!.shape, [1, 256, 64, 64], "SAM's embedding grid, so SAM's decoder takes it");
   // The encoder ONNX is TinyViT-sized: about 24 MB against vit_b's 360 MB.
   assert.ok(statSync(path.join(dir, 'encoder.onnx')).size < 40e6);
+  assert.deepEqual(leftovers(m), []);
+});
+
+test("EfficientSAM-Ti's official efficient_sam_vitt.pt is recognised by its name and installs whole, its decoder included", { timeout: 300_000 }, async () => {
+  const m = fresh('efficient-sam');
+  const file = path.join(root, 'downloads', 'efficient_sam_vitt.pt');
+  runPython(['efficient-sam-checkpoint', file]);
+  const info = await m.importCheckpoint(file);
+  assert.equal(info.arch, 'efficientsam_ti');
+  assert.equal(info.imageSize, 1024);
+  const dir = path.join(m.modelsDir, info.id);
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8')) as { architecture: Record<string, unknown>; encoder: { outputs: { shape: number[] }[] } };
+  assert.equal(manifest.architecture.encoder_kind, 'efficient_sam');
+  assert.equal(manifest.architecture.decoder_kind, 'efficient_sam', "EfficientSAM's decoder weights run as EfficientSAM runs them");
+  assert.deepEqual(manifest.encoder.outputs[0]!.shape, [1, 256, 64, 64], "SAM's embedding grid");
+  // A ViT-Ti encoder: about 25 MB against vit_b's 360 MB.
+  assert.ok(statSync(path.join(dir, 'encoder.onnx')).size < 40e6);
+  // The app's engine runs it as EfficientSAM was trained: every prompt padded to six points.
+  const files = modelFiles(dir, parseManifest(readFileSync(path.join(dir, 'model.json'), 'utf8'), dir), 'fp32', 'esam', path.join);
+  assert.equal(files.promptPoints, 6);
+  const engine = new SamEngine(2);
+  try {
+    const side = 96;
+    const rgb = new Uint8Array(side * side * 3).map((_, i) => (i * 37) % 251);
+    const emb = await engine.embed(files, { width: side, height: side, rgb });
+    assert.deepEqual(emb.dims, [1, 256, 64, 64]);
+    const click = await engine.decode(files, emb, { points: [{ x: 40, y: 50, label: 1 }], box: null, maskInput: null, multimask: true, origHeight: side, origWidth: side });
+    const box = await engine.decode(files, emb, { points: [], box: { x0: 20, y0: 20, x1: 70, y1: 60 }, maskInput: null, multimask: false, origHeight: side, origWidth: side });
+    for (const r of [click, box]) assert.equal(r.masks.find((x) => x)!.length, side * side);
+  } finally {
+    await engine.release(files.key);
+  }
+  assert.deepEqual(leftovers(m), []);
+});
+
+test('EfficientSAM-S and an EfficientSAM file imported as another architecture are refused in one sentence naming the file', { timeout: 300_000 }, async () => {
+  assert.equal(archFromCheckpointName('/x/efficient_sam_vitt.pt'), 'efficientsam_ti');
+  assert.equal(archFromCheckpointName('/x/efficient_sam_vits.pt'), null);
+  assert.equal(archFromCheckpointName('/x/sam_vit_t.pth'), 'vit_t');
+  const m = fresh('efficient-sam-wrong');
+  const file = path.join(root, 'downloads', 'efficient_sam_vitt.pt');
+  if (!existsSync(file)) runPython(['efficient-sam-checkpoint', file]);
+  await rejectsNaming(m.importCheckpoint(file, { arch: 'vit_b' }), /efficient_sam_vitt\.pt.*is an EfficientSAM checkpoint: import it as efficientsam_ti/);
   assert.deepEqual(leftovers(m), []);
 });
 

@@ -3,7 +3,7 @@
 Run with the Python runtime's interpreter:
 
   python sam_reference.py train-bundle OUT_DIR   # tiny blob model (runtime's tiny_demo) -> bundle
-  python sam_reference.py random-bundle OUT_DIR --arch vit_b --decoder-only   # random weights
+  python sam_reference.py random-bundle OUT_DIR --arch vit_b --decoder-only   # random weights (any runtime arch: vit_t, efficientsam_ti...)
   python sam_reference.py predict BUNDLE REQUEST.json OUT.json
   python sam_reference.py export-decoder BUNDLE OUT.onnx --kind single-mask|upstream
 
@@ -207,6 +207,18 @@ def mobile_sam_file(out: Path) -> None:
     torch.save(mobile_sam_checkpoint(seed=5), out)
 
 
+def efficient_sam_file(out: Path) -> None:
+    """A file laid out as EfficientSAM-Ti's official efficient_sam_vitt.pt, random values
+    (see python-runtime/tests/efficient_sam_layout.py)."""
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python-runtime" / "tests"))
+    from efficient_sam_layout import efficient_sam_checkpoint
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(efficient_sam_checkpoint(seed=5), out)
+
+
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -230,6 +242,8 @@ def main(argv: list[str]) -> None:
     w.add_argument("--iterations", type=int, required=True)
     ms = sub.add_parser("mobile-sam-checkpoint")
     ms.add_argument("out", type=Path)
+    es = sub.add_parser("efficient-sam-checkpoint")
+    es.add_argument("out", type=Path)
     p = sub.add_parser("predict")
     p.add_argument("bundle", type=Path)
     p.add_argument("request", type=Path)
@@ -245,6 +259,8 @@ def main(argv: list[str]) -> None:
         slow_bundle(a.src, a.out, a.iterations)
     elif a.cmd == "mobile-sam-checkpoint":
         mobile_sam_file(a.out)
+    elif a.cmd == "efficient-sam-checkpoint":
+        efficient_sam_file(a.out)
     elif a.cmd == "random-bundle":
         random_bundle(a.out, a.arch, a.seed)
     else:

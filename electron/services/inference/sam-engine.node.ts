@@ -17,6 +17,8 @@ export interface ModelFiles {
   decoder: string;
   /** decoder.fast.onnx of a runtime bundle (low-res outputs only), used instead of `decoder` when it loads. */
   fastDecoder?: string;
+  /** Pad every prompt to this many points (a decoder trained on padded prompts: EfficientSAM's). */
+  promptPoints?: number;
   preprocessing: Preprocessing;
 }
 
@@ -208,7 +210,7 @@ export class SamEngine {
     // when it is given 3 or more points, otherwise the best multimask candidate. SAM's
     // predictor uses the single-mask output for a box or several clicks, so pad to 3 points
     // there (padding points are "not a point" and carry no position).
-    const minPoints = s.singleMask && !req.multimask ? 3 : 0;
+    const minPoints = Math.max(files.promptPoints ?? 0, s.singleMask && !req.multimask ? 3 : 0);
     if (req.promptFree && (req.points.length || req.box)) throw new Error('a prompt-free decode takes no points or box');
     const { coords, labels, count } = req.promptFree ? { coords: new Float32Array(0), labels: new Float32Array(0), count: 0 } : promptTensors(req.points, req.box, req.origHeight, req.origWidth, size, minPoints);
     const feeds: Record<string, ort.Tensor> = {

@@ -103,6 +103,14 @@ export function modelFiles(dir: string, m: BundleManifest, variant: Variant, key
     encoder: join(dir, int8 ? m.encoder_int8!.file : m.encoder.file),
     decoder: join(dir, int8 ? m.decoder_int8!.file : m.decoder.file),
     ...(fast ? { fastDecoder: join(dir, fast) } : {}),
+    ...(m.architecture.decoder_kind === 'efficient_sam' ? { promptPoints: EFFICIENT_SAM_PROMPT_POINTS } : {}),
     preprocessing: { image_size: m.preprocessing.image_size, pixel_mean: m.preprocessing.pixel_mean, pixel_std: m.preprocessing.pixel_std },
   };
 }
+
+/**
+ * EfficientSAM pads every prompt to six points with its invalid-point token (a box counts as
+ * two), and its decoder was trained on prompts so padded; SAM adds one padding point only
+ * without a box. delineate_runtime/models/efficient_sam.py maps the token onto SAM's.
+ */
+export const EFFICIENT_SAM_PROMPT_POINTS = 6;

@@ -84,12 +84,16 @@ function slug(s: string): string {
 }
 
 /**
- * Official checkpoint names carry the architecture: sam_vit_b_01ec64.pth -> vit_b, and
- * MobileSAM's mobile_sam.pt -> vit_t (its registry's name for TinyViT + SAM's decoder).
+ * Official checkpoint names carry the architecture: sam_vit_b_01ec64.pth -> vit_b,
+ * MobileSAM's mobile_sam.pt -> vit_t (its registry's name for TinyViT + SAM's decoder), and
+ * EfficientSAM-Ti's efficient_sam_vitt.pt -> efficientsam_ti (EfficientSAM-S's
+ * efficient_sam_vits.pt is not one Delineate imports, so it is not recognised).
  */
 export function archFromCheckpointName(file: string): string | null {
   const name = path.basename(file);
   if (/mobile[_-]?sam/i.test(name)) return 'vit_t';
+  if (/efficient[_-]?sam[_-]?(vitt|ti)(?![a-z])/i.test(name)) return 'efficientsam_ti';
+  if (/efficient[_-]?sam/i.test(name)) return null;
   const m = /vit_([bhlt])/i.exec(name);
   return m ? `vit_${m[1]!.toLowerCase()}` : null;
 }
@@ -518,7 +522,7 @@ export function checkpointArch(file: string, arch?: string): string {
   }
   if (!existsSync(file) || !statSync(file).isFile()) throw new ModelImportError(`${file}: file not found`, file);
   const found = arch ?? archFromCheckpointName(file);
-  if (!found) throw new ModelImportError(`${file}: cannot tell the architecture from the name; official names are sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth and MobileSAM's mobile_sam.pt (or choose vit_b/vit_l/vit_h/vit_t)`, file);
+  if (!found) throw new ModelImportError(`${file}: cannot tell the architecture from the name; official names are sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, sam_vit_h_4b8939.pth, MobileSAM's mobile_sam.pt and EfficientSAM-Ti's efficient_sam_vitt.pt (or choose vit_b/vit_l/vit_h/vit_t/efficientsam_ti)`, file);
   return found;
 }
 

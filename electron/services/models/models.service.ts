@@ -134,7 +134,7 @@ export class ModelsService implements ModelsHandlers {
     jobId: string,
     p: {
       path: string;
-      arch?: 'vit_b' | 'vit_l' | 'vit_h' | 'vit_t' | undefined;
+      arch?: 'vit_b' | 'vit_l' | 'vit_h' | 'vit_t' | 'efficientsam_ti' | undefined;
       variant?: VariantChoice | undefined;
     },
     signal: AbortSignal,

@@ -38,6 +38,7 @@ from segment_anything.utils.onnx import SamOnnxModel
 from torch import nn
 from torch.nn import functional as F
 
+from ..models.efficient_sam import self_attention_step
 from .quantize import decoder_calibration_feeds
 
 FAST_DECODER_INPUTS = (
@@ -111,12 +112,7 @@ def _block(
     key_pe: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """`TwoWayAttentionBlock.forward` with the folded token-to-image attention."""
-    if layer.skip_first_layer_pe:
-        queries = layer.self_attn(q=queries, k=queries, v=queries)
-    else:
-        q = queries + query_pe
-        queries = queries + layer.self_attn(q=q, k=q, v=queries)
-    queries = layer.norm1(queries)
+    queries = self_attention_step(layer, queries, query_pe)  # SAM's or EfficientSAM's way
     keys_pe = keys + key_pe
     attn = folded_token_to_image(layer.cross_attn_token_to_image, queries + query_pe, keys_pe, keys)
     queries = layer.norm2(queries + attn)
@@ -193,7 +189,15 @@ class FastDecoder(nn.Module):
         c1, c2 = w1.shape[1] // 4, w2.shape[1] // 4
         h, w = self.grid
         y = (torch.matmul(keys[0], w1) + b1).reshape(h * w * 4, c1)
-        y = self.act1(F.layer_norm(y, (c1,), self.norm.weight, self.norm.bias, self.norm.eps))
+        if isinstance(self.norm, nn.GroupNorm):
+            # EfficientSAM's GroupNorm(1, C): one mean and variance over every pixel and
+            # channel (the rows' order does not matter), then the per-channel affine.
+            mean = y.mean()
+            var = (y - mean).square().mean()
+            y = (y - mean) * torch.rsqrt(var + self.norm.eps) * self.norm.weight + self.norm.bias
+        else:
+            y = F.layer_norm(y, (c1,), self.norm.weight, self.norm.bias, self.norm.eps)
+        y = self.act1(y)
         y = self.act2(torch.matmul(y, w2) + b2).reshape(h * w * 16, c2)
         logits = torch.matmul(y, hyper.transpose(0, 1))  # (h*w*16) x K
         # rows are (y, x, a1, b1, a2, b2): pixel (4y + 2a1 + a2, 4x + 2b1 + b2)

@@ -21,6 +21,11 @@ from segment_anything.modeling import (
 )
 
 from .checkpoint import load_checkpoint
+from .efficient_sam import (
+    EfficientSamImageEncoder,
+    is_efficient_sam_decoder,
+    use_efficient_sam_decoder,
+)
 from .spec import ARCHS, PATCH_SIZE, ModelSpec, spec_for
 from .tiny_vit import TinyViTImageEncoder
 
@@ -28,6 +33,8 @@ from .tiny_vit import TinyViTImageEncoder
 def _image_encoder(spec: ModelSpec) -> torch.nn.Module:
     if spec.encoder_kind == "tiny_vit":
         return TinyViTImageEncoder(spec)
+    if spec.encoder_kind == "efficient_sam":
+        return EfficientSamImageEncoder(spec)
     # The window size must not exceed the grid; SAM pads windows internally otherwise.
     return ImageEncoderViT(
         depth=spec.encoder_depth,
@@ -47,6 +54,7 @@ def _image_encoder(spec: ModelSpec) -> torch.nn.Module:
 
 def build_from_spec(spec: ModelSpec) -> Sam:
     grid = spec.embedding_grid
+    efficient_decoder = spec.decoder_kind == "efficient_sam"
     sam = Sam(
         image_encoder=_image_encoder(spec),  # type: ignore[arg-type]
         prompt_encoder=PromptEncoder(
@@ -62,6 +70,8 @@ def build_from_spec(spec: ModelSpec) -> Sam:
                 embedding_dim=spec.prompt_embed_dim,
                 mlp_dim=spec.decoder_mlp_dim,
                 num_heads=spec.decoder_num_heads,
+                # SAM's transformer MLPs use ReLU, EfficientSAM's GELU.
+                activation=torch.nn.GELU if efficient_decoder else torch.nn.ReLU,
             ),
             transformer_dim=spec.prompt_embed_dim,
             iou_head_depth=3,
@@ -70,6 +80,8 @@ def build_from_spec(spec: ModelSpec) -> Sam:
         pixel_mean=list(spec.pixel_mean),
         pixel_std=list(spec.pixel_std),
     )
+    if efficient_decoder:
+        use_efficient_sam_decoder(sam.mask_decoder)
     sam.eval()
     return sam
 
@@ -81,7 +93,7 @@ def build_sam_model(
     image_size: int | None = None,
     **tiny_opts: Any,
 ) -> Sam:
-    """Build ``arch`` ("vit_b", "vit_l", "vit_h", "vit_t" or "tiny"); optionally load a checkpoint.
+    """Build ``arch`` ("vit_b", "vit_l", "vit_h", "vit_t", "efficientsam_ti" or "tiny"); optionally load a checkpoint.
 
     ``image_size`` defaults to 1024 for the official sizes and 128 for tiny; ``tiny_opts``
     override any :class:`ModelSpec` field (e.g. ``encoder_depth=2``).
@@ -109,8 +121,11 @@ def spec_of(sam: Sam, arch: str = "custom") -> ModelSpec:
         pixel_mean=tuple(round(float(x), 4) for x in sam.pixel_mean.flatten()),
         pixel_std=tuple(round(float(x), 4) for x in sam.pixel_std.flatten()),
     )
-    if isinstance(enc, TinyViTImageEncoder):
-        return ModelSpec(arch=arch, image_size=enc.img_size, **enc.spec_fields, **decoder)  # type: ignore[arg-type]
+    if is_efficient_sam_decoder(dec):
+        decoder["decoder_kind"] = "efficient_sam"
+    if isinstance(enc, (TinyViTImageEncoder, EfficientSamImageEncoder)):
+        fields = {**enc.spec_fields, **decoder}
+        return ModelSpec(arch=arch, image_size=enc.img_size, **fields)  # type: ignore[arg-type]
     blocks = list(enc.blocks)
     first = blocks[0]
     embed_dim = first.norm1.normalized_shape[0]

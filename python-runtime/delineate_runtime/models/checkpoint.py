@@ -12,7 +12,7 @@ import hashlib
 import os
 import pickle
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -137,23 +137,51 @@ def check_state_dict(model: nn.Module, sd: Mapping[str, torch.Tensor], path: str
         )
 
 
+# How each encoder kind is named in a refusal, and what to import it as.
+_KIND_NAMES = {
+    "vit": "a ViT SAM checkpoint (vit_b, vit_l or vit_h)",
+    "tiny_vit": "a MobileSAM (TinyViT) checkpoint: import it as vit_t",
+    "efficient_sam": "an EfficientSAM checkpoint: import it as efficientsam_ti",
+}
+_MODEL_NAMES = {
+    "vit": "a ViT SAM (vit_b, vit_l or vit_h)",
+    "tiny_vit": "MobileSAM's vit_t",
+    "efficient_sam": "EfficientSAM-Ti (efficientsam_ti)",
+}
+
+
+def encoder_kind_of(keys: Iterable[str]) -> str | None:
+    """Which image encoder a state dict's names (runtime layout) belong to; None if none."""
+    keys = set(keys)
+    if any(k.startswith("image_encoder.stages.") for k in keys):
+        return "tiny_vit"
+    if "image_encoder.blocks.0.mlp.fc1.weight" in keys:  # SAM's ViT names it mlp.lin1
+        return "efficient_sam"
+    if any(k.startswith("image_encoder.") for k in keys):
+        return "vit"
+    return None
+
+
 def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
+    from .efficient_sam import from_efficient_sam_layout, is_efficient_sam_layout
     from .tiny_vit import from_mobile_sam_layout, is_mobile_sam_layout
 
     sd = read_state_dict(path)
-    mobile_sam = is_mobile_sam_layout(sd)
-    if mobile_sam:
+    if is_mobile_sam_layout(sd):
         sd = from_mobile_sam_layout(sd)
-    model_is_tiny_vit = any(k.startswith("image_encoder.stages.") for k in model.state_dict())
-    file_is_tiny_vit = any(k.startswith("image_encoder.stages.") for k in sd)
-    if model_is_tiny_vit != file_is_tiny_vit and any(k.startswith("image_encoder.") for k in sd):
+    if is_efficient_sam_layout(sd):
+        # The pad point's encoding is folded in at the model's input size (1024 officially).
+        prompt = getattr(model, "prompt_encoder", None)
+        size = int(prompt.input_image_size[0]) if prompt is not None else 1024
+        sd = from_efficient_sam_layout(sd, size)
+    model_kind = encoder_kind_of(model.state_dict())
+    file_kind = encoder_kind_of(sd)
+    if file_kind is not None and model_kind is not None and file_kind != model_kind:
         # The key lists would say it, in 200 lines; the architecture is what to change.
-        raise CheckpointError(
-            path,
-            "is a MobileSAM (TinyViT) checkpoint: import it as vit_t"
-            if file_is_tiny_vit
-            else "is a ViT SAM checkpoint (vit_b, vit_l or vit_h), not MobileSAM's vit_t",
-        )
+        reason = f"is {_KIND_NAMES[file_kind]}"
+        if file_kind == "vit":
+            reason += f", not {_MODEL_NAMES[model_kind]}"
+        raise CheckpointError(path, reason)
     check_state_dict(model, sd, path)
     model.load_state_dict(sd, strict=True)
     return model

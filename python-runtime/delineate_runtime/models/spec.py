@@ -34,6 +34,8 @@ class ModelSpec:
     pixel_std: tuple[float, float, float] = field(default=PIXEL_STD)
     # "vit": SAM's ImageEncoderViT (the encoder_* fields above). "tiny_vit": MobileSAM's
     # TinyViT (the tinyvit_* fields; encoder_mlp_ratio too), see models/tiny_vit.py.
+    # "efficient_sam": EfficientSAM's plain ViT (encoder_embed_dim, _depth, _num_heads,
+    # _mlp_ratio; global attention only, absolute position embedding), models/efficient_sam.py.
     encoder_kind: str = "vit"
     tinyvit_embed_dims: tuple[int, ...] = ()
     tinyvit_depths: tuple[int, ...] = ()
@@ -42,17 +44,29 @@ class ModelSpec:
     # Stride of each patch merging between stages: MobileSAM keeps the last at 1 so the
     # output grid is SAM's 1/16 (4 from the patch embedding x 2 x 2 x 1).
     tinyvit_merge_strides: tuple[int, ...] = ()
+    # efficient_sam: side of the grid the absolute position embedding was trained at (a
+    # 224 image / 16 = 14, plus a class-token slot); resized to the image's grid on use.
+    pos_embed_grid: int = 0
+    # "sam": SAM's mask decoder as upstream builds it. "efficient_sam": the same modules and
+    # parameter shapes run as EfficientSAM's decoder does (GELU MLPs, GroupNorm upscaling,
+    # positional encoding inside the self-attention residual), see models/efficient_sam.py.
+    decoder_kind: str = "sam"
 
     def __post_init__(self) -> None:
         if self.image_size % PATCH_SIZE:
             raise ValueError(
                 f"image_size must be a multiple of {PATCH_SIZE}, got {self.image_size}"
             )
-        if self.encoder_kind not in ("vit", "tiny_vit"):
-            raise ValueError(f"unknown encoder_kind {self.encoder_kind!r} (vit or tiny_vit)")
+        if self.encoder_kind not in ENCODER_KINDS:
+            raise ValueError(f"unknown encoder_kind {self.encoder_kind!r} (one of {ENCODER_KINDS})")
+        if self.decoder_kind not in ("sam", "efficient_sam"):
+            raise ValueError(f"unknown decoder_kind {self.decoder_kind!r} (sam or efficient_sam)")
         if self.encoder_kind == "tiny_vit":
             self._check_tiny_vit()
-        if any(i >= self.encoder_depth or i < 0 for i in self.encoder_global_attn_indexes):
+        if self.encoder_kind == "efficient_sam" and self.pos_embed_grid < 1:
+            raise ValueError("an efficient_sam encoder needs pos_embed_grid (14 for EfficientSAM)")
+        indexes = self.encoder_global_attn_indexes
+        if self.encoder_kind == "vit" and any(i >= self.encoder_depth or i < 0 for i in indexes):
             raise ValueError(
                 f"encoder_global_attn_indexes {self.encoder_global_attn_indexes} "
                 f"out of range for depth {self.encoder_depth}"
@@ -91,12 +105,13 @@ class ModelSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The fields that describe this network: a ViT's dict is what it was before
-        TinyViT existed (bundles and cache keys stay the same); a TinyViT's leaves out the
-        ViT sizes it does not use."""
+        TinyViT existed (bundles and cache keys stay the same); other encoders leave out
+        the sizes they do not use, and decoder_kind is written only when not SAM's."""
         d = asdict(self)
-        unused = _VIT_ONLY if self.encoder_kind == "tiny_vit" else _TINY_VIT_ONLY
-        for k in unused:
+        for k in _UNUSED[self.encoder_kind]:
             d.pop(k)
+        if self.decoder_kind == "sam":
+            d.pop("decoder_kind")
         for k, v in d.items():
             if isinstance(v, tuple):
                 d[k] = list(v)
@@ -120,13 +135,19 @@ _VIT_ONLY = (
     "encoder_window_size",
 )
 _TINY_VIT_ONLY = (
-    "encoder_kind",
     "tinyvit_embed_dims",
     "tinyvit_depths",
     "tinyvit_num_heads",
     "tinyvit_window_sizes",
     "tinyvit_merge_strides",
 )
+ENCODER_KINDS = ("vit", "tiny_vit", "efficient_sam")
+# Fields to_dict leaves out for each encoder kind.
+_UNUSED: dict[str, tuple[str, ...]] = {
+    "vit": ("encoder_kind", *_TINY_VIT_ONLY, "pos_embed_grid"),
+    "tiny_vit": (*_VIT_ONLY, "pos_embed_grid"),
+    "efficient_sam": ("encoder_global_attn_indexes", "encoder_window_size", *_TINY_VIT_ONLY),
+}
 
 # The official registry's three sizes (segment_anything/build_sam.py) ...
 _OFFICIAL: dict[str, dict[str, Any]] = {
@@ -158,6 +179,16 @@ _OFFICIAL["vit_t"] = dict(
     tinyvit_window_sizes=(7, 7, 14, 7),
     tinyvit_merge_strides=(2, 2, 1),
 )
+# EfficientSAM-Ti (efficient_sam_vitt.pt): a plain ViT-Ti, 192 wide, 12 blocks of global
+# attention, with SAM's neck; its decoder has SAM's shapes but EfficientSAM's forward.
+_OFFICIAL["efficientsam_ti"] = dict(
+    encoder_kind="efficient_sam",
+    encoder_embed_dim=192,
+    encoder_depth=12,
+    encoder_num_heads=3,
+    pos_embed_grid=14,
+    decoder_kind="efficient_sam",
+)
 # ... and a tiny one: the same modules with small widths, for tests and CPU demos.
 _TINY: dict[str, Any] = dict(
     image_size=128,
@@ -173,7 +204,7 @@ _TINY: dict[str, Any] = dict(
     decoder_num_heads=4,
     iou_head_hidden_dim=64,
 )
-ARCHS = ("vit_b", "vit_l", "vit_h", "vit_t", "tiny")
+ARCHS = ("vit_b", "vit_l", "vit_h", "vit_t", "efficientsam_ti", "tiny")
 
 
 def spec_for(arch: str, *, image_size: int | None = None, **overrides: Any) -> ModelSpec:
