@@ -102,9 +102,9 @@ const CPU_COST: Record<string, { embed: number; step: number; fullStep: number; 
   vit_b: { embed: 11, step: 0.8, fullStep: 25, val: 0.11, save: 0.85 },
   // MobileSAM: SAM's decoder behind a TinyViT at 0.13x vit_b's encoder time (bench, 2 cores).
   vit_t: { embed: 1.5, step: 0.8, fullStep: 3.5, val: 0.11, save: 0.1 },
-  // EfficientSAM-Ti: a 12-block ViT-Ti (global attention) at 0.22x vit_b's encoder time
-  // (encoder-bench.child.ts, 2 loaded cores); fullStep scaled by the same factor, a guess.
-  efficientsam_ti: { embed: 2.5, step: 0.8, fullStep: 6, val: 0.11, save: 0.1 },
+  // EfficientSAM-Ti: a 12-block ViT-Ti (global attention) at 0.30x vit_b's encoder time
+  // (sam bench, 2 cores: 1.75 s vs 5.9 s fp32); fullStep scaled by the same factor, a guess.
+  efficientsam_ti: { embed: 3.3, step: 0.8, fullStep: 7.5, val: 0.11, save: 0.1 },
   vit_l: { embed: 22, step: 0.8, fullStep: 70, val: 0.11, save: 4.5 },
   vit_h: { embed: 40, step: 0.8, fullStep: 130, val: 0.11, save: 9 },
 };
