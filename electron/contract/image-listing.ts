@@ -38,7 +38,17 @@ export const ImageListing = z.object({
 export type ImageListing = z.infer<typeof ImageListing>;
 
 export function encodeListing(rows: readonly ImageSummary[]): ImageListing {
-  const n = rows.length;
+  const b = listingBuilder(rows.length);
+  for (const r of rows) b.add(r);
+  return b.done();
+}
+
+/**
+ * The columns filled row by row: `add` copies what it needs out of the row, so a caller may
+ * hand it the same object refilled for every row (the store does, for 50,000 rows, instead
+ * of making an object per row only to drop it).
+ */
+export function listingBuilder(n: number): { add(r: ImageSummary): void; done(): ImageListing } {
   const ints = new DataView(new ArrayBuffer(n * INT_FIELDS.length * 4));
   const numbers = new DataView(new ArrayBuffer(n * NUMBER_FIELDS.length * 8));
   const strs = new DataView(new ArrayBuffer(n * STRING_FIELDS.length * 4));
@@ -55,16 +65,24 @@ export function encodeListing(rows: readonly ImageSummary[]): ImageListing {
     }
     return i;
   };
-  rows.forEach((r, k) => {
-    INT_FIELDS.forEach((f, j) => ints.setInt32((k * INT_FIELDS.length + j) * 4, r[f], true));
-    NUMBER_FIELDS.forEach((f, j) => numbers.setFloat64((k * NUMBER_FIELDS.length + j) * 8, r[f] ?? NaN, true));
-    STRING_FIELDS.forEach((f, j) => strs.setInt32((k * STRING_FIELDS.length + j) * 4, intern(r[f]), true));
-    codes[k * CODES] = KINDS.indexOf(r.kind);
-    codes[k * CODES + 1] = STATUSES.indexOf(r.status);
-    codes[k * CODES + 2] = r.validationPinned ? 1 : 0;
-  });
-  const bytes = (v: DataView) => new Uint8Array(v.buffer as ArrayBuffer); // made from ArrayBuffers above
-  return { count: n, strings, ints: bytes(ints), numbers: bytes(numbers), strs: bytes(strs), codes };
+  let k = 0;
+  return {
+    add(r: ImageSummary): void {
+      if (k >= n) throw new Error(`image listing: more than the ${n} rows announced`);
+      for (let j = 0; j < INT_FIELDS.length; j++) ints.setInt32((k * INT_FIELDS.length + j) * 4, r[INT_FIELDS[j]!], true);
+      for (let j = 0; j < NUMBER_FIELDS.length; j++) numbers.setFloat64((k * NUMBER_FIELDS.length + j) * 8, r[NUMBER_FIELDS[j]!] ?? NaN, true);
+      for (let j = 0; j < STRING_FIELDS.length; j++) strs.setInt32((k * STRING_FIELDS.length + j) * 4, intern(r[STRING_FIELDS[j]!]), true);
+      codes[k * CODES] = KINDS.indexOf(r.kind);
+      codes[k * CODES + 1] = STATUSES.indexOf(r.status);
+      codes[k * CODES + 2] = r.validationPinned ? 1 : 0;
+      k++;
+    },
+    done(): ImageListing {
+      if (k !== n) throw new Error(`image listing: ${k} rows added, ${n} announced`);
+      const bytes = (v: DataView) => new Uint8Array(v.buffer as ArrayBuffer); // made from ArrayBuffers above
+      return { count: n, strings, ints: bytes(ints), numbers: bytes(numbers), strs: bytes(strs), codes };
+    },
+  };
 }
 
 /** Thrown when a listing's columns do not fit its count or point outside its strings. */

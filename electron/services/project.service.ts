@@ -7,7 +7,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ApiError, PIXELS_BATCH_BYTES, type ImageStatus, type MethodName, type ParsedParams, type ProjectHandlers, type ProjectInfo, type Result } from '../contract/api.js';
-import { encodeListing } from '../contract/image-listing.js';
 import { checkRle, rleArea } from '../contract/rle.js';
 import { jobIsLive, type JobKind } from '../contract/training.js';
 import { sharedDecodePool } from './imaging/decode-pool.node.js';
@@ -241,7 +240,7 @@ export class ProjectService implements ProjectHandlers {
 
   'images.list': Sync<'images.list'> = () => this.open().images.list();
 
-  'images.listing': Sync<'images.listing'> = () => encodeListing(this.open().images.list());
+  'images.listing': Sync<'images.listing'> = () => this.open().images.listing();
 
   'images.importPaths': Async<'images.importPaths'> = async ({ paths }) => {
     const p = this.open();

@@ -1,6 +1,7 @@
 /** Image rows: what was imported, where its copy lives, and how to read and group it. */
 import type { ImageDetail, ImageStatus, ImageSummary, WindowPreset } from '../../contract/api.js';
 import type { Db } from './project-database.js';
+import { type ImageListing, listingBuilder } from '../../contract/image-listing.js';
 
 /** Everything the importer knows about one file, ready to insert. */
 export interface NewImage {
@@ -68,33 +69,32 @@ const summaryColumns = `
   i.accession_number AS accessionNumber, i.study_date AS studyDate, i.slice_position AS slicePosition,
   i.slice_thickness AS sliceThickness`;
 
-/** One row of `summaryColumns` in their order. */
-function summaryFromColumns(c: unknown[]): ImageSummary {
-  return {
-    id: c[0] as number,
-    kind: c[1] as ImageSummary['kind'],
-    fileName: c[2] as string,
-    folder: c[3] as string,
-    status: c[4] as ImageSummary['status'],
-    width: c[5] as number,
-    height: c[6] as number,
-    frames: c[7] as number,
-    modality: c[8] as string | null,
-    patientName: c[9] as string | null,
-    patientId: c[10] as string | null,
-    studyUid: c[11] as string | null,
-    studyDescription: c[12] as string | null,
-    seriesUid: c[13] as string | null,
-    seriesDescription: c[14] as string | null,
-    seriesNumber: c[15] as number | null,
-    seriesIndex: c[16] as number,
-    maskCount: c[17] as number,
-    validationPinned: c[18] === 1,
-    accessionNumber: c[19] as string | null,
-    studyDate: c[20] as string | null,
-    slicePosition: c[21] as number | null,
-    sliceThickness: c[22] as number | null,
-  };
+/** One row of `summaryColumns` in their order, written into `row` (a fresh object unless one is given to refill). */
+function summaryFromColumns(c: unknown[], row = {} as ImageSummary): ImageSummary {
+  row.id = c[0] as number;
+  row.kind = c[1] as ImageSummary['kind'];
+  row.fileName = c[2] as string;
+  row.folder = c[3] as string;
+  row.status = c[4] as ImageSummary['status'];
+  row.width = c[5] as number;
+  row.height = c[6] as number;
+  row.frames = c[7] as number;
+  row.modality = c[8] as string | null;
+  row.patientName = c[9] as string | null;
+  row.patientId = c[10] as string | null;
+  row.studyUid = c[11] as string | null;
+  row.studyDescription = c[12] as string | null;
+  row.seriesUid = c[13] as string | null;
+  row.seriesDescription = c[14] as string | null;
+  row.seriesNumber = c[15] as number | null;
+  row.seriesIndex = c[16] as number;
+  row.maskCount = c[17] as number;
+  row.validationPinned = c[18] === 1;
+  row.accessionNumber = c[19] as string | null;
+  row.studyDate = c[20] as string | null;
+  row.slicePosition = c[21] as number | null;
+  row.sliceThickness = c[22] as number | null;
+  return row;
 }
 
 export class ImagesRepository {
@@ -146,12 +146,23 @@ export class ImagesRepository {
   list(): ImageSummary[] {
     // Rows as arrays, made into objects of one fixed shape here: better-sqlite3's named-column
     // objects cost 2.3x the query itself at 50,000 images (issue 10's open-to-list goal).
-    return (
-      this.db
-        .prepare(`SELECT ${summaryColumns} FROM images i ORDER BY i.kind, i.patient_name, i.study_uid, i.series_uid, i.folder, i.series_index, i.id`)
-        .raw()
-        .all() as unknown[][]
-    ).map(summaryFromColumns);
+    return this.listRows().map((c) => summaryFromColumns(c));
+  }
+
+  /** list()'s rows in its order, straight into the browser's columns: one object refilled, not one per row. */
+  listing(): ImageListing {
+    const rows = this.listRows();
+    const b = listingBuilder(rows.length);
+    const row = {} as ImageSummary;
+    for (const c of rows) b.add(summaryFromColumns(c, row));
+    return b.done();
+  }
+
+  private listRows(): unknown[][] {
+    return this.db
+      .prepare(`SELECT ${summaryColumns} FROM images i ORDER BY i.kind, i.patient_name, i.study_uid, i.series_uid, i.folder, i.series_index, i.id`)
+      .raw()
+      .all() as unknown[][];
   }
 
   detail(id: number): ImageDetail | undefined {
