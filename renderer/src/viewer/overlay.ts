@@ -95,7 +95,6 @@ export interface OverlayExtras {
   polygon: Point[] | null;
   polygonColor: string;
   /** Brush outline at the cursor, in image coordinates. */
-  brush: { at: Point; radius: number; erase: boolean } | null;
 }
 
 export function drawOverlay(target: HTMLCanvasElement, element: HTMLElement, compositor: MaskCompositor | null, extras: OverlayExtras): void {
@@ -106,7 +105,7 @@ export function drawOverlay(target: HTMLCanvasElement, element: HTMLElement, com
   } catch {
     return; // no image displayed yet
   }
-  if ((compositor && !compositor.blank) || (extras.polygon && extras.polygon.length > 0) || extras.brush) markDrawn(target);
+  if ((compositor && !compositor.blank) || (extras.polygon && extras.polygon.length > 0)) markDrawn(target);
   if (compositor && !compositor.blank) {
     ctx.save();
     ctx.globalAlpha = extras.outlineOnly ? 1 : extras.opacity;
@@ -131,24 +130,6 @@ export function drawOverlay(target: HTMLCanvasElement, element: HTMLElement, com
     const first = toCanvas(extras.polygon[0]!);
     ctx.setLineDash([]);
     ctx.strokeRect(first.x - 3, first.y - 3, 6, 6);
-    ctx.restore();
-  }
-  if (extras.brush) {
-    // The outline is the brush's circle in image pixels drawn through the image's transform,
-    // so it is the shape the stroke will paint (an ellipse on non-square pixels, at any
-    // rotation or flip); the line is stroked without it, one screen pixel wide.
-    const { at, radius } = extras.brush;
-    const scale = Math.hypot(t[0], t[1]);
-    ctx.save();
-    ctx.setTransform(...t);
-    ctx.beginPath();
-    ctx.arc(at.x, at.y, Math.max(radius, 1 / Math.max(scale, 1e-6)), 0, Math.PI * 2);
-    ctx.restore();
-    ctx.save();
-    ctx.strokeStyle = extras.brush.erase ? 'rgba(255,255,255,0.85)' : extras.polygonColor;
-    ctx.setLineDash(extras.brush.erase ? [3, 3] : []);
-    ctx.lineWidth = 1;
-    ctx.stroke();
     ctx.restore();
   }
 }
