@@ -96,7 +96,7 @@ export async function waitRendered(page: Page, { overlayFrame = true }: { overla
   // The viewport marks which image it has drawn; wait until that is the slice asked for.
   await page.waitForFunction(() => {
     const v = document.querySelector<HTMLElement>('.viewport')!;
-    return v.dataset.imageId !== '' && v.dataset.rendered === `delineate:${v.dataset.imageId}:${v.dataset.frame}`;
+    return v.dataset.imageId !== '' && v.dataset.rendered === `${v.dataset.imageId}:${v.dataset.frame}`;
   });
   // One more frame so the overlay drawn after cornerstone's render is on the canvas.
   if (overlayFrame) await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));

@@ -266,6 +266,22 @@ test('viewer: markers, scale bar, slice location, rotate + flip with strokes on 
     await page.getByTestId('list-filter-clear').click();
     await within(2000, 'everything back', async () => (await leafLabels()).length >= 3);
 
+    // ---- another project in the same window: its image 1 is its own, not this project's image 1
+    // (image ids are numbered per project; the viewer's slice cache must not carry over).
+    const other = path.join(tmp, 'other');
+    await page.getByRole('button', { name: 'Close', exact: true }).click();
+    await page.getByTestId('project-path').waitFor();
+    await api.call('project.create', { path: other, name: 'Other' });
+    const otherReport = await api.call('images.importPaths', { paths: [path.join(corpus, 'raster', 'grey8.png')] });
+    assert.equal(otherReport.imported.length, 1);
+    await api.call('project.close', {});
+    await page.getByTestId('project-path').fill(other);
+    await page.getByTestId('project-open').click();
+    await page.getByTestId('browser-row').filter({ hasText: 'grey8.png' }).click();
+    await waitRendered(page);
+    assert.equal(await page.locator('.viewport').getAttribute('data-image-id'), String(otherReport.imported[0]!.imageId));
+    assert.match(await page.locator('.corner.tr').textContent() ?? '', /40×30/, "the other project's 40x30 image, not a cached CT slice of the same id");
+
     assert.deepEqual(s.problems, [], 'no console errors, page errors or CSP violations');
   } finally {
     await s?.close();

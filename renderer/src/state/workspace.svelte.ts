@@ -61,6 +61,8 @@ const DELETED_KEPT = 50;
 export class Workspace {
   readonly transport = transportKind;
   project = $state.raw<ProjectInfo | null>(null);
+  /** Counts project opens and closes: the viewer's slice cache belongs to one of them (image ids are per project). */
+  projectEpoch = $state(0);
   images = $state.raw<ImageSummary[]>([]);
   rows = $derived(groupImages(this.images));
   /** The image list's search words and study date range; `visibleRows` is what they leave (the list, and the keys that move through it). */
@@ -167,6 +169,7 @@ export class Workspace {
   }
 
   private resetProjectState(): void {
+    this.projectEpoch++;
     this.openRow = null;
     this.slice = null;
     this.shownWindow = null;

@@ -17,12 +17,31 @@ export interface DelineateImage extends CsImage {
   delineate: ConvertedFrame & { imageId: number; frame: number };
 }
 
+/**
+ * Which open project the cached slices belong to. Image ids are numbered per project, so
+ * without it a slice cached from one project would be shown for the same id in the next.
+ */
+let epoch = 0;
+
+/** A project was opened or closed: what cornerstone holds is another project's. */
+export function setProjectEpoch(e: number): void {
+  if (e === epoch) return;
+  epoch = e;
+  cornerstone.imageCache.purgeCache();
+}
+
 export function csImageId(item: StackItem): string {
-  return `delineate:${item.imageId}:${item.frame}`;
+  return `delineate:${epoch}:${item.imageId}:${item.frame}`;
+}
+
+/** "imageId:frame" of a cornerstone id: what the viewport tells tests it has drawn, whatever the project epoch. */
+export function itemKeyOf(csId: string): string {
+  const { imageId, frame } = parseId(csId);
+  return `${imageId}:${frame}`;
 }
 
 function parseId(csId: string): StackItem {
-  const m = /^delineate:(\d+):(\d+)$/.exec(csId);
+  const m = /^delineate:\d+:(\d+):(\d+)$/.exec(csId);
   if (!m) throw new Error(`Not a Delineate image id: ${csId}`);
   return { imageId: Number(m[1]), frame: Number(m[2]) };
 }
@@ -87,24 +106,26 @@ export function loadImage(item: StackItem): Promise<DelineateImage> {
  * a slice the batch did not deliver is fetched alone, which brings its pixels or its error.
  */
 export function loadMany(items: StackItem[]): Promise<unknown> {
-  const pending = items
-    .filter((it) => !isRequested(it))
-    .map((item) => {
-      let settle!: (p: Promise<DelineateImage>) => void;
-      const promise = new Promise<DelineateImage>((resolve) => (settle = resolve));
-      const csId = csImageId(item);
-      cornerstone.imageCache.putImageLoadObject(csId, { promise });
-      return { item, csId, settle };
-    });
+  const pending: { item: StackItem; csId: string; settle: (p: Promise<DelineateImage>) => void }[] = [];
+  for (const item of items) {
+    const csId = csImageId(item);
+    if (cornerstone.imageCache.getImageLoadObject(csId) !== undefined) continue; // cached, in flight, or twice in `items`
+    let settle!: (p: Promise<DelineateImage>) => void;
+    const promise = new Promise<DelineateImage>((resolve) => (settle = resolve));
+    cornerstone.imageCache.putImageLoadObject(csId, { promise });
+    pending.push({ item, csId, settle });
+  }
   if (pending.length === 0) return Promise.resolve();
   const t0 = performance.now();
   const batch = api.call('image.pixelsMany', { items: pending.map((p) => p.item) });
-  return Promise.all(
+  // allSettled: the request slot is free only when every slice of the batch is, fallbacks included.
+  return Promise.allSettled(
     pending.map((p, i) => {
       const image = batch.then(
         (frames) => {
           const f = frames[i];
-          return f ? toCsImage(p.csId, p.item, f, t0) : load(p.csId);
+          // A copy: the frames are views into one response buffer, which a cached slice would keep whole.
+          return f ? toCsImage(p.csId, p.item, { ...f, data: f.data.slice() }, t0) : load(p.csId);
         },
         () => load(p.csId),
       );
