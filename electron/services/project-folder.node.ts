@@ -221,7 +221,10 @@ export function insideProjectMany(projectDir: string, rels: readonly string[]): 
     }
     return r;
   };
-  const fold = (name: string): string => name.normalize('NFC').toLowerCase();
+  // Wider than any disk's own case folding (compatibility forms, then upper and lower case:
+  // long s, dotless i, final sigma and ligatures meet their plain letters), so a spelling a
+  // case-insensitive disk would resolve always finds its entry and gets its lstat.
+  const fold = (name: string): string => name.normalize('NFKC').toUpperCase().toLowerCase();
   const listings = new Map<string, { byName: Map<string, Dirent>; folded: Set<string> } | null>();
   const entry = (full: string): { exists: boolean; link: boolean } => {
     const dir = path.dirname(full);
@@ -240,7 +243,8 @@ export function insideProjectMany(projectDir: string, rels: readonly string[]): 
     if (d) return { exists: true, link: d.isSymbolicLink() };
     // No entry under any spelling: missing on any disk, no lstat needed (a project whose media
     // were deleted would otherwise pay one per row when it opens).
-    if (listing && !listing.folded.has(fold(name))) return { exists: false, link: false };
+    // A "~" may be a Windows short name (OUT~1.DCM) for an entry listed under its long name.
+    if (listing && !name.includes('~') && !listing.folded.has(fold(name))) return { exists: false, link: false };
     const st = lstatSync(full, { throwIfNoEntry: false });
     return { exists: st !== undefined, link: st?.isSymbolicLink() ?? false };
   };
