@@ -194,3 +194,31 @@ def test_onnx_encoder_and_decoder_match_torch(sam: torch.nn.Module, tmp_path: Pa
         t_masks, t_iou, t_low = CanonicalDecoder(sam, return_single_mask=False)(*(torch.from_numpy(v) for v in feed.values()))
     assert np.abs(low - t_low.numpy()).max() < 1e-3
     assert np.abs(iou - t_iou.numpy()).max() < 1e-4
+
+
+def test_training_prompts_are_padded_to_six_tokens_as_the_app_pads_them() -> None:
+    """Fine-tuning feeds EfficientSAM's decoder the prompt layout the app sends it (six
+    tokens: points, the box's two corners or SAM's own pad point, then "not a point")."""
+    from delineate_runtime.data.prompts import Prompt
+    from delineate_runtime.models.forward import decode, prompt_tensors
+
+    cpu = torch.device("cpu")
+    click = Prompt("points", coords=np.array([[10.0, 20.0]], np.float32), labels=np.array([1.0], np.float32))
+    box = Prompt("box", box=np.array([5.0, 5.0, 40.0, 30.0], np.float32))
+    points, b = prompt_tensors(click, cpu, 6)
+    assert points is not None and b is None
+    assert points[0].shape == (1, 5, 2)  # + SAM's own pad point = 6
+    assert points[1][0].tolist() == [1.0, -1.0, -1.0, -1.0, -1.0]
+    points, b = prompt_tensors(box, cpu, 6)
+    assert points is not None and points[0].shape == (1, 4, 2) and b is not None  # + 2 corners = 6
+    assert prompt_tensors(Prompt("none"), cpu, 6) == (None, None)
+    assert prompt_tensors(click, cpu)[0][0].shape == (1, 1, 2), "SAM models: unchanged"
+
+    sam = build_sam_model("efficientsam_ti", image_size=256).eval()
+    emb = torch.randn(1, 256, 16, 16)
+    with torch.no_grad():
+        low, _ = decode(sam, emb, click)
+        p6, _ = prompt_tensors(click, cpu, 6)
+        sparse, dense = sam.prompt_encoder(points=p6, boxes=None, masks=None)
+        want, _ = sam.mask_decoder(emb, sam.prompt_encoder.get_dense_pe(), sparse, dense, multimask_output=True)
+    assert torch.allclose(low, want), "decode pads an EfficientSAM model's prompts"
