@@ -125,31 +125,29 @@ async function startProfile(page: Page): Promise<{ stop(name: string): Promise<v
       },
     };
   }
+  if (mode !== 'node' && mode !== '1') return { stop: async () => {} };
+  // The same sampling profiler either way: the host's own V8 (this process) or the page's over CDP.
+  let send: (method: string, params?: object) => Promise<unknown>;
+  let close: () => Promise<void> | void;
   if (mode === 'node') {
     const { Session } = await import('node:inspector/promises');
     const ses = new Session();
     ses.connect();
-    await ses.post('Profiler.enable');
-    await ses.post('Profiler.setSamplingInterval', { interval: 200 });
-    await ses.post('Profiler.start');
-    return {
-      async stop(name) {
-        const { profile } = await ses.post('Profiler.stop');
-        writeFileSync(path.join(outputDir('bench'), `node-${name}.cpuprofile`), JSON.stringify(profile));
-        ses.disconnect();
-      },
-    };
+    send = (m, p) => ses.post(m, p);
+    close = () => ses.disconnect();
+  } else {
+    const cdp = await page.context().newCDPSession(page);
+    send = (m, p) => cdp.send(m as 'Profiler.enable', p);
+    close = () => cdp.detach();
   }
-  if (mode !== '1') return { stop: async () => {} };
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Profiler.enable');
-  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
-  await cdp.send('Profiler.start');
+  await send('Profiler.enable');
+  await send('Profiler.setSamplingInterval', { interval: 200 });
+  await send('Profiler.start');
   return {
     async stop(name) {
-      const { profile } = await cdp.send('Profiler.stop');
-      writeFileSync(path.join(outputDir('bench'), `render-${name}.cpuprofile`), JSON.stringify(profile));
-      await cdp.detach();
+      const { profile } = (await send('Profiler.stop')) as { profile: unknown };
+      writeFileSync(path.join(outputDir('bench'), `${mode === 'node' ? 'node' : 'render'}-${name}.cpuprofile`), JSON.stringify(profile));
+      await close();
     },
   };
 }

@@ -71,7 +71,10 @@ if TYPE_CHECKING:
     from .spec import ModelSpec
 
 PATCH_SIZE = 16
-# EfficientSAM pads every prompt to this many points with label -1 at (-1, -1).
+# EfficientSAM pads every prompt to PROMPT_POINTS tokens (a box is two) with label -1 at
+# (PAD_COORD, PAD_COORD). The app pads the same (bundle-manifest.ts EFFICIENT_SAM_PROMPT_POINTS),
+# and so does fine-tuning (forward.py).
+PROMPT_POINTS = 6
 PAD_COORD = -1.0
 
 

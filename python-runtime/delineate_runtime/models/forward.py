@@ -7,12 +7,7 @@ import torch
 from segment_anything.modeling import Sam
 
 from ..data.prompts import Prompt
-from .efficient_sam import is_efficient_sam_decoder
-
-
-# EfficientSAM's decoder was trained on prompts padded to six tokens (a box is two); the app
-# pads the same way (bundle-manifest.ts EFFICIENT_SAM_PROMPT_POINTS), so fine-tuning does too.
-EFFICIENT_SAM_PROMPT_POINTS = 6
+from .efficient_sam import PROMPT_POINTS as EFFICIENT_SAM_PROMPT_POINTS, is_efficient_sam_decoder
 
 
 def prompt_tensors(
