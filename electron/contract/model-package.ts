@@ -30,6 +30,9 @@ const InsidePath = z
   .max(500)
   .refine((p) => !p.startsWith('/') && !/^[A-Za-z]:/.test(p) && !p.split(/[\\/]/).includes('..') && !p.includes('\\'), 'a relative path inside the package');
 
+/** The runtime evaluation's name for the prompt-free mode the headless node runs (evaluate.py MODES). */
+export const PROMPT_FREE_MODE = 'auto';
+
 export const PackageManifest = z.object({
   format: z.literal(PACKAGE_FORMAT),
   package_version: z.number().int().positive(),
@@ -45,10 +48,20 @@ export const PackageManifest = z.object({
     preprocessing: z.record(z.unknown()),
     /** How an image is windowed before SAM sees it: as the app showed it when the labels were drawn. */
     window: z.string(),
+    /**
+     * The window the training images agreed on, in absolute units (CT), which the node renders
+     * every slice of that modality through; absent or null: each file's stored window.
+     * Optional, so packages written before it read as they did.
+     */
+    fixed_window: z
+      .object({ center: z.number().finite(), width: z.number().finite().positive(), modality: z.string().min(1).max(16) })
+      .strict()
+      .nullable()
+      .optional(),
     variants: z.array(z.enum(['int8', 'fp32'])).min(1),
     /** The variant to run when nothing else is said: int8 where it measured up against fp32. */
     default_variant: z.enum(['int8', 'fp32']),
-    /** Prompt modes it was evaluated with (box, click1, click3, no_prompt). */
+    /** Prompt modes it was evaluated with (the runtime's names: click1, click3, box, and PROMPT_FREE_MODE). */
     prompt_modes: z.array(z.string()),
     manifest: InsidePath,
   }),

@@ -6,14 +6,15 @@
  * Start order: package (refused by name if tampered or unknown) -> queue (series a crash left
  * running are queued again; instances the SCP wrote but nobody recorded are found in the
  * spool; a series during which the node stopped --attempts times is left failed; retention)
- * -> model sessions -> DICOM environment -> SCP -> HTTP. stop(): the SCP first (no new
- * instances), then running series finish (up to `drainMs`; one that does not stays running in
- * the queue and is done again at the next start), then the queue closes.
+ * -> model sessions -> DICOM environment -> SCP -> HTTP. Series still receiving when the node
+ * stopped get one more idle time from the start (their senders resume). stop(): the SCP first
+ * (no new instances), then running series finish (up to --drain-s; one that does not is
+ * aborted and queued again for the next start, the attempt not counted), then the queue closes.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PACKAGE_MANIFEST, PACKAGE_MODEL_DIR } from '../contract/model-package.js';
+import { PACKAGE_MANIFEST, PACKAGE_MODEL_DIR, PROMPT_FREE_MODE } from '../contract/model-package.js';
 import { dicomLock } from '../services/dicom-export/export.service.js';
 import { parseDicomFile } from '../services/imaging/dicom-file.js';
 import { SamEngine, type ModelFiles } from '../services/inference/sam-engine.node.js';
@@ -22,18 +23,18 @@ import { openPackage, PackageError, sha256File } from '../services/models/model-
 import { findPython } from '../services/runtime/python-path.node.js';
 import type { NodeLog } from './node-log.js';
 import type { NodeOptions } from './node-options.js';
-import { pruneExpired } from './retention.node.js';
+import { pruneExpired, pruneUnpackedPackages } from './retention.node.js';
 import { startScp, type RunningScp } from './storage-scp.node.js';
 import type { ScpEvent } from './scp-events.js';
 import { runSeriesJob, type Acceptance, type PackageIdentity } from './series-job.node.js';
-import { SeriesQueue, type SeriesRow } from './series-queue.node.js';
+import { type RunErrorOutcome, SeriesQueue, settleRunError, type SeriesRow } from './series-queue.node.js';
 import { startStatusServer, type StatusServer } from './status-server.node.js';
 
 export interface DicomNodeDeps {
   options: NodeOptions;
   log: NodeLog;
   appVersion: string;
-  /** How long stop() waits for running series. */
+  /** How long stop() waits for running series (default: --drain-s). */
   drainMs?: number;
   /** Called when the node cannot go on (the SCP died): the CLI exits non-zero so the service manager restarts it. */
   onFatal?: (why: string) => void;
@@ -93,11 +94,14 @@ export class DicomNode {
     const state = path.resolve(o.stateDir);
     mkdirSync(state, { recursive: true });
     // 1. The package: every file against its hash, its version known to us.
-    const { dir, manifest } = await openPackage(path.resolve(o.packagePath), path.join(state, 'package'));
+    const unpacked = path.join(state, 'package');
+    const { dir, manifest } = await openPackage(path.resolve(o.packagePath), unpacked);
+    // Copies an earlier start unpacked from other archives (older versions) are not kept.
+    for (const old of pruneUnpackedPackages(unpacked, dir)) log('package_copy_removed', { dir: old });
     // A prompt-free model outputs one mask per image: the package's (first) label class names it.
     const label = manifest.labels[0];
     if (!label) throw new PackageError(`${o.packagePath}: the package names no label class, so its masks could not be described in a SEG`, o.packagePath);
-    const pkg: PackageIdentity = { name: manifest.name, version: manifest.version, sha256: await sha256File(path.join(dir, PACKAGE_MANIFEST)), label };
+    const pkg: PackageIdentity = { name: manifest.name, version: manifest.version, sha256: await sha256File(path.join(dir, PACKAGE_MANIFEST)), label, window: manifest.model.fixed_window ?? null };
     const modelDir = path.join(dir, PACKAGE_MODEL_DIR);
     const bundle = parseManifest(readFileSync(path.join(modelDir, MANIFEST_NAME), 'utf8'), path.join(modelDir, MANIFEST_NAME));
     const variant = variantToRun(bundle, o.variant);
@@ -109,7 +113,11 @@ export class DicomNode {
       maxInstances: o.maxInstances,
       maxBytes: o.maxSeriesBytes,
     };
-    log('package_opened', { name: pkg.name, version: pkg.version, sha256: pkg.sha256, variant, label: pkg.label.name, modalities: accept.modalities.length ? accept.modalities : ['any'] });
+    log('package_opened', { name: pkg.name, version: pkg.version, sha256: pkg.sha256, variant, label: pkg.label.name, modalities: accept.modalities.length ? accept.modalities : ['any'], window: pkg.window ? `${pkg.window.modality} ${pkg.window.center}/${pkg.window.width}` : 'stored' });
+    if (!manifest.model.prompt_modes.includes(PROMPT_FREE_MODE)) {
+      // The node runs the model without prompts: say so when nobody measured how it does that.
+      log('package_warning', { message: `${o.packagePath}: the package was never evaluated without prompts (its modes: ${manifest.model.prompt_modes.join(', ') || 'none'}); the node's masks come from that mode` });
+    }
     // 2. The queue, and what a crash left behind.
     const queue = new SeriesQueue(path.join(state, 'queue.sqlite'));
     try {
@@ -121,6 +129,10 @@ export class DicomNode {
       const spool = path.join(state, 'incoming');
       mkdirSync(spool, { recursive: true });
       recoverSpool(queue, spool, log);
+      // Series the node stopped in the middle of receiving: their senders resume now that the
+      // node is back, so none is claimed before one more idle time (else: two SEGs).
+      const graced = queue.graceReceiving(Date.now());
+      if (graced.length) log('series_grace', { series: graced, idle_s: o.idleSeconds, why: 'still receiving when the node stopped: complete only after one more idle time' });
       pruneExpired(queue, { keepDays: o.keepDays, segDir: path.join(state, 'seg'), now: Date.now() }, log);
       // 3. One engine per worker, each with its share of the cores; the first loads now so a
       // model that does not run is said at start, not at the first series.
@@ -139,7 +151,7 @@ export class DicomNode {
   private async listen(spool: string): Promise<void> {
     const { options: o, log } = this.deps;
     const state = path.resolve(o.stateDir);
-    this.scp = await startScp(this.python, { aeTitle: o.listen.aeTitle, host: o.listen.host, port: o.listen.port, spool, minFreeBytes: o.minFreeBytes }, state, {
+    this.scp = await startScp(this.python, { aeTitle: o.listen.aeTitle, host: o.listen.host, port: o.listen.port, spool, minFreeBytes: o.minFreeBytes, allowCallingAes: o.allowAes }, state, {
       event: (e) => this.onScpEvent(e),
       problem: (m) => log('scp_problem', { message: m }),
     });
@@ -166,6 +178,10 @@ export class DicomNode {
   private onScpEvent(e: ScpEvent): void {
     const { log } = this.deps;
     if (e.event === 'listening') return;
+    if (e.event === 'association_refused') {
+      log('association_refused', { from: e.calling_ae, reason: e.reason });
+      return;
+    }
     if (e.event === 'refused') {
       log('instance_refused', { sop: e.sop_instance_uid, from: e.calling_ae, reason: e.reason });
       return;
@@ -221,7 +237,15 @@ export class DicomNode {
         segDir: path.join(path.resolve(o.stateDir), 'seg'),
         appVersion: this.deps.appVersion,
         signal: this.controller.signal,
+        changed: () => this.queue.changedSinceClaim(row.seriesUid),
       });
+      if (r.state === 'superseded') {
+        // Instances arrived while it ran: no SEG of half a series goes out; finish() puts it
+        // back to receiving, and the whole series is processed after the next idle time.
+        const left = this.queue.finish(row.seriesUid, { state: 'done' }, Date.now());
+        log('series_superseded', { series: row.seriesUid, message: 'instances arrived while it was processed: its SEG is not sent, the series is processed again once complete', state: left });
+        return;
+      }
       if (r.state === 'skipped') {
         const left = this.queue.finish(row.seriesUid, { state: 'skipped', error: r.reason }, Date.now());
         log('series_skipped', { series: row.seriesUid, reason: r.reason, state: left });
@@ -241,23 +265,26 @@ export class DicomNode {
       });
     } catch (e) {
       const message = (e as Error).message;
-      if (this.stopping) {
-        // Interrupted by shutdown: queued again, and this attempt not counted against it
-        // (only a crash counts, see requeueRunning). The queue may be closed already when the
-        // drain timed out: then it is left running and counted, which errs on the safe side.
-        log('series_interrupted', { series: row.seriesUid, message });
-        try {
-          this.queue.interrupted(row.seriesUid);
-        } catch {
-          /* closed */
-        }
+      // Only a run cut off by the shutdown's abort (--drain-s ran out) is an interruption:
+      // queued again, this attempt not counted (only a crash counts, see requeueRunning). A
+      // genuine failure while the node drains is a failure like any other.
+      const aborted = this.controller.signal.aborted;
+      let r: RunErrorOutcome;
+      try {
+        r = settleRunError(this.queue, row, message, { aborted, maxAttempts: o.maxAttempts, now: Date.now() });
+      } catch {
+        // The queue closed already (the drain timed out and the wait after the abort too): the
+        // series is left running, and requeueRunning counts it at the next start.
+        log(aborted ? 'series_interrupted' : 'series_failed', { series: row.seriesUid, attempt: row.attempts, message, state: 'running' });
+        if (!aborted) this.failures++;
+        return;
+      }
+      if (r.kind === 'interrupted') {
+        log('series_interrupted', { series: row.seriesUid, message, state: 'queued' });
         return;
       }
       this.failures++;
-      const retry = row.attempts < o.maxAttempts;
-      const retryAt = retry ? Date.now() + Math.min(60_000 * 2 ** (row.attempts - 1), 3_600_000) : null;
-      const left = this.queue.finish(row.seriesUid, { state: 'failed', error: message, retryAt }, Date.now());
-      log('series_failed', { series: row.seriesUid, attempt: row.attempts, message, state: left, retry_at: retryAt ? new Date(retryAt).toISOString() : null });
+      log('series_failed', { series: row.seriesUid, attempt: row.attempts, message, state: r.state, retry_at: r.retryAt ? new Date(r.retryAt).toISOString() : null });
     }
   }
 
@@ -297,7 +324,7 @@ export class DicomNode {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await this.scp?.stop();
     const drain = Promise.all([...this.running]);
-    const waited = await Promise.race([drain.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), this.deps.drainMs ?? 120_000).unref())]);
+    const waited = await Promise.race([drain.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), this.deps.drainMs ?? this.deps.options.drainSeconds * 1000).unref())]);
     if (!waited) {
       log('stopping_interrupts', { running: this.running.size });
       this.controller.abort();

@@ -40,6 +40,10 @@ export interface NodeOptions {
   minFreeBytes: number;
   /** Received instances and SEGs of series processed this many days ago are deleted; 0: kept forever. */
   keepDays: number;
+  /** On SIGTERM, how long running series may finish before they are aborted (and queued again). */
+  drainSeconds: number;
+  /** Calling AE titles allowed to send to the node; empty: any. */
+  allowAes: string[];
 }
 
 /** Tries per series before it is left failed (--attempts). */
@@ -71,6 +75,9 @@ export const USAGE = `npm run node -- --package <folder|archive.tar> --listen AE
   --min-free-mb N       refuse instances (0xA700) while the spool's disk has less free (default 1024)
   --keep-days N         delete received instances and SEGs N days after their series was
                         processed, checked at start and hourly (default 7; 0: keep forever)
+  --drain-s SECONDS     on SIGTERM, wait this long for running series, then abort them; they
+                        are queued again for the next start (default 120; 0: abort at once)
+  --allow-ae AE1[,AE2]  accept associations only from these calling AE titles (default: any)
   --log FILE            append the log there instead of stderr`;
 
 const AE = z
@@ -130,7 +137,7 @@ function positiveInt(flag: string, v: string | undefined, fallback: number, min 
 export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, readFile: (f: string) => string = () => ''): NodeOptions {
   if (argv.includes('--help') || argv.includes('-h')) throw new OptionsError(USAGE);
   const flags = new Map<string, string>();
-  const known = new Set(['package', 'listen', 'send-to', 'calling-ae', 'dicomweb-user', 'state', 'idle', 'workers', 'threads', 'attempts', 'http-port', 'token-file', 'modality', 'min-size', 'max-size', 'variant', 'log', 'max-instances', 'max-series-mb', 'min-free-mb', 'keep-days']);
+  const known = new Set(['package', 'listen', 'send-to', 'calling-ae', 'dicomweb-user', 'state', 'idle', 'workers', 'threads', 'attempts', 'http-port', 'token-file', 'modality', 'min-size', 'max-size', 'variant', 'log', 'max-instances', 'max-series-mb', 'min-free-mb', 'keep-days', 'drain-s', 'allow-ae']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(a);
@@ -152,13 +159,27 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
   if (!(idle > 0 && idle <= 86_400)) throw new OptionsError(`--idle ${flags.get('idle')}: expected seconds, more than 0`);
   const httpPort = flags.has('http-port') ? positiveInt('--http-port', flags.get('http-port'), 0, 0) : null;
   if (httpPort !== null && httpPort > 65535) throw new OptionsError(`--http-port ${httpPort}: the port must be 0-65535`);
-  const token = flags.has('token-file') ? readFile(flags.get('token-file')!).trim() : (env.DELINEATE_NODE_TOKEN ?? null);
+  let token = env.DELINEATE_NODE_TOKEN ?? null;
+  if (flags.has('token-file')) {
+    const f = flags.get('token-file')!;
+    try {
+      token = readFile(f).trim();
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new OptionsError(`--token-file ${f}: cannot be read (${err.code ?? err.message})`);
+    }
+  }
   if (httpPort !== null && (!token || token.length < 16)) throw new OptionsError('--http-port needs a token of at least 16 characters (--token-file FILE or DELINEATE_NODE_TOKEN)');
   const variant = flags.get('variant') ?? 'auto';
   if (variant !== 'auto' && variant !== 'int8' && variant !== 'fp32') throw new OptionsError(`--variant ${variant}: expected auto, int8 or fp32`);
   const minSize = positiveInt('--min-size', flags.get('min-size'), 64);
   const maxSize = positiveInt('--max-size', flags.get('max-size'), 4096);
   if (minSize > maxSize) throw new OptionsError(`--min-size ${minSize} is larger than --max-size ${maxSize}`);
+  const allowAes = flags.has('allow-ae') ? flags.get('allow-ae')!.split(',').map((s) => s.trim()) : [];
+  for (const a of allowAes) {
+    const ae = AE.safeParse(a);
+    if (!ae.success) throw new OptionsError(`--allow-ae ${flags.get('allow-ae')}: the AE title ${JSON.stringify(a)} ${ae.error.issues[0]!.message}`);
+  }
   return {
     packagePath: flags.get('package')!,
     listen,
@@ -179,5 +200,7 @@ export function parseNodeArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
     maxSeriesBytes: positiveInt('--max-series-mb', flags.get('max-series-mb'), 2048) * MB,
     minFreeBytes: positiveInt('--min-free-mb', flags.get('min-free-mb'), 1024, 0) * MB,
     keepDays: positiveInt('--keep-days', flags.get('keep-days'), 7, 0),
+    drainSeconds: positiveInt('--drain-s', flags.get('drain-s'), 120, 0),
+    allowAes,
   };
 }

@@ -51,3 +51,27 @@ function removeIfEmpty(dir: string): void {
     // Gone already, or an instance arrived in between: either way nothing to do.
   }
 }
+
+/**
+ * Copies of packages unpacked into `scratch` (state/package) by earlier starts: every entry
+ * there except the one in use (`inUse`, or the entry holding it) is deleted, so a node
+ * upgraded many times does not keep every old model on disk. A package given as a folder
+ * outside `scratch` leaves every unpacked copy stale. Returns what was removed.
+ */
+export function pruneUnpackedPackages(scratch: string, inUse: string): string[] {
+  const keep = path.resolve(inUse);
+  let entries: string[];
+  try {
+    entries = readdirSync(scratch);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of entries) {
+    const entry = path.resolve(scratch, name);
+    if (entry === keep || keep.startsWith(entry + path.sep)) continue;
+    rmSync(entry, { recursive: true, force: true });
+    removed.push(entry);
+  }
+  return removed;
+}

@@ -20,6 +20,8 @@ export const ScpEvent = z.discriminatedUnion('event', [
     sha256: z.string().regex(/^[0-9a-f]{64}$/),
   }),
   z.object({ event: z.literal('refused'), sop_instance_uid: z.string(), calling_ae: z.string(), reason: z.string() }),
+  /** An association refused because its calling AE title is not in --allow-ae. */
+  z.object({ event: z.literal('association_refused'), calling_ae: z.string(), reason: z.string() }),
 ]);
 export type ScpEvent = z.infer<typeof ScpEvent>;
 

@@ -24,7 +24,7 @@ import { runDicomTool } from '../services/dicom-export/dicom-tool.node.js';
 import { sendFiles, type PacsDestination } from '../services/dicom-export/pacs.node.js';
 import { planSeg, type ExportMask, type ExportSource } from '../services/dicom-export/seg-request.js';
 import { decodeDicomFrame, parseDicomFile, type ParsedDicom } from '../services/imaging/dicom-file.js';
-import { orderSlices } from '../services/imaging/slice-order.js';
+import { orderSlices } from '../contract/geometry.js';
 import { sopClassName } from '../services/imaging/sop-classes.js';
 import type { ModelFiles } from '../services/inference/sam-engine.node.js';
 import { frameForSam, segmentImage, type SegmentEngine } from '../services/inference/segment.js';
@@ -36,6 +36,8 @@ export interface PackageIdentity {
   /** SHA-256 of the package manifest, which holds every file's hash: the package's identity. */
   sha256: string;
   label: PackageManifest['labels'][number];
+  /** The window the training images agreed on (package-window.ts), applied to slices of its modality; null: each file's stored window. */
+  window: { center: number; width: number; modality: string } | null;
 }
 
 export interface Acceptance {
@@ -60,11 +62,19 @@ export interface SeriesJobDeps {
   segDir: string;
   appVersion: string;
   signal?: AbortSignal;
+  /**
+   * Whether an instance of the series arrived since the job began (the queue's
+   * changedSinceClaim): asked before the SEG is written and again just before it is sent, so
+   * that a SEG of an incomplete series does not go out.
+   */
+  changed?: () => boolean;
 }
 
 export type SeriesOutcome =
   | { state: 'done'; segSopUid: string | null; segFile: string | null; slices: number; slicesWithFinding: number; sent: boolean }
-  | { state: 'skipped'; reason: string };
+  | { state: 'skipped'; reason: string }
+  /** Instances arrived while it ran: nothing sent; the series is to be processed again, whole. */
+  | { state: 'superseded' };
 
 export class SeriesSkipped extends Error {
   override name = 'SeriesSkipped';
@@ -151,10 +161,13 @@ export async function runSeriesJob(seriesUid: string, files: readonly string[], 
     } catch (e) {
       return { state: 'skipped', reason: e instanceof SeriesSkipped ? e.message : `${path.basename(s.file)}: ${(e as Error).message}` };
     }
-    const image = frameForSam(px, s.header.windows);
+    // The window the model was trained through, where the package carries one for this modality; else the file's.
+    const fixed = deps.pkg.window && (s.header.modality ?? '').toUpperCase() === deps.pkg.window.modality.toUpperCase() ? deps.pkg.window : null;
+    const image = frameForSam(px, s.header.windows, fixed);
     const r = await segmentImage(deps.engine, deps.files, image, { kind: 'none' });
     if (r.area > 0) masks.push({ id: i, imageId: i, frame: 0, labelId: 1, rle: encodeRle(r.mask, px.height, px.width), modelId: MODEL, updatedAt: '' });
   }
+  if (deps.changed?.()) return { state: 'superseded' };
   if (masks.length === 0) return { state: 'done', segSopUid: null, segFile: null, slices: slices.length, slicesWithFinding: 0, sent: false };
   const plan = planSeg({
     sources,
@@ -178,6 +191,7 @@ export async function runSeriesJob(seriesUid: string, files: readonly string[], 
   } finally {
     rmSync(requestFile, { force: true });
   }
+  if (deps.changed?.()) return { state: 'superseded' };
   const [sent] = await sendFiles(deps.python, deps.destination, [written.file], deps.signal);
   if (!sent?.ok) throw new Error(`the SEG was written but not stored at the destination: ${sent?.error ?? 'no answer'}`);
   return { state: 'done', segSopUid: written.sop_instance_uid, segFile: written.file, slices: slices.length, slicesWithFinding: masks.length, sent: true };

@@ -194,6 +194,35 @@ export class SeriesQueue {
       .immediate();
   }
 
+  /**
+   * At start, after requeueRunning and the spool scan: every series still receiving gets a
+   * grace period of one idle time from `now` (its last-received time is moved up to `now`).
+   * Its sender lost the association when the node stopped and resumes once the node is back;
+   * claimed at once (its last instance being older than --idle), the series would be
+   * segmented half-received and the rest would follow after its SEG went out: two SEGs. The
+   * latency of such a series is then measured from the start, not from its last instance.
+   * Returns the series given the grace.
+   */
+  graceReceiving(now: number): string[] {
+    return this.db
+      .transaction(() => {
+        const rows = this.db.prepare("SELECT series_uid AS uid FROM series WHERE state = 'receiving' AND last_received_at < ? ORDER BY series_uid").all(now) as { uid: string }[];
+        this.db.prepare("UPDATE series SET last_received_at = ? WHERE state = 'receiving' AND last_received_at < ?").run(now, now);
+        return rows.map((r) => r.uid);
+      })
+      .immediate();
+  }
+
+  /**
+   * Whether a new or changed instance arrived for a running series since it was claimed: its
+   * result would cover an incomplete series, so the job does not send it (finish() then puts
+   * the series back to receiving).
+   */
+  changedSinceClaim(uid: string): boolean {
+    const seq = this.db.prepare("SELECT received_seq AS r, claimed_seq AS c FROM series WHERE series_uid = ? AND state = 'running'").get(uid) as { r: number; c: number | null } | undefined;
+    return seq !== undefined && seq.r !== seq.c;
+  }
+
   /** A run the node itself interrupted (shutdown): queued again, and the attempt not counted. */
   interrupted(uid: string): void {
     this.db.prepare("UPDATE series SET state = 'queued', next_attempt_at = NULL, attempts = MAX(0, attempts - 1) WHERE series_uid = ? AND state = 'running'").run(uid);
@@ -299,4 +328,25 @@ export class SeriesQueue {
     const latenciesMs = (this.db.prepare("SELECT latency_ms AS l FROM series WHERE state = 'done' AND latency_ms IS NOT NULL ORDER BY finished_at").all() as { l: number }[]).map((r) => r.l);
     return { byState, instances, latenciesMs };
   }
+}
+
+/** How a run that threw is settled: interrupted by the node's shutdown, or a failure. */
+export type RunErrorOutcome = { kind: 'interrupted' } | { kind: 'failed'; state: SeriesState; retryAt: number | null };
+
+/**
+ * Settle a run that threw. Only a run the node itself aborted (`aborted`: the drain time of a
+ * shutdown ran out and the job's signal fired, so whatever it threw came from being cut off)
+ * is an interruption: queued again for the next start, the attempt not counted. Anything else
+ * -- also a genuine failure while the node drains running series at shutdown -- is a failure:
+ * tried again after a backoff (1 min, doubling, at most 1 h) while attempts last, else left
+ * failed.
+ */
+export function settleRunError(queue: SeriesQueue, row: Pick<SeriesRow, 'seriesUid' | 'attempts'>, message: string, o: { aborted: boolean; maxAttempts: number; now: number }): RunErrorOutcome {
+  if (o.aborted) {
+    queue.interrupted(row.seriesUid);
+    return { kind: 'interrupted' };
+  }
+  const retryAt = row.attempts < o.maxAttempts ? o.now + Math.min(60_000 * 2 ** (row.attempts - 1), 3_600_000) : null;
+  const state = queue.finish(row.seriesUid, { state: 'failed', error: message, retryAt }, o.now);
+  return { kind: 'failed', state, retryAt };
 }

@@ -19,6 +19,8 @@ export interface ScpConfig {
   spool: string;
   /** Below this much free space in the spool, instances are refused (0xA700) until there is room. */
   minFreeBytes: number;
+  /** Calling AE titles allowed to associate (--allow-ae); empty: any. */
+  allowCallingAes?: readonly string[];
 }
 
 export interface RunningScp {
@@ -30,7 +32,7 @@ export interface RunningScp {
 
 export async function startScp(python: string, cfg: ScpConfig, stateDir: string, on: { event: (e: ScpEvent) => void; problem: (m: string) => void }): Promise<RunningScp> {
   const configFile = path.join(stateDir, 'scp.json');
-  writeFileSync(configFile, JSON.stringify({ ae_title: cfg.aeTitle, host: cfg.host, port: cfg.port, spool: cfg.spool, min_free_bytes: cfg.minFreeBytes }));
+  writeFileSync(configFile, JSON.stringify({ ae_title: cfg.aeTitle, host: cfg.host, port: cfg.port, spool: cfg.spool, min_free_bytes: cfg.minFreeBytes, allow_calling_aes: [...(cfg.allowCallingAes ?? [])] }));
   const child: ChildProcess = spawn(python, ['-m', 'delineate_dicom.scp', configFile], {
     cwd: runtimeRoot(),
     env: { ...process.env, ...runtimeEnv(), PYTHONUNBUFFERED: '1' },

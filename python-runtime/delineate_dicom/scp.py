@@ -10,20 +10,22 @@ without parsing storescp's console output or its exec-on-reception hooks.
 Config (JSON):
 
     {"ae_title": "DLNODE", "host": "0.0.0.0", "port": 11112, "spool": "/var/lib/node/incoming",
-     "max_associations": 16, "min_free_bytes": 1073741824}
+     "max_associations": 16, "min_free_bytes": 1073741824, "allow_calling_aes": ["PACS"]}
 
 Each instance is written to ``spool/<SeriesInstanceUID>/<SOPInstanceUID>.dcm`` (Part 10, as
 received: temporary name, fsync, rename, fsync of the folder, so that an acknowledged file
 survives a power cut and not only a crash). When the spool's file system has less than
 ``min_free_bytes`` free (default 1 GiB), an instance is refused with 0xA700 (out of
 resources) before anything is written: the sender keeps it and tries again later, instead of
-the node filling the disk that its queue database lives on. Lines on stdout, one JSON object
-each:
+the node filling the disk that its queue database lives on. When ``allow_calling_aes`` lists
+AE titles, an association whose calling AE title is not among them is rejected (A-ASSOCIATE-RJ,
+"calling AE title not recognised") and reported. Lines on stdout, one JSON object each:
 
     {"event": "listening", "ae_title": ..., "port": ...}
     {"event": "stored", "file": ..., "sop_instance_uid": ..., "series_instance_uid": ...,
      "study_instance_uid": ..., "modality": ..., "calling_ae": ..., "sha256": ...}
     {"event": "refused", "sop_instance_uid": ..., "calling_ae": ..., "reason": ...}
+    {"event": "association_refused", "calling_ae": ..., "reason": ...}
 
 The process stops when its stdin closes (the node that started it is gone, even by SIGKILL:
 no orphan keeps the port), or on SIGTERM/SIGINT.
@@ -145,7 +147,25 @@ def make_ae(config: dict[str, Any]) -> AE:
     ae.add_supported_context(Verification)
     # The called AE title must be ours: a PACS routing to the wrong node is told so.
     ae.require_called_aet = True
+    # Only these calling AE titles (the PACS, the modalities routed here), when listed.
+    allowed = allowed_calling_aes(config)
+    if allowed:
+        ae.require_calling_aet = allowed
     return ae
+
+
+def allowed_calling_aes(config: dict[str, Any]) -> list[str]:
+    return [str(a).strip() for a in (config.get("allow_calling_aes") or []) if str(a).strip()]
+
+
+def handle_rejected(event: Any, allowed: list[str]) -> None:
+    """Say which calling AE title was refused (pynetdicom rejects it before any handler runs);
+    a rejection for another reason (wrong called AE title, too many associations) is not
+    reported here."""
+    calling = str(event.assoc.requestor.ae_title or "").strip()
+    if allowed and calling not in allowed:
+        _emit({"event": "association_refused", "calling_ae": calling,
+               "reason": f"calling AE title {calling!r} is not among the allowed ({', '.join(allowed)})"})
 
 
 def serve(config: dict[str, Any]) -> None:
@@ -153,7 +173,8 @@ def serve(config: dict[str, Any]) -> None:
     spool.mkdir(parents=True, exist_ok=True)
     ae = make_ae(config)
     min_free = int(config.get("min_free_bytes", DEFAULT_MIN_FREE_BYTES))
-    handlers = [(evt.EVT_C_STORE, handle_store, [spool, min_free])]
+    handlers = [(evt.EVT_C_STORE, handle_store, [spool, min_free]),
+                (evt.EVT_REJECTED, handle_rejected, [allowed_calling_aes(config)])]
     server = ae.start_server((str(config.get("host") or "0.0.0.0"), int(config["port"])), block=False, evt_handlers=handlers)
     stopped = threading.Event()
 

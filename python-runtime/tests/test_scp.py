@@ -8,7 +8,8 @@ byte-identical to what went on the wire, before the success status comes back, a
 one JSON line with the file's SHA-256; a data set with a malformed UID is refused and nothing
 is written; so is every instance while the spool's disk is below the free-space floor (0xA700,
 out of resources, so the sender tries again later); a call to another AE title is rejected;
-closing its stdin stops it."""
+with an allow-list of calling AE titles, an association from another AE title is rejected and
+reported by name, one from a listed title accepted; closing its stdin stops it."""
 
 from __future__ import annotations
 
@@ -83,14 +84,14 @@ def _pump(out: IO[str], lines: queue.Queue[str | None]) -> None:
     lines.put(None)
 
 
-def _start(dicom_python: str, tmp_path: Path, min_free_bytes: int) -> Iterator[Scp]:
+def _start(dicom_python: str, tmp_path: Path, min_free_bytes: int, allow: list[str] | None = None) -> Iterator[Scp]:
     port = _free_port()
     node = tmp_path / "node"
     node.mkdir()
     cfg = node / "scp.json"
     spool = tmp_path / "spool"
     cfg.write_text(json.dumps({"ae_title": "DLNODE", "host": "127.0.0.1", "port": port, "spool": str(spool),
-                               "min_free_bytes": min_free_bytes}))
+                               "min_free_bytes": min_free_bytes, **({"allow_calling_aes": allow} if allow else {})}))
     with open(node / "scp.stderr", "w") as err:
         proc = subprocess.Popen([dicom_python, "-m", "delineate_dicom.scp", str(cfg)], cwd=RUNTIME, env=_env(),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
@@ -116,6 +117,12 @@ def scp(dicom_python: str, tmp_path: Path) -> Iterator[Scp]:
 def full_scp(dicom_python: str, tmp_path: Path) -> Iterator[Scp]:
     # A floor no disk reaches (1 EiB): as if the spool's disk were full.
     yield from _start(dicom_python, tmp_path, 1 << 60)
+
+
+@pytest.fixture()
+def allow_scp(dicom_python: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Scp]:
+    # Only the calling AE titles the test names (scp_scenario.py calls as "MODALITY").
+    yield from _start(dicom_python, tmp_path, 0, request.param)
 
 
 def _send(python: str, scp: Scp, series: str, called: str | None = None) -> dict[str, Any]:
@@ -192,6 +199,29 @@ def test_rejects_another_called_ae_title(dicom_python: str, scp: Scp, tmp_path: 
     assert _files(tmp_path) == ["node/scp.json", "node/scp.stderr"]
     code, rest = scp.stop()
     assert code == 0 and rest == [], "a rejected association stores and reports nothing"
+
+
+@pytest.mark.parametrize("allow_scp", [["PACS", "OTHER"]], indirect=True)
+def test_rejects_a_calling_ae_title_not_allowed_and_says_which(dicom_python: str, allow_scp: Scp, tmp_path: Path) -> None:
+    sent = _send(dicom_python, allow_scp, "1.2.826.0.1.3680043.10.1234.55.1.4")
+    assert sent["rejected"] and not sent["established"] and sent["status"] is None
+    event = json.loads(allow_scp.next_line())
+    assert event["event"] == "association_refused" and event["calling_ae"] == "MODALITY"
+    assert "'MODALITY' is not among the allowed (PACS, OTHER)" in event["reason"]
+    assert _files(tmp_path) == ["node/scp.json", "node/scp.stderr"], "nothing stored"
+    code, rest = allow_scp.stop()
+    assert code == 0 and rest == []
+
+
+@pytest.mark.parametrize("allow_scp", [["PACS", "MODALITY"]], indirect=True)
+def test_accepts_a_calling_ae_title_allowed(dicom_python: str, allow_scp: Scp) -> None:
+    series = "1.2.826.0.1.3680043.10.1234.55.1.5"
+    sent = _send(dicom_python, allow_scp, series)
+    assert sent["established"] and sent["status"] == 0x0000
+    event = json.loads(allow_scp.next_line())
+    assert event["event"] == "stored" and event["calling_ae"] == "MODALITY" and event["series_instance_uid"] == series
+    code, rest = allow_scp.stop()
+    assert code == 0 and rest == []
 
 
 def test_stops_when_stdin_closes(scp: Scp) -> None:

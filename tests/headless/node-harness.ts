@@ -38,7 +38,7 @@ export async function writeTestPackage(modelDir: string, outDir: string, name = 
         window: 'the stored soft-tissue window',
         variants: ['int8', 'fp32'],
         default_variant: 'int8',
-        prompt_modes: ['no_prompt'],
+        prompt_modes: ['auto'],
         manifest: 'model/model.json',
       },
       labels: [{ name: 'lesion', color: '#ff4040', category, type }],

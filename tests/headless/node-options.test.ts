@@ -3,7 +3,10 @@
  * for each kind of mistake.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { OptionsError, parseNodeArgs } from '../../electron/headless/node-options.js';
 
 const base = ['--package', 'pkg.tar', '--listen', 'DLNODE@11112', '--send-to', 'PACS@10.0.0.5:104'];
@@ -18,6 +21,16 @@ test('defaults: host 0.0.0.0, calling AE = our AE, 30 s idle, 3 attempts, no HTT
   assert.ok(o.workers >= 1 && o.threadsPerWorker >= 1);
   assert.deepEqual([o.minSize, o.maxSize, o.variant, o.modalities], [64, 4096, 'auto', []]);
   assert.deepEqual([o.maxInstances, o.maxSeriesBytes, o.minFreeBytes, o.keepDays], [2000, 2048 * 2 ** 20, 1024 * 2 ** 20, 7]);
+  assert.deepEqual([o.drainSeconds, o.allowAes], [120, []]);
+});
+
+test('--drain-s: seconds SIGTERM waits for running series (0: abort at once); --allow-ae: calling AE titles', () => {
+  assert.equal(parseNodeArgs([...base, '--drain-s', '5']).drainSeconds, 5);
+  assert.equal(parseNodeArgs([...base, '--drain-s=0']).drainSeconds, 0);
+  for (const bad of ['-1', '1.5', 'soon']) assert.throws(() => parseNodeArgs([...base, '--drain-s', bad]), (e: unknown) => e instanceof OptionsError && e.message.startsWith(`--drain-s ${bad}: expected a whole number >= 0`));
+  assert.deepEqual(parseNodeArgs([...base, '--allow-ae', 'PACS, CT_SCANNER1']).allowAes, ['PACS', 'CT_SCANNER1']);
+  assert.throws(() => parseNodeArgs([...base, '--allow-ae', 'PACS,']), (e: unknown) => e instanceof OptionsError && /^--allow-ae PACS,: the AE title ""/.test(e.message));
+  assert.throws(() => parseNodeArgs([...base, '--allow-ae', 'A_TITLE_LONGER_THAN_16']), (e: unknown) => e instanceof OptionsError && /^--allow-ae /.test(e.message));
 });
 
 test('resource limits: instances and megabytes per series, free-disk floor, retention (0: keep forever)', () => {
@@ -60,4 +73,19 @@ test('the token may come from a file; HTTP on any free port with 0', () => {
   const o = parseNodeArgs([...base, '--http-port', '0', '--token-file', '/etc/node-token'], {}, (f) => (f === '/etc/node-token' ? 'abcdefghijklmnopqrstuvwxyz\n' : ''));
   assert.equal(o.httpPort, 0);
   assert.equal(o.token, 'abcdefghijklmnopqrstuvwxyz');
+});
+
+test('--token-file that cannot be read: one line naming the flag and the file, exit code 2, no stack trace', () => {
+  const enoent = (f: string): string => {
+    throw Object.assign(new Error(`ENOENT: no such file or directory, open '${f}'`), { code: 'ENOENT' });
+  };
+  assert.throws(
+    () => parseNodeArgs([...base, '--http-port', '0', '--token-file', '/no/such/token'], {}, enoent),
+    (e: unknown) => e instanceof OptionsError && e.message === '--token-file /no/such/token: cannot be read (ENOENT)',
+  );
+  // The CLI itself, with the real file reader.
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'electron/headless/main.ts'), ...base, '--http-port', '0', '--token-file', path.join(root, 'no-such-token-file')], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr, `--token-file ${path.join(root, 'no-such-token-file')}: cannot be read (ENOENT)\n`);
 });

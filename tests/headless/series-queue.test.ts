@@ -5,7 +5,10 @@
  * goes back to receiving when an instance arrived while it ran (even in the claim's
  * millisecond); a series the node keeps dying on is left failed; a SOP Instance UID reused in
  * another series is kept there and reported; a corrected re-send reopens a finished series;
- * retention deletes what expired (with a clock passed in), and nothing else.
+ * retention deletes what expired (with a clock passed in), and nothing else; a series still
+ * receiving when the node stopped gets one idle time of grace at the next start; a job sees an
+ * instance that arrived while it ran; a genuine failure while the node drains counts as one,
+ * an abort does not; old unpacked package copies are removed, the one in use kept.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,8 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import type { NodeLog } from '../../electron/headless/node-log.js';
-import { pruneExpired } from '../../electron/headless/retention.node.js';
-import { SeriesQueue } from '../../electron/headless/series-queue.node.js';
+import { pruneExpired, pruneUnpackedPackages } from '../../electron/headless/retention.node.js';
+import { SeriesQueue, settleRunError } from '../../electron/headless/series-queue.node.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'series-queue-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -173,4 +176,71 @@ test('retention deletes the instances and SEG of series processed more than keep
   assert.deepEqual([recent, waiting].map(existsSync), [true, true], 'a recent series and one not processed yet are kept');
   assert.match(lines.join('\n'), /retention_pruned .*"series":1/);
   q.close();
+});
+
+test('at start, a series the node stopped in the middle of receiving gets one idle time of grace (no SEG of half a series)', () => {
+  const file = path.join(dir, 'h.sqlite');
+  const IDLE = 30_000;
+  let q = new SeriesQueue(file);
+  q.recordInstance(inst('8.1', '8.1.1'), 1000); // half the series, then the node is killed
+  q.recordInstance(inst('8.2', '8.2.1'), 1000);
+  q.claim(1000, 2000); // 8.1 (oldest) was being processed: requeued, not graced
+  q.close();
+  const start = 600_000; // restarted ten minutes later: 8.2's last instance is far older than --idle
+  q = new SeriesQueue(file);
+  assert.deepEqual(q.requeueRunning(3, start).requeued, ['8.1']);
+  assert.deepEqual(q.graceReceiving(start), ['8.2']);
+  assert.equal(q.series('8.2')!.lastReceivedAt, start);
+  assert.equal(q.claim(start - IDLE, start)!.seriesUid, '8.1', 'the requeued one is due at once');
+  assert.equal(q.claim(start - IDLE, start), null, 'the half-received one is not claimed at start');
+  assert.equal(q.nextDue(IDLE), start + IDLE);
+  q.recordInstance(inst('8.2', '8.2.2'), start + 5000); // the sender resumes
+  assert.equal(q.claim(start + 5000 + IDLE - 1 - IDLE, start + 5000 + IDLE - 1), null);
+  const row = q.claim(start + 5000, start + 5000 + IDLE)!;
+  assert.deepEqual([row.seriesUid, row.instances], ['8.2', 2], 'processed once, whole');
+  assert.deepEqual(q.graceReceiving(start + 1), [], 'a later instance is not moved back');
+  q.close();
+});
+
+test('a job sees an instance that arrived since its claim (it then sends nothing, and the series goes back to receiving)', () => {
+  const q = new SeriesQueue(path.join(dir, 'i.sqlite'));
+  q.recordInstance(inst('9.1', '9.1.1'), 1000);
+  assert.equal(q.changedSinceClaim('9.1'), false, 'not running');
+  q.claim(1000, 2000);
+  assert.equal(q.changedSinceClaim('9.1'), false);
+  q.recordInstance(inst('9.1', '9.1.1'), 2100);
+  assert.equal(q.changedSinceClaim('9.1'), false, 'a repeat changes nothing');
+  q.recordInstance(inst('9.1', '9.1.2'), 2200);
+  assert.equal(q.changedSinceClaim('9.1'), true);
+  assert.equal(q.finish('9.1', { state: 'done' }, 2300), 'receiving');
+  q.close();
+});
+
+test('a run that throws: a genuine failure (also while draining at shutdown) counts, one cut off by the abort does not', () => {
+  const q = new SeriesQueue(path.join(dir, 'j.sqlite'));
+  q.recordInstance(inst('10.1', '10.1.1'), 1000);
+  let row = q.claim(1000, 2000)!;
+  // Draining (SIGTERM received, the abort not fired yet): the PACS refused the SEG.
+  assert.deepEqual(settleRunError(q, row, 'PACS down', { aborted: false, maxAttempts: 3, now: 3000 }), { kind: 'failed', state: 'queued', retryAt: 63_000 });
+  assert.deepEqual([q.series('10.1')!.state, q.series('10.1')!.attempts, q.series('10.1')!.error], ['queued', 1, 'PACS down']);
+  row = q.claim(63_000, 63_000)!;
+  assert.equal(row.attempts, 2);
+  // --drain-s ran out: the job's signal fired and it threw because of it.
+  assert.deepEqual(settleRunError(q, row, 'Sending failed: cancelled', { aborted: true, maxAttempts: 3, now: 64_000 }), { kind: 'interrupted' });
+  assert.deepEqual([q.series('10.1')!.state, q.series('10.1')!.attempts, q.series('10.1')!.nextAttemptAt], ['queued', 1, null], 'queued for the next start, the attempt refunded');
+  row = q.claim(64_000, 64_000)!;
+  row = { ...row, attempts: 3 };
+  assert.deepEqual(settleRunError(q, row, 'PACS down', { aborted: false, maxAttempts: 3, now: 65_000 }), { kind: 'failed', state: 'failed', retryAt: null }, 'the last attempt: left failed');
+  q.close();
+});
+
+test('unpacked package copies: older ones are removed, the one in use kept', () => {
+  const scratch = path.join(dir, 'package');
+  for (const d of ['model-1.0.0', 'model-1.1.0', 'model-2.0.0']) mkdirSync(path.join(scratch, d, 'model'), { recursive: true });
+  writeFileSync(path.join(scratch, 'model-2.0.0', 'model', 'x.onnx'), 'x');
+  writeFileSync(path.join(scratch, 'stray.txt'), 'x');
+  const removed = pruneUnpackedPackages(scratch, path.join(scratch, 'model-2.0.0'));
+  assert.deepEqual(removed.map((r) => path.basename(r)).sort(), ['model-1.0.0', 'model-1.1.0', 'stray.txt']);
+  assert.deepEqual([existsSync(path.join(scratch, 'model-2.0.0', 'model', 'x.onnx')), existsSync(path.join(scratch, 'model-1.0.0'))], [true, false]);
+  assert.deepEqual(pruneUnpackedPackages(path.join(dir, 'no-such-folder'), '/x'), []);
 });

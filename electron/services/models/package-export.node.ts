@@ -15,6 +15,7 @@ import type { Db } from '../store/project-database.js';
 import { variantsOf, variantToRun } from './bundle-manifest.js';
 import type { ModelManager } from './model-manager.node.js';
 import { PackageError, writePackage } from './model-package.node.js';
+import { packageWindow, type PackageWindow } from './package-window.js';
 
 export interface PackageExportDeps {
   mgr: ModelManager;
@@ -26,7 +27,7 @@ export interface PackageExportDeps {
 }
 
 interface Snapshot {
-  images: { split?: string; delineate?: { image_id?: number } }[];
+  images: { split?: string; delineate?: { image_id?: number; window?: { center: number; width: number } | null } }[];
   annotations: unknown[];
   categories: { id: number; name: string }[];
   delineate?: { split_by?: string };
@@ -49,6 +50,18 @@ function trainingOf(deps: PackageExportDeps, jobId: string | null) {
     snapshot = null; // a damaged run folder: the card says what the job row still knows
   }
   return { job, snapshot, datasetHash };
+}
+
+/** The window the node should render with, from the windows the snapshot's images were rendered through. */
+function fixedWindow(db: Db, s: Snapshot | null): PackageWindow | null {
+  if (!s) return null;
+  const modalityOf = db.prepare('SELECT modality FROM images WHERE id = ?').pluck();
+  return packageWindow(
+    s.images.map((i) => ({
+      modality: typeof i.delineate?.image_id === 'number' ? ((modalityOf.get(i.delineate.image_id) as string | null | undefined) ?? null) : null,
+      window: i.delineate?.window ?? null,
+    })),
+  );
 }
 
 function trainingSummary(db: Db, datasetHash: string | null, s: Snapshot | null): PackageManifest['card']['training'] {
@@ -110,7 +123,8 @@ export async function exportModelPackage(id: string, outDir: string, deps: Packa
         architecture: bundle.architecture,
         preprocessing: bundle.preprocessing,
         window:
-          'each frame rendered to 8-bit through the window it is shown with (CT and other DICOM: the stored or chosen window; 8-bit images as stored; MONOCHROME1 inverted), then SAM preprocessing (longest side resized to the input size, normalised, padded)',
+          'each frame rendered to 8-bit through the window it is shown with (CT and other DICOM: the stored or chosen window; 8-bit images as stored; MONOCHROME1 inverted), then SAM preprocessing (longest side resized to the input size, normalised, padded); fixed_window, when given, is the window the training images agreed on, and the node uses it for that modality',
+        fixed_window: fixedWindow(deps.db, run?.snapshot ?? null),
         variants: variantsOf(bundle),
         default_variant: variantToRun(bundle, 'auto'),
         prompt_modes: modes,

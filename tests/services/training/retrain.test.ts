@@ -116,6 +116,7 @@ test('retrain: validation Dice rises by >= 0.3, the new model is active, and a c
   assert.equal(pkg.card.training?.train_images, plan.split.train);
   assert.equal(pkg.card.training?.validation_images, plan.split.val);
   assert.deepEqual(pkg.card.training?.modalities, ['CT']);
+  assert.deepEqual(pkg.model.fixed_window, { ...PHANTOM.window, modality: 'CT' }, 'every label was drawn through one CT window: the node renders through it');
   assert.equal(pkg.card.training?.split_by, 'patient');
   assert.equal(pkg.card.metrics.length, o.evaluation.length, 'the before/after table, row for row');
   assert.equal(pkg.card.trained_by, 'tester');
