@@ -53,7 +53,8 @@ export const DraftSlice = z.object({
   index: z.number().int().nonnegative(),
   labelId: id,
   instance,
-  source: z.enum(['propagate', 'interpolate']),
+  /** How it was proposed: SAM carried it, filled between slices, or a model's AUTOMATIC SEG (the headless node's output). */
+  source: z.enum(['propagate', 'interpolate', 'automatic']),
   area: z.number().int().nonnegative(),
   score: z.number().nullable(),
 });

@@ -7,7 +7,8 @@
  *
  *  1. the SEG in Orthanc passes dciodvfy, says AUTOMATIC with the package's name, version and
  *     hash, and its masks reach Dice >= 0.7 against the known lesions; that SEG sent back to
- *     the node (a PACS routing everything) is skipped as not an image;
+ *     the node (a PACS routing everything) is skipped as not an image; imported into the app
+ *     with its series, its masks are drafts to review, labels only once accepted;
  *  2. a node SIGKILLed while a series arrives, and one SIGKILLed while it processes a series,
  *     lose nothing once restarted, and each series has exactly one SEG in Orthanc;
  *  3. a tampered package and one of an unknown newer version are refused at start, by name;
@@ -26,6 +27,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { PackageManifest } from '../../electron/contract/model-package.js';
 import { dicomLock } from '../../electron/services/dicom-export/export.service.js';
+import { createServices, PROJECT_DB } from '../../electron/services/index.js';
+import { MasksRepository } from '../../electron/services/store/masks.repository.js';
+import Database from 'better-sqlite3';
 import { findPython } from '../../electron/services/runtime/python-path.node.js';
 import { startOrthanc, type RunningOrthanc } from '../fixtures/orthanc.js';
 import { lesionAutoBundle } from './lesion-model.js';
@@ -113,6 +117,37 @@ test('a CT series routed by Orthanc comes back as a valid AUTOMATIC SEG with Dic
   const skipped = await node.waitFor(forSeries(String(back.series), 'series_skipped'), 30_000, 'the SEG series skipped');
   assert.match(String(skipped.reason), /is a Segmentation \(1\.2\.840\.10008\.5\.1\.4\.1\.1\.66\.4\), not an image/);
   assert.equal((await segsInOrthanc(orthanc, series.studyUid)).length, 1, 'no SEG of the SEG');
+
+  // In the app: the series and the node's SEG imported, its masks are drafts to review, not
+  // labels; accepted (or edited) they train the next retrain, still marked automatic until edited.
+  const app = createServices({ user: 'radiologist', transport: 'browser', version: 'test' });
+  try {
+    await app['project.create']({ path: path.join(root, 'review-project'), name: 'Review' });
+    const imported = await app['images.importPaths']({ paths: [...series.files, file] });
+    const attach = imported.segmentations![0]!;
+    assert.deepEqual([attach.outcome, attach.source], ['attached', 'automatic']);
+    const first = imported.imported[0]!.imageId;
+    const drafted = await app['segments.drafts']({ imageId: first });
+    assert.equal(drafted.length, attach.written, 'every mask of the SEG is a draft');
+    assert.ok(drafted.length > 0 && drafted.every((d) => d.source === 'automatic'));
+    const db = () => new Database(path.join(root, 'review-project', PROJECT_DB), { readonly: true });
+    const trainingRows = () => {
+      const d = db();
+      try {
+        return new MasksRepository(d).forTraining().length;
+      } finally {
+        d.close();
+      }
+    };
+    assert.equal(trainingRows(), 0, "the node's unreviewed output is not a label");
+    const { labelId, instance } = drafted[0]!;
+    assert.equal((await app['segments.acceptDrafts']({ imageId: first, labelId, instance })).accepted, drafted.length);
+    assert.equal(trainingRows(), drafted.length, 'reviewed, they are labels');
+    const segs = await app['segments.list']({ imageId: first });
+    assert.equal(segs.segments.find((g) => g.labelId === labelId && g.instance === instance)?.origin, 'automatic', 'accepted unchanged: still automatic');
+  } finally {
+    await app.close();
+  }
 });
 
 test('SIGKILL while a series arrives and while one is processed: nothing lost, one SEG each', { timeout: 300_000 }, async () => {

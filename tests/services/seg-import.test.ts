@@ -204,7 +204,7 @@ test('round trip: project -> SEG export -> new project with the same series -> S
   }
 });
 
-test('AUTOMATIC SEG from the node: masks keep their automatic origin until edited; hand-made masks are never overwritten', { timeout: 300_000 }, async () => {
+test('AUTOMATIC SEG from the node: drafts to review, trained on only once accepted or edited, automatic until edited; hand-made masks are never overwritten', { timeout: 300_000 }, async () => {
   await s['project.create']({ path: path.join(dir, 'c'), name: 'C' });
   const id = byFile(await s['images.importPaths']({ paths: ctFiles }));
   const lesion = (await labelIds()).get('lesion')!;
@@ -229,7 +229,7 @@ test('AUTOMATIC SEG from the node: masks keep their automatic origin until edite
   assert.equal(o.written, 2);
   assert.equal(o.kept, 1, "the radiologist's lesion on ct1 is kept");
   assert.equal(o.source, 'automatic');
-  assert.match(o.message, /1 not attached because a mask drawn or corrected by hand is there/);
+  assert.match(o.message, /1 not attached because a mask drawn, corrected or accepted by hand is there/);
   const ct1 = await s['masks.list']({ imageId: id('ct1.dcm') });
   assert.deepEqual(decodeRle(ct1[0]!.rle), drawn, 'not overwritten');
   assert.equal(ct1[0]!.source, 'brush');
@@ -238,11 +238,26 @@ test('AUTOMATIC SEG from the node: masks keep their automatic origin until edite
   assert.equal(kidney.color, '#ff0000', "created with the segment's recommended colour (sRGB red as CIELab)");
   const ct3 = await s['masks.list']({ imageId: id('ct3.dcm') });
   assert.equal(ct3[0]!.source, 'automatic');
+  assert.equal(ct3[0]!.draft, true, "the node's output is a draft to review");
   assert.deepEqual(decodeRle(ct3[0]!.rle), ellipse(10, 10, 4, 4));
+  assert.match(o.message, /automatic: drafts to review/);
+  const trainedKeys = () => {
+    const db = new Database(path.join(dir, 'c', PROJECT_DB), { readonly: true });
+    try {
+      return new Set(new MasksRepository(db).forTraining().map((m) => `${m.imageId}/${m.labelId}`));
+    } finally {
+      db.close();
+    }
+  };
+  assert.deepEqual([...trainedKeys()], [`${id('ct1.dcm')}/${lesion}`], "unreviewed output is not a label: only the radiologist's mask trains");
+  assert.equal((await s['images.list']({})).find((i) => i.id === id('ct0.dcm'))?.status, 'unlabelled', 'a draft is not work on the image yet');
 
-  // The radiologist corrects the node's lesion on ct3: an ordinary save makes it theirs.
+  // The radiologist corrects the node's lesion on ct3: an ordinary save makes it theirs (and accepted).
   await saveMask(s, id('ct3.dcm'), 0, lesion, ellipse(11, 11, 5, 5));
-  assert.equal((await s['masks.list']({ imageId: id('ct3.dcm') }))[0]!.source, 'brush', 'the source is the last write');
+  const ct3Edited = (await s['masks.list']({ imageId: id('ct3.dcm') }))[0]!;
+  assert.equal(ct3Edited.source, 'brush', 'the source is the last write');
+  assert.equal(ct3Edited.draft, false);
+  assert.ok(trainedKeys().has(`${id('ct3.dcm')}/${lesion}`), 'a corrected mask counts as a label');
 
   // The node sends a new version: the automatic kidney is replaced, the corrected lesion kept.
   const seg2 = await writeSegWithTool(
@@ -262,13 +277,25 @@ test('AUTOMATIC SEG from the node: masks keep their automatic origin until edite
   assert.equal(ct0[0]!.source, 'automatic');
   assert.deepEqual(decodeRle((await s['masks.list']({ imageId: id('ct3.dcm') }))[0]!.rle), ellipse(11, 11, 5, 5));
 
+  // Accepted unchanged, the kidney becomes a label and keeps its automatic origin.
+  const accepted = await s['segments.acceptDrafts']({ imageId: id('ct0.dcm'), labelId: kidney.id, instance: 1 });
+  assert.equal(accepted.accepted, 1);
+  const ct0Accepted = (await s['masks.list']({ imageId: id('ct0.dcm') }))[0]!;
+  assert.deepEqual([ct0Accepted.source, ct0Accepted.draft], ['automatic', false]);
+  assert.ok(trainedKeys().has(`${id('ct0.dcm')}/${kidney.id}`), 'an accepted automatic mask counts as a label');
+  // A reviewed mask is a person's decision: a later SEG from the node does not replace it.
+  const seg2b = await writeSegWithTool('auto2b', ctFiles, [{ number: 1, ...automatic('Kidney', KIDNEY) }], [{ source: 0, segment: 1, mask: ellipse(25, 25, 6, 6) }]);
+  const o2b = (await s['images.importPaths']({ paths: [seg2b] })).segmentations![0]!;
+  assert.deepEqual([o2b.outcome, o2b.written, o2b.kept], ['kept', 0, 1]);
+  assert.deepEqual(decodeRle((await s['masks.list']({ imageId: id('ct0.dcm') }))[0]!.rle), ellipse(38, 30, 11, 8));
+
   // A locked segment keeps its pixels, even automatic ones.
   await s['segments.update']({ imageId: id('ct0.dcm'), labelId: kidney.id, instance: 1, locked: true });
-  const seg3 = await writeSegWithTool('auto3', ctFiles, [{ number: 1, ...automatic('Kidney', KIDNEY) }], [{ source: 0, segment: 1, mask: ellipse(20, 20, 6, 6) }]);
+  const seg3 = await writeSegWithTool('auto3', ctFiles, [{ number: 1, ...automatic('Kidney', KIDNEY) }], [{ source: 2, segment: 1, mask: ellipse(20, 20, 6, 6) }]);
   const o3 = (await s['images.importPaths']({ paths: [seg3] })).segmentations![0]!;
   assert.deepEqual([o3.outcome, o3.written, o3.kept], ['kept', 0, 1]);
   assert.match(o3.message, /1 not attached because the segment is locked/);
-  assert.deepEqual(decodeRle((await s['masks.list']({ imageId: id('ct0.dcm') }))[0]!.rle), ellipse(38, 30, 11, 8));
+  assert.deepEqual(await s['masks.list']({ imageId: id('ct2.dcm') }), [], 'not even a draft on a slice the locked segment had none');
 });
 
 /** An odd-sized CT series (13 x 11: 143 pixels a frame, so BINARY frames do not start on a byte). */

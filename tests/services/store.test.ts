@@ -89,6 +89,29 @@ test('a version-1 project upgrades in place: its masks keep their data and gain 
   db.close();
 });
 
+test("migration 9: the node's automatic masks stored before it become drafts to review; every other mask is left as it was", () => {
+  const db = new Database(':memory:');
+  for (const m of migrations.filter((m) => m.version <= 8)) db.exec(m.sql);
+  db.pragma('user_version = 8');
+  db.prepare(`INSERT INTO images (sha256, kind, format, file_name, folder, media_path, byte_size, width, height, samples_per_pixel,
+    bits_allocated, bits_stored, signed, photometric, imported_at, imported_by) VALUES ('a', 'raster', 'png', 'a.png', '', 'media/a', 1, 2, 2, 1, 8, 8, 0, 'MONOCHROME2', 't', 'u')`).run();
+  const insert = db.prepare(`INSERT INTO masks (image_id, frame, label_id, instance, height, width, counts, area, source, author, draft, created_at, updated_at)
+    VALUES (1, 0, 1, ?, 2, 2, x'0004', 4, ?, 'u', ?, 't', 't')`);
+  insert.run(1, 'automatic', 0);
+  insert.run(2, 'brush', 0);
+  insert.run(3, 'propagate', 1);
+  insert.run(4, 'import', 0);
+  assert.equal(migrate(db), latestSchemaVersion);
+  const rows = db.prepare('SELECT instance, source, draft FROM masks ORDER BY instance').all();
+  assert.deepEqual(rows, [
+    { instance: 1, source: 'automatic', draft: 1 },
+    { instance: 2, source: 'brush', draft: 0 },
+    { instance: 3, source: 'propagate', draft: 1 },
+    { instance: 4, source: 'import', draft: 0 },
+  ]);
+  db.close();
+});
+
 test('a project written by a newer schema is refused with a clear message and left untouched', () => {
   const { s, dir } = project();
   s.close();

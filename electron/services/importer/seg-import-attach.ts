@@ -13,10 +13,15 @@
  *   the SEG's SOP Instance UID and segment number go into the mask's prompts and the audit.
  *   A later edit through masks.save writes its own source, so an edited mask stops being
  *   automatic (the source is always the mask's last write).
- * - Never overwrites a person's work: an existing mask is replaced only when it is
- *   automatic or an unaccepted draft, and its segment is not locked; any other is kept and
- *   counted in the report. The
- *   same mask already there is left alone, so importing a SEG twice changes nothing.
+ * - AUTOMATIC segments arrive as drafts: a model's output nobody has looked at is reviewed
+ *   like propagation's proposals (accepted, edited or discarded in the same panel) and is
+ *   never trained on, exported or measured until then. Without this, the node's own output
+ *   would come back as labels and validation truth, and the next retrain's "after" Dice would
+ *   grade the model against itself. An accepted draft keeps its automatic origin until edited.
+ * - Never overwrites a person's work: an existing mask is replaced only when it is an
+ *   unaccepted draft and its segment is not locked; any other is kept and counted in the
+ *   report. The same mask already there (same pixels, same draft state) is left alone, so
+ *   importing a SEG twice changes nothing.
  * - A SEG none of whose sources is in the project writes nothing and says so ("import the
  *   series first"): imported again after its series, it attaches then.
  *
@@ -258,11 +263,12 @@ export function attachSegmentation(d: SegAttachDeps, file: string, seg: ParsedSe
         const key = { imageId: p.imageId, frame: p.frame, labelId: p.labelId, instance: p.instance };
         if (!existingOf.has(p.imageId)) existingOf.set(p.imageId, masks.listForImage(p.imageId));
         const existing = existingOf.get(p.imageId)!.find((e) => e.frame === p.frame && e.labelId === p.labelId && e.instance === p.instance);
-        if (existing && sameCounts(existing.rle.counts, rle.counts) && !existing.draft) {
+        const draft = p.source === 'automatic';
+        if (existing && sameCounts(existing.rle.counts, rle.counts) && existing.draft === draft) {
           unchanged++;
           continue;
         }
-        if (existing && existing.source !== 'automatic' && !existing.draft) {
+        if (existing && !existing.draft) {
           kept++;
           continue;
         }
@@ -273,16 +279,16 @@ export function attachSegmentation(d: SegAttachDeps, file: string, seg: ParsedSe
           continue;
         }
         const prompts = { seg: { sopInstanceUid: seg.sopInstanceUid, segment: p.segment } };
-        const write = { height: p.height, width: p.width, counts: rle.counts, area, prompts, source: p.source, window: null, modelId: null, author: d.user, at };
-        const detail = { frame: p.frame, labelId: p.labelId, instance: p.instance, area, source: p.source, seg: seg.sopInstanceUid, segment: p.segment, file };
+        const write = { height: p.height, width: p.width, counts: rle.counts, area, prompts, source: p.source, window: null, modelId: null, author: d.user, at, draft };
+        const detail = { frame: p.frame, labelId: p.labelId, instance: p.instance, area, source: p.source, draft, seg: seg.sopInstanceUid, segment: p.segment, file };
         if (existing) {
           masks.update(existing.id, write);
           d.audit.record({ at, author: d.user, action: 'update', entity: 'mask', entityId: existing.id, imageId: p.imageId, detail: { ...detail, areaBefore: existing.area } });
         } else {
           const id = masks.insert(key, write);
           d.audit.record({ at, author: d.user, action: 'create', entity: 'mask', entityId: id, imageId: p.imageId, detail });
-          if (d.images.status(p.imageId) === 'unlabelled') {
-            // As a first mask drawn by hand does: the image is now being worked on.
+          if (!draft && d.images.status(p.imageId) === 'unlabelled') {
+            // As a first mask drawn by hand does: the image is now being worked on (a draft is not work yet).
             d.images.setStatus(p.imageId, 'in_progress');
             d.audit.record({ at, author: d.user, action: 'update', entity: 'image', entityId: p.imageId, imageId: p.imageId, detail: { status: { from: 'unlabelled', to: 'in_progress' }, seg: seg.sopInstanceUid } });
           }
@@ -299,9 +305,9 @@ export function attachSegmentation(d: SegAttachDeps, file: string, seg: ParsedSe
   const outcome: SegmentationImport['outcome'] = written > 0 ? 'attached' : kept > 0 ? 'kept' : 'unchanged';
   const source: SegmentationImport['source'] = result.sources.size > 1 ? 'mixed' : result.sources.has('automatic') ? 'automatic' : 'import';
   const parts = [
-    written > 0 ? `${written} mask${written === 1 ? '' : 's'} attached to ${result.imageIds.length} image${result.imageIds.length === 1 ? '' : 's'} (${result.labels.join(', ')}${source === 'automatic' ? ', automatic' : ''})` : null,
+    written > 0 ? `${written} mask${written === 1 ? '' : 's'} attached to ${result.imageIds.length} image${result.imageIds.length === 1 ? '' : 's'} (${result.labels.join(', ')}${source === 'automatic' ? ', automatic: drafts to review' : source === 'mixed' ? '; the automatic ones are drafts to review' : ''})` : null,
     unchanged > 0 ? `${unchanged} already in the project` : null,
-    kept > locked ? `${kept - locked} not attached because a mask drawn or corrected by hand is there (it was kept)` : null,
+    kept > locked ? `${kept - locked} not attached because a mask drawn, corrected or accepted by hand is there (it was kept)` : null,
     locked > 0 ? `${locked} not attached because the segment is locked` : null,
     missing > 0 ? `${missing} frame${missing === 1 ? '' : 's'} refer to images not in this project (import that series, then this file again)` : null,
     mismatched > 0 ? `${mismatched} frame${mismatched === 1 ? '' : 's'} not attached: a different size from the source image` : null,

@@ -58,7 +58,7 @@ export class PropagationService implements PropagationHandlers {
     return rows
       .flatMap((r) => {
         const index = indexOf.get(sliceKey(r));
-        const source = r.source === 'interpolate' ? ('interpolate' as const) : ('propagate' as const);
+        const source: DraftSlice['source'] = r.source === 'interpolate' ? 'interpolate' : r.source === 'automatic' ? 'automatic' : 'propagate';
         return index === undefined ? [] : [{ imageId: r.imageId, frame: r.frame, index, labelId: r.labelId, instance: r.instance, source, area: r.area, score: r.score }];
       })
       .sort((a, b) => a.index - b.index || a.labelId - b.labelId || a.instance - b.instance);

@@ -305,6 +305,18 @@ ALTER TABLE exports_new RENAME TO exports;
 CREATE INDEX exports_series ON exports (kind, source_series_uid, version);
 `,
   },
+  {
+    version: 9,
+    name: 'automatic masks are drafts',
+    sql: `
+-- A mask from an AUTOMATIC SEG (the headless node's output) is now imported as a draft to
+-- review, never trained on before someone accepted or edited it. Until now such masks were
+-- stored as ordinary masks with source 'automatic', and nothing else wrote that source (an
+-- accept or an edit is what makes one reviewed; an edit rewrites the source), so every
+-- accepted mask still saying 'automatic' is the node's output nobody reviewed.
+UPDATE masks SET draft = 1 WHERE source = 'automatic' AND draft = 0;
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;
