@@ -1,8 +1,10 @@
 /**
  * Patient geometry of images and masks, from DICOM's Image Orientation/Position (Patient) and
- * Pixel Spacing, never from Slice Thickness alone: orientation markers, slice order and the
- * distance between slices (gaps and uneven spacing included), and the measurements a
- * radiologist reports (area, volume, RECIST long and short axis). Runtime: pure.
+ * Pixel Spacing, never from Slice Thickness alone: orientation markers, the slice normal and a
+ * slice's position along it, slice order (the importer's series_index, hence every stack the
+ * browser, propagation, interpolation and measurements walk) and the distance between slices
+ * (gaps and uneven spacing included), and the measurements a radiologist reports (area,
+ * volume, RECIST long and short axis). The one place this arithmetic lives. Runtime: pure.
  *
  * Without pixel spacing every length and area is in pixels and says so; nothing is ever
  * labelled mm that was not measured in mm.
@@ -17,9 +19,51 @@ export type Spacing = [number, number];
 const dot = (a: Vec3, b: Vec3) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
 const cross = (a: Vec3, b: Vec3): Vec3 => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
 
-/** The slice normal (row × column): the direction slice positions are measured along. */
-export function sliceNormal(o: Orientation): Vec3 {
-  return cross([o[0], o[1], o[2]], [o[3], o[4], o[5]]);
+/**
+ * The unit slice normal (row × column): the direction slice positions are measured along.
+ * Normalised, because files write the cosines rounded (0.99999, 0.00436, 0): a normal a
+ * little off unit length would scale every distance along it. Null when the orientation is
+ * not six finite numbers or its row and column are parallel (no plane).
+ */
+export function sliceNormal(o: readonly number[]): Vec3 | null {
+  if (o.length !== 6 || o.some((v) => !Number.isFinite(v))) return null;
+  const n = cross([o[0]!, o[1]!, o[2]!], [o[3]!, o[4]!, o[5]!]);
+  const len = Math.hypot(...n);
+  return len > 1e-6 ? [n[0] / len, n[1] / len, n[2] / len] : null;
+}
+
+/**
+ * Where a slice lies along its normal (mm): Image Position (Patient) projected on the unit
+ * normal, the "slice location" that orders a series. Null when the position or orientation is
+ * missing or malformed.
+ */
+export function slicePosition(position: readonly number[] | null, orientation: readonly number[] | null): number | null {
+  if (!position || !orientation || position.length !== 3 || position.some((v) => !Number.isFinite(v))) return null;
+  const n = sliceNormal(orientation);
+  return n ? dot(position as Vec3, n) : null;
+}
+
+/** What orders one slice of a series: its position along the normal (null without geometry), Instance Number, file name. */
+export interface SliceKey {
+  id: number;
+  slicePosition: number | null;
+  instanceNumber: number | null;
+  fileName: string;
+}
+
+/**
+ * Ids in display order (index in the returned array = series_index): by position along the
+ * normal, the true spatial order even when instance numbers or file names lie; when any slice
+ * lacks geometry, the whole series by Instance Number (none last), then file name (numeric
+ * aware), then id.
+ */
+export function orderSlices(slices: readonly SliceKey[]): number[] {
+  const byPosition = slices.every((s) => s.slicePosition !== null);
+  const byName = (a: SliceKey, b: SliceKey) => a.fileName.localeCompare(b.fileName, undefined, { numeric: true }) || a.id - b.id;
+  const byInstance = (a: SliceKey, b: SliceKey) =>
+    (a.instanceNumber ?? Number.MAX_SAFE_INTEGER) - (b.instanceNumber ?? Number.MAX_SAFE_INTEGER) || byName(a, b);
+  const sorted = [...slices].sort(byPosition ? (a, b) => a.slicePosition! - b.slicePosition! || byInstance(a, b) : byInstance);
+  return sorted.map((s) => s.id);
 }
 
 /**
@@ -70,13 +114,17 @@ export interface StackGeometry {
   uneven: boolean;
 }
 
-/** Order a stack of parallel slices along its normal; null when they are not one stack (orientations differ). */
+/**
+ * Order a stack of parallel slices along its normal (the first slice's, see sliceNormal); null
+ * when they are not one stack (orientations differ) or the orientation has no normal.
+ */
 export function stackGeometry(slices: readonly SliceIn[]): StackGeometry | null {
   if (slices.length === 0) return null;
   const o0 = slices[0]!.orientation;
   const parallel = slices.every((s) => s.orientation.every((v, i) => Math.abs(v - o0[i]!) < 1e-3));
   if (!parallel) return null;
   const n = sliceNormal(o0);
+  if (!n) return null;
   const along = slices.map((s) => dot(s.position, n));
   const order = along.map((_, i) => i).sort((a, b) => along[a]! - along[b]!);
   const positions = order.map((i) => along[i]!);
@@ -134,8 +182,9 @@ export interface PixelBox {
   y1: number;
 }
 
-/** The bounds of a mask's set pixels (x1, y1 exclusive); null when it is empty. */
-export function maskBox(mask: ArrayLike<number>, width: number, height: number): PixelBox | null {
+/** The bounds of a mask's set pixels (x1, y1 exclusive) and how many there are, in one pass; null when it is empty. */
+export function maskExtent(mask: ArrayLike<number>, width: number, height: number): (PixelBox & { pixels: number }) | null {
+  let pixels = 0;
   let x0 = width;
   let y0 = height;
   let x1 = -1;
@@ -144,13 +193,20 @@ export function maskBox(mask: ArrayLike<number>, width: number, height: number):
     const row = y * width;
     for (let x = 0; x < width; x++) {
       if (!mask[row + x]) continue;
+      pixels++;
       if (x < x0) x0 = x;
       if (x > x1) x1 = x;
       if (y < y0) y0 = y;
       if (y > y1) y1 = y;
     }
   }
-  return x1 < 0 ? null : { x0, y0, x1: x1 + 1, y1: y1 + 1 };
+  return pixels === 0 ? null : { pixels, x0, y0, x1: x1 + 1, y1: y1 + 1 };
+}
+
+/** The bounds of a mask's set pixels (x1, y1 exclusive); null when it is empty. */
+export function maskBox(mask: ArrayLike<number>, width: number, height: number): PixelBox | null {
+  const e = maskExtent(mask, width, height);
+  return e && { x0: e.x0, y0: e.y0, x1: e.x1, y1: e.y1 };
 }
 
 export interface Axes {

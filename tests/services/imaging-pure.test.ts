@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import { decodeDicomRle, packBits } from '../../electron/services/imaging/dicom-rle.js';
 import { LruCache } from '../../electron/services/imaging/frame-cache.js';
 import { convertSamples, planarToInterleaved } from '../../electron/services/imaging/pixel-convert.js';
-import { orderSlices, slicePosition } from '../../electron/services/imaging/slice-order.js';
 import { pixelEncoding, transferSyntaxName } from '../../electron/services/imaging/transfer-syntax.js';
 import { applyWindow, windowPresets } from '../../electron/services/imaging/windowing.js';
 
@@ -49,27 +48,6 @@ test('DICOM RLE: PackBits round trip, 16-bit segments MSB first', () => {
   frame.set(seg, 64);
   assert.deepEqual(decodeDicomRle(frame, { rows: 1, columns: pixels, samplesPerPixel: 1, bitsAllocated: 8 }), plane);
   assert.throws(() => decodeDicomRle(frame, { rows: 1, columns: pixels, samplesPerPixel: 1, bitsAllocated: 16 }), /1 segments, expected 2/);
-});
-
-test('slices order by IPP along the normal, then InstanceNumber, then name', () => {
-  const iop = [1, 0, 0, 0, 1, 0];
-  assert.equal(slicePosition([0, 0, 7.5], iop), 7.5);
-  // sagittal: rows along y, columns along z -> normal along x
-  assert.equal(slicePosition([3, 9, 9], [0, 1, 0, 0, 0, -1]), -3);
-  assert.equal(slicePosition(null, iop), null);
-  const byIpp = orderSlices([
-    { id: 1, slicePosition: 5, instanceNumber: 1, fileName: 'a' },
-    { id: 2, slicePosition: -5, instanceNumber: 2, fileName: 'b' },
-    { id: 3, slicePosition: 0, instanceNumber: 3, fileName: 'c' },
-  ]);
-  assert.deepEqual(byIpp, [2, 3, 1]);
-  const fallback = orderSlices([
-    { id: 1, slicePosition: 5, instanceNumber: 3, fileName: 'a' },
-    { id: 2, slicePosition: null, instanceNumber: 1, fileName: 'b' },
-    { id: 3, slicePosition: 0, instanceNumber: null, fileName: 'c' },
-    { id: 4, slicePosition: 0, instanceNumber: null, fileName: 'b10' },
-  ]);
-  assert.deepEqual(fallback, [2, 1, 4, 3]); // no instance number sorts last, then by name ('b10' < 'c')
 });
 
 test('window presets pair multi-valued tags; applyWindow follows the DICOM linear function', () => {

@@ -6,7 +6,7 @@
  */
 import type { DataSet } from 'dicom-parser';
 import { MAX_MASK_PIXELS, type WindowPreset } from '../../contract/api.js';
-import { slicePosition } from './slice-order.js';
+import { slicePosition } from '../../contract/geometry.js';
 import { windowPresets } from './windowing.js';
 
 export interface DicomHeader {

@@ -1,12 +1,25 @@
 /**
  * Patient geometry against hand-computed cases: orientation markers (axial, flipped, coronal,
- * sagittal, oblique), slice order and spacing from positions (reversed input, a gap, uneven
- * steps, not one stack), areas and volumes with and without spacing, RECIST axes of shapes
+ * sagittal, oblique), the unit slice normal and positions along it (cosines written rounded,
+ * malformed or degenerate orientations), a series' order (by position, else Instance Number,
+ * else name), slice order and spacing from positions (reversed input, a gap, uneven steps,
+ * not one stack), areas and volumes with and without spacing, RECIST axes of shapes
  * whose diameters are known.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { area, directionLetters, orientationMarkers, recistAxes, sliceNormal, stackGeometry, volumeMl, type Orientation } from '../../electron/contract/geometry.js';
+import {
+  area,
+  directionLetters,
+  orderSlices,
+  orientationMarkers,
+  recistAxes,
+  sliceNormal,
+  slicePosition,
+  stackGeometry,
+  volumeMl,
+  type Orientation,
+} from '../../electron/contract/geometry.js';
 
 const AXIAL: Orientation = [1, 0, 0, 0, 1, 0];
 
@@ -28,6 +41,58 @@ test('orientation markers: axial, flipped, coronal, sagittal, oblique', () => {
   assert.deepEqual(sliceNormal(AXIAL), [0, 0, 1]);
 });
 
+test('slice positions along the unit normal; a series orders by them, else Instance Number, else name', () => {
+  const iop = [1, 0, 0, 0, 1, 0];
+  assert.equal(slicePosition([0, 0, 7.5], iop), 7.5);
+  // Sagittal: rows along y, columns to the feet -> normal (row x column) along -x.
+  assert.deepEqual(sliceNormal([0, 1, 0, 0, 0, -1]), [-1, 0, 0]);
+  assert.equal(slicePosition([3, 9, 9], [0, 1, 0, 0, 0, -1]), -3);
+  assert.equal(slicePosition(null, iop), null);
+  assert.equal(slicePosition([0, 0, 1], null), null);
+  assert.equal(slicePosition([0, Number.NaN, 1], iop), null);
+  // Malformed or degenerate orientations have no normal.
+  assert.equal(sliceNormal([1, 0, 0, 0, 1]), null, 'five numbers');
+  assert.equal(sliceNormal([1, 0, 0, 0, Number.NaN, 0]), null, 'not finite');
+  assert.equal(sliceNormal([1, 0, 0, 1, 0, 0]), null, 'row parallel to column');
+  assert.equal(sliceNormal([0, 0, 0, 0, 0, 0]), null, 'zeros');
+  const byIpp = orderSlices([
+    { id: 1, slicePosition: 5, instanceNumber: 1, fileName: 'a' },
+    { id: 2, slicePosition: -5, instanceNumber: 2, fileName: 'b' },
+    { id: 3, slicePosition: 0, instanceNumber: 3, fileName: 'c' },
+  ]);
+  assert.deepEqual(byIpp, [2, 3, 1]);
+  const fallback = orderSlices([
+    { id: 1, slicePosition: 5, instanceNumber: 3, fileName: 'a' },
+    { id: 2, slicePosition: null, instanceNumber: 1, fileName: 'b' },
+    { id: 3, slicePosition: 0, instanceNumber: null, fileName: 'c' },
+    { id: 4, slicePosition: 0, instanceNumber: null, fileName: 'b10' },
+  ]);
+  assert.deepEqual(fallback, [2, 1, 4, 3]); // no instance number sorts last, then by name ('b10' < 'c')
+});
+
+test('cosines written rounded (not unit length) still measure mm: slices 5 mm apart are 5 mm apart', () => {
+  // Row and column written as 0.9999: the raw cross product is (0, 0, 0.9999 x 0.9999) =
+  // (0, 0, 0.99980001), which would put slices 5 mm apart at 4.9990 mm (a 0.02 % error that
+  // reads as 4.999 mm spacing). The unit normal is (0, 0, 1): 0, 5, 10 mm exactly.
+  const rounded: Orientation = [0.9999, 0, 0, 0, 0.9999, 0];
+  assert.deepEqual(sliceNormal(rounded), [0, 0, 1]);
+  assert.deepEqual([0, 5, 10].map((z) => slicePosition([-100, -120, z], rounded)), [0, 5, 10]);
+  const g = stackGeometry([10, 0, 5].map((z) => ({ position: [-100, -120, z] as [number, number, number], orientation: rounded })))!;
+  assert.deepEqual(g.order, [1, 2, 0]);
+  assert.deepEqual(g.positions, [0, 5, 10]);
+  assert.equal(g.spacing, 5);
+  assert.equal(g.uneven, false);
+  // Sagittal written rounded (rows 0.9999 posterior, columns 0.9999 to the feet): normal -x,
+  // so x = 20, 15, 10 lie at -20, -15, -10 mm, 5 mm apart.
+  const sagittal: Orientation = [0, 0.9999, 0, 0, 0, -0.9999];
+  assert.deepEqual(sliceNormal(sagittal), [-1, 0, 0]);
+  const s = stackGeometry([20, 15, 10].map((x) => ({ position: [x, 0, 0] as [number, number, number], orientation: sagittal })))!;
+  assert.deepEqual(s.positions, [-20, -15, -10]);
+  assert.equal(s.spacing, 5);
+  // A degenerate orientation has no normal, so no stack.
+  assert.equal(stackGeometry([{ position: [0, 0, 0], orientation: [1, 0, 0, 1, 0, 0] }]), null);
+});
+
 test('a stack is ordered along its normal; spacing, a gap and uneven steps are found', () => {
   const at = (z: number) => ({ position: [-100, -120, z] as [number, number, number], orientation: AXIAL });
   const g = stackGeometry([at(5), at(0), at(2.5), at(7.5)])!;
@@ -46,7 +111,7 @@ test('a stack is ordered along its normal; spacing, a gap and uneven steps are f
   const c = Math.cos(Math.PI / 6);
   const s = Math.sin(Math.PI / 6);
   const tilted: Orientation = [1, 0, 0, 0, c, s];
-  const n = sliceNormal(tilted);
+  const n = sliceNormal(tilted)!;
   const o = stackGeometry([0, 1, 2].map((k) => ({ position: [0, 3 * k * n[1], 3 * k * n[2]] as [number, number, number], orientation: tilted })))!;
   assert.ok(Math.abs(o.spacing - 3) < 1e-9, `${o.spacing}`);
   assert.equal(stackGeometry([at(0), { position: [0, 0, 1], orientation: [1, 0, 0, 0, 0, -1] }]), null, 'not one stack');
