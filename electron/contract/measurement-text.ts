@@ -1,9 +1,9 @@
 /**
  * Measurements as text: the summary the "Copy" button puts on the clipboard and the CSV of a
- * series (one row per segment). Every figure is written with its unit, the unit it was
+ * series (one row per segment, then the area of each segment on each of its slices). Every figure is written with its unit, the unit it was
  * measured in (px where the series has no Pixel Spacing). Runtime: pure (renderer and services).
  */
-import type { SegmentMeasurement } from './measurements.js';
+import type { MeasuredSlice, SegmentMeasurement } from './measurements.js';
 
 /** A number for people: at most `digits` decimals, no trailing zeros, no "-0". */
 export function fmt(v: number, digits = 1): string {
@@ -24,7 +24,16 @@ export function valuesText(v: SegmentMeasurement['values']): string | null {
   return `${v.unit ?? 'Value'} mean ${fmt(v.mean)}, SD ${fmt(v.sd)}, min ${fmt(v.min, 2)}, max ${fmt(v.max, 2)} over ${v.count} voxels`;
 }
 
-/** The text the Copy button copies: a few lines a radiologist can paste into a report. */
+/** A slice as the viewer numbers it (from 1), with its position along the slice normal where known: "slice 12 at -40.5 mm". */
+export const sliceText = (s: MeasuredSlice) => `slice ${s.index + 1}${s.positionMm === null ? '' : ` at ${fmt(s.positionMm, 2)} mm`}`;
+
+/** Whether `s` is the slice the segment's RECIST axes are measured on. */
+export const isAxesSlice = (m: SegmentMeasurement, s: MeasuredSlice) => s.imageId === m.largest.imageId && s.frame === m.largest.frame;
+
+/**
+ * The text the Copy button copies: a few lines a radiologist can paste into a report, the notes
+ * that qualify them, then the area on each slice (one line each, the axes' slice marked).
+ */
 export function measurementSummary(m: SegmentMeasurement, series?: string | null): string {
   const lines = [
     `${m.name} (${m.label})${series ? `, ${series}` : ''}`,
@@ -34,6 +43,8 @@ export function measurementSummary(m: SegmentMeasurement, series?: string | null
   const v = valuesText(m.values);
   if (v) lines.push(v);
   for (const n of m.notes) lines.push(`Note: ${n}`);
+  lines.push('Area per slice:');
+  for (const s of m.slices) lines.push(`  ${sliceText(s)}: ${areaText(s.area, m.unit)}${isAxesSlice(m, s) ? ' (RECIST axes)' : ''}`);
   return lines.join('\n');
 }
 
@@ -45,11 +56,11 @@ export const CSV_COLUMNS = [
   'slices',
   'first_slice',
   'last_slice',
-  'largest_slice',
+  'axes_slice',
   'length_unit',
   'long_axis',
   'short_axis',
-  'largest_area',
+  'axes_slice_area',
   'area_unit',
   'volume',
   'volume_unit',
@@ -65,6 +76,9 @@ export const CSV_COLUMNS = [
   'notes',
 ] as const;
 
+/** The second table of the CSV: one row per segment and slice it is on. */
+export const SLICE_CSV_COLUMNS = ['segment', 'label', 'label_id', 'instance', 'slice', 'position_mm', 'area', 'area_unit', 'pixels', 'recist_axes'] as const;
+
 /**
  * RFC 4180 field: quoted when it holds a comma, quote or line break. Text that a spreadsheet
  * would run as a formula (starting with = + - @, tab or carriage return: segment and label
@@ -79,7 +93,13 @@ function csvField(v: string | number | null): string {
 
 const num = (v: number, digits: number) => Number(v.toFixed(digits));
 
-/** The CSV of a series' measurements: the header, then one row per segment (slices numbered from 1, as the viewer shows them). */
+/**
+ * The CSV of a series' measurements (slices numbered from 1, as the viewer shows them): the
+ * header, then one row per segment; an empty line; then the areas per slice, a header
+ * (SLICE_CSV_COLUMNS) and one row per segment and slice, in stack order ("yes" under
+ * recist_axes on the slice the axes are measured on). Two tables a spreadsheet shows one
+ * under the other; the first ends at the first empty line.
+ */
 export function measurementsCsv(rows: readonly SegmentMeasurement[]): string {
   const out = [CSV_COLUMNS.join(',')];
   for (const m of rows) {
@@ -91,11 +111,11 @@ export function measurementsCsv(rows: readonly SegmentMeasurement[]): string {
       slices: m.slices.length,
       first_slice: m.slices[0]!.index + 1,
       last_slice: m.slices[m.slices.length - 1]!.index + 1,
-      largest_slice: m.largest.index + 1,
+      axes_slice: m.largest.index + 1,
       length_unit: m.unit,
       long_axis: num(m.longAxis.value, 3),
       short_axis: num(m.shortAxis.value, 3),
-      largest_area: num(m.largest.area, 3),
+      axes_slice_area: num(m.largest.area, 3),
       area_unit: m.unit === 'mm' ? 'mm2' : 'px',
       volume: m.volume ? num(m.volume.value, m.volume.unit === 'mL' ? 4 : 0) : null,
       volume_unit: m.volume?.unit ?? null,
@@ -111,6 +131,24 @@ export function measurementsCsv(rows: readonly SegmentMeasurement[]): string {
       notes: m.notes.join(' ') || null,
     };
     out.push(CSV_COLUMNS.map((c) => csvField(record[c])).join(','));
+  }
+  out.push('', SLICE_CSV_COLUMNS.join(','));
+  for (const m of rows) {
+    for (const s of m.slices) {
+      const record: Record<(typeof SLICE_CSV_COLUMNS)[number], string | number | null> = {
+        segment: m.name,
+        label: m.label,
+        label_id: m.labelId,
+        instance: m.instance,
+        slice: s.index + 1,
+        position_mm: s.positionMm === null ? null : num(s.positionMm, 3),
+        area: num(s.area, 3),
+        area_unit: m.unit === 'mm' ? 'mm2' : 'px',
+        pixels: s.pixels,
+        recist_axes: isAxesSlice(m, s) ? 'yes' : null,
+      };
+      out.push(SLICE_CSV_COLUMNS.map((c) => csvField(record[c])).join(','));
+    }
   }
   return `${out.join('\r\n')}\r\n`;
 }

@@ -49,9 +49,13 @@ export const SegmentMeasurement = z.object({
   slices: z.array(MeasuredSlice),
   /** mL over the slices' actual positions; 'voxels' without pixel spacing; null when it cannot be had (one slice, no positions). */
   volume: z.object({ value: z.number().nonnegative(), unit: z.enum(['mL', 'voxels']) }).nullable(),
-  /** The slice with the largest area: where the RECIST axes are measured. */
+  /**
+   * The slice where the segment is largest by RECIST 1.1: the one with the longest in-plane
+   * diameter over all its slices (equal diameters: the larger area). The axes are measured and
+   * the calipers drawn on it; its area need not be the largest of `slices`.
+   */
   largest: MeasuredSlice,
-  /** RECIST 1.1 on the largest slice: the longest in-plane diameter and the longest extent at right angles to it. */
+  /** RECIST 1.1 on that slice: the longest in-plane diameter (over every slice) and the longest extent at right angles to it. */
   longAxis: Caliper,
   shortAxis: Caliper,
   /** Modality values (rescaled: HU for CT) over all the segment's voxels; SD is the population SD. Null for colour images. */
@@ -81,7 +85,11 @@ export type SegmentMeasurement = z.infer<typeof SegmentMeasurement>;
 export const measurementMethods = {
   /** The measurements of one segment (`imageId`: any image of its series stack). not_found when it has no accepted pixels. */
   'segments.measure': { params: SegmentKey.strict(), result: SegmentMeasurement },
-  /** Every segment of `imageId`'s series stack measured, as CSV text (one row per segment, a header row first). */
+  /**
+   * Every segment of `imageId`'s series stack measured, as CSV text (measurementsCsv: a header
+   * and one row per segment, an empty line, then a header and one row per segment and slice
+   * with its area). `rows`: the segments.
+   */
   'segments.measurementsCsv': { params: z.object({ imageId: id }).strict(), result: z.object({ csv: z.string(), fileName: z.string(), rows: z.number().int().nonnegative() }) },
   /**
    * Write the series' measurements as a DICOM Structured Report (TID 1500 Measurement Report)

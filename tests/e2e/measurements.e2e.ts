@@ -88,6 +88,14 @@ test('measurements: figures with units, calipers on the largest slice, Copy, CSV
     }, at);
     assert.ok(rgba[0]! > 200 && rgba[1]! > 170 && rgba[2]! < 90 && rgba[3]! > 200, `caliper yellow (#ffd400) on the long axis, got ${rgba.join(',')}`);
     await shot(page, 'measurements-01-calipers-on-largest-slice');
+
+    // The area on each slice: a collapsed list, opened here; a row per slice the segment is on.
+    await panel.getByTestId('measure-slices').locator('summary').click();
+    const areas = panel.getByTestId('measure-slice-area');
+    await within(5_000, 'the per-slice areas listed', async () => (await areas.count()) === expected.slices.length);
+    const k = expected.slices.findIndex((x) => x.index === expected.largest.index);
+    assert.equal(await areas.nth(k).innerText(), String(Number(expected.slices[k]!.area.toFixed(1))));
+    assert.match(await panel.getByTestId('measure-slices').innerText(), /Area mm²/);
     await panel.screenshot({ path: path.join(outputDir('e2e'), 'measurements-02-panel.png') });
 
     // Copy: the summary, with units.
@@ -95,12 +103,15 @@ test('measurements: figures with units, calipers on the largest slice, Copy, CSV
     await within(5_000, 'copied', async () => (await panel.getByTestId('measure-copy').innerText()) === 'Copied');
     const copied = await page.evaluate(() => navigator.clipboard.readText());
     assert.match(copied, /^lesion 1 \(lesion\), Series 2\nVolume: [\d.]+ mL \(11 of 21 slices\)\nLong axis [\d.]+ mm, short axis [\d.]+ mm \(RECIST 1\.1, on slice \d+, area [\d.]+ mm²\)\nHU mean/);
+    assert.equal(copied.split('\n').filter((l) => /^ {2}slice \d+ at [\d.-]+ mm: [\d.]+ mm²/.test(l)).length, 11, 'the area on each of its 11 slices');
 
-    // CSV of the whole series: a header and one row per segment.
+    // CSV of the whole series: a header and one row per segment, then an empty line and the areas per slice.
     const [download] = await Promise.all([page.waitForEvent('download'), panel.getByTestId('measure-csv').click()]);
     assert.equal(download.suggestedFilename(), 'Series_2-measurements.csv');
     const csv = readFileSync((await download.path())!, 'utf8').trim().split('\r\n');
-    assert.equal(csv.length, 3);
+    assert.equal(csv[3], '');
+    assert.match(csv[4]!, /^segment,label,label_id,instance,slice,position_mm,area,/);
+    assert.equal(csv.filter((l) => l.startsWith('lesion 1,lesion,')).length, 1 + expected.slices.length);
     assert.match(csv[0]!, /^segment,label,label_id,instance,/);
     assert.ok(csv[1]!.startsWith('lesion 1,lesion,') && csv[2]!.startsWith('lesion 2,lesion,'));
 

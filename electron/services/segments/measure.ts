@@ -1,11 +1,12 @@
 /**
  * The arithmetic of a segment's measurements, apart from any I/O: per-slice areas, the volume
- * over the slices' actual positions, RECIST 1.1 axes on the largest slice, and modality-value
+ * over the slices' actual positions, RECIST 1.1 axes on the slice with the longest in-plane
+ * diameter (over every slice, not the one of largest area), and modality-value
  * statistics over every voxel. The geometry itself (stack order, areas, volumes, axes) is
  * contract/geometry.ts; this module decides which figures a segment gets, in which unit, and
  * what the user is told about them. Runtime: pure.
  */
-import { area, recistAxes, stackGeometry, volumeMl, type Orientation, type Spacing, type Vec3 } from '../../contract/geometry.js';
+import { area, maskExtent, recistAxes, stackGeometry, volumeMl, type Axes, type Orientation, type Spacing, type Vec3 } from '../../contract/geometry.js';
 import type { SegmentMeasurement } from '../../contract/measurements.js';
 
 /**
@@ -80,7 +81,8 @@ const mm = (v: number) => `${Number(v.toFixed(2))} mm`;
  * one value each, so no statistics. Null when the segment has no pixels.
  */
 export function measureSegment(stack: readonly StackSliceIn[], opts: { valueUnit: 'HU' | null; colour: boolean }): SegmentFigures | null {
-  const counted = stack.map((s) => (s.mask ? countPixels(s.mask) : 0));
+  const boxes = stack.map((s) => (s.mask ? maskExtent(s.mask, s.width, s.height) : null));
+  const counted = boxes.map((b) => (b ? b.pixels : 0));
   if (!counted.some((n) => n > 0)) return null;
   const notes: string[] = [];
 
@@ -106,9 +108,18 @@ export function measureSegment(stack: readonly StackSliceIn[], opts: { valueUnit
       ? [{ imageId: s.imageId, frame: s.frame, index, positionMm: positionOf.get(index) ?? null, area: area(counted[index]!, unit === 'mm' ? s.spacing : null).value, pixels: counted[index]! }]
       : [],
   );
-  const largest = slices.reduce((best, s) => (s.area > best.area ? s : best), slices[0]!);
+  // RECIST 1.1: the longest in-plane diameter over every slice the segment is on (a long thin
+  // cross-section can outrun a rounder one of larger area); its short axis is taken on the same
+  // slice. Equal diameters (within rounding): the larger area, then the first in the stack.
+  let largest = slices[0]!;
+  let axes: Axes | null = null;
+  for (const s of slices) {
+    const sl = stack[s.index]!;
+    const a = axesInBox(sl.mask!, sl.width, boxes[s.index]!, unit === 'mm' ? sl.spacing : null);
+    const d = axes ? a.long.value - axes.long.value : 1;
+    if (d > 1e-9 * a.long.value || (Math.abs(d) <= 1e-9 * a.long.value && s.area > largest.area)) [largest, axes] = [s, a];
+  }
   const big = stack[largest.index]!;
-  const axes = recistAxes(big.mask!, big.width, big.height, unit === 'mm' ? big.spacing : null)!;
 
   let volume: SegmentFigures['volume'] = null;
   const gaps: { fromMm: number; toMm: number }[] = [];
@@ -149,16 +160,29 @@ export function measureSegment(stack: readonly StackSliceIn[], opts: { valueUnit
     slices,
     volume,
     largest,
-    longAxis: axes.long,
-    shortAxis: axes.short,
+    longAxis: axes!.long,
+    shortAxis: axes!.short,
     values,
     geometry: { pixelSpacing: unit === 'mm' ? big.spacing : null, sliceSpacing: geo ? geo.spacing : null, uneven, gaps },
     notes,
   };
 }
 
-function countPixels(mask: Uint8Array): number {
-  let n = 0;
-  for (let i = 0; i < mask.length; i++) if (mask[i]) n++;
-  return n;
+type CountedBox = NonNullable<ReturnType<typeof maskExtent>>;
+
+/**
+ * recistAxes on the mask's bounding box only (a lesion is a small part of a 512 x 512 slice,
+ * and every slice it is on is measured), its caliper ends moved back to image coordinates.
+ */
+function axesInBox(mask: Uint8Array, width: number, box: CountedBox, spacing: Spacing | null): Axes {
+  const w = box.x1 - box.x0;
+  const h = box.y1 - box.y0;
+  const crop = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) crop.set(mask.subarray((box.y0 + y) * width + box.x0, (box.y0 + y) * width + box.x1), y * w);
+  const a = recistAxes(crop, w, h, spacing)!;
+  const at = (p: [number, number]): [number, number] => [p[0] + box.x0, p[1] + box.y0];
+  return {
+    long: { ...a.long, from: at(a.long.from), to: at(a.long.to) },
+    short: { ...a.short, from: at(a.short.from), to: at(a.short.to) },
+  };
 }

@@ -3,13 +3,14 @@
  * statistics merged slice by slice equal those of all voxels at once; areas, volume and RECIST
  * axes in mm with spacing and in pixels without; a stack stored in reverse order; a missing
  * slice and uneven spacing weighed by the actual positions and said; no volume for one slice,
- * slices without positions or not parallel; no statistics for colour. And the text forms: the
- * summary and the CSV say their units, and CSV fields are quoted as RFC 4180 asks.
+ * slices without positions or not parallel; no statistics for colour; the RECIST axes on the
+ * slice of the longest diameter, not of the largest area. And the text forms: the summary and
+ * the CSV say their units and every slice's area, and CSV fields are quoted as RFC 4180 asks.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Orientation, Vec3 } from '../../../electron/contract/geometry.js';
-import { measurementSummary, measurementsCsv } from '../../../electron/contract/measurement-text.js';
+import { measurementSummary, measurementsCsv, SLICE_CSV_COLUMNS } from '../../../electron/contract/measurement-text.js';
 import type { SegmentMeasurement } from '../../../electron/contract/measurements.js';
 import { measureSegment, mergeSums, valueSums, type StackSliceIn } from '../../../electron/services/segments/measure.js';
 
@@ -58,7 +59,7 @@ test('value statistics: rescaled, population SD, merged slice by slice as over a
   assert.equal(mergeSums(null, null), null);
 });
 
-test('areas, volume and axes in mm; the largest slice carries the axes; a reversed stack keeps its positions', () => {
+test('areas, volume and axes in mm; the slice of the longest diameter carries the axes; a reversed stack keeps its positions', () => {
   // Slices stored top to bottom (z 5, 2.5, 0), 2.5 mm apart; 0.5 mm pixels.
   const small = rect(2, 2, 6, 6); // 16 px = 4 mm²
   const line = new Uint8Array(W * H);
@@ -184,4 +185,67 @@ test('CSV cells a spreadsheet would run as a formula get a leading quote; negati
   assert.ok(row('\tx', '\rx').startsWith(`'\tx,"'\rx",2,`), JSON.stringify(row('\tx', '\rx')));
   assert.ok(row('lesion = 1', 'a-b').startsWith('lesion = 1,a-b,2,'), 'only a leading sign counts');
   assert.match(row('x', 'y'), /,value,-7,0,-7,-7,8,/, 'a negative mean is a number, not text');
+});
+
+/** A mask on a w x h slice with the pixels whose centres fall inside the ellipse (cx, cy, rx, ry) set. */
+function ellipse(w: number, h: number, cx: number, cy: number, rx: number, ry: number): Uint8Array {
+  const m = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (((x + 0.5 - cx) / rx) ** 2 + ((y + 0.5 - cy) / ry) ** 2 <= 1) m[y * w + x] = 1;
+  return m;
+}
+
+test('RECIST: the longest diameter over every slice, not on the slice of largest area; equal diameters go to the larger area', () => {
+  const [w, h] = [48, 40];
+  const at = (z: number, mask: Uint8Array, imageId: number) => slice(z, mask, { imageId, width: w, height: h });
+  const disc = ellipse(w, h, 24, 20, 9, 9); // about 254 px, 18 px across
+  const thin = ellipse(w, h, 24, 20, 15, 2.5); // about 118 px, 30 px across
+  const small = ellipse(w, h, 24, 20, 5, 5);
+  const count = (m: Uint8Array) => m.reduce((a, v) => a + v, 0);
+  assert.ok(count(disc) > 2 * count(thin), 'the disc has the larger area');
+  const f = measureSegment([at(0, small, 1), at(2.5, disc, 2), at(5, thin, 3), at(7.5, small, 4)], { valueUnit: null, colour: false })!;
+  assert.equal(f.largest.imageId, 3, "the thin ellipse's slice");
+  assert.equal(f.largest.index, 2);
+  assert.equal(f.largest.pixels, count(thin));
+  // Its outline from x = 9 to 39 (pixel sides), 0.5 mm pixels: 30 px = 15 mm, give or take the corners.
+  assert.ok(Math.abs(f.longAxis.value - 15) <= 0.5, `long axis ${f.longAxis.value}`);
+  assert.ok(f.shortAxis.value >= 2 && f.shortAxis.value <= 3, `short axis ${f.shortAxis.value}`);
+  // The calipers lie on the ellipse (image coordinates, the crop undone) and are as long as the figure.
+  for (const p of [f.longAxis.from, f.longAxis.to]) assert.ok(p[0] >= 9 && p[0] <= 39 && p[1] >= 17 && p[1] <= 23, `end ${p}`);
+  close(Math.hypot(f.longAxis.to[0] - f.longAxis.from[0], f.longAxis.to[1] - f.longAxis.from[1]) * 0.5, f.longAxis.value);
+  assert.equal(f.geometry.pixelSpacing?.join(), '0.5,0.5');
+  // The same diameter on two slices (a row of 8, and the row with one pixel more above its middle): the larger area.
+  const row = rect(2, 5, 10, 6);
+  const bump = rect(2, 5, 10, 6);
+  bump[4 * W + 6] = 1;
+  const tie = measureSegment([slice(0, row, { imageId: 1 }), slice(2.5, bump, { imageId: 2 }), slice(5, row, { imageId: 3 })], { valueUnit: null, colour: false })!;
+  close(tie.longAxis.value, 4);
+  assert.equal(tie.largest.imageId, 2);
+  // A longer diameter on a slice of equal area still wins: the first slice is longer.
+  const diag = measureSegment([slice(0, rect(0, 0, 9, 1), { imageId: 1 }), slice(2.5, rect(0, 0, 3, 3), { imageId: 2 })], { valueUnit: null, colour: false })!;
+  assert.equal(diag.largest.imageId, 1);
+  close(diag.longAxis.value, 4.5);
+});
+
+test('the summary and the CSV give the area on every slice, the axes\' slice marked', () => {
+  // Slices at 2.5, 0, -2.5 mm (stack order); 0.5 mm pixels: 4, 8 and 4 mm².
+  const stack = [slice(2.5, rect(2, 2, 6, 6), { imageId: 3 }), slice(0, rect(2, 2, 10, 6), { imageId: 2 }), slice(-2.5, rect(2, 2, 6, 6), { imageId: 1 })];
+  const f = measureSegment(stack, { valueUnit: null, colour: false })!;
+  const m: SegmentMeasurement = { imageId: 1, labelId: 2, instance: 1, name: '=lesion', label: 'lesion', seriesKey: 'image:1', ...f };
+  const text = measurementSummary(m).split('\n');
+  const from = text.indexOf('Area per slice:');
+  assert.ok(from > 0, text.join('\n'));
+  assert.deepEqual(text.slice(from + 1), ['  slice 1 at 2.5 mm: 4 mm²', '  slice 2 at 0 mm: 8 mm² (RECIST axes)', '  slice 3 at -2.5 mm: 4 mm²']);
+  const csv = measurementsCsv([m]).split('\r\n');
+  // The segments' table, an empty line, then the slices' table (a leading sign quoted, a negative position a number).
+  assert.equal(csv.length, 8);
+  assert.equal(csv[2], '');
+  assert.equal(csv[3], SLICE_CSV_COLUMNS.join(','));
+  assert.equal(csv[3], 'segment,label,label_id,instance,slice,position_mm,area,area_unit,pixels,recist_axes');
+  assert.deepEqual(csv.slice(4), ["'=lesion,lesion,2,1,1,2.5,4,mm2,16,", "'=lesion,lesion,2,1,2,0,8,mm2,32,yes", "'=lesion,lesion,2,1,3,-2.5,4,mm2,16,", '']);
+  assert.ok(csv[1]!.startsWith("'=lesion,lesion,2,1,3,1,3,2,mm,"), csv[1]);
+  // Without spacing or positions: pixels, and no position.
+  const px = measureSegment([slice(null, rect(0, 0, 8, 1), { spacing: null })], { valueUnit: null, colour: false })!;
+  const pm: SegmentMeasurement = { imageId: 1, labelId: 2, instance: 1, name: 'a', label: 'b', seriesKey: 'image:1', ...px };
+  assert.match(measurementSummary(pm), /\nArea per slice:\n {2}slice 1: 8 px \(RECIST axes\)$/);
+  assert.equal(measurementsCsv([pm]).split('\r\n')[4], 'a,b,2,1,1,,8,px,8,yes');
 });

@@ -8,7 +8,7 @@
  * - a series with a missing slice and one with uneven spacing measured over the actual
  *   positions (and said), where counting slices times the spacing would be off by more;
  * - an image without Pixel Spacing measured in pixels; draft masks left out;
- * - the series CSV parses back to the same figures;
+ * - the series CSV parses back to the same figures, and its second table to each slice's area;
  * - the DICOM SR passes dciodvfy with no error and reads back (plain pydicom) with the same
  *   volumes and diameters, referencing the series' SEG (SOP instance and segment number) and
  *   the source images; unchanged masks reuse it; a series without spacing is refused.
@@ -24,7 +24,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { ApiError } from '../../../electron/contract/api.js';
-import { CSV_COLUMNS } from '../../../electron/contract/measurement-text.js';
+import { CSV_COLUMNS, SLICE_CSV_COLUMNS } from '../../../electron/contract/measurement-text.js';
 import type { SegmentMeasurement } from '../../../electron/contract/measurements.js';
 import { encodeRle } from '../../../electron/contract/rle.js';
 import { exportDepsFor } from '../../../electron/services/dicom-export/export-writer.node.js';
@@ -220,13 +220,19 @@ function parseCsv(text: string): string[][] {
   return rows;
 }
 
-test('the series CSV parses back to the same figures, one row per segment', async () => {
+test('the series CSV parses back to the same figures: one row per segment, then one per segment and slice', async () => {
   const r = await s['segments.measurementsCsv']({ imageId: ids.regular![3]! });
   assert.equal(r.rows, 2);
   assert.equal(r.fileName, 'Series_2-measurements.csv');
-  const [header, ...rows] = parseCsv(r.csv);
+  const all = parseCsv(r.csv);
+  const blank = all.findIndex((row) => row.length === 1 && row[0] === '');
+  const [header, ...rows] = all.slice(0, blank);
+  const [sliceHeader, ...sliceRows] = all.slice(blank + 1);
   assert.deepEqual(header, [...CSV_COLUMNS]);
   assert.equal(rows.length, 2);
+  assert.deepEqual(sliceHeader, [...SLICE_CSV_COLUMNS]);
+  const sc = (row: string[], c: (typeof SLICE_CSV_COLUMNS)[number]) => row[SLICE_CSV_COLUMNS.indexOf(c)]!;
+  let slicesSeen = 0;
   const col = (row: string[], c: (typeof CSV_COLUMNS)[number]) => row[CSV_COLUMNS.indexOf(c)]!;
   for (const [n, row] of rows.entries()) {
     const m = await s['segments.measure']({ imageId: ids.regular![0]!, labelId: lesionLabel, instance: n + 1 });
@@ -239,8 +245,20 @@ test('the series CSV parses back to the same figures, one row per segment', asyn
     assert.ok(Math.abs(Number(col(row, 'mean')) - m.values!.mean) < 1e-3);
     assert.equal(Number(col(row, 'voxels')), m.values!.count);
     assert.equal(col(row, 'value_unit'), 'HU');
-    assert.equal(Number(col(row, 'largest_slice')), m.largest.index + 1);
+    assert.equal(Number(col(row, 'axes_slice')), m.largest.index + 1);
+    // The second table: this segment's area on each of its slices, the axes' slice marked.
+    const mine = sliceRows.filter((x) => sc(x, 'segment') === m.name);
+    slicesSeen += mine.length;
+    assert.deepEqual(mine.map((x) => Number(sc(x, 'slice'))), m.slices.map((x) => x.index + 1));
+    for (const [k, x] of mine.entries()) {
+      assert.ok(Math.abs(Number(sc(x, 'area')) - m.slices[k]!.area) < 1e-3);
+      assert.equal(Number(sc(x, 'position_mm')), m.slices[k]!.positionMm);
+      assert.equal(sc(x, 'area_unit'), 'mm2');
+      assert.equal(sc(x, 'recist_axes'), m.slices[k]!.index === m.largest.index ? 'yes' : '');
+    }
   }
+  assert.ok(sliceRows.every((x) => x.length === SLICE_CSV_COLUMNS.length), 'every row of the second table is whole');
+  assert.equal(sliceRows.length, slicesSeen, 'no row of the second table is of another segment');
   const px = parseCsv((await s['segments.measurementsCsv']({ imageId: ids.nospacing![0]! })).csv);
   assert.equal(px[1]![CSV_COLUMNS.indexOf('length_unit')], 'px');
   assert.equal(px[1]![CSV_COLUMNS.indexOf('volume_unit')], 'voxels');
