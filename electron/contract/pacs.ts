@@ -84,7 +84,7 @@ export const OutboxItem = z.object({
   /** Relative to the project folder. */
   file: z.string(),
   sopInstanceUid: z.string(),
-  /** What was sent: "SEG v2 of AXIAL 2.5MM", for people. */
+  /** What was sent, for people: "SEG v2 of AXIAL 2.5MM", "Measurement report (SR v1) of AXIAL 2.5MM: 2 segments, refers to SEG v2". */
   description: z.string(),
   state: OutboxState,
   attempts: z.number().int().nonnegative(),
@@ -105,10 +105,12 @@ export const pacsMethods = {
   'pacs.test': { params: z.object({ id: destinationId }).strict(), result: z.object({ ok: z.boolean(), detail: z.string() }) },
   /**
    * Send the masks of the series `imageId` belongs to: exported as a SEG (or the export of
-   * these masks reused) and queued in the project's outbox; returns the outbox item.
+   * these masks reused) and, when the series has segments measured in mm, the measurement
+   * report (DICOM SR, TID 1500) that refers to that SEG; queued in the project's outbox, one
+   * item per object, the SEG first. Returns the items: [SEG] or [SEG, report].
    */
-  'pacs.sendSeries': { params: z.object({ imageId: id, destinationId }).strict(), result: OutboxItem },
-  /** The same for every series of the study `imageId` belongs to that has masks: one SEG each, queued together. */
+  'pacs.sendSeries': { params: z.object({ imageId: id, destinationId }).strict(), result: z.array(OutboxItem).min(1).max(2) },
+  /** The same for every series of the study `imageId` belongs to that has masks: a SEG (and its report) each, queued together. */
   'pacs.sendStudy': { params: z.object({ imageId: id, destinationId }).strict(), result: z.array(OutboxItem) },
   'pacs.outbox': { params: z.object({}).strict(), result: z.array(OutboxItem) },
   /** Try a failed item again now. */

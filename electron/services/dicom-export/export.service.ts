@@ -1,13 +1,14 @@
 /**
  * The DICOM output half of the API (export.*): SEG export of a series as a job (progress,
- * cancel through jobs.cancel, the written object's UIDs at the end). Runtime: node.
+ * cancel through jobs.cancel, the written object's UIDs at the end), and PACS sends through
+ * the outbox (pacs.*). Runtime: node.
  *
  * The writer runs in the light DICOM environment (highdicom, pydicom; no PyTorch), built on
  * first use from python-runtime/dicom-requirements.lock, so annotation-only users never
  * install the training stack.
  */
 import path from 'node:path';
-import { ApiError, type ExportHandlers } from '../../contract/api.js';
+import { ApiError, type ExportHandlers, type MeasurementsHandlers } from '../../contract/api.js';
 import type { OutboxItem } from '../../contract/pacs.js';
 import type { ProjectService } from '../project.service.js';
 import { findPython, runtimeRoot, type PythonEnvProgress } from '../runtime/python-path.node.js';
@@ -20,6 +21,8 @@ import { OutboxSender } from './outbox-sender.node.js';
 import { itemOfSendJob } from './send-job.js';
 import { testConnection } from './pacs.node.js';
 import { exportSeg, type SegExportDeps } from './seg-export.node.js';
+import { measureSeries } from './series-measurements.node.js';
+import { exportSegWithSr } from './sr-export.node.js';
 import { cocoDetail, exportCoco } from './coco-export.node.js';
 import { dicomExportDetail, startExportJob } from './export-job.node.js';
 import { exportDepsFor } from './export-writer.node.js';
@@ -43,6 +46,8 @@ export class ExportService implements ExportHandlers {
   private readonly destinations: DestinationsStore;
   /** The open project's outbox sender: started when a project opens, stopped when it closes. */
   private sender: OutboxSender | null = null;
+  /** Measures the segments whose report goes with a sent SEG (made on first send). */
+  private measurer: Promise<Pick<MeasurementsHandlers, 'segments.measure'>> | null = null;
 
   constructor(
     private readonly project: ProjectService,
@@ -106,10 +111,7 @@ export class ExportService implements ExportHandlers {
     }
   };
 
-  'pacs.sendSeries': ExportHandlers['pacs.sendSeries'] = async ({ imageId, destinationId }) => {
-    const [item] = await this.queueSeries([imageId], destinationId);
-    return item!;
-  };
+  'pacs.sendSeries': ExportHandlers['pacs.sendSeries'] = ({ imageId, destinationId }) => this.queueSeries([imageId], destinationId);
 
   'pacs.sendStudy': ExportHandlers['pacs.sendStudy'] = async ({ imageId, destinationId }) => {
     const open = this.open();
@@ -128,28 +130,44 @@ export class ExportService implements ExportHandlers {
     return this.queueSeries(rows.map((r) => r.id), destinationId);
   };
 
-  /** Export (or reuse) the SEG of each image's series and queue them for the destination, then send. */
+  /** The measurements service's figures, as "Export measurement report" takes them (one instance, made when first needed). */
+  private measure(): Promise<Pick<MeasurementsHandlers, 'segments.measure'>> {
+    // Imported when first used: the measurements service imports this module (dicomLock).
+    this.measurer ??= import('../segments/measurements.service.js').then(({ MeasurementsService }) => new MeasurementsService(this.project, this.opts));
+    return this.measurer;
+  }
+
+  /**
+   * Export (or reuse) the SEG of each image's series and, when the series has measured
+   * segments in mm, the measurement report (SR, TID 1500) that refers to that very SEG; queue
+   * them for the destination (the SEG first, then its report: two outbox items, one object
+   * each, sent together), then send.
+   */
   private async queueSeries(imageIds: readonly number[], destinationId: string): Promise<OutboxItem[]> {
     const c = this.destinations.connection(destinationId);
     if (!c) throw new ApiError('not_found', `No PACS destination ${destinationId}`);
     const open = this.open();
+    const exports = new ExportsRepository(open.db);
+    const outbox = new OutboxRepository(open.db);
+    const measurer = await this.measure();
     const items: OutboxItem[] = [];
     for (const imageId of imageIds) {
-      const seg = await exportSeg(imageId, this.exportDeps(open));
-      const record = new ExportsRepository(open.db).byHash('seg', seg.sourceSeriesUid, seg.masksHash);
+      const { seg, sr } = await exportSegWithSr(imageId, { ...this.exportDeps(open), measure: () => measureSeries(open.db, imageId, measurer['segments.measure']) });
       const series = new ImagesRepository(open.db).detail(imageId)?.seriesDescription;
-      items.push(
-        new OutboxRepository(open.db).enqueue({
+      const of = series ? ` of ${series}` : '';
+      const queue = (o: { kind: 'seg' | 'sr'; file: string; sopInstanceUid: string; sourceSeriesUid: string; masksHash: string }, description: string) =>
+        outbox.enqueue({
           destinationId,
           destinationName: c.name,
-          exportId: record?.id ?? null,
-          file: seg.file,
-          sopInstanceUid: seg.sopInstanceUid,
-          description: `SEG v${seg.version}${series ? ` of ${series}` : ''}`,
+          exportId: exports.byHash(o.kind, o.sourceSeriesUid, o.masksHash)?.id ?? null,
+          file: o.file,
+          sopInstanceUid: o.sopInstanceUid,
+          description,
           now: new Date().toISOString(),
           author: this.opts.user,
-        }),
-      );
+        });
+      items.push(queue({ kind: 'seg', ...seg }, `SEG v${seg.version}${of}`));
+      if (sr) items.push(queue({ kind: 'sr', ...sr }, `Measurement report (SR v${sr.version})${of}: ${sr.segments} segment${sr.segments === 1 ? '' : 's'}, refers to SEG v${seg.version}`));
     }
     this.sender?.kick();
     return items;

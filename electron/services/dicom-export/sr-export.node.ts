@@ -14,6 +14,10 @@
  * measured, and then the SEG's masks hash is taken again. A mask edited in between (the
  * measuring awaits every slice's pixels, so an edit can land) makes both again, once; edited
  * again meanwhile, nothing is written and the sentence says so.
+ *
+ * A PACS send (export.service.ts) takes the SEG and its report together (exportSegWithSr), so
+ * the report it sends names exactly the SEG sent with it; a series with nothing to report
+ * sends its SEG alone.
  */
 import path from 'node:path';
 import { ApiError } from '../../contract/api.js';
@@ -29,18 +33,46 @@ export interface SrExportDeps extends ExportDeps {
 }
 
 export interface SrExportResult extends ExportResult {
-  /** The SEG the report refers to. */
-  seg: { file: string; sopInstanceUid: string; version: number; reused: boolean };
+  /** The SEG the report refers to (its SOP Instance UID is the one the report names). */
+  seg: ExportResult;
+}
+
+/** A SEG, and the measurement report of it when the series has something a report can record. */
+export interface SegWithSr {
+  seg: ExportResult;
+  /** The report; null when there is none to write, and `why` says why. */
+  sr: SrExportResult | null;
+  why: string | null;
 }
 
 export async function exportSr(imageId: number, deps: SrExportDeps): Promise<SrExportResult> {
+  const r = await segAndSr(imageId, deps, false);
+  if (!r.sr) throw new ApiError('bad_request', r.why ?? 'No measurement report to write');
+  return r.sr;
+}
+
+/**
+ * For a PACS send: the SEG of the series' masks, and the measurement report referring to that
+ * very SEG when the series has measured segments in mm. A series with nothing to report (no
+ * accepted masks measured, no Pixel Spacing, figures in pixels) gets its SEG only, and `why`
+ * says so; a report that cannot be written for another reason is an error, as for exportSr.
+ */
+export function exportSegWithSr(imageId: number, deps: SrExportDeps): Promise<SegWithSr> {
+  return segAndSr(imageId, deps, true);
+}
+
+/** `optional`: nothing to report is an answer (the SEG alone) rather than an error, and the SEG is written anyway. */
+async function segAndSr(imageId: number, deps: SrExportDeps, optional: boolean): Promise<SegWithSr> {
   const d = new ImagesRepository(deps.db).detail(imageId);
   if (!d) throw new ApiError('not_found', `No image with id ${imageId}`);
   if (d.kind !== 'dicom') throw new ApiError('bad_request', `${d.fileName} is not a DICOM image: a measurement report refers to DICOM images and their SEG (copy the measurements or export them as CSV instead)`);
   const found = sourcesFor(deps.db, deps.projectDir, imageId);
   const noSpacing = `${d.fileName} has no Pixel Spacing, so its measurements are in pixels; a DICOM SR records mm (copy the measurements or export them as CSV instead)`;
   // Refused before a SEG is written for it; the figures' unit is checked again below.
-  if (!d.pixelSpacing) throw new ApiError('bad_request', noSpacing);
+  if (!d.pixelSpacing) {
+    if (!optional) throw new ApiError('bad_request', noSpacing);
+    return { seg: await exportSeg(imageId, deps), sr: null, why: noSpacing };
+  }
   let seg = await exportSeg(imageId, deps);
   let measurements = await deps.measure();
   for (let retried = false; ; retried = true) {
@@ -51,8 +83,11 @@ export async function exportSr(imageId: number, deps: SrExportDeps): Promise<SrE
     seg = now;
     measurements = await deps.measure();
   }
-  if (measurements.length === 0) throw new ApiError('bad_request', 'This series has no accepted masks to measure');
-  if (measurements.some((m) => m.unit !== 'mm')) throw new ApiError('bad_request', noSpacing);
+  const nothing = measurements.length === 0 ? 'This series has no accepted masks to measure' : measurements.some((m) => m.unit !== 'mm') ? noSpacing : null;
+  if (nothing) {
+    if (!optional) throw new ApiError('bad_request', nothing);
+    return { seg, sr: null, why: nothing };
+  }
   const spec: ObjectSpec<SrPlan, Written & { groups: number }> = {
     kind: 'sr',
     command: 'write-sr',
@@ -70,5 +105,5 @@ export async function exportSr(imageId: number, deps: SrExportDeps): Promise<SrE
     parts: (w) => w.groups,
   };
   const { written: _, ...r } = await exportSeriesObject(spec, imageId, found, deps);
-  return { ...r, seg: { file: seg.file, sopInstanceUid: seg.sopInstanceUid, version: seg.version, reused: seg.reused } };
+  return { seg, sr: { ...r, seg }, why: null };
 }

@@ -2,7 +2,7 @@
  * Outbox faults (issue 11) against a real Orthanc: the PACS is killed (SIGKILL) in the middle
  * of a multi-instance C-STORE and started again on the same ports and storage; every item
  * ends sent, each SOP Instance UID is in Orthanc exactly once, the failures were recorded
- * (attempts, lastError) and no second SEG was written or queued for unchanged masks. Wrong
+ * (attempts, lastError) and no second SEG or report was written or queued for unchanged masks. Wrong
  * DICOMweb credentials fail an item with a sentence that says so.
  *
  * Orthanc stores slowly here (a Lua filter that waits 0.4 s per instance), so that the kill
@@ -19,7 +19,7 @@ import { createServices, type Services } from '../../../electron/services/index.
 import { startOrthanc, type RunningOrthanc } from '../../fixtures/orthanc.js';
 import { ctSlice, ellipse, H, W } from './sources.js';
 
-const SERIES = [2, 3, 4, 5, 6];
+const SERIES = [2, 3, 4];
 let orthanc: RunningOrthanc;
 let s: Services;
 let dir: string;
@@ -32,7 +32,7 @@ before(async () => {
   orthanc = await startOrthanc({ config: { LuaScripts: [lua] } });
   s = createServices({ user: 'Jane Doe', transport: 'browser', version: 'test', configDir: path.join(dir, 'config'), outboxRetryBaseMs: 200 });
   await s['project.create']({ path: path.join(dir, 'proj'), name: 'Faults' });
-  // One study, five series of two slices, a mask on each series' second slice: five SEGs.
+  // One study, three series of two slices, a mask on each series' second slice: three SEGs, each with its measurement report (six instances).
   const files = SERIES.flatMap((series) => [0, 1].map((i) => ({ name: `s${series}-${i}.dcm`, bytes: new Uint8Array(ctSlice(i, series)) })));
   const report = await s['images.importFiles']({ files });
   assert.equal(report.imported.length, files.length, JSON.stringify(report.failed));
@@ -64,12 +64,16 @@ const sopUids = async () => (await orthanc.rest<{ MainDicomTags: { SOPInstanceUI
 test('Orthanc killed in the middle of a multi-instance send: retried after it restarts, nothing lost, no duplicates', { timeout: 180_000 }, async (t) => {
   const dest = await s['pacs.saveDestination']({ name: 'Orthanc', kind: 'dimse', aeTitle: orthanc.aeTitle, host: '127.0.0.1', port: orthanc.dicomPort, callingAeTitle: 'DELINEATE' });
   const items = await s['pacs.sendStudy']({ imageId: firstImage, destinationId: dest.id });
-  assert.equal(items.length, SERIES.length, 'one SEG per series, queued together');
+  assert.deepEqual(
+    items.map((i) => i.description.replace(/( of [^:]*)?(: .*)?$/, '')),
+    SERIES.flatMap(() => ['SEG v1', 'Measurement report (SR v1)']),
+    'one SEG per series and its report, queued together',
+  );
   const ids = items.map((i) => i.id);
   const uids = items.map((i) => i.sopInstanceUid);
   assert.equal(new Set(uids).size, uids.length);
 
-  // Kill it once two of the five have been stored: the third is on its way.
+  // Kill it once two of the six have been stored: the third is on its way.
   await until('two instances stored', async () => (await sopUids()).length >= 2, 60_000, 20);
   await orthanc.kill();
   const afterKill = await until('the interrupted pass to end', async () => {
@@ -104,7 +108,7 @@ test('Orthanc killed in the middle of a multi-instance send: retried after it re
   assert.deepEqual(again.map((i) => [i.id, i.sopInstanceUid]), items.map((i) => [i.id, i.sopInstanceUid]));
   assert.match(again[0]!.description, /^SEG v1/);
   await until('the resend', async () => ((await outbox(ids)).every((i) => i.state === 'sent' && i.attempts >= 2) ? true : null));
-  assert.equal((await s['pacs.outbox']({})).length, SERIES.length, 'no second row');
+  assert.equal((await s['pacs.outbox']({})).length, 2 * SERIES.length, 'no second row');
   assert.deepEqual([...(await sopUids())].sort(), [...uids].sort(), 'no duplicate after the resend');
 });
 

@@ -88,12 +88,12 @@ test('over TLS with our client certificate: C-ECHO answers and a SEG sent throug
   const byName = await dimse('Orthanc TLS by name', { caFile: pki.ca, certFile: pki.clientCert, keyFile: pki.clientKey, serverName: 'localhost' });
   assert.equal((await s['pacs.test']({ id: byName.id })).ok, true);
 
-  const item = await s['pacs.sendSeries']({ imageId: ids[0]!, destinationId: d.id });
-  const sent = await until(item, (i) => i.state === 'sent' || i.state === 'failed');
+  const [item] = await s['pacs.sendSeries']({ imageId: ids[0]!, destinationId: d.id });
+  const sent = await until(item!, (i) => i.state === 'sent' || i.state === 'failed');
   assert.equal(sent.state, 'sent', sent.lastError ?? '');
   assert.equal(sent.lastError, null);
   const there = await orthanc.rest<{ ID: string; MainDicomTags: { SOPInstanceUID: string } }[]>('/instances?expand');
-  const seg = there.find((i) => i.MainDicomTags.SOPInstanceUID === item.sopInstanceUid);
+  const seg = there.find((i) => i.MainDicomTags.SOPInstanceUID === item!.sopInstanceUid);
   assert.ok(seg, 'the SEG arrived over TLS');
   assert.equal((await orthanc.rest<{ Modality: string }>(`/instances/${seg.ID}/simplified-tags`)).Modality, 'SEG');
 });
@@ -111,7 +111,7 @@ test('a certificate the destination does not trust is refused, naming the destin
   assert.match((await s['pacs.test']({ id: wrongName.id })).detail, /the PACS's certificate is not trusted: Hostname mismatch, certificate is not valid for 'pacs\.example\.org' \(checked as pacs\.example\.org\)$/);
   // Sending to it fails the same way in the outbox, and nothing arrives.
   const before = (await orthanc.rest<string[]>('/instances')).length;
-  const item = await until(await s['pacs.sendSeries']({ imageId: ids[0]!, destinationId: other.id }), (i) => i.state === 'failed');
+  const item = await until((await s['pacs.sendSeries']({ imageId: ids[0]!, destinationId: other.id }))[0]!, (i) => i.state === 'failed');
   assert.match(item.lastError ?? '', /the PACS's certificate is not trusted/);
   assert.equal(item.attempts, 1);
   assert.equal((await orthanc.rest<string[]>('/instances')).length, before);
