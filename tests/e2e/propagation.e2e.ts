@@ -3,8 +3,9 @@
  * lesion, its true mask accepted on the middle slice and the tiny SAM model installed; the
  * Propagate section shows its two thresholds (set here as a user would for this model), runs
  * the job with progress, and lists the drafts; stepping to a draft shows it with a dashed
- * border; Accept, then Accept all turn the drafts into ordinary masks. Screenshots under
- * test-output/e2e/propagation-*.png.
+ * border; Accept, then Accept all turn the drafts into ordinary masks; the segment list then
+ * shows one segment over all those slices, and its measurements and RECIST calipers come
+ * from the propagated masks. Screenshots under test-output/e2e/propagation-*.png.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,7 +19,7 @@ import { encodeRle } from '../../electron/contract/rle.ts';
 import { tinyBlobBundle } from '../inference/test-models.ts';
 import { ellipsoidSeries } from '../fixtures/ellipsoid-series.ts';
 
-test('Propagate: thresholds, progress, drafts drawn dashed, accept one and all', { timeout: 600_000 }, async () => {
+test('Propagate: thresholds, progress, drafts drawn dashed, accept one and all, then the segment list and calipers', { timeout: 600_000 }, async () => {
   const bundle = tinyBlobBundle();
   const series = ellipsoidSeries();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'delineate-propagation-e2e-'));
@@ -77,6 +78,36 @@ test('Propagate: thresholds, progress, drafts drawn dashed, accept one and all',
     await page.getByTestId('draft-review').waitFor({ state: 'detached', timeout: 10_000 });
     assert.deepEqual(await api.call('segments.drafts', { imageId: slice[0]! }), []);
     await shot(page, 'propagation-04-accepted');
+
+    // The segment list: one segment spanning the middle slice and every accepted draft, made by hand and by propagation.
+    const row = page.getByTestId('segment-row').first();
+    const spanned = drafts.length + 1;
+    await within(10_000, 'the span counts the accepted slices', async () => (await row.getByTestId('segment-span').innerText()).includes(`${spanned} slices`) || /slices? \d+[-–]\d+/.test(await row.getByTestId('segment-span').innerText()));
+    assert.equal(await row.getByTestId('segment-origin').innerText(), 'Mixed', 'drawn on one slice, propagated on the others');
+    assert.equal(await row.getByTestId('segment-drafts').count(), 0, 'nothing left to review');
+
+    // Its measurements, from the propagated masks, and the calipers on its RECIST slice.
+    const m = await api.call('segments.measure', { imageId: slice[0]!, labelId: label.id, instance: 1 });
+    assert.equal(m.slices.length, spanned);
+    await row.getByTestId('segment-name').click();
+    const figures = page.getByTestId('segment-measurements');
+    await within(15_000, 'figures shown', async () => (await figures.getByTestId('measure-long').count()) === 1);
+    assert.equal(await figures.getByTestId('measure-long').innerText(), `${Number(m.longAxis.value.toFixed(1))} mm`);
+    assert.equal(await figures.getByTestId('measure-volume').innerText(), `${Number(m.volume!.value.toFixed(2))} mL`);
+    await figures.getByTestId('measure-goto').click();
+    await within(10_000, 'on the calipers slice', async () => (await waitRendered(page)) === m.largest.imageId);
+    await page.mouse.move(2, 2);
+    await within(10_000, 'calipers drawn', async () =>
+      page.evaluate(() => {
+        // Caliper yellow (#ffd400) anywhere on the annotation overlay.
+        const c = document.querySelector<HTMLCanvasElement>('[data-testid="annotation-overlay"]')!;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i]! > 200 && d[i + 1]! > 170 && d[i + 2]! < 90 && d[i + 3]! > 200) n++;
+        return n > 20;
+      }),
+    );
+    await shot(page, 'propagation-05-segment-and-calipers');
     assert.deepEqual(s.problems, []);
   } finally {
     await s?.close();
