@@ -2,7 +2,8 @@
  * Model packages (issue 12): "Export model" writes a folder and one .tar with the ONNX bundle,
  * the label classes with their codes, a card and every file's hash; another project installs
  * it from either; a changed, added or missing file, an unknown newer version, and an archive
- * with a link in it are refused by name, with nothing installed.
+ * with a link in it are refused by name, with nothing installed; a model installed from a
+ * package exports again with that package's record.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -95,6 +96,32 @@ test('another project installs it from the archive and from the folder, same fil
   const fromFolder = await b['models.import']({ kind: 'package', path: exported.folder });
   assert.equal(sha(path.join(root, 'b', 'models', fromFolder.id, 'decoder.onnx')), manifestOf(exported.folder).files['model/decoder.onnx']!.sha256);
   await b['models.delete']({ id: fromFolder.id });
+});
+
+test("a model installed from a package is exported again with the package's record: version, labels, training card, metrics, window", async () => {
+  const src = copyOf('trained');
+  const m = manifestOf(src);
+  const training = { dataset_hash: 'abc123', images: 40, annotations: 52, train_images: 32, validation_images: 8, studies: 6, modalities: ['CT'], split_by: 'patient' };
+  const metrics = [{ mode: 'auto', label: 'lesion', n: 8, before: 0.12, after: 0.81 }];
+  const origin: PackageManifest = { ...m, version: 'liver-7', model: { ...m.model, fixed_window: { center: 60, width: 160, modality: 'CT' }, prompt_modes: ['auto', 'box'] }, card: { ...m.card, training, metrics, trained_by: 'Dr Train', trained_at: '2026-11-30T10:00:00Z' } };
+  writeFileSync(path.join(src, 'delineate-package.json'), JSON.stringify(origin));
+  const installed = await b['models.import']({ kind: 'package', path: src });
+  try {
+    const again = await b['models.exportPackage']({ id: installed.id, folder: path.join(root, 'reexport') });
+    const r = manifestOf(again.folder);
+    assert.equal(r.version, 'liver-7', 'the same model keeps its version');
+    assert.equal(r.created_by, 'Dr Import');
+    assert.deepEqual(r.card.training, training, "not 'no training record'");
+    assert.deepEqual(r.card.metrics, metrics);
+    assert.deepEqual([r.card.trained_by, r.card.trained_at], ['Dr Train', '2026-11-30T10:00:00Z']);
+    assert.deepEqual(r.model.fixed_window, origin.model.fixed_window);
+    assert.deepEqual(r.model.prompt_modes, ['auto', 'box']);
+    assert.deepEqual(r.labels, origin.labels);
+    assert.ok(!Object.keys(r.files).some((f) => f.includes('package-origin')), 'the record rides in the manifest, not as a file');
+    for (const [f, h] of Object.entries(r.files)) assert.equal(sha(path.join(again.folder, f)), h.sha256, f);
+  } finally {
+    await b['models.delete']({ id: installed.id });
+  }
 });
 
 test('a changed, added or missing file is refused by name; so is a newer package version', async () => {

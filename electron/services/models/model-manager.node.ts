@@ -19,7 +19,7 @@ import { RuntimeRequestError } from '../runtime/runtime-client.node.js';
 import { decoderCropProblems } from './decoder-crop-check.node.js';
 import { decoderOutputProblems, decoderProblems, encoderProblems, fastDecoderProblems, pairProblems, readOnnxIo, type OnnxIo, type TensorInfo } from './onnx-signature.node.js';
 import { externalDataFiles } from './onnx-external-data.node.js';
-import { PACKAGE_MODEL_DIR } from '../../contract/model-package.js';
+import { PACKAGE_MODEL_DIR, PackageManifest } from '../../contract/model-package.js';
 import { openPackage, PackageError, sha256File } from './model-package.node.js';
 
 export const ACTIVE_FILE = 'active.json';
@@ -27,6 +27,8 @@ export const ACTIVE_FILE = 'active.json';
 export const VARIANTS_FILE = 'variants.json';
 /** Written by the app beside model.json of a model it trained: where it came from and the gate's verdict. */
 export const LINEAGE_FILE = 'lineage.json';
+/** Beside an installed model: the manifest of the package it came from (never carried into a package: CARRIED). */
+export const PACKAGE_ORIGIN_FILE = 'package-origin.json';
 
 export interface Lineage {
   /** The name the app gave the model (bundles exported by the runtime carry none). */
@@ -337,9 +339,21 @@ export class ModelManager {
         rmSync(staging, { recursive: true });
         renameSync(bundle, staging);
       }
+      // The package's manifest (card, labels, fixed window) stays with the model: a re-export passes it on.
+      writeFileSync(path.join(staging, PACKAGE_ORIGIN_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
       return await this.install(staging, where, manifest.name, true);
     } finally {
       rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+
+  /** The manifest of the package a model was installed from; null for any other model (or an unreadable record). */
+  packageOrigin(id: string): PackageManifest | null {
+    try {
+      const r = PackageManifest.safeParse(JSON.parse(readFileSync(path.join(this.dirOf(id), PACKAGE_ORIGIN_FILE), 'utf8')));
+      return r.success ? r.data : null;
+    } catch {
+      return null;
     }
   }
 

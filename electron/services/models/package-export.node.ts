@@ -110,6 +110,25 @@ export async function exportModelPackage(id: string, outDir: string, deps: Packa
     ...(typeof int8Iou === 'number' ? [`The int8 variant's masks agree with fp32's at mean IoU ${int8Iou.toFixed(3)}.`] : []),
   ];
   const what = labels.length ? labels.map((l) => l.name).join(', ') : 'the structures it was trained on';
+  // Installed from a package and not retrained here: the package's own record is the model's
+  // history (this project has none), so a re-export passes it on instead of saying "no training record".
+  const origin = run ? null : deps.mgr.packageOrigin(id);
+  if (origin) {
+    return writePackage({
+      modelDir: deps.mgr.folderOf(id),
+      outDir,
+      manifest: {
+        name: info.name,
+        version: origin.version,
+        created: deps.now(),
+        created_by: deps.user,
+        app_version: deps.appVersion,
+        model: { ...origin.model, variants: variantsOf(bundle), default_variant: variantToRun(bundle, 'auto'), manifest: 'model/model.json' },
+        labels: origin.labels,
+        card: { ...origin.card, parity: bundle.parity },
+      },
+    });
+  }
   return writePackage({
     modelDir: deps.mgr.folderOf(id),
     outDir,
