@@ -153,9 +153,10 @@ export class PropagationService implements PropagationHandlers {
     }
     const details = new Map(stack.imageIds.map((id) => [id, this.detail(id)]));
     const { width, height } = details.get(keys[0]!.imageId)!;
-    // Positions along the stack where every slice is its own image with one (mm); the index otherwise.
+    // Positions along the stack where every slice is its own image with one (mm); NaN where a
+    // slice has none, so fillBetween falls back to indices for that gap instead of mixing mm and indices.
     const ownImages = stack.imageIds.length === stack.slices.length;
-    const positionOf = (i: number): number => (ownImages ? (details.get(stack.slices[i]!.imageId)!.slicePosition ?? i) : i);
+    const positionOf = (i: number): number => (ownImages ? (details.get(stack.slices[i]!.imageId)!.slicePosition ?? Number.NaN) : i);
     const filled = fillBetween(keys.map((k) => ({ index: k.index, position: positionOf(k.index), mask: k.mask })), positionOf, width, height);
     const segment = { labelId, instance };
     const written = new Set<string>();

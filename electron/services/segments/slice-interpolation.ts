@@ -95,8 +95,8 @@ export interface KeySlice {
 
 /**
  * Masks for every slice strictly between two consecutive key slices (by index). `positionOf`
- * gives a slice's position; where positions do not increase or decrease strictly between the
- * two keys (missing or repeated), the indices are used instead.
+ * gives a slice's position (NaN when unknown); where positions do not increase or decrease
+ * strictly between the two keys (missing, unknown or repeated), the indices are used instead.
  */
 export function fillBetween(keys: readonly KeySlice[], positionOf: (index: number) => number, width: number, height: number): { index: number; mask: Uint8Array }[] {
   const sorted = [...keys].sort((a, b) => a.index - b.index);
@@ -112,7 +112,7 @@ export function fillBetween(keys: readonly KeySlice[], positionOf: (index: numbe
     if (b.index - a.index < 2) continue;
     const positions = Array.from({ length: b.index - a.index + 1 }, (_, i) => positionOf(a.index + i));
     const sign = Math.sign(positions[positions.length - 1]! - positions[0]!);
-    const monotonic = sign !== 0 && positions.every((p, i) => i === 0 || Math.sign(p - positions[i - 1]!) === sign);
+    const monotonic = sign !== 0 && positions.every((p, i) => Number.isFinite(p) && (i === 0 || Math.sign(p - positions[i - 1]!) === sign));
     for (let i = a.index + 1; i < b.index; i++) {
       const t = monotonic ? (positions[i - a.index]! - positions[0]!) / (positions[positions.length - 1]! - positions[0]!) : (i - a.index) / (b.index - a.index);
       out.push({ index: i, mask: blendShapes(sdA, sdB, t) });

@@ -108,6 +108,10 @@ test('fillBetween fills only the gaps between consecutive key slices, by positio
   const flat = fillBetween(keys.slice(0, 2), () => 0, N, N);
   assert.ok(Math.abs(equivalentRadius(flat[1]!.mask) - 16) < 0.7);
   assert.deepEqual(fillBetween(keys.slice(1), (i) => pos[i]!, N, N), [], 'adjacent keys leave nothing to fill');
+  // One slice without a position (NaN): that gap goes by indices, even where the rest would look monotonic.
+  const holed = [0, 5, 10, Number.NaN, 26, 28, 30, 35];
+  const byIndex = fillBetween(keys.slice(0, 2), (i) => holed[i]!, N, N);
+  assert.ok(Math.abs(equivalentRadius(byIndex[0]!.mask) - (8 + 16 * 0.25)) < 0.7, `slice 3 by index: radius ${equivalentRadius(byIndex[0]!.mask).toFixed(2)}`);
 });
 
 test('the propagation prompt: the mask bounds with a margin, points in the core; the stop rule', () => {
