@@ -129,10 +129,6 @@ export class DicomNode {
       const spool = path.join(state, 'incoming');
       mkdirSync(spool, { recursive: true });
       recoverSpool(queue, spool, log);
-      // Series the node stopped in the middle of receiving: their senders resume now that the
-      // node is back, so none is claimed before one more idle time (else: two SEGs).
-      const graced = queue.graceReceiving(Date.now());
-      if (graced.length) log('series_grace', { series: graced, idle_s: o.idleSeconds, why: 'still receiving when the node stopped: complete only after one more idle time' });
       pruneExpired(queue, { keepDays: o.keepDays, segDir: path.join(state, 'seg'), now: Date.now() }, log);
       // 3. One engine per worker, each with its share of the cores; the first loads now so a
       // model that does not run is said at start, not at the first series.
@@ -165,6 +161,12 @@ export class DicomNode {
       this.http = await startStatusServer(o.httpPort, o.token, { '/health': () => this.health(), '/metrics': () => this.metrics() });
       log('http_listening', { host: '127.0.0.1', port: this.http.port });
     }
+    // Series the node stopped in the middle of receiving: their senders resume once the node
+    // listens again, so none is claimed before one more idle time from now (else: two SEGs).
+    // Counted from here, not from the start: loading the model and the DICOM environment can
+    // take longer than --idle.
+    const graced = this.queue.graceReceiving(Date.now());
+    if (graced.length) log('series_grace', { series: graced, idle_s: o.idleSeconds, why: 'still receiving when the node stopped: complete only after one more idle time' });
     const tick = Math.min(1000, Math.max(100, (o.idleSeconds * 1000) / 4));
     this.timer = setInterval(() => this.pump(), tick);
     if (o.keepDays > 0) {

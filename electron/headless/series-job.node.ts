@@ -191,7 +191,10 @@ export async function runSeriesJob(seriesUid: string, files: readonly string[], 
   } finally {
     rmSync(requestFile, { force: true });
   }
-  if (deps.changed?.()) return { state: 'superseded' };
+  if (deps.changed?.()) {
+    rmSync(written.file, { force: true }); // never sent nor recorded: retention would not find it
+    return { state: 'superseded' };
+  }
   const [sent] = await sendFiles(deps.python, deps.destination, [written.file], deps.signal);
   if (!sent?.ok) throw new Error(`the SEG was written but not stored at the destination: ${sent?.error ?? 'no answer'}`);
   return { state: 'done', segSopUid: written.sop_instance_uid, segFile: written.file, slices: slices.length, slicesWithFinding: masks.length, sent: true };

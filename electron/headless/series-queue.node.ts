@@ -175,7 +175,7 @@ export class SeriesQueue {
   requeueRunning(maxAttempts: number = DEFAULT_MAX_ATTEMPTS, now: number = Date.now()): { requeued: string[]; failed: { seriesUid: string; attempts: number }[] } {
     return this.db
       .transaction(() => {
-        const rows = this.db.prepare("SELECT series_uid AS uid, attempts FROM series WHERE state = 'running' ORDER BY series_uid").all() as { uid: string; attempts: number }[];
+        const rows = this.db.prepare("SELECT series_uid AS uid, attempts, received_seq AS r, claimed_seq AS c FROM series WHERE state = 'running' ORDER BY series_uid").all() as { uid: string; attempts: number; r: number; c: number | null }[];
         const requeued: string[] = [];
         const failed: { seriesUid: string; attempts: number }[] = [];
         for (const r of rows) {
@@ -185,7 +185,9 @@ export class SeriesQueue {
               .run(now, `the node stopped ${r.attempts} times while processing it`, r.uid);
             failed.push({ seriesUid: r.uid, attempts: r.attempts });
           } else {
-            this.db.prepare("UPDATE series SET state = 'queued', next_attempt_at = NULL WHERE series_uid = ?").run(r.uid);
+            // Instances arrived after the claim: its sender may not be done, so it waits as
+            // receiving (graceReceiving gives it one more idle time) rather than being due at once.
+            this.db.prepare(`UPDATE series SET state = ${r.r !== r.c ? "'receiving'" : "'queued'"}, next_attempt_at = NULL WHERE series_uid = ?`).run(r.uid);
             requeued.push(r.uid);
           }
         }
@@ -225,7 +227,12 @@ export class SeriesQueue {
 
   /** A run the node itself interrupted (shutdown): queued again, and the attempt not counted. */
   interrupted(uid: string): void {
-    this.db.prepare("UPDATE series SET state = 'queued', next_attempt_at = NULL, attempts = MAX(0, attempts - 1) WHERE series_uid = ? AND state = 'running'").run(uid);
+    // As requeueRunning: a series that received instances since its claim waits as receiving.
+    this.db
+      .prepare(
+        "UPDATE series SET state = CASE WHEN received_seq IS NOT claimed_seq THEN 'receiving' ELSE 'queued' END, next_attempt_at = NULL, attempts = MAX(0, attempts - 1) WHERE series_uid = ? AND state = 'running'",
+      )
+      .run(uid);
   }
 
   /**

@@ -202,6 +202,31 @@ test('at start, a series the node stopped in the middle of receiving gets one id
   q.close();
 });
 
+test('a series that grew after its claim and was then cut off (crash, or shutdown past --drain-s) waits as receiving and gets the grace too', () => {
+  const file = path.join(dir, 'g.sqlite');
+  const IDLE = 30_000;
+  let q = new SeriesQueue(file);
+  q.recordInstance(inst('11.1', '11.1.1'), 1000);
+  q.recordInstance(inst('11.2', '11.2.1'), 1000);
+  q.recordInstance(inst('11.3', '11.3.1'), 1000);
+  q.claim(1000, 2000); // 11.1
+  q.claim(1000, 2000); // 11.2
+  q.claim(1000, 2000); // 11.3
+  q.recordInstance(inst('11.1', '11.1.2'), 2500); // the senders resumed while the runs went on
+  q.recordInstance(inst('11.2', '11.2.2'), 2500);
+  q.interrupted('11.2'); // the drain ran out
+  assert.equal(q.series('11.2')!.state, 'receiving');
+  q.close(); // 11.1 and 11.3 still running: the node crashed
+  const start = 600_000;
+  q = new SeriesQueue(file);
+  assert.deepEqual(q.requeueRunning(3, start).requeued, ['11.1', '11.3']);
+  assert.deepEqual([q.series('11.1')!.state, q.series('11.3')!.state], ['receiving', 'queued'], 'only the one that grew waits');
+  assert.deepEqual(q.graceReceiving(start), ['11.1', '11.2']);
+  assert.equal(q.claim(start - IDLE, start)!.seriesUid, '11.3', 'the unchanged one is due at once');
+  assert.equal(q.claim(start - IDLE, start), null, 'the grown ones are not claimed before the senders could resume');
+  q.close();
+});
+
 test('a job sees an instance that arrived since its claim (it then sends nothing, and the series goes back to receiving)', () => {
   const q = new SeriesQueue(path.join(dir, 'i.sqlite'));
   q.recordInstance(inst('9.1', '9.1.1'), 1000);

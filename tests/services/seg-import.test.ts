@@ -283,6 +283,9 @@ test('AUTOMATIC SEG from the node: drafts to review, trained on only once accept
   const ct0Accepted = (await s['masks.list']({ imageId: id('ct0.dcm') }))[0]!;
   assert.deepEqual([ct0Accepted.source, ct0Accepted.draft], ['automatic', false]);
   assert.ok(trainedKeys().has(`${id('ct0.dcm')}/${kidney.id}`), 'an accepted automatic mask counts as a label');
+  // The same SEG again: the accepted kidney is the same mask, not one "kept" against it.
+  const o2again = (await s['images.importPaths']({ paths: [seg2] })).segmentations![0]!;
+  assert.deepEqual([o2again.written, o2again.unchanged, o2again.kept], [0, 1, 1], 'the kidney unchanged; the corrected lesion kept');
   // A reviewed mask is a person's decision: a later SEG from the node does not replace it.
   const seg2b = await writeSegWithTool('auto2b', ctFiles, [{ number: 1, ...automatic('Kidney', KIDNEY) }], [{ source: 0, segment: 1, mask: ellipse(25, 25, 6, 6) }]);
   const o2b = (await s['images.importPaths']({ paths: [seg2b] })).segmentations![0]!;

@@ -20,7 +20,7 @@
  *   grade the model against itself. An accepted draft keeps its automatic origin until edited.
  * - Never overwrites a person's work: an existing mask is replaced only when it is an
  *   unaccepted draft and its segment is not locked; any other is kept and counted in the
- *   report. The same mask already there (same pixels, same draft state) is left alone, so
+ *   report. The same mask already there is left alone (an accepted one stays accepted), so
  *   importing a SEG twice changes nothing.
  * - A SEG none of whose sources is in the project writes nothing and says so ("import the
  *   series first"): imported again after its series, it attaches then.
@@ -264,7 +264,8 @@ export function attachSegmentation(d: SegAttachDeps, file: string, seg: ParsedSe
         if (!existingOf.has(p.imageId)) existingOf.set(p.imageId, masks.listForImage(p.imageId));
         const existing = existingOf.get(p.imageId)!.find((e) => e.frame === p.frame && e.labelId === p.labelId && e.instance === p.instance);
         const draft = p.source === 'automatic';
-        if (existing && sameCounts(existing.rle.counts, rle.counts) && existing.draft === draft) {
+        // Same pixels: nothing to do, unless an accepted import would replace a draft (an accepted mask stays accepted).
+        if (existing && sameCounts(existing.rle.counts, rle.counts) && (!existing.draft || draft)) {
           unchanged++;
           continue;
         }

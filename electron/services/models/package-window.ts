@@ -26,19 +26,25 @@ export interface PackageWindow extends DisplayWindow {
   modality: string;
 }
 
+/** Windows this close (in modality units, centre and width alike) count as the same one: a dragged window rarely lands on whole numbers. */
+export const SAME_WINDOW_TOLERANCE = 2;
+
 /** The window to carry, or null to let the node use each file's stored window. */
 export function packageWindow(images: readonly TrainingImageWindow[]): PackageWindow | null {
   if (images.length === 0) return null;
-  const modality = images[0]!.modality;
-  if (!modality || !ABSOLUTE_UNITS.has(modality) || images.some((i) => i.modality !== modality)) return null;
-  const counts = new Map<string, { w: DisplayWindow; n: number }>();
-  for (const { window: w } of images) {
-    if (!w || !Number.isFinite(w.center) || !Number.isFinite(w.width) || w.width <= 0) continue;
-    const key = `${Math.round(w.center)}/${Math.round(w.width)}`;
-    const c = counts.get(key) ?? { w: { center: Math.round(w.center), width: Math.round(w.width) }, n: 0 };
-    c.n++;
-    counts.set(key, c);
+  const modality = images[0]!.modality?.toUpperCase() ?? null;
+  if (!modality || !ABSOLUTE_UNITS.has(modality) || images.some((i) => i.modality?.toUpperCase() !== modality)) return null;
+  const windows = images.map((i) => i.window).filter((w): w is DisplayWindow => !!w && Number.isFinite(w.center) && Number.isFinite(w.width) && w.width > 0);
+  const near = (a: DisplayWindow, b: DisplayWindow) => Math.abs(a.center - b.center) <= SAME_WINDOW_TOLERANCE && Math.abs(a.width - b.width) <= SAME_WINDOW_TOLERANCE;
+  // The window with the most others near it (quadratic, but a snapshot has at most thousands of images).
+  let best: { w: DisplayWindow; n: number } | null = null;
+  for (const w of windows) {
+    const n = windows.reduce((k, o) => k + (near(w, o) ? 1 : 0), 0);
+    if (!best || n > best.n) best = { w, n };
   }
-  const best = [...counts.values()].sort((a, b) => b.n - a.n)[0];
-  return best && best.n >= FIXED_WINDOW_SHARE * images.length ? { ...best.w, modality } : null;
+  if (!best || best.n < FIXED_WINDOW_SHARE * images.length) return null;
+  // The mean of the agreeing windows, rounded for the manifest (never below a width of 1).
+  const agreeing = windows.filter((o) => near(best!.w, o));
+  const mean = (f: (w: DisplayWindow) => number) => agreeing.reduce((a, w) => a + f(w), 0) / agreeing.length;
+  return { center: Math.round(mean((w) => w.center)), width: Math.max(1, Math.round(mean((w) => w.width))), modality };
 }

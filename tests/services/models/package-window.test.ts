@@ -27,3 +27,11 @@ test('relative units, mixed modalities, unknown modality, no windows, nothing: e
   assert.equal(packageWindow([ct({ center: 40, width: 0 }), ct({ center: Number.NaN, width: 400 })]), null, 'invalid windows never count');
   assert.equal(packageWindow([]), null);
 });
+
+test('windows a drag left a fraction apart agree; the width never rounds to 0; the modality is read in any case', () => {
+  assert.deepEqual(packageWindow([ct({ center: 40.5, width: 400 }), ct({ center: 40.4, width: 400 })]), { center: 40, width: 400, modality: 'CT' }, 'not split by rounding');
+  assert.deepEqual(packageWindow([ct({ center: 41.6, width: 399 }), ct({ center: 40, width: 400 }), ct({ center: 39, width: 401.5 })]), { center: 40, width: 400, modality: 'CT' });
+  assert.equal(packageWindow([ct({ center: 40, width: 400 }), ct({ center: 45, width: 400 })]), null, 'five HU apart: two windows');
+  assert.deepEqual(packageWindow([ct({ center: 0, width: 0.3 })]), { center: 0, width: 1, modality: 'CT' });
+  assert.deepEqual(packageWindow([{ modality: 'ct', window: liver }]), { ...liver, modality: 'CT' });
+});
