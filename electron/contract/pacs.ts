@@ -93,6 +93,8 @@ export const OutboxItem = z.object({
   nextAttemptAt: z.string().nullable(),
   createdAt: z.string(),
   sentAt: z.string().nullable(),
+  /** Sent only once this item is (a measurement report waits for its SEG); cancelled with it. */
+  afterId: id.nullable(),
 });
 export type OutboxItem = z.infer<typeof OutboxItem>;
 

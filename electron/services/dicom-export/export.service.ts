@@ -151,25 +151,32 @@ export class ExportService implements ExportHandlers {
     const outbox = new OutboxRepository(open.db);
     const measurer = await this.measure();
     const items: OutboxItem[] = [];
-    for (const imageId of imageIds) {
-      const { seg, sr } = await exportSegWithSr(imageId, { ...this.exportDeps(open), measure: () => measureSeries(open.db, imageId, measurer['segments.measure']) });
-      const series = new ImagesRepository(open.db).detail(imageId)?.seriesDescription;
-      const of = series ? ` of ${series}` : '';
-      const queue = (o: { kind: 'seg' | 'sr'; file: string; sopInstanceUid: string; sourceSeriesUid: string; masksHash: string }, description: string) =>
-        outbox.enqueue({
-          destinationId,
-          destinationName: c.name,
-          exportId: exports.byHash(o.kind, o.sourceSeriesUid, o.masksHash)?.id ?? null,
-          file: o.file,
-          sopInstanceUid: o.sopInstanceUid,
-          description,
-          now: new Date().toISOString(),
-          author: this.opts.user,
-        });
-      items.push(queue({ kind: 'seg', ...seg }, `SEG v${seg.version}${of}`));
-      if (sr) items.push(queue({ kind: 'sr', ...sr }, `Measurement report (SR v${sr.version})${of}: ${sr.segments} segment${sr.segments === 1 ? '' : 's'}, refers to SEG v${seg.version}`));
+    try {
+      for (const imageId of imageIds) {
+        const { seg, sr, why, srFailed } = await exportSegWithSr(imageId, { ...this.exportDeps(open), measure: () => measureSeries(open.db, imageId, measurer['segments.measure']) });
+        const series = new ImagesRepository(open.db).detail(imageId)?.seriesDescription;
+        const of = series ? ` of ${series}` : '';
+        const queue = (o: { kind: 'seg' | 'sr'; file: string; sopInstanceUid: string; sourceSeriesUid: string; masksHash: string }, description: string, afterId: number | null) =>
+          outbox.enqueue({
+            destinationId,
+            destinationName: c.name,
+            exportId: exports.byHash(o.kind, o.sourceSeriesUid, o.masksHash)?.id ?? null,
+            file: o.file,
+            sopInstanceUid: o.sopInstanceUid,
+            description,
+            now: new Date().toISOString(),
+            author: this.opts.user,
+            afterId,
+          });
+        const segItem = queue({ kind: 'seg', ...seg }, `SEG v${seg.version}${of}${srFailed ? ` (alone: ${why})` : ''}`, null);
+        items.push(segItem);
+        // The report goes only once its SEG is stored there, so a PACS never holds a report of a SEG it refused.
+        if (sr) items.push(queue({ kind: 'sr', ...sr }, `Measurement report (SR v${sr.version})${of}: ${sr.segments} segment${sr.segments === 1 ? '' : 's'}, refers to SEG v${seg.version}`, segItem.id));
+      }
+    } finally {
+      // Also when a later series of a study fails: what was queued before it is sent.
+      this.sender?.kick();
     }
-    this.sender?.kick();
     return items;
   }
 

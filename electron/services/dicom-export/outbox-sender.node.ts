@@ -123,7 +123,10 @@ export class OutboxSender {
         const byUid = new Map(results.map((r) => [r.sopInstanceUid, r]));
         for (const it of sendable) {
           const r = byUid.get(it.sopInstanceUid);
-          if (r?.ok) this.repo.setState(it.id, 'sent', { sentAt: new Date().toISOString(), attempt: true });
+          if (r?.ok) {
+            this.repo.setState(it.id, 'sent', { sentAt: new Date().toISOString(), attempt: true });
+            this.again = true; // what waited for it (a report for its SEG) is due now: another pass
+          }
           else this.fail(it.id, it.attempts, r?.error ?? `${dest.name} did not answer for this object`);
         }
       } catch (e) {

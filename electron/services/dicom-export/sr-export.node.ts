@@ -43,6 +43,8 @@ export interface SegWithSr {
   /** The report; null when there is none to write, and `why` says why. */
   sr: SrExportResult | null;
   why: string | null;
+  /** There was something to report but the report could not be written (`why` says what failed); the SEG goes alone. */
+  srFailed?: boolean;
 }
 
 export async function exportSr(imageId: number, deps: SrExportDeps): Promise<SrExportResult> {
@@ -55,7 +57,8 @@ export async function exportSr(imageId: number, deps: SrExportDeps): Promise<SrE
  * For a PACS send: the SEG of the series' masks, and the measurement report referring to that
  * very SEG when the series has measured segments in mm. A series with nothing to report (no
  * accepted masks measured, no Pixel Spacing, figures in pixels) gets its SEG only, and `why`
- * says so; a report that cannot be written for another reason is an error, as for exportSr.
+ * says so; so does one whose report could not be written (`srFailed`): a send does not hold
+ * the SEG back for its report.
  */
 export function exportSegWithSr(imageId: number, deps: SrExportDeps): Promise<SegWithSr> {
   return segAndSr(imageId, deps, true);
@@ -73,7 +76,30 @@ async function segAndSr(imageId: number, deps: SrExportDeps, optional: boolean):
     if (!optional) throw new ApiError('bad_request', noSpacing);
     return { seg: await exportSeg(imageId, deps), sr: null, why: noSpacing };
   }
-  let seg = await exportSeg(imageId, deps);
+  const seg = await exportSeg(imageId, deps);
+  const report = { imageId, deps, modality: d.modality, found, noSpacing, optional };
+  if (!optional) return reportOf(seg, report);
+  // For a send, a report that fails (masks edited while measuring, the writer refusing) does
+  // not hold back the SEG: it goes alone, and the outbox item says why the report did not.
+  try {
+    return await reportOf(seg, report);
+  } catch (e) {
+    return { seg, sr: null, why: `its measurement report was not written: ${e instanceof Error ? e.message : String(e)}`, srFailed: true };
+  }
+}
+
+interface ReportInput {
+  imageId: number;
+  deps: SrExportDeps;
+  modality: string | null;
+  found: ReturnType<typeof sourcesFor>;
+  noSpacing: string;
+  optional: boolean;
+}
+
+/** Measure the series and write the report of `first` (or of the SEG the masks have become meanwhile). */
+async function reportOf(first: ExportResult, { imageId, deps, modality, found, noSpacing, optional }: ReportInput): Promise<SegWithSr> {
+  let seg = first;
   let measurements = await deps.measure();
   for (let retried = false; ; retried = true) {
     // The masks as they are now: unchanged, this is the recorded SEG (nothing is written).
@@ -95,7 +121,7 @@ async function segAndSr(imageId: number, deps: SrExportDeps, optional: boolean):
     environment: 'Preparing the DICOM environment (highdicom)',
     plan: (input) => {
       try {
-        return planSr({ ...input, seg: { file: path.join(deps.projectDir, seg.file), masksHash: seg.masksHash }, measurements, modality: d.modality });
+        return planSr({ ...input, seg: { file: path.join(deps.projectDir, seg.file), masksHash: seg.masksHash }, measurements, modality });
       } catch (e) {
         throw new ApiError('conflict', `Measurement report (SR) not written: ${e instanceof Error ? e.message : String(e)}`);
       }

@@ -317,6 +317,16 @@ CREATE INDEX exports_series ON exports (kind, source_series_uid, version);
 UPDATE masks SET draft = 1 WHERE source = 'automatic' AND draft = 0;
 `,
   },
+  {
+    version: 10,
+    name: 'outbox order',
+    sql: `
+-- An outbox item can wait for another: a measurement report (SR) is sent only once the SEG it
+-- names is stored at the destination, and is taken out with it. No foreign key, so removing
+-- the SEG's row is the repository's decision (it cancels the report with it, jobs included).
+ALTER TABLE outbox ADD COLUMN after_id INTEGER;
+`,
+  },
 ];
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version;

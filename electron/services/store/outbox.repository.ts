@@ -8,7 +8,7 @@ import { JobsRepository } from '../jobs/jobs.repository.js';
 import type { Db } from './project-database.js';
 
 const columns = `id, destination_id AS destinationId, destination_name AS destinationName, file, sop_instance_uid AS sopInstanceUid, description,
-  state, attempts, last_error AS lastError, next_attempt_at AS nextAttemptAt, created_at AS createdAt, sent_at AS sentAt`;
+  state, attempts, last_error AS lastError, next_attempt_at AS nextAttemptAt, created_at AS createdAt, sent_at AS sentAt, after_id AS afterId`;
 
 export class OutboxRepository {
   private readonly jobs: JobsRepository;
@@ -38,28 +38,35 @@ export class OutboxRepository {
    * Queue `sopInstanceUid` for a destination. The same object for the same destination keeps
    * its row: queued again unless it is being sent; a sent one is sent again (the user asked).
    */
-  enqueue(i: { destinationId: string; destinationName: string; exportId: number | null; file: string; sopInstanceUid: string; description: string; now: string; author: string }): OutboxItem {
-    const { author, ...row } = i;
+  /** Queue an object (again); `afterId`: an item it must not be sent before (the SEG a report names). */
+  enqueue(i: { destinationId: string; destinationName: string; exportId: number | null; file: string; sopInstanceUid: string; description: string; now: string; author: string; afterId?: number | null }): OutboxItem {
+    const { author, afterId, ...row } = i;
     return this.db.transaction(() => {
       this.db
         .prepare(
-        `INSERT INTO outbox (destination_id, destination_name, export_id, file, sop_instance_uid, description, state, created_at)
-         VALUES (@destinationId, @destinationName, @exportId, @file, @sopInstanceUid, @description, 'queued', @now)
+        `INSERT INTO outbox (destination_id, destination_name, export_id, file, sop_instance_uid, description, state, created_at, after_id)
+         VALUES (@destinationId, @destinationName, @exportId, @file, @sopInstanceUid, @description, 'queued', @now, @afterId)
          ON CONFLICT (destination_id, sop_instance_uid) DO UPDATE SET
            state = CASE WHEN state = 'sending' THEN state ELSE 'queued' END,
-           destination_name = excluded.destination_name, last_error = NULL, next_attempt_at = NULL`,
+           destination_name = excluded.destination_name, last_error = NULL, next_attempt_at = NULL, after_id = excluded.after_id`,
         )
-        .run(row);
+        .run({ ...row, afterId: afterId ?? null });
       const it = this.db.prepare(`SELECT ${columns} FROM outbox WHERE destination_id = ? AND sop_instance_uid = ?`).get(i.destinationId, i.sopInstanceUid) as OutboxItem;
       this.mirror(it.id, author);
       return it;
     })();
   }
 
-  /** Items to send now: queued ones, and failed ones whose retry time has come. */
+  /**
+   * Items to send now: queued ones, and failed ones whose retry time has come; an item that
+   * waits for another (a report for its SEG) only once that one is sent.
+   */
   due(now: string): OutboxItem[] {
     return this.db
-      .prepare(`SELECT ${columns} FROM outbox WHERE state = 'queued' OR (state = 'failed' AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?) ORDER BY id`)
+      .prepare(
+        `SELECT ${columns} FROM outbox o WHERE (state = 'queued' OR (state = 'failed' AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?))
+           AND (after_id IS NULL OR EXISTS (SELECT 1 FROM outbox a WHERE a.id = o.after_id AND a.state = 'sent')) ORDER BY id`,
+      )
       .all(now) as OutboxItem[];
   }
 
@@ -99,9 +106,13 @@ export class OutboxRepository {
       if (!it) return { cancelled: false, why: `No outbox item ${id}` };
       if (it.state === 'sending') return { cancelled: false, why: `${it.description} is being sent to ${it.destinationName} right now; cancel it again once that attempt has ended` };
       if (it.state === 'sent') return { cancelled: false, why: `${it.description} was already sent to ${it.destinationName}` };
-      this.db.prepare('DELETE FROM outbox WHERE id = ?').run(id);
-      const jobId = sendJobId(id);
-      if (this.jobs.get(jobId)) this.jobs.update(jobId, { state: 'cancelled', stage: 'done', detail: `Not sent: ${it.description} was taken out of the outbox for ${it.destinationName}`, error: null });
+      // What waits for it (a report for its SEG) goes with it, unless it is on its way already.
+      const waiting = (this.db.prepare(`SELECT ${columns} FROM outbox WHERE after_id = ? AND state NOT IN ('sending', 'sent')`).all(id) as OutboxItem[]);
+      for (const x of [it, ...waiting]) {
+        this.db.prepare('DELETE FROM outbox WHERE id = ?').run(x.id);
+        const jobId = sendJobId(x.id);
+        if (this.jobs.get(jobId)) this.jobs.update(jobId, { state: 'cancelled', stage: 'done', detail: `Not sent: ${x.description} was taken out of the outbox for ${it.destinationName}${x === it ? '' : ` with ${it.description}`}`, error: null });
+      }
       return { cancelled: true };
     })();
   }

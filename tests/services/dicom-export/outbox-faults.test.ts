@@ -78,8 +78,14 @@ test('Orthanc killed in the middle of a multi-instance send: retried after it re
   await orthanc.kill();
   const afterKill = await until('the interrupted pass to end', async () => {
     const now = await outbox(ids);
-    return now.every((i) => i.state !== 'sending' && i.state !== 'queued') && now.some((i) => i.state === 'failed') ? now : null;
+    // A report still queued is one waiting for its SEG, which failed: never sent before it.
+    const waits = (i: OutboxItem) => i.state === 'queued' && i.afterId !== null && now.find((x) => x.id === i.afterId)?.state === 'failed';
+    return now.every((i) => i.state !== 'sending' && (i.state !== 'queued' || waits(i))) && now.some((i) => i.state === 'failed') ? now : null;
   });
+  for (const r of afterKill.filter((i) => i.afterId !== null)) {
+    const seg = afterKill.find((x) => x.id === r.afterId)!;
+    assert.ok(seg.state === 'sent' || r.attempts === 0, `${r.description}: not sent before its SEG`);
+  }
   const failedFirst = afterKill.filter((i) => i.state === 'failed');
   const sentFirst = afterKill.filter((i) => i.state === 'sent');
   t.diagnostic(`after the kill: ${sentFirst.length} sent, ${failedFirst.length} failed: ${failedFirst.map((i) => i.lastError).join(' | ')}`);

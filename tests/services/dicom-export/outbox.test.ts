@@ -92,6 +92,7 @@ test('Send series: the SEG and its measurement report exported, queued, sent; Or
   assert.ok(item && report && more.length === 0, 'two items: the SEG, then its report');
   assert.match(item.description, /^SEG v1/);
   assert.match(report.description, /^Measurement report \(SR v1\)( of .+)?: 1 segment, refers to SEG v1$/);
+  assert.deepEqual([item.afterId, report.afterId], [null, item.id], 'the report waits for its SEG');
   const sent = await until(item, (i) => i.state === 'sent');
   assert.equal(sent.attempts, 1);
   assert.ok(sent.sentAt);
@@ -121,6 +122,8 @@ test('Send series: the SEG and its measurement report exported, queued, sent; Or
   const bad = await until(badSeg!, (i) => i.state === 'failed');
   assert.match(bad.lastError ?? '', /rejected the association/);
   assert.ok(bad.nextAttemptAt, 'it will be tried again');
+  const waiting = (await s['pacs.outbox']({})).find((i) => i.id === badReport!.id)!;
+  assert.deepEqual([waiting.state, waiting.attempts], ['queued', 0], 'the report is never sent to a PACS that has not stored its SEG');
 
   // Each send is a job too: listed, its state following the outbox item's.
   const jobs = await s['jobs.list']({});
@@ -147,7 +150,9 @@ test('Send series: the SEG and its measurement report exported, queued, sent; Or
   const cancelled = await cancel(bad.id);
   assert.equal(cancelled.state, 'cancelled');
   assert.match(cancelled.detail, /^Not sent: SEG v1( of .+)? was taken out of the outbox for Wrong AE$/);
-  assert.equal((await cancel(badReport!.id)).state, 'cancelled', 'its report is an item of its own, cancelled as well');
+  const reportJob = (await s['jobs.list']({})).find((j) => j.id === `send-${badReport!.id}`)!;
+  assert.equal(reportJob.state, 'cancelled', 'its report is taken out with it');
+  assert.match(reportJob.detail, /^Not sent: Measurement report .* was taken out of the outbox for Wrong AE with SEG v1/);
   assert.ok(!(await s['pacs.outbox']({})).some((i) => i.id === bad.id || i.id === badReport!.id), 'gone from the outbox');
   assert.equal((await s['jobs.cancel']({ jobId: `send-${item.id}` })).state, 'succeeded');
   assert.equal((await s['pacs.outbox']({})).find((i) => i.id === item.id)?.state, 'sent');
@@ -189,6 +194,10 @@ test('a series with nothing to measure in mm gets its SEG alone, and nothing fai
     assert.equal(px.sr, null);
     assert.match(px.why ?? '', /no Pixel Spacing/);
     assert.equal(srs(), before, 'no report written');
+    // A report that cannot be written does not hold the SEG back: it goes alone, and says why.
+    const broken = await exportSegWithSr(ids[0]!, { ...deps, measure: async () => Promise.reject(new Error('disk on fire')) });
+    assert.deepEqual([broken.sr, broken.srFailed, broken.seg.sopInstanceUid], [null, true, sent.sopInstanceUid]);
+    assert.match(broken.why ?? '', /measurement report was not written: disk on fire/);
   } finally {
     db.close();
   }

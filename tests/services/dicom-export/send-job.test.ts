@@ -6,7 +6,7 @@ import { itemOfSendJob, sendJobId, sendJobView } from '../../../electron/service
 
 const item = (over: Partial<OutboxItem>): OutboxItem => ({
   id: 7, destinationId: 'pacs', destinationName: 'Hospital PACS', file: 'exports/seg/x.dcm', sopInstanceUid: '2.25.1', description: 'SEG v2 of AXIAL',
-  state: 'queued', attempts: 0, lastError: null, nextAttemptAt: null, createdAt: '2026-12-02T00:00:00Z', sentAt: null, ...over,
+  state: 'queued', attempts: 0, lastError: null, nextAttemptAt: null, createdAt: '2026-12-02T00:00:00Z', sentAt: null, afterId: null, ...over,
 });
 
 test('each outbox state reads as a job state with a sentence', () => {
