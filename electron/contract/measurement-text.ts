@@ -76,7 +76,7 @@ export const CSV_COLUMNS = [
   'notes',
 ] as const;
 
-/** The second table of the CSV: one row per segment and slice it is on. */
+/** The per-slice CSV (sliceAreasCsv): one row per segment and slice it is on. */
 export const SLICE_CSV_COLUMNS = ['segment', 'label', 'label_id', 'instance', 'slice', 'position_mm', 'area', 'area_unit', 'pixels', 'recist_axes'] as const;
 
 /**
@@ -95,10 +95,8 @@ const num = (v: number, digits: number) => Number(v.toFixed(digits));
 
 /**
  * The CSV of a series' measurements (slices numbered from 1, as the viewer shows them): the
- * header, then one row per segment; an empty line; then the areas per slice, a header
- * (SLICE_CSV_COLUMNS) and one row per segment and slice, in stack order ("yes" under
- * recist_axes on the slice the axes are measured on). Two tables a spreadsheet shows one
- * under the other; the first ends at the first empty line.
+ * header, then one row per segment. The areas per slice are a file of their own
+ * (sliceAreasCsv): two tables in one file read as one garbled table in pandas or R.
  */
 export function measurementsCsv(rows: readonly SegmentMeasurement[]): string {
   const out = [CSV_COLUMNS.join(',')];
@@ -132,7 +130,16 @@ export function measurementsCsv(rows: readonly SegmentMeasurement[]): string {
     };
     out.push(CSV_COLUMNS.map((c) => csvField(record[c])).join(','));
   }
-  out.push('', SLICE_CSV_COLUMNS.join(','));
+  return `${out.join('\r\n')}\r\n`;
+}
+
+/**
+ * The areas per slice of a series' segments: a header (SLICE_CSV_COLUMNS) and one row per
+ * segment and slice, in stack order ("yes" under recist_axes on the slice the axes are
+ * measured on); segment, label_id and instance join it to measurementsCsv's rows.
+ */
+export function sliceAreasCsv(rows: readonly SegmentMeasurement[]): string {
+  const out = [SLICE_CSV_COLUMNS.join(',')];
   for (const m of rows) {
     for (const s of m.slices) {
       const record: Record<(typeof SLICE_CSV_COLUMNS)[number], string | number | null> = {

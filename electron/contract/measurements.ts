@@ -86,11 +86,14 @@ export const measurementMethods = {
   /** The measurements of one segment (`imageId`: any image of its series stack). not_found when it has no accepted pixels. */
   'segments.measure': { params: SegmentKey.strict(), result: SegmentMeasurement },
   /**
-   * Every segment of `imageId`'s series stack measured, as CSV text (measurementsCsv: a header
-   * and one row per segment, an empty line, then a header and one row per segment and slice
-   * with its area). `rows`: the segments.
+   * Every segment of `imageId`'s series stack measured, as CSV text: `csv` (measurementsCsv:
+   * a header and one row per segment; `rows`: the segments) and `slicesCsv` (sliceAreasCsv:
+   * one row per segment and slice with its area), two files.
    */
-  'segments.measurementsCsv': { params: z.object({ imageId: id }).strict(), result: z.object({ csv: z.string(), fileName: z.string(), rows: z.number().int().nonnegative() }) },
+  'segments.measurementsCsv': {
+    params: z.object({ imageId: id }).strict(),
+    result: z.object({ csv: z.string(), fileName: z.string(), rows: z.number().int().nonnegative(), slicesCsv: z.string(), slicesFileName: z.string() }),
+  },
   /**
    * Write the series' measurements as a DICOM Structured Report (TID 1500 Measurement Report)
    * referencing the series' SEG (exported first, or the recorded one reused) and the source

@@ -4,7 +4,8 @@
  * would, their exact cross-sections saved as masks; selecting a segment in the segment list
  * shows its volume, RECIST axes and HU with units; "slice n" jumps to the largest slice, where
  * the long axis caliper is drawn (yellow on the overlay, a quarter of the way along it); Copy puts
- * the summary on the clipboard; CSV (series) downloads one row per segment; Export SR writes
+ * the summary on the clipboard; CSV (series) downloads one row per segment and CSV per slice
+ * the area of each on each slice; Export SR writes
  * the measurement report. Screenshots go to test-output/e2e/measurements-*.png.
  */
 import assert from 'node:assert/strict';
@@ -105,15 +106,18 @@ test('measurements: figures with units, calipers on the largest slice, Copy, CSV
     assert.match(copied, /^lesion 1 \(lesion\), Series 2\nVolume: [\d.]+ mL \(11 of 21 slices\)\nLong axis [\d.]+ mm, short axis [\d.]+ mm \(RECIST 1\.1, on slice \d+, area [\d.]+ mm²\)\nHU mean/);
     assert.equal(copied.split('\n').filter((l) => /^ {2}slice \d+ at [\d.-]+ mm: [\d.]+ mm²/.test(l)).length, 11, 'the area on each of its 11 slices');
 
-    // CSV of the whole series: a header and one row per segment, then an empty line and the areas per slice.
+    // CSV of the whole series: a header and one row per segment; the areas per slice are a file of their own.
     const [download] = await Promise.all([page.waitForEvent('download'), panel.getByTestId('measure-csv').click()]);
     assert.equal(download.suggestedFilename(), 'Series_2-measurements.csv');
     const csv = readFileSync((await download.path())!, 'utf8').trim().split('\r\n');
-    assert.equal(csv[3], '');
-    assert.match(csv[4]!, /^segment,label,label_id,instance,slice,position_mm,area,/);
-    assert.equal(csv.filter((l) => l.startsWith('lesion 1,lesion,')).length, 1 + expected.slices.length);
+    assert.equal(csv.length, 3);
     assert.match(csv[0]!, /^segment,label,label_id,instance,/);
     assert.ok(csv[1]!.startsWith('lesion 1,lesion,') && csv[2]!.startsWith('lesion 2,lesion,'));
+    const [perSlice] = await Promise.all([page.waitForEvent('download'), panel.getByTestId('measure-csv-slices').click()]);
+    assert.equal(perSlice.suggestedFilename(), 'Series_2-slice-areas.csv');
+    const slices = readFileSync((await perSlice.path())!, 'utf8').trim().split('\r\n');
+    assert.match(slices[0]!, /^segment,label,label_id,instance,slice,position_mm,area,/);
+    assert.equal(slices.filter((l) => l.startsWith('lesion 1,lesion,')).length, expected.slices.length);
 
     // The second segment: its own figures.
     await rows.nth(1).getByTestId('segment-name').click();

@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { ApiError, type ImageDetail, type MeasurementsHandlers } from '../../contract/api.js';
 import { decodeRle } from '../../contract/rle.js';
-import { measurementsCsv } from '../../contract/measurement-text.js';
+import { measurementsCsv, sliceAreasCsv } from '../../contract/measurement-text.js';
 import type { SegmentMeasurement } from '../../contract/measurements.js';
 import { defaultSegmentName } from '../../contract/segments.js';
 import type { Orientation, Spacing, Vec3 } from '../../contract/geometry.js';
@@ -80,7 +80,7 @@ export class MeasurementsService implements MeasurementsHandlers {
     const rows = await this.measureSeries(dir, db, imageId);
     const d = new ImagesRepository(db).detail(imageId)!;
     const base = (d.seriesDescription || d.fileName).replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 60) || 'series';
-    return { csv: measurementsCsv(rows), fileName: `${base}-measurements.csv`, rows: rows.length };
+    return { csv: measurementsCsv(rows), fileName: `${base}-measurements.csv`, rows: rows.length, slicesCsv: sliceAreasCsv(rows), slicesFileName: `${base}-slice-areas.csv` };
   };
 
   'export.srStart': MeasurementsHandlers['export.srStart'] = ({ imageId }) => {

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Orientation, Vec3 } from '../../../electron/contract/geometry.js';
-import { measurementSummary, measurementsCsv, SLICE_CSV_COLUMNS } from '../../../electron/contract/measurement-text.js';
+import { measurementSummary, measurementsCsv, sliceAreasCsv, SLICE_CSV_COLUMNS } from '../../../electron/contract/measurement-text.js';
 import type { SegmentMeasurement } from '../../../electron/contract/measurements.js';
 import { measureSegment, mergeSums, valueSums, type StackSliceIn } from '../../../electron/services/segments/measure.js';
 
@@ -235,17 +235,19 @@ test('the summary and the CSV give the area on every slice, the axes\' slice mar
   const from = text.indexOf('Area per slice:');
   assert.ok(from > 0, text.join('\n'));
   assert.deepEqual(text.slice(from + 1), ['  slice 1 at 2.5 mm: 4 mm²', '  slice 2 at 0 mm: 8 mm² (RECIST axes)', '  slice 3 at -2.5 mm: 4 mm²']);
+  // The segments' CSV: one table, nothing after its rows (a second table would garble pandas or R).
   const csv = measurementsCsv([m]).split('\r\n');
-  // The segments' table, an empty line, then the slices' table (a leading sign quoted, a negative position a number).
-  assert.equal(csv.length, 8);
+  assert.equal(csv.length, 3);
   assert.equal(csv[2], '');
-  assert.equal(csv[3], SLICE_CSV_COLUMNS.join(','));
-  assert.equal(csv[3], 'segment,label,label_id,instance,slice,position_mm,area,area_unit,pixels,recist_axes');
-  assert.deepEqual(csv.slice(4), ["'=lesion,lesion,2,1,1,2.5,4,mm2,16,", "'=lesion,lesion,2,1,2,0,8,mm2,32,yes", "'=lesion,lesion,2,1,3,-2.5,4,mm2,16,", '']);
   assert.ok(csv[1]!.startsWith("'=lesion,lesion,2,1,3,1,3,2,mm,"), csv[1]);
+  // The slices' CSV, a file of its own (a leading sign quoted, a negative position a number).
+  const slices = sliceAreasCsv([m]).split('\r\n');
+  assert.equal(slices[0], SLICE_CSV_COLUMNS.join(','));
+  assert.equal(slices[0], 'segment,label,label_id,instance,slice,position_mm,area,area_unit,pixels,recist_axes');
+  assert.deepEqual(slices.slice(1), ["'=lesion,lesion,2,1,1,2.5,4,mm2,16,", "'=lesion,lesion,2,1,2,0,8,mm2,32,yes", "'=lesion,lesion,2,1,3,-2.5,4,mm2,16,", '']);
   // Without spacing or positions: pixels, and no position.
   const px = measureSegment([slice(null, rect(0, 0, 8, 1), { spacing: null })], { valueUnit: null, colour: false })!;
   const pm: SegmentMeasurement = { imageId: 1, labelId: 2, instance: 1, name: 'a', label: 'b', seriesKey: 'image:1', ...px };
   assert.match(measurementSummary(pm), /\nArea per slice:\n {2}slice 1: 8 px \(RECIST axes\)$/);
-  assert.equal(measurementsCsv([pm]).split('\r\n')[4], 'a,b,2,1,1,,8,px,8,yes');
+  assert.equal(sliceAreasCsv([pm]).split('\r\n')[1], 'a,b,2,1,1,,8,px,8,yes');
 });

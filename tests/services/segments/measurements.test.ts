@@ -220,16 +220,16 @@ function parseCsv(text: string): string[][] {
   return rows;
 }
 
-test('the series CSV parses back to the same figures: one row per segment, then one per segment and slice', async () => {
+test('the series CSVs parse back to the same figures: one row per segment; in the other file, one per segment and slice', async () => {
   const r = await s['segments.measurementsCsv']({ imageId: ids.regular![3]! });
   assert.equal(r.rows, 2);
   assert.equal(r.fileName, 'Series_2-measurements.csv');
-  const all = parseCsv(r.csv);
-  const blank = all.findIndex((row) => row.length === 1 && row[0] === '');
-  const [header, ...rows] = all.slice(0, blank);
-  const [sliceHeader, ...sliceRows] = all.slice(blank + 1);
+  assert.equal(r.slicesFileName, 'Series_2-slice-areas.csv');
+  const [header, ...rows] = parseCsv(r.csv);
+  const [sliceHeader, ...sliceRows] = parseCsv(r.slicesCsv);
   assert.deepEqual(header, [...CSV_COLUMNS]);
   assert.equal(rows.length, 2);
+  assert.ok(rows.every((x) => x.length === CSV_COLUMNS.length), 'one table: every row whole, no second header');
   assert.deepEqual(sliceHeader, [...SLICE_CSV_COLUMNS]);
   const sc = (row: string[], c: (typeof SLICE_CSV_COLUMNS)[number]) => row[SLICE_CSV_COLUMNS.indexOf(c)]!;
   let slicesSeen = 0;
@@ -246,7 +246,7 @@ test('the series CSV parses back to the same figures: one row per segment, then 
     assert.equal(Number(col(row, 'voxels')), m.values!.count);
     assert.equal(col(row, 'value_unit'), 'HU');
     assert.equal(Number(col(row, 'axes_slice')), m.largest.index + 1);
-    // The second table: this segment's area on each of its slices, the axes' slice marked.
+    // The slices' file: this segment's area on each of its slices, the axes' slice marked.
     const mine = sliceRows.filter((x) => sc(x, 'segment') === m.name);
     slicesSeen += mine.length;
     assert.deepEqual(mine.map((x) => Number(sc(x, 'slice'))), m.slices.map((x) => x.index + 1));
@@ -257,8 +257,8 @@ test('the series CSV parses back to the same figures: one row per segment, then 
       assert.equal(sc(x, 'recist_axes'), m.slices[k]!.index === m.largest.index ? 'yes' : '');
     }
   }
-  assert.ok(sliceRows.every((x) => x.length === SLICE_CSV_COLUMNS.length), 'every row of the second table is whole');
-  assert.equal(sliceRows.length, slicesSeen, 'no row of the second table is of another segment');
+  assert.ok(sliceRows.every((x) => x.length === SLICE_CSV_COLUMNS.length), 'every row of the slices\' file is whole');
+  assert.equal(sliceRows.length, slicesSeen, 'no row of the slices\' file is of another segment');
   const px = parseCsv((await s['segments.measurementsCsv']({ imageId: ids.nospacing![0]! })).csv);
   assert.equal(px[1]![CSV_COLUMNS.indexOf('length_unit')], 'px');
   assert.equal(px[1]![CSV_COLUMNS.indexOf('volume_unit')], 'voxels');
