@@ -52,6 +52,9 @@ export interface NodeMetrics {
   processed_series: { series_uid: string; instances: number; latency_s: number | null; seg_sop_instance_uid: string | null }[];
 }
 
+/** Runs in a row whose series grew meanwhile before the next result is sent regardless (process()). */
+export const MAX_SUPERSEDED = 3;
+
 function quantile(sorted: number[], q: number): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
@@ -62,6 +65,8 @@ export class DicomNode {
   private http: StatusServer | null = null;
   private readonly idle: SamEngine[] = [];
   private readonly running = new Set<Promise<void>>();
+  /** Series uid -> runs in a row that ended superseded (in memory: a restart starts counting again). */
+  private readonly superseded = new Map<string, number>();
   private timer: NodeJS.Timeout | null = null;
   private retentionTimer: NodeJS.Timeout | null = null;
   private stopping = false;
@@ -239,15 +244,26 @@ export class DicomNode {
         segDir: path.join(path.resolve(o.stateDir), 'seg'),
         appVersion: this.deps.appVersion,
         signal: this.controller.signal,
-        changed: () => this.queue.changedSinceClaim(row.seriesUid),
+        // A series that kept growing while it was processed MAX_SUPERSEDED times in a row (a
+        // sender pausing longer than --idle between instances) is sent as it is this time; if
+        // more arrives, the next run sends a new SEG. Otherwise it would never get a result.
+        ...((this.superseded.get(row.seriesUid) ?? 0) < MAX_SUPERSEDED ? { changed: () => this.queue.changedSinceClaim(row.seriesUid) } : {}),
       });
       if (r.state === 'superseded') {
         // Instances arrived while it ran: no SEG of half a series goes out; finish() puts it
         // back to receiving, and the whole series is processed after the next idle time.
+        const times = (this.superseded.get(row.seriesUid) ?? 0) + 1;
+        this.superseded.set(row.seriesUid, times);
         const left = this.queue.finish(row.seriesUid, { state: 'done' }, Date.now());
-        log('series_superseded', { series: row.seriesUid, message: 'instances arrived while it was processed: its SEG is not sent, the series is processed again once complete', state: left });
+        log('series_superseded', {
+          series: row.seriesUid,
+          message: `instances arrived while it was processed: its SEG is not sent, the series is processed again once complete${times >= MAX_SUPERSEDED ? `; after ${times} times in a row, the next result is sent whatever arrives meanwhile (raise --idle for this sender)` : ''}`,
+          state: left,
+          times,
+        });
         return;
       }
+      this.superseded.delete(row.seriesUid);
       if (r.state === 'skipped') {
         const left = this.queue.finish(row.seriesUid, { state: 'skipped', error: r.reason }, Date.now());
         log('series_skipped', { series: row.seriesUid, reason: r.reason, state: left });
