@@ -18,7 +18,7 @@ import { propagationSummary, runPropagation } from './propagation-run.js';
 import { maskArea } from './propagation-step.js';
 import { assertSegmentUnlocked } from './segment-lock.js';
 import { seriesStack, type SeriesStack } from './series-stack.js';
-import { fillBetween } from './slice-interpolation.js';
+import { fillBetween, pixelAspect } from './slice-interpolation.js';
 
 const sliceKey = (s: { imageId: number; frame: number }): string => `${s.imageId}:${s.frame}`;
 
@@ -152,12 +152,13 @@ export class PropagationService implements PropagationHandlers {
       throw new ApiError('bad_request', `Fill between slices needs this segment drawn and accepted on at least two slices of the series; it is on ${keys.length}`);
     }
     const details = new Map(stack.imageIds.map((id) => [id, this.detail(id)]));
-    const { width, height } = details.get(keys[0]!.imageId)!;
+    const { width, height, pixelSpacing } = details.get(keys[0]!.imageId)!;
     // Positions along the stack where every slice is its own image with one (mm); NaN where a
     // slice has none, so fillBetween falls back to indices for that gap instead of mixing mm and indices.
     const ownImages = stack.imageIds.length === stack.slices.length;
     const positionOf = (i: number): number => (ownImages ? (details.get(stack.slices[i]!.imageId)!.slicePosition ?? Number.NaN) : i);
-    const filled = fillBetween(keys.map((k) => ({ index: k.index, position: positionOf(k.index), mask: k.mask })), positionOf, width, height);
+    // Distances in mm, not pixels: on non-square pixels a shape would otherwise grow faster along one axis.
+    const filled = fillBetween(keys.map((k) => ({ index: k.index, position: positionOf(k.index), mask: k.mask })), positionOf, width, height, pixelAspect(pixelSpacing));
     const segment = { labelId, instance };
     const written = new Set<string>();
     const neighbours = (i: number) => {

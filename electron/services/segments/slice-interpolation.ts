@@ -14,17 +14,21 @@
 /** Stands for "no site": large enough never to win, small enough that the parabola arithmetic stays finite. */
 const FAR = 1e20;
 
-/** Felzenszwalb & Huttenlocher's 1D squared distance transform of `f` (0 at sites, FAR elsewhere) into `d`; `v` and `z` are scratch. */
-function edt1d(f: Float64Array, n: number, d: Float64Array, v: Int32Array, z: Float64Array): void {
+/**
+ * Felzenszwalb & Huttenlocher's 1D squared distance transform of `f` (0 at sites, FAR
+ * elsewhere) into `d`, with `w` the squared length of one step along this axis (1 for square
+ * pixels); `v` and `z` are scratch.
+ */
+function edt1d(f: Float64Array, n: number, d: Float64Array, v: Int32Array, z: Float64Array, w = 1): void {
   let k = 0;
   v[0] = 0;
   z[0] = -Infinity;
   z[1] = Infinity;
   for (let q = 1; q < n; q++) {
-    let s = (f[q]! + q * q - (f[v[k]!]! + v[k]! * v[k]!)) / (2 * q - 2 * v[k]!);
+    let s = (f[q]! + w * q * q - (f[v[k]!]! + w * v[k]! * v[k]!)) / (2 * w * (q - v[k]!));
     while (s <= z[k]!) {
       k--;
-      s = (f[q]! + q * q - (f[v[k]!]! + v[k]! * v[k]!)) / (2 * q - 2 * v[k]!);
+      s = (f[q]! + w * q * q - (f[v[k]!]! + w * v[k]! * v[k]!)) / (2 * w * (q - v[k]!));
     }
     k++;
     v[k] = q;
@@ -34,12 +38,32 @@ function edt1d(f: Float64Array, n: number, d: Float64Array, v: Int32Array, z: Fl
   k = 0;
   for (let q = 0; q < n; q++) {
     while (z[k + 1]! < q) k++;
-    d[q] = (q - v[k]!) * (q - v[k]!) + f[v[k]!]!;
+    d[q] = w * (q - v[k]!) * (q - v[k]!) + f[v[k]!]!;
   }
 }
 
-/** Squared Euclidean distance from every pixel to the nearest pixel whose value is `site` (0 there; Infinity when there is none). */
-export function squaredDistanceTo(mask: ArrayLike<number>, width: number, height: number, site: 0 | 1): Float64Array {
+/**
+ * How long a pixel is along x and along y, in units of the shorter side: { x: 1, y: 1 } for
+ * square pixels; from DICOM Pixel Spacing [row spacing (y), column spacing (x)].
+ */
+export interface PixelAspect {
+  x: number;
+  y: number;
+}
+const SQUARE: PixelAspect = { x: 1, y: 1 };
+
+/** The aspect of pixels `spacing` (DICOM order: between rows, between columns) apart; square when unknown. */
+export function pixelAspect(spacing: readonly [number, number] | null | undefined): PixelAspect {
+  if (!spacing || !(spacing[0] > 0) || !(spacing[1] > 0)) return SQUARE;
+  const unit = Math.min(spacing[0], spacing[1]);
+  return { x: spacing[1] / unit, y: spacing[0] / unit };
+}
+
+/**
+ * Squared Euclidean distance from every pixel to the nearest pixel whose value is `site` (0
+ * there; Infinity when there is none), in units of the shorter pixel side (`aspect`).
+ */
+export function squaredDistanceTo(mask: ArrayLike<number>, width: number, height: number, site: 0 | 1, aspect: PixelAspect = SQUARE): Float64Array {
   const out = new Float64Array(width * height);
   for (let i = 0; i < out.length; i++) out[i] = (mask[i] ? 1 : 0) === site ? 0 : FAR;
   const n = Math.max(width, height);
@@ -49,27 +73,27 @@ export function squaredDistanceTo(mask: ArrayLike<number>, width: number, height
   const z = new Float64Array(n + 1);
   for (let x = 0; x < width; x++) {
     for (let y = 0; y < height; y++) f[y] = out[y * width + x]!;
-    edt1d(f, height, d, v, z);
+    edt1d(f, height, d, v, z, aspect.y * aspect.y);
     for (let y = 0; y < height; y++) out[y * width + x] = d[y]!;
   }
   for (let y = 0; y < height; y++) {
     const row = y * width;
     for (let x = 0; x < width; x++) f[x] = out[row + x]!;
-    edt1d(f, width, d, v, z);
+    edt1d(f, width, d, v, z, aspect.x * aspect.x);
     for (let x = 0; x < width; x++) out[row + x] = d[x]! >= FAR / 2 ? Infinity : d[x]!;
   }
   return out;
 }
 
 /**
- * Signed distance to the mask's border in pixels: negative inside, positive outside. A mask
- * that is empty (or full) has no border; its distances are the image diagonal, so it blends as
- * "far outside" (or "far inside").
+ * Signed distance to the mask's border in pixels (of the shorter side, `aspect`): negative
+ * inside, positive outside. A mask that is empty (or full) has no border; its distances are
+ * the image diagonal, so it blends as "far outside" (or "far inside").
  */
-export function signedDistance(mask: ArrayLike<number>, width: number, height: number): Float32Array {
-  const toInside = squaredDistanceTo(mask, width, height, 1);
-  const toOutside = squaredDistanceTo(mask, width, height, 0);
-  const far = Math.hypot(width, height);
+export function signedDistance(mask: ArrayLike<number>, width: number, height: number, aspect: PixelAspect = SQUARE): Float32Array {
+  const toInside = squaredDistanceTo(mask, width, height, 1, aspect);
+  const toOutside = squaredDistanceTo(mask, width, height, 0, aspect);
+  const far = Math.hypot(width * aspect.x, height * aspect.y);
   const out = new Float32Array(width * height);
   for (let i = 0; i < out.length; i++) {
     out[i] = mask[i] ? -(Math.min(Math.sqrt(toOutside[i]!), far) - 0.5) : Math.min(Math.sqrt(toInside[i]!), far) - 0.5;
@@ -98,7 +122,7 @@ export interface KeySlice {
  * gives a slice's position (NaN when unknown); where positions do not increase or decrease
  * strictly between the two keys (missing, unknown or repeated), the indices are used instead.
  */
-export function fillBetween(keys: readonly KeySlice[], positionOf: (index: number) => number, width: number, height: number): { index: number; mask: Uint8Array }[] {
+export function fillBetween(keys: readonly KeySlice[], positionOf: (index: number) => number, width: number, height: number, aspect: PixelAspect = SQUARE): { index: number; mask: Uint8Array }[] {
   const sorted = [...keys].sort((a, b) => a.index - b.index);
   const out: { index: number; mask: Uint8Array }[] = [];
   let prevSd: Float32Array | null = null;
@@ -106,8 +130,8 @@ export function fillBetween(keys: readonly KeySlice[], positionOf: (index: numbe
     const a = sorted[k]!;
     const b = sorted[k + 1]!;
     if (a.mask.length !== width * height || b.mask.length !== width * height) throw new Error(`a key slice's mask is not ${width}x${height}`);
-    const sdA: Float32Array = prevSd ?? signedDistance(a.mask, width, height);
-    const sdB = signedDistance(b.mask, width, height);
+    const sdA: Float32Array = prevSd ?? signedDistance(a.mask, width, height, aspect);
+    const sdB = signedDistance(b.mask, width, height, aspect);
     prevSd = sdB;
     if (b.index - a.index < 2) continue;
     const positions = Array.from({ length: b.index - a.index + 1 }, (_, i) => positionOf(a.index + i));

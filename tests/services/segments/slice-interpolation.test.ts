@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { blendShapes, fillBetween, signedDistance, squaredDistanceTo } from '../../../electron/services/segments/slice-interpolation.js';
+import { blendShapes, fillBetween, pixelAspect, signedDistance, squaredDistanceTo } from '../../../electron/services/segments/slice-interpolation.js';
 import { judgeSlice, keepConnectedTo, maskArea, maskBox, promptFromMask } from '../../../electron/services/segments/propagation-step.js';
 import { discMask } from '../helpers.js';
 
@@ -35,6 +35,42 @@ test('squared distances are exact Euclidean distances to the nearest site, Infin
       assert.equal(d[y * w + x], brute, `(${x}, ${y})`);
     }
   assert.ok(squaredDistanceTo(new Uint8Array(12), 4, 3, 1).every((v) => v === Infinity));
+});
+
+test('non-square pixels: distances in units of the shorter side, exact; interpolation between physical circles gives a physical circle', () => {
+  assert.deepEqual(pixelAspect([1, 2]), { x: 2, y: 1 }, 'DICOM order: rows 1 mm apart (y), columns 2 mm apart (x)');
+  assert.deepEqual(pixelAspect([0.7, 0.7]), { x: 1, y: 1 });
+  assert.deepEqual(pixelAspect(null), { x: 1, y: 1 });
+  assert.deepEqual(pixelAspect([0, 1]), { x: 1, y: 1 }, 'a spacing that is no spacing');
+  const w = 9;
+  const h = 7;
+  const m = new Uint8Array(w * h);
+  m[3 * w + 4] = 1;
+  m[6 * w + 0] = 1;
+  const aspect = { x: 2, y: 1 };
+  const d = squaredDistanceTo(m, w, h, 1, aspect);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const brute = Math.min((2 * (x - 4)) ** 2 + (y - 3) ** 2, (2 * (x - 0)) ** 2 + (y - 6) ** 2);
+      assert.equal(d[y * w + x], brute, `(${x}, ${y})`);
+    }
+  // Circles of 10 and 30 mm radius on pixels 2 mm wide and 1 mm tall are ellipses of 5 x 10 and
+  // 15 x 30 pixels; halfway, the mm-true blend is a 20 mm circle: 10 x 20 pixels.
+  const [W2, H2] = [80, 80];
+  const ellipseMask = (rx: number, ry: number) => {
+    const e = new Uint8Array(W2 * H2);
+    for (let y = 0; y < H2; y++) for (let x = 0; x < W2; x++) if (((x + 0.5 - 40) / rx) ** 2 + ((y + 0.5 - 40) / ry) ** 2 <= 1) e[y * W2 + x] = 1;
+    return e;
+  };
+  const keys = [
+    { index: 0, position: 0, mask: ellipseMask(5, 10) },
+    { index: 2, position: 2, mask: ellipseMask(15, 30) },
+  ];
+  const mid = fillBetween(keys, (i) => i, W2, H2, aspect)[0]!.mask;
+  const truth = ellipseMask(10, 20);
+  let differ = 0;
+  for (let i = 0; i < truth.length; i++) differ += mid[i] !== truth[i] ? 1 : 0;
+  assert.ok(differ <= 0.02 * maskArea(truth), `${differ} pixels differ from the 20 mm circle (of ${maskArea(truth)})`);
 });
 
 test('the signed distance is negative inside, positive outside, and a mask blended with itself comes back unchanged', () => {
