@@ -8,7 +8,6 @@
  * accepted masks (drafts are not measured) and the modality values under them (the project's
  * pixel service, rescale applied); the arithmetic is measure.ts.
  */
-import { readFile } from 'node:fs/promises';
 import { ApiError, type ImageDetail, type MeasurementsHandlers } from '../../contract/api.js';
 import { decodeRle } from '../../contract/rle.js';
 import { measurementsCsv, sliceAreasCsv } from '../../contract/measurement-text.js';
@@ -19,10 +18,8 @@ import { dicomExportDetail, startExportJob } from '../dicom-export/export-job.no
 import { dicomLock } from '../dicom-export/export.service.js';
 import { exportDepsFor } from '../dicom-export/export-writer.node.js';
 import { exportSr } from '../dicom-export/sr-export.node.js';
-import { parseDicomFile } from '../imaging/dicom-file.js';
-import { framePlanes, type FramePlane } from '../imaging/dicom-header.js';
+import type { FramePlane } from '../imaging/dicom-header.js';
 import { samplesOf } from '../inference/sam-window.js';
-import { insideProject } from '../project-folder.node.js';
 import type { ProjectService } from '../project.service.js';
 import { findPython } from '../runtime/python-path.node.js';
 import { countsFromBlob } from '../store/counts-blob.js';
@@ -30,6 +27,7 @@ import { ImagesRepository } from '../store/images.repository.js';
 import { LabelsRepository } from '../store/labels.repository.js';
 import type { MaskKey } from '../store/masks.repository.js';
 import type { Db } from '../store/project-database.js';
+import { FramePlaneReader } from './frame-planes.node.js';
 import { measureSegment, valueSums, type StackSliceIn } from './measure.js';
 import { seriesStack, type SeriesStack } from './series-stack.js';
 
@@ -47,11 +45,8 @@ interface MaskRow extends MaskKey {
 }
 
 export class MeasurementsService implements MeasurementsHandlers {
-  /**
-   * Frame planes of the multi-frame files read lately, by content hash (a stored file never
-   * changes): measuring again after each edit does not read a large enhanced CT again.
-   */
-  private readonly planeCache = new Map<string, FramePlane[]>();
+  /** Frame planes of the multi-frame files, read once each. */
+  private readonly framePlanes = new FramePlaneReader();
 
   constructor(
     private readonly project: ProjectService,
@@ -126,7 +121,7 @@ export class MeasurementsService implements MeasurementsHandlers {
     const details = new Map<number, ImageDetail>();
     for (const s of stack.slices) if (!details.has(s.imageId)) details.set(s.imageId, images.detail(s.imageId)!);
     const planes = new Map<number, FramePlane[]>();
-    for (const d of details.values()) if (d.kind === 'dicom' && d.frames > 1) planes.set(d.id, await this.framePlanesOf(dir, images, d));
+    for (const d of details.values()) if (d.kind === 'dicom' && d.frames > 1) planes.set(d.id, await this.framePlanes.planes(dir, images, d));
     const masks = masksOf(db, stack);
     const labels = new Map(new LabelsRepository(db).list().map((l) => [l.id, l.name]));
     const nameStmt = db.prepare('SELECT name FROM segments WHERE series_key = ? AND label_id = ? AND instance = ?').pluck();
@@ -171,32 +166,7 @@ export class MeasurementsService implements MeasurementsHandlers {
     }
     return out;
   }
-
-  /**
-   * Every frame's plane of a multi-frame DICOM image, from its file (the images table keeps the
-   * first frame's geometry only). A file that cannot be read again is an error naming it.
-   */
-  private async framePlanesOf(dir: string, images: ImagesRepository, d: ImageDetail): Promise<FramePlane[]> {
-    const m = images.media(d.id);
-    const file = m ? insideProject(dir, m.mediaPath) : null;
-    if (!m || !file) throw new ApiError('io', `Image ${d.id} (${d.fileName}) is refused: its record in the project database points outside the project folder.`);
-    const cached = this.planeCache.get(m.sha256);
-    if (cached) return cached;
-    let planes: FramePlane[];
-    try {
-      const p = parseDicomFile(await readFile(file));
-      planes = framePlanes(p.dataSet, p.header.frames);
-    } catch (e) {
-      throw new ApiError('io', `Cannot read the frame positions of ${d.fileName} (image ${d.id}): ${e instanceof Error ? e.message : String(e)}`, file);
-    }
-    this.planeCache.set(m.sha256, planes);
-    if (this.planeCache.size > PLANE_CACHE_FILES) this.planeCache.delete(this.planeCache.keys().next().value!);
-    return planes;
-  }
 }
-
-/** How many multi-frame files' planes are kept (11 numbers a frame). */
-const PLANE_CACHE_FILES = 32;
 
 function stackOf(db: Db, imageId: number): SeriesStack {
   const stack = seriesStack(db, imageId);

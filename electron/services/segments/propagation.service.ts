@@ -8,12 +8,15 @@
 import { randomBytes } from 'node:crypto';
 import { ApiError, type ImageDetail, type PropagationHandlers } from '../../contract/api.js';
 import type { DraftSlice, PropagationOutcome } from '../../contract/propagation.js';
+import { slicePosition } from '../../contract/geometry.js';
 import { encodeRle } from '../../contract/rle.js';
 import type { SamService } from '../inference/sam.service.js';
 import { JobsRepository } from '../jobs/jobs.repository.js';
 import type { ProjectService } from '../project.service.js';
+import { ImagesRepository } from '../store/images.repository.js';
 import type { Db } from '../store/project-database.js';
 import { DraftsRepository, type DraftRow } from './drafts.repository.js';
+import { FramePlaneReader } from './frame-planes.node.js';
 import { propagationSummary, runPropagation } from './propagation-run.js';
 import { maskArea } from './propagation-step.js';
 import { assertSegmentUnlocked } from './segment-lock.js';
@@ -26,6 +29,8 @@ export class PropagationService implements PropagationHandlers {
   private readonly now = (): string => new Date().toISOString();
   /** Segments being propagated now (series key, label, instance -> job id): one run per segment at a time. */
   private readonly running = new Map<string, string>();
+
+  private readonly framePlanes = new FramePlaneReader();
 
   constructor(
     private readonly project: ProjectService,
@@ -52,6 +57,20 @@ export class PropagationService implements PropagationHandlers {
 
   private detail(imageId: number): ImageDetail {
     return this.project['image.get']({ imageId });
+  }
+
+  /** Each frame's position along its normal (mm, or null) for a stack that is one multi-frame DICOM image; null for any other stack. */
+  private async framePositions(db: Db, stack: SeriesStack): Promise<(number | null)[] | null> {
+    const ids = new Set(stack.slices.map((s) => s.imageId));
+    if (ids.size !== 1 || stack.slices.length < 2) return null;
+    const d = this.detail([...ids][0]!);
+    if (d.kind !== 'dicom') return null;
+    const dir = this.project.openProject()!.dir;
+    const planes = await this.framePlanes.planes(dir, new ImagesRepository(db), d);
+    return stack.slices.map((s) => {
+      const p = planes[s.frame];
+      return p ? slicePosition(p.position, p.orientation) : null;
+    });
   }
 
   private draftSlices(rows: readonly DraftRow[], indexOf: Map<string, number>): DraftSlice[] {
@@ -137,8 +156,13 @@ export class PropagationService implements PropagationHandlers {
     return { jobId };
   };
 
-  'segments.interpolate': PropagationHandlers['segments.interpolate'] = ({ imageId, labelId, instance }) => {
+  'segments.interpolate': PropagationHandlers['segments.interpolate'] = async ({ imageId, labelId, instance }) => {
+    const before = this.open();
+    // A multi-frame image's frames by their own positions (read from its file; the one await, so
+    // nothing below runs against a project closed meanwhile).
+    const frameAt = await this.framePositions(before.db, this.stackOf(before.db, imageId));
     const { db, drafts } = this.open();
+    if (db !== before.db) throw new ApiError('conflict', 'The project changed while its frame positions were read; fill between slices again');
     const stack = this.stackOf(db, imageId);
     assertSegmentUnlocked(db, { imageId, labelId, instance });
     const keys = drafts
@@ -153,10 +177,10 @@ export class PropagationService implements PropagationHandlers {
     }
     const details = new Map(stack.imageIds.map((id) => [id, this.detail(id)]));
     const { width, height, pixelSpacing } = details.get(keys[0]!.imageId)!;
-    // Positions along the stack where every slice is its own image with one (mm); NaN where a
-    // slice has none, so fillBetween falls back to indices for that gap instead of mixing mm and indices.
+    // Positions along the stack (mm): each image's, or each frame's; NaN where a slice has none,
+    // so fillBetween falls back to indices for that gap instead of mixing mm and indices.
     const ownImages = stack.imageIds.length === stack.slices.length;
-    const positionOf = (i: number): number => (ownImages ? (details.get(stack.slices[i]!.imageId)!.slicePosition ?? Number.NaN) : i);
+    const positionOf = (i: number): number => (ownImages ? (details.get(stack.slices[i]!.imageId)!.slicePosition ?? Number.NaN) : (frameAt?.[i] ?? Number.NaN));
     // Distances in mm, not pixels: on non-square pixels a shape would otherwise grow faster along one axis.
     const filled = fillBetween(keys.map((k) => ({ index: k.index, position: positionOf(k.index), mask: k.mask })), positionOf, width, height, pixelAspect(pixelSpacing));
     const segment = { labelId, instance };

@@ -5,7 +5,8 @@
  * - the volume is taken over the frames' positions (one uneven step among them), within 5 % of
  *   4/3·π·a·b·c and equal to that of the same lesion on the same slices as a single-frame series;
  * - the DICOM SR of the multi-frame image carries that volume;
- * - a multi-frame file whose frames have no positions still gets no volume, and says why.
+ * - a multi-frame file whose frames have no positions still gets no volume, and says why;
+ * - fill between slices on it interpolates by the frames' positions.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -20,7 +21,7 @@ import { createServices, type Services } from '../../../electron/services/index.
 import { findPython, runtimeEnv } from '../../../electron/services/runtime/python-path.node.js';
 import { CT_IMAGE_STORAGE, TS, int16PixelModule, le, writeDicom } from '../../fixtures/dicom-writer.js';
 import { ctSeries, INTERCEPT, measureStudy, LESION_A, N, ORIGIN, PS, range, ROOT, trueVolumeMl, type Series } from '../../fixtures/ellipsoid-series.js';
-import { jobEnded } from '../helpers.js';
+import { discMask, jobEnded } from '../helpers.js';
 
 const ENHANCED_CT = '1.2.840.10008.5.1.4.1.1.2.1';
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -141,6 +142,26 @@ test('a multi-frame file whose frames have no positions: no volume, and the same
   assert.equal(m.geometry.sliceSpacing, null);
   assert.ok(m.slices.every((x) => x.positionMm === null));
   assert.match(m.notes.join(' '), /The slice positions are not known \(no Image Position\/Orientation \(Patient\) stored for these slices\).*so no volume/);
+});
+
+test("fill between the frames of a multi-frame CT goes by the frames' own positions, not their numbers", async () => {
+  const label = await s['labels.upsert']({ name: 'Filled', color: '#4fb3ff' });
+  // Frames are written in reverse position order; between 14 and 22 mm lie 16 mm and 19 mm (the uneven step).
+  const frameAt = (z: number) => Z.length - 1 - Z.indexOf(z);
+  const [r14, r22] = [4, 20];
+  for (const [z, r] of [[14, r14], [22, r22]] as const) {
+    await s['masks.save']({ imageId: multiId, frame: frameAt(z), labelId: label.id, instance: 1, rle: encodeRle(discMask(N, N, N / 2, N / 2, r), N, N), source: 'brush' });
+  }
+  const { drafted } = await s['segments.interpolate']({ imageId: multiId, labelId: label.id, instance: 1 });
+  assert.deepEqual(drafted.map((d) => d.frame).sort((a, b) => a - b), [frameAt(19), frameAt(16)]);
+  const radius = async (z: number) => {
+    const m = (await s['masks.list']({ imageId: multiId })).find((x) => x.labelId === label.id && x.frame === frameAt(z))!;
+    return Math.sqrt(m.area / Math.PI);
+  };
+  // By position: 16 mm is a quarter of the way (radius 8), 19 mm five eighths (14); by frame number it would be a third (9.3) and two thirds (14.7).
+  const [at16, at19] = [await radius(16), await radius(19)];
+  assert.ok(Math.abs(at16 - 8) < 0.6, `radius at 16 mm ${at16.toFixed(2)}`);
+  assert.ok(Math.abs(at19 - 14) < 0.6, `radius at 19 mm ${at19.toFixed(2)}`);
 });
 
 test('the DICOM SR of a multi-frame image carries its volume', { timeout: 300_000 }, async () => {
