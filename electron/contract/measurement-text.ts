@@ -92,6 +92,8 @@ function csvField(v: string | number | null): string {
 }
 
 const num = (v: number, digits: number) => Number(v.toFixed(digits));
+/** The area unit as both CSVs write it (ASCII, for spreadsheets). */
+const csvAreaUnit = (m: SegmentMeasurement) => (m.unit === 'mm' ? 'mm2' : 'px');
 
 /**
  * The CSV of a series' measurements (slices numbered from 1, as the viewer shows them): the
@@ -114,7 +116,7 @@ export function measurementsCsv(rows: readonly SegmentMeasurement[]): string {
       long_axis: num(m.longAxis.value, 3),
       short_axis: num(m.shortAxis.value, 3),
       axes_slice_area: num(m.largest.area, 3),
-      area_unit: m.unit === 'mm' ? 'mm2' : 'px',
+      area_unit: csvAreaUnit(m),
       volume: m.volume ? num(m.volume.value, m.volume.unit === 'mL' ? 4 : 0) : null,
       volume_unit: m.volume?.unit ?? null,
       value_unit: m.values ? (m.values.unit ?? 'value') : null,
@@ -150,7 +152,7 @@ export function sliceAreasCsv(rows: readonly SegmentMeasurement[]): string {
         slice: s.index + 1,
         position_mm: s.positionMm === null ? null : num(s.positionMm, 3),
         area: num(s.area, 3),
-        area_unit: m.unit === 'mm' ? 'mm2' : 'px',
+        area_unit: csvAreaUnit(m),
         pixels: s.pixels,
         recist_axes: isAxesSlice(m, s) ? 'yes' : null,
       };

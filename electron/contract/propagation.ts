@@ -92,6 +92,8 @@ export const PropagationOutcome = z.object({
   /** Slices passed because someone had accepted a mask there (kept as it was, and carried on from). */
   keptAccepted: z.number().int().nonnegative(),
   ends: z.array(PropagationEnd),
+  /** Slices SAM ran on (the drafted ones and those that ended a direction). */
+  samSlices: z.number().int().nonnegative(),
   /** Mean time per SAM slice (embedding + decode), ms. */
   msPerSlice: z.number().nonnegative().nullable(),
 });

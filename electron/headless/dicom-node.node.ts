@@ -232,6 +232,9 @@ export class DicomNode {
     const { options: o, log } = this.deps;
     const t0 = performance.now();
     log('series_started', { series: row.seriesUid, instances: row.instances, attempt: row.attempts, modality: row.modality });
+    const supersededBefore = this.superseded.get(row.seriesUid) ?? 0;
+    // Forgotten unless this run is superseded too (set again below): "in a row".
+    this.superseded.delete(row.seriesUid);
     try {
       const files = this.queue.instances(row.seriesUid).map((i) => i.file);
       const r = await runSeriesJob(row.seriesUid, files, {
@@ -247,12 +250,12 @@ export class DicomNode {
         // A series that kept growing while it was processed MAX_SUPERSEDED times in a row (a
         // sender pausing longer than --idle between instances) is sent as it is this time; if
         // more arrives, the next run sends a new SEG. Otherwise it would never get a result.
-        ...((this.superseded.get(row.seriesUid) ?? 0) < MAX_SUPERSEDED ? { changed: () => this.queue.changedSinceClaim(row.seriesUid) } : {}),
+        ...(supersededBefore < MAX_SUPERSEDED ? { changed: () => this.queue.changedSinceClaim(row.seriesUid) } : {}),
       });
       if (r.state === 'superseded') {
         // Instances arrived while it ran: no SEG of half a series goes out; finish() puts it
         // back to receiving, and the whole series is processed after the next idle time.
-        const times = (this.superseded.get(row.seriesUid) ?? 0) + 1;
+        const times = supersededBefore + 1;
         this.superseded.set(row.seriesUid, times);
         const left = this.queue.finish(row.seriesUid, { state: 'done' }, Date.now());
         log('series_superseded', {
@@ -263,7 +266,6 @@ export class DicomNode {
         });
         return;
       }
-      this.superseded.delete(row.seriesUid);
       if (r.state === 'skipped') {
         const left = this.queue.finish(row.seriesUid, { state: 'skipped', error: r.reason }, Date.now());
         log('series_skipped', { series: row.seriesUid, reason: r.reason, state: left });

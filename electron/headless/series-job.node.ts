@@ -37,7 +37,7 @@ export interface PackageIdentity {
   sha256: string;
   label: PackageManifest['labels'][number];
   /** The window the training images agreed on (package-window.ts), applied to slices of its modality; null: each file's stored window. */
-  window: { center: number; width: number; modality: string } | null;
+  window: NonNullable<PackageManifest['model']['fixed_window']> | null;
 }
 
 export interface Acceptance {

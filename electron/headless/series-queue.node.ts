@@ -107,6 +107,9 @@ const SERIES_COLUMNS = `series_uid AS seriesUid, study_uid AS studyUid, modality
   first_received_at AS firstReceivedAt, last_received_at AS lastReceivedAt, attempts, next_attempt_at AS nextAttemptAt,
   started_at AS startedAt, finished_at AS finishedAt, latency_ms AS latencyMs, seg_sop_uid AS segSopUid, error`;
 
+/** SQL: a new or changed instance arrived since the series was claimed (its run covers less than the series). */
+const CHANGED_SINCE_CLAIM = 'received_seq IS NOT claimed_seq';
+
 export class SeriesQueue {
   private readonly db: Database.Database;
 
@@ -175,7 +178,7 @@ export class SeriesQueue {
   requeueRunning(maxAttempts: number = DEFAULT_MAX_ATTEMPTS, now: number = Date.now()): { requeued: string[]; failed: { seriesUid: string; attempts: number }[] } {
     return this.db
       .transaction(() => {
-        const rows = this.db.prepare("SELECT series_uid AS uid, attempts, received_seq AS r, claimed_seq AS c FROM series WHERE state = 'running' ORDER BY series_uid").all() as { uid: string; attempts: number; r: number; c: number | null }[];
+        const rows = this.db.prepare("SELECT series_uid AS uid, attempts FROM series WHERE state = 'running' ORDER BY series_uid").all() as { uid: string; attempts: number }[];
         const requeued: string[] = [];
         const failed: { seriesUid: string; attempts: number }[] = [];
         for (const r of rows) {
@@ -185,9 +188,7 @@ export class SeriesQueue {
               .run(now, `the node stopped ${r.attempts} times while processing it`, r.uid);
             failed.push({ seriesUid: r.uid, attempts: r.attempts });
           } else {
-            // Instances arrived after the claim: its sender may not be done, so it waits as
-            // receiving (graceReceiving gives it one more idle time) rather than being due at once.
-            this.db.prepare(`UPDATE series SET state = ${r.r !== r.c ? "'receiving'" : "'queued'"}, next_attempt_at = NULL WHERE series_uid = ?`).run(r.uid);
+            this.requeue(r.uid, false);
             requeued.push(r.uid);
           }
         }
@@ -221,16 +222,23 @@ export class SeriesQueue {
    * the series back to receiving).
    */
   changedSinceClaim(uid: string): boolean {
-    const seq = this.db.prepare("SELECT received_seq AS r, claimed_seq AS c FROM series WHERE series_uid = ? AND state = 'running'").get(uid) as { r: number; c: number | null } | undefined;
-    return seq !== undefined && seq.r !== seq.c;
+    return this.db.prepare(`SELECT 1 FROM series WHERE series_uid = ? AND state = 'running' AND ${CHANGED_SINCE_CLAIM}`).get(uid) !== undefined;
   }
 
   /** A run the node itself interrupted (shutdown): queued again, and the attempt not counted. */
   interrupted(uid: string): void {
-    // As requeueRunning: a series that received instances since its claim waits as receiving.
+    this.requeue(uid, true);
+  }
+
+  /**
+   * A running series back in the queue (the node stopped it or crashed during it), its attempt
+   * refunded or not. One that received instances since its claim waits as receiving instead:
+   * its sender may not be done (graceReceiving gives it one more idle time at the next start).
+   */
+  private requeue(uid: string, refund: boolean): void {
     this.db
       .prepare(
-        "UPDATE series SET state = CASE WHEN received_seq IS NOT claimed_seq THEN 'receiving' ELSE 'queued' END, next_attempt_at = NULL, attempts = MAX(0, attempts - 1) WHERE series_uid = ? AND state = 'running'",
+        `UPDATE series SET state = CASE WHEN ${CHANGED_SINCE_CLAIM} THEN 'receiving' ELSE 'queued' END, next_attempt_at = NULL${refund ? ', attempts = MAX(0, attempts - 1)' : ''} WHERE series_uid = ? AND state = 'running'`,
       )
       .run(uid);
   }
@@ -313,8 +321,7 @@ export class SeriesQueue {
       .transaction(() => {
         const s = this.series(uid);
         if (!s || s.state !== 'running') return s?.state ?? 'failed';
-        const seq = this.db.prepare('SELECT received_seq AS r, claimed_seq AS c FROM series WHERE series_uid = ?').get(uid) as { r: number; c: number | null };
-        if (seq.r !== seq.c) {
+        if (this.changedSinceClaim(uid)) {
           this.db.prepare("UPDATE series SET state = 'receiving', attempts = 0, error = NULL WHERE series_uid = ?").run(uid);
           return 'receiving';
         }

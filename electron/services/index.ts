@@ -90,6 +90,8 @@ export function createServices(opts: CreateServicesOptions): Services {
     modelNames: () => Object.fromEntries(models.manager().list().map((m) => [m.id, { name: m.name }])),
     ...(opts.configDir ? { configDir: opts.configDir } : {}),
     ...(opts.outboxRetryBaseMs !== undefined ? { outboxRetryBaseMs: opts.outboxRetryBaseMs } : {}),
+    // A closure: the measurements service is made below, and only asked once something is sent.
+    seriesMeasurements: (imageId) => measurements.seriesMeasurements(imageId),
   });
   const retriever = new RetrieveService(project, { user: opts.user, ...(opts.configDir ? { configDir: opts.configDir } : {}) });
   const segments = new SegmentsService(project, { user: opts.user });

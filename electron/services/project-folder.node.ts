@@ -192,6 +192,22 @@ export function insideProject(projectDir: string, rel: string): string | null {
 }
 
 /**
+ * A name folded wider than any disk's own case folding (compatibility forms, then upper and
+ * lower case: long s, dotless i, final sigma and ligatures meet their plain letters), so a
+ * spelling a case-insensitive disk would resolve always meets its entry.
+ */
+export const foldName = (name: string): string => name.normalize('NFKC').toUpperCase().toLowerCase();
+
+/**
+ * Whether `name` is missing from a folder whose names, folded, are `folded`, on any disk:
+ * no spelling of it is listed, and it is no Windows short name ("~": OUT~1.DCM may stand for
+ * an entry listed under its long name). False means only an lstat can tell.
+ */
+export function missingUnderAnySpelling(name: string, folded: ReadonlySet<string>): boolean {
+  return !name.includes('~') && !folded.has(foldName(name));
+}
+
+/**
  * insideProject for many paths at once (every row of a big project when it opens): the same
  * answer, but each folder is listed once (its entries' types say which are links) and its
  * real path looked up once, instead of two realpath walks per row (~2 s for 50,000 rows) or
@@ -221,10 +237,6 @@ export function insideProjectMany(projectDir: string, rels: readonly string[]): 
     }
     return r;
   };
-  // Wider than any disk's own case folding (compatibility forms, then upper and lower case:
-  // long s, dotless i, final sigma and ligatures meet their plain letters), so a spelling a
-  // case-insensitive disk would resolve always finds its entry and gets its lstat.
-  const fold = (name: string): string => name.normalize('NFKC').toUpperCase().toLowerCase();
   const listings = new Map<string, { byName: Map<string, Dirent>; folded: Set<string> } | null>();
   const entry = (full: string): { exists: boolean; link: boolean } => {
     const dir = path.dirname(full);
@@ -232,7 +244,7 @@ export function insideProjectMany(projectDir: string, rels: readonly string[]): 
     if (listing === undefined) {
       try {
         const byName = new Map(readdirSync(dir, { withFileTypes: true }).map((d) => [d.name, d]));
-        listing = { byName, folded: new Set([...byName.keys()].map(fold)) };
+        listing = { byName, folded: new Set([...byName.keys()].map(foldName)) };
       } catch {
         listing = null;
       }
@@ -243,8 +255,7 @@ export function insideProjectMany(projectDir: string, rels: readonly string[]): 
     if (d) return { exists: true, link: d.isSymbolicLink() };
     // No entry under any spelling: missing on any disk, no lstat needed (a project whose media
     // were deleted would otherwise pay one per row when it opens).
-    // A "~" may be a Windows short name (OUT~1.DCM) for an entry listed under its long name.
-    if (listing && !name.includes('~') && !listing.folded.has(fold(name))) return { exists: false, link: false };
+    if (listing && missingUnderAnySpelling(name, listing.folded)) return { exists: false, link: false };
     const st = lstatSync(full, { throwIfNoEntry: false });
     return { exists: st !== undefined, link: st?.isSymbolicLink() ?? false };
   };

@@ -174,7 +174,8 @@ def serve(config: dict[str, Any]) -> None:
     ae = make_ae(config)
     min_free = int(config.get("min_free_bytes", DEFAULT_MIN_FREE_BYTES))
     handlers = [(evt.EVT_C_STORE, handle_store, [spool, min_free]),
-                (evt.EVT_REJECTED, handle_rejected, [allowed_calling_aes(config)])]
+                # The list make_ae gave the AE (empty: any calling AE title).
+                (evt.EVT_REJECTED, handle_rejected, [list(ae.require_calling_aet)])]
     server = ae.start_server((str(config.get("host") or "0.0.0.0"), int(config["port"])), block=False, evt_handlers=handlers)
     stopped = threading.Event()
 

@@ -46,8 +46,7 @@ async function measure(bundle: string, slices: number, seedsAt?: readonly number
         const j = await jobEnded(s, jobId, 60 * 60_000, 20);
         wallMs += performance.now() - t0;
         const o = j.propagated;
-        // Slices SAM ran on: the drafted ones and the ones that ended a direction.
-        const n = (o?.drafted ?? 0) + (o?.ends.filter((e) => e.at !== null).length ?? 0);
+        const n = o?.samSlices ?? 0;
         samSlices += n;
         samMs += (o?.msPerSlice ?? 0) * n;
         drafted += o?.drafted ?? 0;

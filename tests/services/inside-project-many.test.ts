@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { insideProject, insideProjectMany } from '../../electron/services/project-folder.node.js';
+import { foldName, insideProject, insideProjectMany, missingUnderAnySpelling } from '../../electron/services/project-folder.node.js';
 import { removeDir, tempDir } from './helpers.js';
 
 test('the same answer as insideProject for plain files, links in and out, missing files and folders, escapes', () => {
@@ -37,4 +37,13 @@ test('the same answer as insideProject for plain files, links in and out, missin
   } finally {
     removeDir(root);
   }
+});
+
+test('a name is judged missing without an lstat only when no spelling a case-insensitive disk could resolve is listed', () => {
+  // What this Linux disk cannot show: on a case-insensitive one these names open the listed entries.
+  const folded = new Set(['secret.dcm', 'out.dcm', 'a.dcm', 'straße.dcm'].map(foldName));
+  for (const name of ['SECRET.DCM', 'Secret.dcm', '\u017Fecret.dcm', 'STRASSE.DCM', 'OUT~1.DCM', 'A~1.DCM']) {
+    assert.equal(missingUnderAnySpelling(name, folded), false, `${name}: only an lstat can tell`);
+  }
+  for (const name of ['missing.dcm', 'secret.dcm.bak', 'outs.dcm']) assert.equal(missingUnderAnySpelling(name, folded), true, `${name}: missing on any disk`);
 });

@@ -8,7 +8,8 @@
  * install the training stack.
  */
 import path from 'node:path';
-import { ApiError, type ExportHandlers, type MeasurementsHandlers } from '../../contract/api.js';
+import { ApiError, type ExportHandlers } from '../../contract/api.js';
+import type { SegmentMeasurement } from '../../contract/measurements.js';
 import type { OutboxItem } from '../../contract/pacs.js';
 import type { ProjectService } from '../project.service.js';
 import { findPython, runtimeRoot, type PythonEnvProgress } from '../runtime/python-path.node.js';
@@ -21,7 +22,6 @@ import { OutboxSender } from './outbox-sender.node.js';
 import { itemOfSendJob } from './send-job.js';
 import { testConnection } from './pacs.node.js';
 import { exportSeg, type SegExportDeps } from './seg-export.node.js';
-import { measureSeries } from './series-measurements.node.js';
 import { exportSegWithSr } from './sr-export.node.js';
 import { cocoDetail, exportCoco } from './coco-export.node.js';
 import { dicomExportDetail, startExportJob } from './export-job.node.js';
@@ -40,14 +40,14 @@ export interface ExportServiceOptions {
   configDir?: string;
   /** First retry delay of a failed send (tests shorten it). */
   outboxRetryBaseMs?: number;
+  /** Every measured segment of a series (the measurements service's): the report sent with its SEG. */
+  seriesMeasurements: (imageId: number) => Promise<SegmentMeasurement[]>;
 }
 
 export class ExportService implements ExportHandlers {
   private readonly destinations: DestinationsStore;
   /** The open project's outbox sender: started when a project opens, stopped when it closes. */
   private sender: OutboxSender | null = null;
-  /** Measures the segments whose report goes with a sent SEG (made on first send). */
-  private measurer: Promise<Pick<MeasurementsHandlers, 'segments.measure'>> | null = null;
 
   constructor(
     private readonly project: ProjectService,
@@ -130,13 +130,6 @@ export class ExportService implements ExportHandlers {
     return this.queueSeries(rows.map((r) => r.id), destinationId);
   };
 
-  /** The measurements service's figures, as "Export measurement report" takes them (one instance, made when first needed). */
-  private measure(): Promise<Pick<MeasurementsHandlers, 'segments.measure'>> {
-    // Imported when first used: the measurements service imports this module (dicomLock).
-    this.measurer ??= import('../segments/measurements.service.js').then(({ MeasurementsService }) => new MeasurementsService(this.project, this.opts));
-    return this.measurer;
-  }
-
   /**
    * Export (or reuse) the SEG of each image's series and, when the series has measured
    * segments in mm, the measurement report (SR, TID 1500) that refers to that very SEG; queue
@@ -149,11 +142,10 @@ export class ExportService implements ExportHandlers {
     const open = this.open();
     const exports = new ExportsRepository(open.db);
     const outbox = new OutboxRepository(open.db);
-    const measurer = await this.measure();
     const items: OutboxItem[] = [];
     try {
       for (const imageId of imageIds) {
-        const { seg, sr, why, srFailed } = await exportSegWithSr(imageId, { ...this.exportDeps(open), measure: () => measureSeries(open.db, imageId, measurer['segments.measure']) });
+        const { seg, sr, why, srFailed } = await exportSegWithSr(imageId, { ...this.exportDeps(open), measure: () => this.opts.seriesMeasurements(imageId) });
         const series = new ImagesRepository(open.db).detail(imageId)?.seriesDescription;
         const of = series ? ` of ${series}` : '';
         const queue = (o: { kind: 'seg' | 'sr'; file: string; sopInstanceUid: string; sourceSeriesUid: string; masksHash: string }, description: string, afterId: number | null) =>

@@ -121,14 +121,16 @@ export class OutboxSender {
       try {
         const results = await sendFiles(python, dest.destination, files.filter((f): f is string => f !== null), this.controller.signal);
         const byUid = new Map(results.map((r) => [r.sopInstanceUid, r]));
+        const sent: number[] = [];
         for (const it of sendable) {
           const r = byUid.get(it.sopInstanceUid);
           if (r?.ok) {
             this.repo.setState(it.id, 'sent', { sentAt: new Date().toISOString(), attempt: true });
-            this.again = true; // what waited for it (a report for its SEG) is due now: another pass
-          }
-          else this.fail(it.id, it.attempts, r?.error ?? `${dest.name} did not answer for this object`);
+            sent.push(it.id);
+          } else this.fail(it.id, it.attempts, r?.error ?? `${dest.name} did not answer for this object`);
         }
+        // What waited for these (a report for its SEG) is due now: another pass.
+        if (this.repo.anyWaitingOn(sent)) this.again = true;
       } catch (e) {
         if (this.stopped) {
           for (const it of sendable) this.repo.setState(it.id, 'queued');

@@ -77,7 +77,7 @@ async function segAndSr(imageId: number, deps: SrExportDeps, optional: boolean):
     return { seg: await exportSeg(imageId, deps), sr: null, why: noSpacing };
   }
   const seg = await exportSeg(imageId, deps);
-  const report = { imageId, deps, modality: d.modality, found, noSpacing, optional };
+  const report = { imageId, deps, modality: d.modality, found, noSpacing };
   if (!optional) return reportOf(seg, report);
   // For a send, a report that fails (masks edited while measuring, the writer refusing) does
   // not hold back the SEG: it goes alone, and the outbox item says why the report did not.
@@ -94,11 +94,10 @@ interface ReportInput {
   modality: string | null;
   found: ReturnType<typeof sourcesFor>;
   noSpacing: string;
-  optional: boolean;
 }
 
 /** Measure the series and write the report of `first` (or of the SEG the masks have become meanwhile). */
-async function reportOf(first: ExportResult, { imageId, deps, modality, found, noSpacing, optional }: ReportInput): Promise<SegWithSr> {
+async function reportOf(first: ExportResult, { imageId, deps, modality, found, noSpacing }: ReportInput): Promise<SegWithSr> {
   let seg = first;
   let measurements = await deps.measure();
   for (let retried = false; ; retried = true) {
@@ -110,10 +109,8 @@ async function reportOf(first: ExportResult, { imageId, deps, modality, found, n
     measurements = await deps.measure();
   }
   const nothing = measurements.length === 0 ? 'This series has no accepted masks to measure' : measurements.some((m) => m.unit !== 'mm') ? noSpacing : null;
-  if (nothing) {
-    if (!optional) throw new ApiError('bad_request', nothing);
-    return { seg, sr: null, why: nothing };
-  }
+  // Nothing to report is an answer; exportSr turns it into its refusal.
+  if (nothing) return { seg, sr: null, why: nothing };
   const spec: ObjectSpec<SrPlan, Written & { groups: number }> = {
     kind: 'sr',
     command: 'write-sr',

@@ -52,24 +52,30 @@ function trainingOf(deps: PackageExportDeps, jobId: string | null) {
   return { job, snapshot, datasetHash };
 }
 
+/** The snapshot's images as the project knows them (study and modality), by image id, in one query. */
+function snapshotImages(db: Db, s: Snapshot | null): Map<number, { studyUid: string | null; modality: string | null }> {
+  const ids = [...new Set((s?.images ?? []).map((i) => i.delineate?.image_id).filter((x): x is number => typeof x === 'number'))];
+  if (ids.length === 0) return new Map();
+  const rows = db.prepare(`SELECT id, study_uid AS studyUid, modality FROM images WHERE id IN (${ids.map(() => '?').join(',')})`).all(...ids) as { id: number; studyUid: string | null; modality: string | null }[];
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+type SnapshotImages = ReturnType<typeof snapshotImages>;
+
 /** The window the node should render with, from the windows the snapshot's images were rendered through. */
-function fixedWindow(db: Db, s: Snapshot | null): PackageWindow | null {
+function fixedWindow(s: Snapshot | null, images: SnapshotImages): PackageWindow | null {
   if (!s) return null;
-  const modalityOf = db.prepare('SELECT modality FROM images WHERE id = ?').pluck();
   return packageWindow(
     s.images.map((i) => ({
-      modality: typeof i.delineate?.image_id === 'number' ? ((modalityOf.get(i.delineate.image_id) as string | null | undefined) ?? null) : null,
+      modality: typeof i.delineate?.image_id === 'number' ? (images.get(i.delineate.image_id)?.modality ?? null) : null,
       window: i.delineate?.window ?? null,
     })),
   );
 }
 
-function trainingSummary(db: Db, datasetHash: string | null, s: Snapshot | null): PackageManifest['card']['training'] {
+function trainingSummary(datasetHash: string | null, s: Snapshot | null, images: SnapshotImages): PackageManifest['card']['training'] {
   if (!s || !datasetHash) return null;
-  const ids = [...new Set(s.images.map((i) => i.delineate?.image_id).filter((x): x is number => typeof x === 'number'))];
-  const rows = ids.length
-    ? (db.prepare(`SELECT study_uid AS studyUid, modality FROM images WHERE id IN (${ids.map(() => '?').join(',')})`).all(...ids) as { studyUid: string | null; modality: string | null }[])
-    : [];
+  const rows = [...images.values()];
   return {
     dataset_hash: datasetHash,
     images: s.images.length,
@@ -89,7 +95,20 @@ export async function exportModelPackage(id: string, outDir: string, deps: Packa
   const lineage = info.lineage;
   const jobId = typeof lineage?.config.jobId === 'string' ? lineage.config.jobId : null;
   const run = trainingOf(deps, jobId);
-  const training = trainingSummary(deps.db, run?.datasetHash ?? lineage?.datasetHash ?? null, run?.snapshot ?? null);
+  const stamp = { created: deps.now(), created_by: deps.user, app_version: deps.appVersion };
+  const runs = { variants: variantsOf(bundle), default_variant: variantToRun(bundle, 'auto'), manifest: 'model/model.json' };
+  // Installed from a package and not retrained here: the package's own record is the model's
+  // history (this project has none), so a re-export passes it on instead of saying "no training record".
+  const origin = run ? null : deps.mgr.packageOrigin(id);
+  if (origin) {
+    return writePackage({
+      modelDir: deps.mgr.folderOf(id),
+      outDir,
+      manifest: { name: info.name, version: origin.version, ...stamp, model: { ...origin.model, ...runs }, labels: origin.labels, card: { ...origin.card, parity: bundle.parity } },
+    });
+  }
+  const images = snapshotImages(deps.db, run?.snapshot ?? null);
+  const training = trainingSummary(run?.datasetHash ?? lineage?.datasetHash ?? null, run?.snapshot ?? null, images);
   const evaluation = run?.job.info.outcome?.evaluation ?? [];
   // The labels it was trained on (the snapshot's categories), else every label of the project.
   const projectLabels = new LabelsRepository(deps.db).list();
@@ -110,44 +129,21 @@ export async function exportModelPackage(id: string, outDir: string, deps: Packa
     ...(typeof int8Iou === 'number' ? [`The int8 variant's masks agree with fp32's at mean IoU ${int8Iou.toFixed(3)}.`] : []),
   ];
   const what = labels.length ? labels.map((l) => l.name).join(', ') : 'the structures it was trained on';
-  // Installed from a package and not retrained here: the package's own record is the model's
-  // history (this project has none), so a re-export passes it on instead of saying "no training record".
-  const origin = run ? null : deps.mgr.packageOrigin(id);
-  if (origin) {
-    return writePackage({
-      modelDir: deps.mgr.folderOf(id),
-      outDir,
-      manifest: {
-        name: info.name,
-        version: origin.version,
-        created: deps.now(),
-        created_by: deps.user,
-        app_version: deps.appVersion,
-        model: { ...origin.model, variants: variantsOf(bundle), default_variant: variantToRun(bundle, 'auto'), manifest: 'model/model.json' },
-        labels: origin.labels,
-        card: { ...origin.card, parity: bundle.parity },
-      },
-    });
-  }
   return writePackage({
     modelDir: deps.mgr.folderOf(id),
     outDir,
     manifest: {
       name: info.name,
       version: info.id,
-      created: deps.now(),
-      created_by: deps.user,
-      app_version: deps.appVersion,
+      ...stamp,
       model: {
         architecture: bundle.architecture,
         preprocessing: bundle.preprocessing,
         window:
           'each frame rendered to 8-bit through the window it is shown with (CT and other DICOM: the stored or chosen window; 8-bit images as stored; MONOCHROME1 inverted), then SAM preprocessing (longest side resized to the input size, normalised, padded); fixed_window, when given, is the window the training images agreed on, and the node uses it for that modality',
-        fixed_window: fixedWindow(deps.db, run?.snapshot ?? null),
-        variants: variantsOf(bundle),
-        default_variant: variantToRun(bundle, 'auto'),
+        fixed_window: fixedWindow(run?.snapshot ?? null, images),
         prompt_modes: modes,
-        manifest: 'model/model.json',
+        ...runs,
       },
       labels,
       card: {

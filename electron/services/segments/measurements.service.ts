@@ -27,7 +27,7 @@ import { ImagesRepository } from '../store/images.repository.js';
 import { LabelsRepository } from '../store/labels.repository.js';
 import type { MaskKey } from '../store/masks.repository.js';
 import type { Db } from '../store/project-database.js';
-import { FramePlaneReader } from './frame-planes.node.js';
+import { framePlanesOf } from './frame-planes.node.js';
 import { measureSegment, valueSums, type StackSliceIn } from './measure.js';
 import { seriesStack, type SeriesStack } from './series-stack.js';
 
@@ -45,8 +45,6 @@ interface MaskRow extends MaskKey {
 }
 
 export class MeasurementsService implements MeasurementsHandlers {
-  /** Frame planes of the multi-frame files, read once each. */
-  private readonly framePlanes = new FramePlaneReader();
 
   constructor(
     private readonly project: ProjectService,
@@ -103,26 +101,33 @@ export class MeasurementsService implements MeasurementsHandlers {
     });
   };
 
+  /** Every segment of `imageId`'s series with accepted pixels, measured in one pass over the stack (what a PACS send's report records). */
+  seriesMeasurements(imageId: number): Promise<SegmentMeasurement[]> {
+    const { dir, db } = this.open();
+    return this.measureSeries(dir, db, imageId);
+  }
+
   /** Every segment of `imageId`'s stack with accepted pixels, measured, by label then instance. */
   private async measureSeries(dir: string, db: Db, imageId: number): Promise<SegmentMeasurement[]> {
     const stack = stackOf(db, imageId);
-    const keys = masksOf(db, stack)
+    const masks = masksOf(db, stack);
+    const keys = masks
       .map((m) => `${m.labelId}:${m.instance}`)
       .filter((k, i, all) => all.indexOf(k) === i)
       .map((k) => ({ labelId: Number(k.split(':')[0]), instance: Number(k.split(':')[1]) }))
       .sort((a, b) => a.labelId - b.labelId || a.instance - b.instance);
-    return this.measureStack(dir, db, stack, imageId, keys);
+    return this.measureStack(dir, db, stack, imageId, keys, masks);
   }
 
-  /** The segments `keys` of one stack, measured (those without accepted pixels are left out). */
-  private async measureStack(dir: string, db: Db, stack: SeriesStack, imageId: number, keys: readonly { labelId: number; instance: number }[]): Promise<SegmentMeasurement[]> {
+  /** The segments `keys` of one stack, measured (those without accepted pixels are left out); `stackMasks`: masksOf(stack), when the caller has it. */
+  private async measureStack(dir: string, db: Db, stack: SeriesStack, imageId: number, keys: readonly { labelId: number; instance: number }[], stackMasks?: MaskRow[]): Promise<SegmentMeasurement[]> {
     if (keys.length === 0) return [];
     const images = new ImagesRepository(db);
     const details = new Map<number, ImageDetail>();
     for (const s of stack.slices) if (!details.has(s.imageId)) details.set(s.imageId, images.detail(s.imageId)!);
     const planes = new Map<number, FramePlane[]>();
-    for (const d of details.values()) if (d.kind === 'dicom' && d.frames > 1) planes.set(d.id, await this.framePlanes.planes(dir, images, d));
-    const masks = masksOf(db, stack);
+    for (const d of details.values()) if (d.kind === 'dicom' && d.frames > 1) planes.set(d.id, await framePlanesOf(dir, images, d));
+    const masks = stackMasks ?? masksOf(db, stack);
     const labels = new Map(new LabelsRepository(db).list().map((l) => [l.id, l.name]));
     const nameStmt = db.prepare('SELECT name FROM segments WHERE series_key = ? AND label_id = ? AND instance = ?').pluck();
     const first = details.get(stack.slices[0]!.imageId)!;

@@ -115,7 +115,7 @@ export async function runPropagation(plan: PropagationPlan, io: PropagationIo, s
     if (end.reason === 'cancelled') break;
   }
   for (const d of dirs) if (!ends.some((e) => e.direction === d)) ends.push({ direction: d, reason: 'cancelled', at: null, value: null });
-  return { drafted, keptAccepted, ends: ends.sort((a, b) => (a.direction < b.direction ? 1 : -1)), msPerSlice: samSlices ? samMs / samSlices : null };
+  return { drafted, keptAccepted, ends: ends.sort((a, b) => (a.direction < b.direction ? 1 : -1)), samSlices, msPerSlice: samSlices ? samMs / samSlices : null };
 }
 
 /** The sentence that closes a propagation job. */

@@ -16,7 +16,7 @@ import type { ProjectService } from '../project.service.js';
 import { ImagesRepository } from '../store/images.repository.js';
 import type { Db } from '../store/project-database.js';
 import { DraftsRepository, type DraftRow } from './drafts.repository.js';
-import { FramePlaneReader } from './frame-planes.node.js';
+import { framePlanesOf } from './frame-planes.node.js';
 import { propagationSummary, runPropagation } from './propagation-run.js';
 import { maskArea } from './propagation-step.js';
 import { assertSegmentUnlocked } from './segment-lock.js';
@@ -29,8 +29,6 @@ export class PropagationService implements PropagationHandlers {
   private readonly now = (): string => new Date().toISOString();
   /** Segments being propagated now (series key, label, instance -> job id): one run per segment at a time. */
   private readonly running = new Map<string, string>();
-
-  private readonly framePlanes = new FramePlaneReader();
 
   constructor(
     private readonly project: ProjectService,
@@ -66,7 +64,7 @@ export class PropagationService implements PropagationHandlers {
     const d = this.detail([...ids][0]!);
     if (d.kind !== 'dicom') return null;
     const dir = this.project.openProject()!.dir;
-    const planes = await this.framePlanes.planes(dir, new ImagesRepository(db), d);
+    const planes = await framePlanesOf(dir, new ImagesRepository(db), d);
     return stack.slices.map((s) => {
       const p = planes[s.frame];
       return p ? slicePosition(p.position, p.orientation) : null;
@@ -157,13 +155,12 @@ export class PropagationService implements PropagationHandlers {
   };
 
   'segments.interpolate': PropagationHandlers['segments.interpolate'] = async ({ imageId, labelId, instance }) => {
-    const before = this.open();
-    // A multi-frame image's frames by their own positions (read from its file; the one await, so
-    // nothing below runs against a project closed meanwhile).
-    const frameAt = await this.framePositions(before.db, this.stackOf(before.db, imageId));
     const { db, drafts } = this.open();
-    if (db !== before.db) throw new ApiError('conflict', 'The project changed while its frame positions were read; fill between slices again');
     const stack = this.stackOf(db, imageId);
+    // A multi-frame image's frames by their own positions, read from its file: the one await,
+    // after which the project must still be the one the stack was read from.
+    const frameAt = await this.framePositions(db, stack);
+    if (this.project.openProject()?.db !== db) throw new ApiError('conflict', 'The project changed while its frame positions were read; fill between slices again');
     assertSegmentUnlocked(db, { imageId, labelId, instance });
     const keys = drafts
       .accepted(stack.imageIds, labelId, instance)

@@ -70,6 +70,12 @@ export class OutboxRepository {
       .all(now) as OutboxItem[];
   }
 
+  /** Whether an unsent item waits for one of these (after_id). */
+  anyWaitingOn(ids: readonly number[]): boolean {
+    if (ids.length === 0) return false;
+    return this.db.prepare(`SELECT 1 FROM outbox WHERE state <> 'sent' AND after_id IN (${ids.map(() => '?').join(',')}) LIMIT 1`).get(...ids) !== undefined;
+  }
+
   /** The soonest retry time of a failed item, or null. */
   nextRetry(): string | null {
     return (this.db.prepare(`SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'failed' AND next_attempt_at IS NOT NULL`).pluck().get() as string | null) ?? null;

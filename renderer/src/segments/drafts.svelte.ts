@@ -1,8 +1,8 @@
 /**
- * The drafts of the open series (propagation and fill between slices), for the propagation
- * panel's review and the viewer's draft outline: listed from the store, refreshed after
- * anything that makes, accepts or discards them (and, debounced, after saves: editing a draft
- * accepts it). Runtime: browser (Svelte runes).
+ * The drafts of the open series (propagation, fill between slices, a model's AUTOMATIC SEG),
+ * for DraftReview, the propagation panel and the viewer's draft outline: listed from the
+ * store, refreshed after anything that makes, accepts or discards them (and, debounced, after
+ * saves: editing a draft accepts it). Runtime: browser (Svelte runes).
  */
 import { api } from '../transport';
 import type { DraftSlice } from '../../../electron/contract/propagation';
@@ -30,6 +30,16 @@ class Drafts {
   /** Drafts on one slice (any segment). */
   on(imageId: number, frame: number): DraftSlice[] {
     return this.list.filter((d) => d.imageId === imageId && d.frame === frame);
+  }
+
+  /** The drafts of one segment, in stack order. */
+  of(segment: { labelId: number; instance: number }): DraftSlice[] {
+    return this.list.filter((d) => d.labelId === segment.labelId && d.instance === segment.instance);
+  }
+
+  /** One segment's draft on one slice, if any. */
+  at(segment: { labelId: number; instance: number }, slice: { imageId: number; frame: number }): DraftSlice | null {
+    return this.list.find((d) => d.labelId === segment.labelId && d.instance === segment.instance && d.imageId === slice.imageId && d.frame === slice.frame) ?? null;
   }
 }
 

@@ -85,6 +85,8 @@ describe('propagation with the tiny model', () => {
     assert.equal(j.kind, 'propagate');
     const o = j.propagated!;
     t.diagnostic(`${j.detail} (${o.msPerSlice?.toFixed(1)} ms per slice)`);
+    // SAM ran on every drafted slice and on each slice that ended a direction by its figures.
+    assert.equal(o.samSlices, o.drafted + o.ends.filter((e) => e.at !== null).length);
     const { masks, draft, source } = await stackMasks(s, slice, labelId);
     const dice = dice3d(masks, series.truth);
     const drafted = masks.flatMap((m, z) => (draft[z] ? [z] : []));
