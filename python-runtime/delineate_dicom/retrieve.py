@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Callable
 from http.client import HTTPException
 from pathlib import Path
@@ -174,9 +175,11 @@ def _retrieve_dimse_study(d: dict[str, Any], uid: str, classes: list[str] | None
         ds.QueryRetrieveLevel = "STUDY"
         ds.StudyInstanceUID = uid
         final: tuple[int, Dataset] | None = None
+        waiting_since = time.monotonic()
         for status, _ in assoc.send_c_get(ds, StudyRootQueryRetrieveInformationModelGet):
             if not status:
-                return received, _lost(assoc, d, f"the C-GET ({received} instances had arrived)", "retrieve from it")
+                return received, _lost(d, f"the C-GET ({received} instances had arrived)", "retrieve from it", time.monotonic() - waiting_since)
+            waiting_since = time.monotonic()
             code = int(status.Status)
             if code not in (0xFF00, 0xFF01):
                 final = (code, status)
